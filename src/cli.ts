@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { registerConfig } from './commands/config.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerInit } from './commands/init.js';
+import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
+import { ExitCode, RetailctlError, type ExitCodeValue } from './lib/errors.js';
+import { envFlag, Output, type TextSink } from './lib/io/output.js';
+
+/** Streams and environment a run uses; tests pass their own. */
+export interface RunDeps {
+  stdout: TextSink;
+  stderr: TextSink & NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  now: () => Date;
+  /** Install SIGINT/SIGTERM handlers (the real binary does; in-process tests don't). */
+  handleSignals: boolean;
+}
+
+/** A command's work, run with a fully built context once commander has parsed the arguments. */
+export type CommandHandler = (ctx: CommandContext) => Promise<CommandResult>;
+
+/** What command modules register their actions through. */
+export interface Runtime {
+  execute(command: Command, handler: CommandHandler): Promise<void>;
+}
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Run retailctl with `argv` (without node and script) and return the exit code.
+ * This is the only place where errors become exit codes and where results are printed.
+ */
+export async function run(argv: readonly string[], partialDeps: Partial<RunDeps> = {}): Promise<number> {
+  const deps: RunDeps = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => new Date(),
+    handleSignals: true,
+    ...partialDeps,
+  };
+  // Node 20 is supported; the SDK's multi-line deprecation notice would clutter every CI log.
+  // `retailctl doctor` reports it once instead.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+  const version = readVersion();
+  const ci = envFlag(deps.env.CI);
+  const interactive = Boolean(deps.stderr.isTTY) && !ci;
+  // Before parsing, so that a usage error can already be reported in the requested format.
+  const early = {
+    json: argv.includes('--json'),
+    verbose: argv.filter((a) => a === '--verbose' || /^-v+$/.test(a)).reduce((n, a) => n + (a === '--verbose' ? 1 : a.length - 1), 0),
+    color: !argv.includes('--no-color') && !('NO_COLOR' in deps.env) && interactive,
+  };
+  let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, now: deps.now });
+  let exitCode: ExitCodeValue = ExitCode.Ok;
+
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) {
+      deps.stderr.write(`\n${signal} again: stopping now\n`);
+      process.exit(ExitCode.Interrupted);
+    }
+    out.warn(`${signal}: stopping after the calls in flight; completed work is kept and a rerun finishes the job (press Ctrl-C again to stop at once)`);
+    abort.abort(new RetailctlError('INTERRUPTED', `interrupted by ${signal}`, { exitCode: ExitCode.Interrupted }));
+  };
+  if (deps.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+
+  const runtime: Runtime = {
+    async execute(command, handler) {
+      const options = globalOptions(command.optsWithGlobals(), deps.env);
+      out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: options.json, verbose: options.verbose, interactive, color: options.color && early.color, now: deps.now });
+      const ctx = new CommandContext({
+        argv,
+        options,
+        out,
+        env: deps.env,
+        cwd: deps.cwd,
+        signal: abort.signal,
+        version,
+        canPrompt: interactive && Boolean(deps.stdin.isTTY),
+        now: deps.now,
+        stdin: deps.stdin,
+        stderr: deps.stderr,
+      });
+      try {
+        const result = await handler(ctx);
+        exitCode = result.exitCode ?? ExitCode.Ok;
+        out.result({ ok: exitCode === ExitCode.Ok, ...result.data });
+        if (result.text) out.print(result.text);
+      } finally {
+        await ctx.close();
+      }
+    },
+  };
+
+  const program = buildProgram(version, runtime, deps);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (err) {
+    exitCode = report(err, out, abort.signal.aborted);
+  } finally {
+    if (deps.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+  return exitCode;
+}
+
+/** Print an error the way the user asked (text on stderr, or the JSON document on stdout) and pick the exit code. */
+function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
+  let error: RetailctlError;
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
+    if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') {
+      error = new RetailctlError('USAGE', 'no command given', { exitCode: ExitCode.Usage, hint: 'run `retailctl --help` to see the commands' });
+    } else {
+      error = new RetailctlError('USAGE', err.message.replace(/^error: /, ''), { exitCode: ExitCode.Usage, hint: 'run the command with --help to see its options' });
+    }
+  } else if (err instanceof RetailctlError) {
+    error = err;
+  } else if (aborted || (err instanceof Error && err.name === 'AbortError')) {
+    error = new RetailctlError('INTERRUPTED', 'interrupted', { exitCode: ExitCode.Interrupted, hint: 'rerun the same command to finish: completed work is not repeated' });
+  } else {
+    error = new RetailctlError('INTERNAL', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+      hint: out.verbose > 0 ? 'this is a bug in retailctl: please report it with the output above' : 'rerun with --verbose for the stack trace, and please report it',
+    });
+  }
+  if (out.json) {
+    const body: Record<string, unknown> = { code: error.code, message: error.message, hint: error.hint ?? null };
+    if (error.details.length) body.details = error.details;
+    if (error.aws) body.aws = error.aws;
+    out.result({ ok: false, error: body });
+  }
+  out.error(error.message, error.details);
+  if (error.hint) out.info(`${out.style('cyan', 'hint:')} ${error.hint}`);
+  if (out.verbose > 0) {
+    const stack = (error.cause instanceof Error ? error.cause.stack : undefined) ?? error.stack;
+    if (stack) out.info(stack);
+  }
+  return error.exitCode;
+}
+
+function globalOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): GlobalOptions {
+  const configFlag = raw.config as string | undefined;
+  const config = configFlag ?? env.RETAILCTL_CONFIG;
+  return {
+    config: config ?? 'retailctl.yaml',
+    configExplicit: config !== undefined,
+    region: (raw.region as string | undefined) ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined),
+    profile: (raw.profile as string | undefined) ?? (env.AWS_PROFILE || undefined),
+    endpointUrl: raw.endpointUrl as string | undefined,
+    json: Boolean(raw.json),
+    yes: Boolean(raw.yes),
+    dryRun: Boolean(raw.dryRun),
+    verbose: Number(raw.verbose ?? 0),
+    color: raw.color !== false,
+  };
+}
+
+function parseEndpoint(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: "${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: expected an http:// or https:// URL, got "${value}"`);
+  }
+  return value.replace(/\/$/, '');
+}
+
+function buildProgram(version: string, runtime: Runtime, deps: RunDeps): Command {
+  const program = new Command('retailctl')
+    .description('Operate an AWS storefront from a terminal or a CI job: prescale for campaigns, migrate product images, fail over the CDN, reconcile inventory.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .addOption(new Option('--config <file>', 'config file (YAML or JSON); env RETAILCTL_CONFIG; default ./retailctl.yaml'))
+    .addOption(new Option('--region <region>', 'AWS region; env AWS_REGION / AWS_DEFAULT_REGION, else the profile\'s region'))
+    .addOption(new Option('--profile <name>', 'AWS profile from ~/.aws/config (SSO and assume-role work); env AWS_PROFILE'))
+    .addOption(new Option('--endpoint-url <url>', 'send every AWS call to this endpoint (e.g. a local emulator); the SDK also reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>').argParser(parseEndpoint))
+    .option('--json', 'print exactly one JSON document on stdout (also on failure)')
+    .option('-y, --yes', 'apply without asking for confirmation (needed without a TTY)')
+    .option('--dry-run', 'show the plan and make no write call')
+    .option('-v, --verbose', 'more detail; repeat for more (-vvv logs every AWS request)', (_value: string, previous: number) => previous + 1, 0)
+    .option('--no-color', 'no colours (also NO_COLOR)')
+    .showHelpAfterError(false)
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({
+      writeOut: (s) => deps.stdout.write(s),
+      writeErr: (s) => deps.stderr.write(s),
+      // usage errors are reported by run() in the requested format (text or JSON)
+      outputError: () => {},
+    })
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 runtime/AWS failure, 2 usage/config/input error, 3 confirmation required,
+4 partial failure, 5 a check failed, 130 interrupted.
+
+Examples:
+  $ retailctl doctor                      check Node, config, AWS credentials and endpoint
+  $ retailctl init                        write a starter retailctl.yaml
+  $ retailctl config validate             check the config file (exit 2 on problems)
+  $ retailctl <command> --help            options and examples for one command`,
+  );
+
+  registerDoctor(program, runtime);
+  registerInit(program, runtime);
+  registerConfig(program, runtime);
+  return program;
+}

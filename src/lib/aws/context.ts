@@ -1,0 +1,175 @@
+import { RetailctlError } from '../errors.js';
+import { translateAwsError } from './translate-error.js';
+
+/**
+ * Every SDK client retailctl uses, loaded on first use only: importing the SDK costs ~100-170 ms,
+ * which `retailctl --help` must not pay.
+ */
+const loaders = {
+  s3: async () => (await import('@aws-sdk/client-s3')).S3Client,
+  route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
+  cloudfront: async () => (await import('@aws-sdk/client-cloudfront')).CloudFrontClient,
+  autoscaling: async () => (await import('@aws-sdk/client-application-auto-scaling')).ApplicationAutoScalingClient,
+  lambda: async () => (await import('@aws-sdk/client-lambda')).LambdaClient,
+  ecs: async () => (await import('@aws-sdk/client-ecs')).ECSClient,
+  dynamodb: async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient,
+  sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
+};
+
+export type ServiceName = keyof typeof loaders;
+export type ClientFor<S extends ServiceName> = InstanceType<Awaited<ReturnType<(typeof loaders)[S]>>>;
+
+/** The one AWS configuration a run uses; built from global flags and the environment. */
+export interface AwsSettings {
+  /** `--region`, else AWS_REGION / AWS_DEFAULT_REGION; undefined lets the SDK read the profile's region. */
+  region?: string;
+  /** `--profile`, else AWS_PROFILE; undefined = the SDK default chain. */
+  profile?: string;
+  /** `--endpoint-url`: overrides every service. Without it the SDK honours AWS_ENDPOINT_URL(_<SERVICE>) itself. */
+  endpointUrl?: string;
+  /** Total attempts per call with adaptive retry (AWS_MAX_ATTEMPTS, default 5). */
+  maxAttempts: number;
+  /** `retailctl/<version>`, appended to the SDK user agent. */
+  userAgent: string;
+  /** Process environment, for endpoint overrides (tests pass their own). */
+  env: NodeJS.ProcessEnv;
+  /** One line per AWS call (service, operation, outcome, time, request id): -vv. */
+  trace?: (message: string) => void;
+  /** The SDK's own logger (inputs/outputs with sensitive fields filtered by the SDK): -vvv. */
+  debug?: (message: string) => void;
+}
+
+/** Read-only verbs: the only operations a read-only client lets through. */
+const READ_ONLY_OPERATION = /^(Get|List|Describe|Head|Select|Test)[A-Z]/;
+
+export type Access = 'read' | 'write';
+
+/** Lazily built SDK clients for one access level. */
+export class AwsClients {
+  readonly #cache = new Map<ServiceName, Promise<unknown>>();
+  constructor(
+    readonly settings: AwsSettings,
+    readonly access: Access,
+  ) {}
+
+  /** The client for `service`, built once per run. */
+  client<S extends ServiceName>(service: S): Promise<ClientFor<S>> {
+    let pending = this.#cache.get(service);
+    if (!pending) {
+      pending = loaders[service]().then((Ctor) => this.#build(service, Ctor as never));
+      this.#cache.set(service, pending);
+    }
+    return pending as Promise<ClientFor<S>>;
+  }
+
+  #build(service: ServiceName, Ctor: new (config: Record<string, unknown>) => MiddlewareClient): MiddlewareClient {
+    const s = this.settings;
+    const config: Record<string, unknown> = {
+      maxAttempts: s.maxAttempts,
+      retryMode: 'adaptive',
+      customUserAgent: s.userAgent,
+    };
+    if (s.region) config.region = s.region;
+    if (s.profile) config.profile = s.profile;
+    if (s.endpointUrl) config.endpoint = s.endpointUrl;
+    if (service === 's3' && endpointOverridden(s, 'S3')) config.forcePathStyle = true;
+    if (s.debug) {
+      const debug = s.debug;
+      const log = (...a: unknown[]) => debug(a.map((x) => (typeof x === 'string' ? x : safeJson(x))).join(' '));
+      config.logger = { trace: () => {}, debug: log, info: log, warn: log, error: log };
+    }
+    const client = new Ctor(config);
+    const site = { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts };
+    const access = this.access;
+    const trace = s.trace;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const service = String(context.clientName ?? '').replace(/Client$/, '');
+        const operation = String(context.commandName ?? '').replace(/Command$/, '');
+        if (access === 'read' && !READ_ONLY_OPERATION.test(operation)) {
+          throw new RetailctlError('READ_ONLY_VIOLATION', `internal error: ${service} ${operation} is a write and this client is read-only (dry run or planning)`, {
+            hint: 'please report this: a dry run must never write',
+          });
+        }
+        const started = Date.now();
+        try {
+          const result = (await next(args)) as { output?: { $metadata?: { requestId?: string; attempts?: number } } };
+          const meta = result.output?.$metadata;
+          trace?.(`aws: ${service} ${operation} ok in ${Date.now() - started} ms${meta?.attempts && meta.attempts > 1 ? ` after ${meta.attempts} attempts` : ''}${meta?.requestId ? ` (request id ${meta.requestId})` : ''}`);
+          return result;
+        } catch (err) {
+          const translated = translateAwsError(err, { ...site, service, operation });
+          trace?.(`aws: ${service} ${operation} failed in ${Date.now() - started} ms: ${translated.aws?.name ?? translated.code}`);
+          throw translated;
+        }
+      },
+      { step: 'initialize', priority: 'high', name: 'retailctlBoundary' },
+    );
+    return client;
+  }
+
+  /** Close every client built so far (releases keep-alive sockets). */
+  async destroy(): Promise<void> {
+    for (const pending of this.#cache.values()) {
+      try {
+        ((await pending) as MiddlewareClient).destroy();
+      } catch {
+        // a client that failed to build has nothing to release
+      }
+    }
+    this.#cache.clear();
+  }
+}
+
+interface MiddlewareClient {
+  middlewareStack: {
+    add(
+      mw: (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => (args: unknown) => Promise<unknown>,
+      options: { step: 'initialize'; priority: 'high'; name: string },
+    ): void;
+  };
+  destroy(): void;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** True when requests for `serviceEnvId` (e.g. `S3`) go somewhere other than AWS's own endpoints. */
+export function endpointOverridden(settings: Pick<AwsSettings, 'endpointUrl' | 'env'>, serviceEnvId: string): boolean {
+  return Boolean(settings.endpointUrl || settings.env[`AWS_ENDPOINT_URL_${serviceEnvId}`] || settings.env.AWS_ENDPOINT_URL);
+}
+
+/**
+ * One AWS context per run. `read` clients refuse every non-read operation, so planning and
+ * `--dry-run` cannot write; `write()` hands out writing clients only when the run may write.
+ */
+export class AwsContext {
+  readonly read: AwsClients;
+  readonly #write: AwsClients;
+  constructor(
+    readonly settings: AwsSettings,
+    readonly dryRun: boolean,
+  ) {
+    this.read = new AwsClients(settings, 'read');
+    this.#write = new AwsClients(settings, 'write');
+  }
+
+  /** Writing clients. Throws in a dry run: an executor must never be reached then. */
+  write(): AwsClients {
+    if (this.dryRun) {
+      throw new RetailctlError('READ_ONLY_VIOLATION', 'internal error: write access requested during --dry-run', {
+        hint: 'please report this: a dry run must never write',
+      });
+    }
+    return this.#write;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.read.destroy(), this.#write.destroy()]);
+  }
+}

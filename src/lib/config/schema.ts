@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+/**
+ * The retailctl.yaml schema. Every section is optional; a command that needs one says so when it
+ * is missing. Objects are strict: an unknown (often misspelt) key is an error, not silently ignored.
+ * The documented example is examples/retailctl.yaml.
+ */
+
+const nameKey = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'names use letters, digits, ".", "_" and "-" only (they become part of AWS resource names)');
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+/** `20m`, `3h`, `1h30m` → milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 20m, 3h or 1h30m, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const timezone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `expected an IANA time zone like America/New_York or Europe/Berlin, got "${String(issue.input)}"` },
+);
+
+const localDateTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)');
+
+// ---------- campaigns (retailctl prescale / loadtest) ----------
+
+const lambdaTarget = z
+  .strictObject({
+    /** `function:alias` (or `function:version`); `$LATEST` cannot have provisioned concurrency. */
+    lambda: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+:[A-Za-z0-9_$-]+$/, 'expected function:alias, e.g. checkout-api:live')
+      .refine((v) => !v.endsWith(':$LATEST'), 'provisioned concurrency cannot be set on $LATEST: use an alias or a version'),
+    /** Provisioned concurrency to hold during the window. */
+    provisioned: posInt.optional(),
+    /** Or size it: ceil(peakRps × avgDurationMs / 1000 × (1 + headroom)). */
+    sizing: z
+      .strictObject({ peakRps: z.number().positive(), avgDurationMs: z.number().positive(), headroom: z.number().min(0).max(10).default(0.3) })
+      .optional(),
+  })
+  .refine((t) => (t.provisioned === undefined) !== (t.sizing === undefined), 'give exactly one of `provisioned` or `sizing`');
+
+const ecsTarget = z.strictObject({
+  /** `cluster/service`. */
+  ecs: z.string().regex(/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, 'expected cluster/service, e.g. storefront/web'),
+  /** Minimum running tasks during the window. */
+  min: nonNegInt,
+  /** Maximum tasks during the window (default: keep the registered maximum, raised to `min` if lower). */
+  max: posInt.optional(),
+});
+
+const dynamodbTarget = z
+  .strictObject({
+    /** Table name, or `Table/index/IndexName` for a global secondary index. */
+    dynamodb: z.string().regex(/^[A-Za-z0-9_.-]{3,255}(\/index\/[A-Za-z0-9_.-]{3,255})?$/, 'expected a table name or Table/index/IndexName'),
+    read: posInt.optional(),
+    write: posInt.optional(),
+  })
+  .refine((t) => t.read !== undefined || t.write !== undefined, 'give `read`, `write` or both');
+
+const TARGET_KINDS = { lambda: lambdaTarget, ecs: ecsTarget, dynamodb: dynamodbTarget } as const;
+
+/** A capacity target, recognised by which of `lambda`, `ecs`, `dynamodb` it has. */
+const target = z.unknown().transform((value, ctx) => {
+  const kind = value && typeof value === 'object' ? (Object.keys(TARGET_KINDS) as (keyof typeof TARGET_KINDS)[]).find((k) => k in value) : undefined;
+  if (!kind) {
+    ctx.addIssue({ code: 'custom', message: 'expected a target with one of the keys `lambda`, `ecs` or `dynamodb`' });
+    return z.NEVER;
+  }
+  const parsed = TARGET_KINDS[kind].safeParse(value, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
+    return z.NEVER;
+  }
+  return { kind, ...parsed.data } as CampaignTarget;
+});
+
+export type CampaignTarget =
+  | ({ kind: 'lambda' } & z.output<typeof lambdaTarget>)
+  | ({ kind: 'ecs' } & z.output<typeof ecsTarget>)
+  | ({ kind: 'dynamodb' } & z.output<typeof dynamodbTarget>);
+
+const loadtest = z.strictObject({
+  url: z.url(),
+  baselineRps: z.number().positive(),
+  multiplier: z.number().positive().default(1),
+  rampUp: duration.default(60_000),
+  hold: duration.default(300_000),
+  thresholds: z.strictObject({ p95Ms: z.number().positive().optional(), errorRate: z.number().min(0).max(1).optional() }).default({}),
+});
+
+const campaign = z.strictObject({
+  /** When the email goes out, local time in `timezone`. */
+  sendAt: localDateTime,
+  timezone,
+  /** Capacity must be ready this long before sendAt (default 15m). */
+  leadTime: duration.default(15 * 60_000),
+  /** Window after sendAt during which capacity is held. */
+  duration,
+  targets: z.array(target).min(1, 'a campaign needs at least one target'),
+  loadtest: loadtest.optional(),
+});
+
+// ---------- images (retailctl images migrate) ----------
+
+const images = z.strictObject({
+  source: z.string().min(1).optional(),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (lower case, 3-63 characters)').optional(),
+  prefix: z.string().optional(),
+  catalog: z.string().optional(),
+  columns: z.record(z.string(), z.string()).optional(),
+  keyTemplate: z.string().optional(),
+  cacheControl: z.string().optional(),
+  cacheRules: z.array(z.strictObject({ glob: z.string(), cacheControl: z.string() })).optional(),
+  sse: z.enum(['AES256', 'aws:kms']).default('AES256'),
+  kmsKeyId: z.string().optional(),
+  concurrency: posInt.max(512).optional(),
+  cdnDomain: z.string().optional(),
+  distributionId: z.string().optional(),
+});
+
+// ---------- cdn (retailctl cdn ...) ----------
+
+const cdnEndpoint = z.strictObject({
+  setIdentifier: z.string().min(1),
+  distributionId: z.string().optional(),
+  healthCheckId: z.string().optional(),
+});
+
+const cdnGroup = z.strictObject({
+  zoneId: z.string().min(1),
+  /** One record name, or several that always move together. */
+  record: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  type: z.enum(['CNAME', 'A', 'AAAA']).default('CNAME'),
+  routing: z.enum(['weighted', 'failover', 'latency']),
+  primary: cdnEndpoint,
+  secondary: cdnEndpoint,
+});
+
+/** `cdn:` holds groups by name, plus the reserved keys `auditBucket` and `auditLog`. */
+const cdn = z
+  .object({
+    auditBucket: z.string().optional(),
+    auditLog: z.string().optional(),
+  })
+  .catchall(cdnGroup);
+
+// ---------- inventory (retailctl inventory reconcile) ----------
+
+const inventorySource = z.strictObject({
+  path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  role: z.enum(['warehouse', 'orders', 'channel']),
+  columns: z.record(z.string(), z.string()),
+  format: z.enum(['csv', 'tsv', 'jsonl', 'json']).optional(),
+  locationMap: z.record(z.string(), z.string()).optional(),
+});
+
+const inventory = z.strictObject({
+  sources: z.record(nameKey, inventorySource),
+  locationMap: z.record(z.string(), z.string()).optional(),
+  safetyStock: z.union([nonNegInt, z.strictObject({ file: z.string() })]).default(0),
+  tolerance: z.strictObject({ units: nonNegInt.default(0) }).default({ units: 0 }),
+  failOn: z.array(z.enum(['oversell', 'undersell', 'missing-in-channel', 'unknown-sku', 'negative'])).default(['oversell']),
+});
+
+// ---------- the file ----------
+
+export const configSchema = z.strictObject({
+  campaigns: z.record(nameKey, campaign).optional(),
+  images: images.optional(),
+  cdn: cdn.optional(),
+  inventory: inventory.optional(),
+});
+
+export type RetailctlConfig = z.output<typeof configSchema>;
+export type Campaign = z.output<typeof campaign>;
+export type CdnGroup = z.output<typeof cdnGroup>;
+export type InventoryConfig = z.output<typeof inventory>;
+export type ImagesConfig = z.output<typeof images>;

@@ -1,0 +1,29 @@
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { InitPlan } from './plan.js';
+
+/** The starter config shipped with the package (the documented example). */
+export function readTemplate(): Promise<string> {
+  return readFile(new URL('../../../examples/retailctl.yaml', import.meta.url), 'utf8');
+}
+
+/** Current content of the target, or undefined when there is none. */
+export async function readExisting(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Carry out the plan. The new file appears atomically (write aside, then rename), after any backup. */
+export async function executeInit(plan: InitPlan, cwd: string, template: string): Promise<void> {
+  if (plan.action === 'unchanged') return;
+  const target = path.resolve(cwd, plan.file);
+  await mkdir(path.dirname(target), { recursive: true });
+  if (plan.action === 'overwrite' && plan.backup) await copyFile(target, path.resolve(cwd, plan.backup));
+  const temp = `${target}.tmp-${process.pid}`;
+  await writeFile(temp, template, { mode: 0o644 });
+  await rename(temp, target);
+}

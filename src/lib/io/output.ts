@@ -1,0 +1,131 @@
+import { styleText } from 'node:util';
+
+/** A writable text stream plus whether it is a terminal. */
+export interface TextSink {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface OutputOptions {
+  stdout: TextSink;
+  stderr: TextSink;
+  /** `--json`: stdout carries exactly one JSON document. */
+  json: boolean;
+  /** `-v` count: 1 shows debug lines and stack traces, 3 adds SDK request logs. */
+  verbose: number;
+  /** Spinners, progress bars and prompts allowed: stderr is a TTY and not under CI. */
+  interactive: boolean;
+  /** Colours allowed: interactive, not `--no-color`, no NO_COLOR. */
+  color: boolean;
+  now?: () => Date;
+}
+
+type Style = Parameters<typeof styleText>[0];
+
+/** A long-running step: a spinner on a terminal, a start line and an end line otherwise. */
+export interface Progress {
+  update(text: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  stop(): void;
+}
+
+/**
+ * The single route for everything retailctl prints. Results go to stdout; messages, spinners
+ * and progress go to stderr, so `retailctl ... --json | jq` always sees one clean document.
+ */
+export class Output {
+  readonly json: boolean;
+  readonly verbose: number;
+  readonly interactive: boolean;
+  readonly color: boolean;
+  readonly #stdout: TextSink;
+  readonly #stderr: TextSink;
+  readonly #now: () => Date;
+  #resultWritten = false;
+
+  constructor(options: OutputOptions) {
+    this.json = options.json;
+    this.verbose = options.verbose;
+    this.interactive = options.interactive;
+    this.color = options.color;
+    this.#stdout = options.stdout;
+    this.#stderr = options.stderr;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Apply a colour or style when colours are on. */
+  style(format: Style, text: string): string {
+    return this.color ? styleText(format, text) : text;
+  }
+
+  /** A message line on stderr. Off a terminal each line is timestamped, for CI logs. */
+  info(message: string): void {
+    this.#line(message);
+  }
+
+  warn(message: string): void {
+    this.#line(`${this.style('yellow', 'warning:')} ${message}`);
+  }
+
+  /** Shown only with -v (level 1) or more v's. */
+  debug(message: string, level = 1): void {
+    if (this.verbose >= level) this.#line(this.style('dim', message));
+  }
+
+  /** An error report on stderr (text mode). */
+  error(message: string, lines: string[] = []): void {
+    this.#line(`${this.style('red', 'error:')} ${message}`);
+    for (const extra of lines) this.#line(`  ${extra}`);
+  }
+
+  /** Human-readable result text on stdout (ignored in --json mode, where `result()` is the output). */
+  print(text: string): void {
+    if (this.json) return;
+    this.#stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** The run's one JSON document on stdout; later calls are ignored so stdout stays valid JSON. */
+  result(document: Record<string, unknown>): void {
+    if (!this.json || this.#resultWritten) return;
+    this.#resultWritten = true;
+    this.#stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  }
+
+  get resultWritten(): boolean {
+    return this.#resultWritten;
+  }
+
+  /** Start a long step. ora is imported only when a spinner is actually shown. */
+  async progress(text: string): Promise<Progress> {
+    if (!this.interactive) {
+      this.info(`${text} ...`);
+      return {
+        update: (t) => this.info(t),
+        succeed: (t) => this.info(`${t ?? text}: done`),
+        fail: (t) => this.info(`${t ?? text}: failed`),
+        stop: () => {},
+      };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ text, stream: this.#stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+    return {
+      update: (t) => {
+        spinner.text = t;
+      },
+      succeed: (t) => spinner.succeed(t),
+      fail: (t) => spinner.fail(t),
+      stop: () => spinner.stop(),
+    };
+  }
+
+  #line(message: string): void {
+    const prefix = this.interactive ? '' : `${this.#now().toISOString().replace(/\.\d{3}Z$/, 'Z')} `;
+    this.#stderr.write(`${prefix}${message}\n`);
+  }
+}
+
+/** Whether an environment variable is set to something truthy (`CI=true`, `CI=1`; not `false`/`0`/empty). */
+export function envFlag(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
+}

@@ -1,0 +1,314 @@
+/**
+ * A loopback proxy in front of moto that fills in, honestly and in the documented AWS wire format,
+ * what moto lacks, and injects faults that moto cannot produce:
+ *
+ * - Lambda provisioned concurrency (Put/Get/Delete/ListProvisionedConcurrencyConfig[s]):
+ *   status IN_PROGRESS, then READY after `pcReadyAfterMs`; the function/alias must exist in moto;
+ *   `$LATEST` is refused; the account must keep 100 unreserved concurrency (AWS's rule).
+ * - Lambda GetAccountSettings: limit (default 1000) minus reserved concurrency (tracked from
+ *   PutFunctionConcurrency calls forwarded to moto).
+ * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
+ *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
+ * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call.
+ *
+ * Everything else is forwarded to moto unchanged. Test support only: never part of retailctl.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FaultRule {
+  /** AWS service from the SigV4 credential scope, e.g. `s3`, `route53`, `sts`, `lambda`. */
+  service?: string;
+  method?: string;
+  /** Regular expression tested against the path and query. */
+  path?: string;
+  /** Operation: matched against the X-Amz-Target suffix or the query-protocol `Action`. */
+  operation?: string;
+  /** How many matching requests to fail (default 1; 0 = every one). */
+  times?: number;
+  /** Wait this long before answering (or before forwarding, when `forward` is set). */
+  delayMs?: number;
+  /** Forward to moto after the delay instead of answering with `status`. */
+  forward?: boolean;
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface ShimConfig {
+  /** Account concurrency limit reported by GetAccountSettings (AWS default 1000). */
+  accountConcurrency: number;
+  /** How long provisioned concurrency stays IN_PROGRESS before READY. */
+  pcReadyAfterMs: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  service?: string;
+  operation?: string;
+  userAgent?: string;
+}
+
+interface PcConfig {
+  functionName: string;
+  qualifier: string;
+  functionArn: string;
+  requested: number;
+  lastModified: string;
+  readyAt: number;
+}
+
+const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000 };
+const MIN_UNRESERVED = 100;
+const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
+const RESERVED_PATH = /^\/2017-10-31\/functions\/([^/]+)\/concurrency$/;
+
+export interface AwsShim {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function functionNameOf(raw: string): string {
+  const decoded = decodeURIComponent(raw);
+  const m = /function:([^:]+)/.exec(decoded);
+  return m ? m[1]! : decoded;
+}
+
+function serviceOf(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization ?? '';
+  const m = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
+  return m?.[1];
+}
+
+function operationOf(req: http.IncomingMessage, url: URL, body: Buffer): string | undefined {
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string') return target.split('.').pop();
+  const fromQuery = url.searchParams.get('Action');
+  if (fromQuery) return fromQuery;
+  if (String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded')) {
+    return new URLSearchParams(body.toString()).get('Action') ?? undefined;
+  }
+  return undefined;
+}
+
+/** Start the shim on 127.0.0.1 in front of `upstream` (moto's endpoint). */
+export async function startAwsShim(upstream: string, options: { port?: number } = {}): Promise<AwsShim> {
+  const upstreamUrl = new URL(upstream);
+  let config: ShimConfig = { ...DEFAULT_CONFIG };
+  let faults: (FaultRule & { used: number })[] = [];
+  let requests: LoggedRequest[] = [];
+  const pc = new Map<string, PcConfig>();
+  const reserved = new Map<string, number>();
+  const agent = new http.Agent({ keepAlive: true });
+
+  function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const out = http.request(
+        { host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers: req.headers, agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      out.on('error', reject);
+      out.end(body);
+    });
+  }
+
+  /** Ask moto whether a function (at a qualifier) exists. */
+  async function functionExists(name: string, qualifier: string): Promise<string | undefined> {
+    // moto routes by the SigV4 credential scope; it does not verify the signature
+    const res = await fetch(`${upstream}/2015-03-31/functions/${encodeURIComponent(name)}?Qualifier=${encodeURIComponent(qualifier)}`, {
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0' },
+    });
+    if (res.status !== 200) return undefined;
+    const doc = (await res.json()) as { Configuration?: { FunctionArn?: string } };
+    const arn = doc.Configuration?.FunctionArn ?? `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
+    return arn.endsWith(`:${qualifier}`) ? arn : `${arn}:${qualifier}`;
+  }
+
+  function totalReserved(): number {
+    let sum = 0;
+    for (const v of reserved.values()) sum += v;
+    return sum;
+  }
+
+  function totalProvisioned(exceptKey?: string): number {
+    let sum = 0;
+    for (const [key, v] of pc) if (key !== exceptKey) sum += v.requested;
+    return sum;
+  }
+
+  function pcView(c: PcConfig, withArn: boolean): Record<string, unknown> {
+    const ready = Date.now() >= c.readyAt;
+    const view: Record<string, unknown> = {
+      AllocatedProvisionedConcurrentExecutions: ready ? c.requested : 0,
+      AvailableProvisionedConcurrentExecutions: ready ? c.requested : 0,
+      LastModified: c.lastModified,
+      RequestedProvisionedConcurrentExecutions: c.requested,
+      Status: ready ? 'READY' : 'IN_PROGRESS',
+    };
+    if (withArn) view.FunctionArn = c.functionArn;
+    return view;
+  }
+
+  type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer };
+  const json = (status: number, doc: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+  const lambdaError = (status: number, type: string, message: string): Reply => ({
+    status,
+    headers: { 'content-type': 'application/json', 'x-amzn-errortype': type },
+    body: JSON.stringify({ Type: 'User', message }),
+  });
+
+  async function provisionedConcurrency(method: string, name: string, url: URL, body: Buffer): Promise<Reply> {
+    if (method === 'GET' && url.searchParams.get('List') === 'ALL') {
+      const configs = [...pc.values()].filter((c) => c.functionName === name).map((c) => pcView(c, true));
+      return json(200, { ProvisionedConcurrencyConfigs: configs });
+    }
+    const qualifier = url.searchParams.get('Qualifier');
+    if (!qualifier) return lambdaError(400, 'InvalidParameterValueException', 'Qualifier is required');
+    const key = `${name}:${qualifier}`;
+    if (method === 'GET') {
+      const c = pc.get(key);
+      return c ? json(200, pcView(c, false)) : lambdaError(404, 'ProvisionedConcurrencyConfigNotFoundException', `No Provisioned Concurrency Config found for this function: ${key}`);
+    }
+    if (method === 'DELETE') {
+      if (!(await functionExists(name, qualifier))) return lambdaError(404, 'ResourceNotFoundException', `Function not found: ${key}`);
+      pc.delete(key);
+      return { status: 204 };
+    }
+    if (method === 'PUT') {
+      if (qualifier === '$LATEST') return lambdaError(400, 'InvalidParameterValueException', 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
+      const arn = await functionExists(name, qualifier);
+      if (!arn) return lambdaError(404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:us-east-1:123456789012:function:${key}`);
+      const requested = Number((JSON.parse(body.toString() || '{}') as { ProvisionedConcurrentExecutions?: number }).ProvisionedConcurrentExecutions);
+      if (!Number.isInteger(requested) || requested < 1) return lambdaError(400, 'InvalidParameterValueException', 'ProvisionedConcurrentExecutions must be a positive integer');
+      const unreservedAfter = config.accountConcurrency - totalReserved() - totalProvisioned(key) - requested;
+      if (unreservedAfter < MIN_UNRESERVED) {
+        return lambdaError(400, 'InvalidParameterValueException', `Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${MIN_UNRESERVED}].`);
+      }
+      const c: PcConfig = { functionName: name, qualifier, functionArn: arn, requested, lastModified: new Date().toISOString().replace('Z', '+0000'), readyAt: Date.now() + config.pcReadyAfterMs };
+      pc.set(key, c);
+      return json(202, pcView(c, false));
+    }
+    return lambdaError(405, 'InvalidRequestException', `${method} not supported`);
+  }
+
+  async function handle(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://shim');
+    const method = req.method ?? 'GET';
+
+    if (url.pathname.startsWith('/__shim/')) return control(method, url.pathname, body);
+    if (url.pathname === '/moto-api/reset' && method === 'POST') {
+      pc.clear();
+      reserved.clear();
+      faults = [];
+      requests = [];
+      config = { ...DEFAULT_CONFIG };
+    } else {
+      requests.push({ method, path: url.pathname + url.search, service: serviceOf(req), operation: operationOf(req, url, body), userAgent: String(req.headers['user-agent'] ?? '') });
+    }
+
+    const rule = faults.find((f) => matches(f, req, url, body));
+    if (rule) {
+      rule.used += 1;
+      if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+      if (!rule.forward) return { status: rule.status ?? 500, headers: rule.headers ?? {}, body: rule.body ?? '' };
+    }
+
+    const pcMatch = PC_PATH.exec(url.pathname);
+    if (pcMatch) return provisionedConcurrency(method, functionNameOf(pcMatch[1]!), url, body);
+    if (url.pathname.replace(/\/$/, '') === '/2016-08-19/account-settings' && method === 'GET') {
+      const reservedSum = totalReserved();
+      return json(200, {
+        AccountLimit: {
+          CodeSizeUnzipped: 262144000,
+          CodeSizeZipped: 52428800,
+          ConcurrentExecutions: config.accountConcurrency,
+          TotalCodeSize: 80530636800,
+          UnreservedConcurrentExecutions: config.accountConcurrency - reservedSum,
+        },
+        AccountUsage: { FunctionCount: 0, TotalCodeSize: 0 },
+      });
+    }
+
+    const res = await forward(req, body);
+    const reservedMatch = RESERVED_PATH.exec(url.pathname);
+    if (reservedMatch && res.status < 300) {
+      const name = functionNameOf(reservedMatch[1]!);
+      if (method === 'PUT') reserved.set(name, Number((JSON.parse(body.toString()) as { ReservedConcurrentExecutions: number }).ReservedConcurrentExecutions));
+      if (method === 'DELETE') reserved.delete(name);
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== 'transfer-encoding' && k !== 'connection') headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    return { status: res.status, headers, body: res.body };
+  }
+
+  function matches(rule: FaultRule & { used: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {
+    if (rule.times !== 0 && rule.used >= (rule.times ?? 1)) return false;
+    if (rule.method && rule.method.toUpperCase() !== req.method) return false;
+    if (rule.service && rule.service !== serviceOf(req)) return false;
+    if (rule.path && !new RegExp(rule.path).test(url.pathname + url.search)) return false;
+    if (rule.operation && rule.operation !== operationOf(req, url, body)) return false;
+    return true;
+  }
+
+  function control(method: string, pathname: string, body: Buffer): Reply {
+    const doc = body.length ? (JSON.parse(body.toString()) as unknown) : undefined;
+    if (pathname === '/__shim/faults' && method === 'POST') {
+      faults.push({ ...(doc as FaultRule), used: 0 });
+      return json(201, { faults: faults.length });
+    }
+    if (pathname === '/__shim/faults' && method === 'DELETE') {
+      faults = [];
+      return json(200, {});
+    }
+    if (pathname === '/__shim/faults' && method === 'GET') return json(200, { faults });
+    if (pathname === '/__shim/config' && method === 'POST') {
+      config = { ...config, ...(doc as Partial<ShimConfig>) };
+      return json(200, config);
+    }
+    if (pathname === '/__shim/requests' && method === 'GET') return json(200, { requests });
+    if (pathname === '/__shim/requests' && method === 'DELETE') {
+      requests = [];
+      return json(200, {});
+    }
+    return json(404, { message: `unknown shim control ${method} ${pathname}` });
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      handle(req, Buffer.concat(chunks)).then(
+        (reply) => {
+          res.writeHead(reply.status, reply.headers ?? {});
+          res.end(reply.body ?? '');
+        },
+        (err: Error) => {
+          res.writeHead(502, { 'content-type': 'application/json', 'x-amzn-errortype': 'ShimError' });
+          res.end(JSON.stringify({ message: `aws-shim: ${err.message}` }));
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

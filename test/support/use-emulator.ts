@@ -1,0 +1,21 @@
+import { beforeAll, inject } from 'vitest';
+import { EmulatorControl, EMULATOR_CREDENTIALS } from './emulator.js';
+
+/**
+ * For a test file that talks to the emulator: resets all AWS state before the file runs and
+ * returns the endpoint, a control client, and an environment for spawning retailctl.
+ * Files in the emulator project run one at a time, so a reset never hits another file's state.
+ */
+export function useEmulator(): { endpoint: string; control: EmulatorControl; env: Record<string, string> } {
+  const endpoint = inject('emulatorEndpoint');
+  const control = new EmulatorControl(endpoint);
+  // In-process SDK clients read credentials from the environment: make sure they are the
+  // emulator's dummy ones, never a developer's real ones.
+  Object.assign(process.env, EMULATOR_CREDENTIALS);
+  delete process.env.AWS_PROFILE;
+  delete process.env.AWS_SESSION_TOKEN;
+  beforeAll(async () => {
+    await control.reset();
+  });
+  return { endpoint, control, env: { ...EMULATOR_CREDENTIALS, AWS_ENDPOINT_URL: endpoint } };
+}

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfigText } from '../../src/lib/config/load.js';
+import { ExitCode, RetailctlError } from '../../src/lib/errors.js';
+
+function problemsOf(text: string, file = 'retailctl.yaml'): string[] {
+  try {
+    parseConfigText(text, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RetailctlError);
+    const e = err as RetailctlError;
+    expect(e.exitCode).toBe(ExitCode.Usage);
+    expect(e.code).toBe('CONFIG_INVALID');
+    return e.details.length ? e.details : [e.message];
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const GOOD_CAMPAIGN = `campaigns:
+  spring-sale:
+    sendAt: "2027-03-02T09:00:00"
+    timezone: America/New_York
+    duration: 3h
+    targets:
+      - lambda: checkout-api:live
+        provisioned: 300
+      - ecs: storefront/web
+        min: 40
+`;
+
+describe('config validation', () => {
+  it('accepts the shipped example, with every section, and normalises durations and targets', async () => {
+    const example = await readFile(new URL('../../examples/retailctl.yaml', import.meta.url), 'utf8');
+    const config = parseConfigText(example, 'examples/retailctl.yaml');
+    const campaign = config.campaigns!['spring-sale-email']!;
+    expect(campaign.leadTime).toBe(20 * 60_000);
+    expect(campaign.duration).toBe(3 * 3_600_000);
+    expect(campaign.targets.map((t) => t.kind)).toEqual(['lambda', 'lambda', 'ecs', 'dynamodb']);
+    expect(config.images?.bucket).toBe('shop-product-images');
+    expect(config.cdn?.storefront).toMatchObject({ routing: 'weighted', primary: { setIdentifier: 'cloudfront' } });
+    expect(config.inventory?.failOn).toEqual(['oversell']);
+  });
+
+  it('accepts JSON as well as YAML', () => {
+    const config = parseConfigText(JSON.stringify({ images: { bucket: 'my-images' } }), 'retailctl.json');
+    expect(config.images?.bucket).toBe('my-images');
+    expect(config.images?.sse).toBe('AES256');
+  });
+
+  it('treats an empty file as an empty config', () => {
+    expect(parseConfigText('', 'retailctl.yaml')).toEqual({});
+  });
+
+  it('names file, line, column, the path inside the file and what is expected', () => {
+    const text = GOOD_CAMPAIGN.replace('provisioned: 300', 'provisioned: lots');
+    expect(problemsOf(text)).toEqual([
+      'retailctl.yaml:8:9: campaigns.spring-sale.targets[0].provisioned: expected a number, got "lots"',
+    ]);
+  });
+
+  it('reports one line per problem, including unknown (misspelt) keys and missing ones', () => {
+    const text = GOOD_CAMPAIGN.replace('duration: 3h', 'duraton: 3h').replace('timezone: America/New_York', 'timezone: Mars/Olympus');
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(3);
+    expect(problems).toContain('retailctl.yaml:4:5: campaigns.spring-sale.timezone: expected an IANA time zone like America/New_York or Europe/Berlin, got "Mars/Olympus"');
+    expect(problems).toContain('retailctl.yaml:2:3: campaigns.spring-sale.duration: missing: expected a string');
+    expect(problems).toContain('retailctl.yaml:5:5: campaigns.spring-sale.duraton: unknown key (misspelt? keys are case-sensitive)');
+  });
+
+  it('checks capacity targets by kind', () => {
+    const text = GOOD_CAMPAIGN.replace('lambda: checkout-api:live', 'lambda: checkout-api:$LATEST').replace('ecs: storefront/web', 'ecs: web');
+    const problems = problemsOf(text);
+    expect(problems).toContain('retailctl.yaml:7:9: campaigns.spring-sale.targets[0].lambda: provisioned concurrency cannot be set on $LATEST: use an alias or a version');
+    expect(problems).toContain('retailctl.yaml:9:9: campaigns.spring-sale.targets[1].ecs: expected cluster/service, e.g. storefront/web');
+    expect(problemsOf(GOOD_CAMPAIGN.replace('ecs: storefront/web', 'ec2: storefront/web'))).toEqual([
+      'retailctl.yaml:9:9: campaigns.spring-sale.targets[1]: expected a target with one of the keys `lambda`, `ecs` or `dynamodb`',
+    ]);
+  });
+
+  it('rejects bad durations, enums and unknown sections', () => {
+    expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: three hours'))).toEqual([
+      'retailctl.yaml:5:5: campaigns.spring-sale.duration: expected a duration like 90s, 20m, 3h or 1h30m, got "three hours"',
+    ]);
+    expect(problemsOf('images:\n  bucket: imgs\n  sse: aes\n')).toEqual(['retailctl.yaml:3:3: images.sse: expected one of "AES256", "aws:kms", got "aes"']);
+    expect(problemsOf('imagez: {}\n')).toEqual(['retailctl.yaml:1:1: imagez: unknown key (misspelt? keys are case-sensitive)']);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const [problem] = problemsOf('campaigns:\n  a: [1, 2\n');
+    expect(problem).toMatch(/^retailctl\.yaml:\d+:\d+: syntax error: /);
+  });
+
+  it('cdn groups sit beside the reserved audit keys', () => {
+    const config = parseConfigText(
+      'cdn:\n  auditBucket: audit-bucket\n  storefront:\n    zoneId: Z1\n    record: [www.example.com, example.com]\n    routing: failover\n    primary: { setIdentifier: cf }\n    secondary: { setIdentifier: fastly }\n',
+      'r.yaml',
+    );
+    expect(config.cdn?.auditBucket).toBe('audit-bucket');
+    expect(config.cdn?.storefront).toMatchObject({ type: 'CNAME', record: ['www.example.com', 'example.com'] });
+    expect(problemsOf('cdn:\n  storefront:\n    zoneId: Z1\n    record: www\n    routing: geo\n    primary: { setIdentifier: cf }\n    secondary: { setIdentifier: f }\n')).toEqual([
+      'retailctl.yaml:5:5: cdn.storefront.routing: expected one of "weighted", "failover", "latency", got "geo"',
+    ]);
+  });
+
+  it('a missing file is a usage error that says how to create one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-config-'));
+    await expect(loadConfig('nope.yaml', dir)).rejects.toMatchObject({ code: 'CONFIG_NOT_FOUND', exitCode: 2, message: 'config file nope.yaml not found' });
+    await writeFile(path.join(dir, 'ok.yaml'), 'inventory:\n  sources:\n    wms: { path: exports/wms.csv, role: warehouse, columns: { sku: item } }\n');
+    const loaded = await loadConfig('ok.yaml', dir);
+    expect(loaded.resolve('exports/wms.csv')).toBe(path.join(dir, 'exports/wms.csv'));
+    expect(loaded.config.inventory?.safetyStock).toBe(0);
+  });
+});
