@@ -72,8 +72,8 @@ export function usageError(message: string, hint?: string): RetailctlError {
 }
 
 /** Thrown when the run was interrupted (Ctrl-C); maps to exit 130. */
-export function interruptedError(): RetailctlError {
-  return new RetailctlError('INTERRUPTED', 'interrupted', {
+export function interruptedError(message = 'interrupted'): RetailctlError {
+  return new RetailctlError('INTERRUPTED', message, {
     exitCode: ExitCode.Interrupted,
     hint: 'rerun the same command to finish: completed work is not repeated',
   });

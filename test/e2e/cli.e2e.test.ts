@@ -81,3 +81,17 @@ describe('the built binary, run as CI runs it', () => {
     expect(await readFile(path.join(dir, 'retailctl.yaml'), 'utf8')).toBe('images: { bucket: my-images }\n');
   });
 });
+
+describe('Ctrl-C', () => {
+  it('SIGINT while an AWS call is in flight stops cleanly with exit 130', async () => {
+    // hold GetCallerIdentity for 10 s so the signal arrives mid-call
+    await control.fault({ service: 'sts', operation: 'GetCallerIdentity', delayMs: 10_000, forward: true });
+    const started = Date.now();
+    const res = await spawnCli(['doctor', '--config', EXAMPLE], { env, signalAfterMs: 1500 });
+    expect(res.code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(res.stderr).toContain('SIGINT: stopping after the calls in flight');
+    expect(res.stderr).toMatch(/error: interrupted/);
+    expect(res.stderr).not.toMatch(NO_STACK);
+  });
+});

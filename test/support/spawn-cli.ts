@@ -15,7 +15,7 @@ export interface SpawnResult {
  * Run the built binary exactly as CI does: CI=true, no TTY (stdin closed), a clean environment
  * with HOME pointing at an empty directory so no real ~/.aws profile can leak in.
  */
-export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string; home?: string } = {}): Promise<SpawnResult> {
+export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string; home?: string; signalAfterMs?: number } = {}): Promise<SpawnResult> {
   if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -32,6 +32,7 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    if (options.signalAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), options.signalAfterMs);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

@@ -71,6 +71,9 @@ export function translateAwsError(err: unknown, site: CallSite = {}): RetailctlE
   const make = (code: string, text: string, hint: string | undefined, exitCode: 1 | 2 = 1) =>
     new AwsError(code, text, info, { hint, cause: err, exitCode, attempts: raw.$metadata?.attempts, fault: raw.$fault });
 
+  if (name === 'AbortError') {
+    return new RetailctlError('INTERRUPTED', `interrupted during ${call}`, { exitCode: ExitCode.Interrupted, cause: err, aws: info });
+  }
   const lower = message.toLowerCase();
   if (name === 'TokenProviderError' || /sso session .*expired|token is expired|sso token/i.test(message) || (name === 'CredentialsProviderError' && /sso/i.test(message))) {
     return make('AWS_SSO_EXPIRED', `AWS SSO session expired or missing for ${site.profile ? `profile ${site.profile}` : 'this profile'}: ${message}`, `run \`aws sso login${profileFlag(site)}\` and retry`);
