@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
 import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
-import { ExitCode, RetailctlError, type ExitCodeValue } from './lib/errors.js';
+import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
+import { packageRoot } from './lib/util/package-root.js';
 
 /** Streams and environment a run uses; tests pass their own. */
 export interface RunDeps {
@@ -28,7 +30,7 @@ export interface Runtime {
 }
 
 function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
@@ -70,7 +72,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
       process.exit(ExitCode.Interrupted);
     }
     out.warn(`${signal}: stopping after the calls in flight; completed work is kept and a rerun finishes the job (press Ctrl-C again to stop at once)`);
-    abort.abort(new RetailctlError('INTERRUPTED', `interrupted by ${signal}`, { exitCode: ExitCode.Interrupted }));
+    abort.abort(interruptedError(`interrupted by ${signal}`));
   };
   if (deps.handleSignals) {
     process.on('SIGINT', onSignal);
@@ -96,6 +98,8 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
       });
       try {
         const result = await handler(ctx);
+        // A command may finish its in-flight work after Ctrl-C; the run still counts as interrupted.
+        if (abort.signal.aborted) throw abort.signal.reason;
         exitCode = result.exitCode ?? ExitCode.Ok;
         out.result({ ok: exitCode === ExitCode.Ok, ...result.data });
         if (result.text) out.print(result.text);
@@ -129,10 +133,11 @@ function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
     } else {
       error = new RetailctlError('USAGE', err.message.replace(/^error: /, ''), { exitCode: ExitCode.Usage, hint: 'run the command with --help to see its options' });
     }
+  } else if (aborted) {
+    // whatever the command was doing when Ctrl-C arrived, the run was interrupted
+    error = err instanceof RetailctlError && err.exitCode === ExitCode.Interrupted ? err : interruptedError();
   } else if (err instanceof RetailctlError) {
     error = err;
-  } else if (aborted || (err instanceof Error && err.name === 'AbortError')) {
-    error = new RetailctlError('INTERRUPTED', 'interrupted', { exitCode: ExitCode.Interrupted, hint: 'rerun the same command to finish: completed work is not repeated' });
   } else {
     error = new RetailctlError('INTERNAL', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,

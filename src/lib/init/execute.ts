@@ -1,10 +1,11 @@
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import type { InitPlan } from './plan.js';
 
 /** The starter config shipped with the package (the documented example). */
 export function readTemplate(): Promise<string> {
-  return readFile(new URL('../../../examples/retailctl.yaml', import.meta.url), 'utf8');
+  return readFile(path.join(packageRoot(), 'examples', 'retailctl.yaml'), 'utf8');
 }
 
 /** Current content of the target, or undefined when there is none. */
