@@ -12,6 +12,8 @@ const BIN = path.join(ROOT, 'bin', 'retailctl.js');
 export interface StartupFigures {
   runs: number;
   medians: Record<string, number>;
+  /** 25th and 75th percentiles: how noisy the machine was during the run. */
+  quartiles: Record<string, [number, number]>;
   overNodeMs: Record<string, number>;
   goalMs: number;
   goalMet: boolean;
@@ -25,10 +27,12 @@ function timeOnce(cmd: string, args: string[]): number {
   return ms;
 }
 
-function median(values: number[]): number {
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
 export function benchStartup(runs = 20): StartupFigures {
@@ -43,20 +47,22 @@ export function benchStartup(runs = 20): StartupFigures {
   for (let i = 0; i < runs; i++) {
     for (const [name, [cmd, args]] of Object.entries(cases)) samples[name]!.push(timeOnce(cmd, args));
   }
-  const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, quantile(v, 0.5)]));
+  const quartiles = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, [quantile(v, 0.25), quantile(v, 0.75)] as [number, number]]));
   const base = medians['node -e 0']!;
   const overNodeMs = Object.fromEntries(Object.entries(medians).filter(([k]) => k !== 'node -e 0').map(([k, v]) => [k, v - base]));
   const goalMs = 25;
-  return { runs, medians, overNodeMs, goalMs, goalMet: overNodeMs['retailctl --help']! <= goalMs };
+  return { runs, medians, quartiles, overNodeMs, goalMs, goalMet: overNodeMs['retailctl --help']! <= goalMs };
 }
 
 export function printStartup(f: StartupFigures): void {
   const base = f.medians['node -e 0']!;
   console.log(`\nCold start, median of ${f.runs} interleaved runs (Node ${process.version}, ${process.env.NODE_EXTRA_CA_CERTS ? 'NODE_EXTRA_CA_CERTS set' : 'no extra CA certs'})`);
-  console.log(`${'command'.padEnd(26)}${'median ms'.padStart(10)}${'over node'.padStart(12)}${'ratio'.padStart(8)}`);
+  console.log(`${'command'.padEnd(26)}${'median ms'.padStart(10)}${'p25-p75'.padStart(14)}${'over node'.padStart(12)}${'ratio'.padStart(8)}`);
   for (const [name, ms] of Object.entries(f.medians)) {
     const over = name === 'node -e 0' ? '' : `+${(ms - base).toFixed(1)}`;
-    console.log(`${name.padEnd(26)}${ms.toFixed(1).padStart(10)}${over.padStart(12)}${(ms / base).toFixed(2).padStart(8)}x`);
+    const [q1, q3] = f.quartiles[name]!;
+    console.log(`${name.padEnd(26)}${ms.toFixed(1).padStart(10)}${`${q1.toFixed(0)}-${q3.toFixed(0)}`.padStart(14)}${over.padStart(12)}${(ms / base).toFixed(2).padStart(8)}x`);
   }
   console.log(`goal: retailctl --help at most ${f.goalMs} ms over node -e 0: ${f.goalMet ? 'met' : 'NOT met'} (+${f.overNodeMs['retailctl --help']!.toFixed(1)} ms)`);
 }

@@ -31,5 +31,7 @@ await build({
   plugins: [externalPackages],
   // commander is CommonJS: give its require() calls a real require inside the ES module bundle
   banner: { js: "import { createRequire as __retailctlRequire } from 'node:module'; const require = __retailctlRequire(import.meta.url);" },
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 });

@@ -62,6 +62,8 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
     verbose: argv.filter((a) => a === '--verbose' || /^-v+$/.test(a)).reduce((n, a) => n + (a === '--verbose' ? 1 : a.length - 1), 0),
     color: !argv.includes('--no-color') && !('NO_COLOR' in deps.env) && interactive,
   };
+  // dist/ is minified: map stack traces back to src/ when someone asks for them
+  if (early.verbose > 0) process.setSourceMapsEnabled(true);
   let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, now: deps.now });
   let exitCode: ExitCodeValue = ExitCode.Ok;
 
