@@ -12,7 +12,7 @@ import { packageRoot } from './lib/util/package-root.js';
 /** Streams and environment a run uses; tests pass their own. */
 export interface RunDeps {
   stdout: TextSink;
-  stderr: TextSink & NodeJS.WritableStream;
+  stderr: TextSink & NodeJS.WritableStream & { columns?: number };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -55,7 +55,9 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
 
   const version = readVersion();
   const ci = envFlag(deps.env.CI);
-  const interactive = Boolean(deps.stderr.isTTY) && !ci;
+  // A pseudo-terminal that reports no width (some CI runners, `script` without a size) would send
+  // ora into an endless redraw: treat it as not interactive.
+  const interactive = Boolean(deps.stderr.isTTY) && !ci && (deps.stderr.columns ?? 0) > 0;
   // Before parsing, so that a usage error can already be reported in the requested format.
   const early = {
     json: argv.includes('--json'),

@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import type { Runtime } from '../cli.js';
 
 export function registerConfig(program: Command, runtime: Runtime): void {
-  const config = program.command('config').description('work with the retailctl config file');
+  const config = program
+    .command('config')
+    .description('work with the retailctl config file')
+    .addHelpText('after', '\nExamples:\n  $ retailctl config validate --config ci/retailctl.yaml');
   const validate = config
     .command('validate')
     .description('validate the config file (--config): exit 0 when valid, 2 with one line per problem otherwise')

@@ -4,8 +4,11 @@ import { run } from '../../src/cli.js';
 /** A stream that remembers what was written. */
 export class Capture extends PassThrough {
   text = '';
+  /** Terminal width, as a TTY stream reports it. */
+  readonly columns: number | undefined;
   constructor(readonly isTTY = false) {
     super();
+    this.columns = isTTY ? 100 : undefined;
     this.on('data', (chunk: Buffer) => {
       this.text += chunk.toString();
     });

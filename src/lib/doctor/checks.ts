@@ -37,6 +37,8 @@ export async function runDoctor(ctx: CommandContext): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [checkNode(process.versions.node)];
   checks.push(await checkConfig(ctx));
 
+  // network checks can take seconds (5 s timeout): show that something is happening on a terminal
+  const spinner = ctx.out.interactive ? await ctx.out.progress('checking AWS region, endpoint and credentials') : undefined;
   const aws = await ctx.aws();
   const sts = await aws.read.client('sts');
   let region: string | undefined;
@@ -67,6 +69,7 @@ export async function runDoctor(ctx: CommandContext): Promise<DoctorReport> {
     }
   }
 
+  spinner?.stop();
   checks.push(await checkK6(ctx.env));
   const report: DoctorReport = { ok: checks.every((c) => c.ok || !c.required), checks };
   if (identity) report.identity = identity;
