@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Node 22.1+ caches compiled code on disk (a no-op on Node 20): faster `retailctl --help`.
-(await import('node:module')).enableCompileCache?.();
-const { run } = await import('../dist/cli.js');
-process.exitCode = await run(process.argv.slice(2));
+// CommonJS on purpose (bin/package.json): no ES module loader to boot for `retailctl --help`.
+'use strict';
+require('node:module').enableCompileCache?.(); // Node 22.1+: cache compiled code on disk
+require('../dist/cli.cjs').run(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -16,7 +16,7 @@ export interface SpawnResult {
  * with HOME pointing at an empty directory so no real ~/.aws profile can leak in.
  */
 export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string; home?: string; signalAfterMs?: number } = {}): Promise<SpawnResult> {
-  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+  if (!existsSync(path.join(ROOT, 'dist', 'cli.cjs'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ROOT,
