@@ -17,8 +17,8 @@ export interface RunDeps {
   env: NodeJS.ProcessEnv;
   cwd: string;
   now: () => Date;
-  /** Install SIGINT/SIGTERM handlers (the real binary does; in-process tests don't). */
-  handleSignals: boolean;
+  /** Install process handlers for SIGINT/SIGTERM and a closed stdout pipe (the real binary does; in-process tests don't). */
+  processHandlers: boolean;
 }
 
 /** A command's work, run with a fully built context once commander has parsed the arguments. */
@@ -46,7 +46,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
-    handleSignals: true,
+    processHandlers: true,
     ...partialDeps,
   };
   // Node 20 is supported; the SDK's multi-line deprecation notice would clutter every CI log.
@@ -78,9 +78,15 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
     out.warn(`${signal}: stopping after the calls in flight; completed work is kept and a rerun finishes the job (press Ctrl-C again to stop at once)`);
     abort.abort(interruptedError(`interrupted by ${signal}`));
   };
-  if (deps.handleSignals) {
+  // `retailctl ... | head`: the reader went away, which is not an error worth a stack trace
+  const onPipeError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(exitCode);
+  };
+  if (deps.processHandlers) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.stdout.on('error', onPipeError);
   }
 
   const runtime: Runtime = {
@@ -119,7 +125,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   } catch (err) {
     exitCode = report(err, out, abort.signal.aborted);
   } finally {
-    if (deps.handleSignals) {
+    if (deps.processHandlers) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }

@@ -95,3 +95,15 @@ describe('Ctrl-C', () => {
     expect(res.stderr).not.toMatch(NO_STACK);
   });
 });
+
+describe('pipes', () => {
+  it('`retailctl --help | true` ends quietly when the reader has gone away', async () => {
+    const { execFile } = await import('node:child_process');
+    const res = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'bin', 'retailctl.js'))} --help | true`], (err, stdout, stderr) =>
+        resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
+      );
+    });
+    expect(res.stderr).toBe('');
+  });
+});

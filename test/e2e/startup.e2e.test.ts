@@ -13,7 +13,7 @@ function loadedAfter(args: string[]): string[] {
   const script = `
     const bundle = require(${JSON.stringify(path.join(ROOT, 'dist', 'cli.cjs'))});
     const sink = { write() {} };
-    bundle.run(${JSON.stringify(args)}, { stdout: sink, stderr: sink, handleSignals: false }).then(() => {
+    bundle.run(${JSON.stringify(args)}, { stdout: sink, stderr: sink, processHandlers: false }).then(() => {
       process.stdout.write(JSON.stringify(Object.keys(require.cache)));
     });`;
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH ?? '', CI: 'true' } }).toString()) as string[];

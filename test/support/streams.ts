@@ -33,7 +33,7 @@ export async function runInProcess(argv: string[], options: { env?: NodeJS.Proce
     env: options.env ?? { CI: 'true' },
     cwd: options.cwd ?? process.cwd(),
     now: () => new Date('2026-11-27T09:00:00Z'),
-    handleSignals: false,
+    processHandlers: false,
   });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
