@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
@@ -232,11 +233,13 @@ Examples:
   $ retailctl doctor                      check Node, config, AWS credentials and endpoint
   $ retailctl init                        write a starter retailctl.yaml
   $ retailctl config validate             check the config file (exit 2 on problems)
+  $ retailctl cdn status                  where storefront traffic goes now
   $ retailctl <command> --help            options and examples for one command`,
   );
 
   registerDoctor(program, runtime);
   registerInit(program, runtime);
   registerConfig(program, runtime);
+  registerCdn(program, runtime);
   return program;
 }

@@ -7,6 +7,10 @@
  *   `$LATEST` is refused; the account must keep 100 unreserved concurrency (AWS's rule).
  * - Lambda GetAccountSettings: limit (default 1000) minus reserved concurrency (tracked from
  *   PutFunctionConcurrency calls forwarded to moto).
+ * - Route 53 compare-and-set, which moto does not enforce: a DELETE in ChangeResourceRecordSets must
+ *   match the current record exactly, or the whole batch is refused with InvalidChangeBatch; and
+ *   UpdateHealthCheck with a stale HealthCheckVersion is refused with HealthCheckVersionMismatch
+ *   (the shim keeps the version count moto does not, and reports it in health-check responses).
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call.
@@ -15,6 +19,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { XMLParser } from 'fast-xml-parser';
 
 export interface FaultRule {
   /** AWS service from the SigV4 credential scope, e.g. `s3`, `route53`, `sts`, `lambda`. */
@@ -62,6 +67,40 @@ interface PcConfig {
 const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000 };
 const MIN_UNRESERVED = 100;
 const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
+const RRSET_PATH = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/;
+const HEALTHCHECK_PATH = /^\/2013-04-01\/healthcheck\/([^/]+)\/?$/;
+const xml = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  isArray: (name, jpath) => name === 'Change' || name === 'ResourceRecord' || String(jpath).endsWith('ResourceRecordSets.ResourceRecordSet'),
+});
+const ROUTE53_AUTH = 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/route53/aws4_request, SignedHeaders=host, Signature=0';
+
+type XmlRecord = Record<string, unknown>;
+
+/** A record set reduced to what Route 53 compares when it matches a DELETE. */
+function canonicalRecord(r: XmlRecord): string {
+  const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  const dns = (v: unknown) => str(v)?.toLowerCase().replace(/\.$/, '');
+  const records = (r.ResourceRecords as { ResourceRecord?: { Value: unknown }[] } | undefined)?.ResourceRecord ?? [];
+  const alias = r.AliasTarget as XmlRecord | undefined;
+  return JSON.stringify({
+    name: dns(r.Name),
+    type: str(r.Type),
+    setIdentifier: str(r.SetIdentifier),
+    weight: str(r.Weight),
+    region: str(r.Region),
+    failover: str(r.Failover),
+    ttl: str(r.TTL),
+    values: records.map((x) => String(x.Value)).sort(),
+    alias: alias ? { zone: str(alias.HostedZoneId), dns: dns(alias.DNSName), evaluate: str(alias.EvaluateTargetHealth) } : undefined,
+    healthCheckId: str(r.HealthCheckId),
+  });
+}
+
+function describeRecord(r: XmlRecord): string {
+  return `[name='${String(r.Name).replace(/\.?$/, '.')}', type='${String(r.Type)}'${r.SetIdentifier !== undefined ? `, set-identifier='${String(r.SetIdentifier)}'` : ''}]`;
+}
 const RESERVED_PATH = /^\/2017-10-31\/functions\/([^/]+)\/concurrency$/;
 
 export interface AwsShim {
@@ -101,6 +140,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   let requests: LoggedRequest[] = [];
   const pc = new Map<string, PcConfig>();
   const reserved = new Map<string, number>();
+  const healthCheckVersions = new Map<string, number>();
   const agent = new http.Agent({ keepAlive: true });
 
   function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
@@ -198,7 +238,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     return lambdaError(405, 'InvalidRequestException', `${method} not supported`);
   }
 
-  async function handle(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+  async function handle(req: http.IncomingMessage, requestBody: Buffer): Promise<Reply> {
+    let body = requestBody;
     const url = new URL(req.url ?? '/', 'http://shim');
     const method = req.method ?? 'GET';
 
@@ -206,6 +247,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     if (url.pathname === '/moto-api/reset' && method === 'POST') {
       pc.clear();
       reserved.clear();
+      healthCheckVersions.clear();
       faults = [];
       requests = [];
       config = { ...DEFAULT_CONFIG };
@@ -219,6 +261,15 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
       if (!rule.forward) return { status: rule.status ?? 500, headers: rule.headers ?? {}, body: rule.body ?? '' };
     }
+
+    const rrsetMatch = RRSET_PATH.exec(url.pathname);
+    if (rrsetMatch && method === 'POST') {
+      const checked = await checkChangeBatch(rrsetMatch[1]!, body);
+      if (checked.refusal) return checked.refusal;
+      body = checked.body!;
+    }
+    const healthCheckMatch = HEALTHCHECK_PATH.exec(url.pathname);
+    if (healthCheckMatch) return healthCheck(req, method, healthCheckMatch[1]!, body);
 
     const pcMatch = PC_PATH.exec(url.pathname);
     if (pcMatch) return provisionedConcurrency(method, functionNameOf(pcMatch[1]!), url, body);
@@ -246,6 +297,74 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== 'transfer-encoding' && k !== 'connection') headers[k] = Array.isArray(v) ? v.join(', ') : v;
     return { status: res.status, headers, body: res.body };
+  }
+
+  const route53Error = (status: number, code: string, message: string): Reply => ({
+    status,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': `shim-${code}` },
+    body: `<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>shim-${code}</RequestId></ErrorResponse>`,
+  });
+
+  /**
+   * Route 53's batch rules, which moto does not enforce: every DELETE must match the current record
+   * exactly, and a CREATE must not collide with an existing record unless the batch deletes it first.
+   * A valid batch is passed on with CREATE sent as UPSERT (same length, so the body size is unchanged):
+   * moto refuses a CREATE identical to any earlier one in its journal even after the record was
+   * deleted, which would break every failback. retailctl itself always sends CREATE.
+   */
+  async function checkChangeBatch(zoneId: string, body: Buffer): Promise<{ refusal?: Reply; body?: Buffer }> {
+    const doc = xml.parse(body.toString()) as { ChangeResourceRecordSetsRequest?: { ChangeBatch?: { Changes?: { Change?: { Action: string; ResourceRecordSet: XmlRecord }[] } } } };
+    const changes = doc.ChangeResourceRecordSetsRequest?.ChangeBatch?.Changes?.Change ?? [];
+    const key = (r: XmlRecord) => `${String(r.Name).toLowerCase().replace(/\.$/, '')}|${String(r.Type)}|${String(r.SetIdentifier ?? '')}`;
+    const current = new Map<string, XmlRecord[]>();
+    const setsAt = async (r: XmlRecord): Promise<XmlRecord[]> => {
+      const at = `${String(r.Name)}|${String(r.Type)}`;
+      if (!current.has(at)) {
+        const res = await fetch(`${upstream}/2013-04-01/hostedzone/${zoneId}/rrset?name=${encodeURIComponent(String(r.Name))}&type=${encodeURIComponent(String(r.Type))}&maxitems=300`, {
+          headers: { authorization: ROUTE53_AUTH },
+        });
+        const listed = xml.parse(await res.text()) as { ListResourceRecordSetsResponse?: { ResourceRecordSets?: { ResourceRecordSet?: XmlRecord[] } } };
+        current.set(at, listed.ListResourceRecordSetsResponse?.ResourceRecordSets?.ResourceRecordSet ?? []);
+      }
+      return current.get(at)!.filter((x) => key(x) === key(r));
+    };
+    const deleted = new Set<string>();
+    for (const change of changes) {
+      const wanted = change.ResourceRecordSet;
+      if (change.Action === 'DELETE') {
+        const [existing] = await setsAt(wanted);
+        if (!existing || deleted.has(key(wanted))) return { refusal: route53Error(400, 'InvalidChangeBatch', `[Tried to delete resource record set ${describeRecord(wanted)} but it was not found]`) };
+        if (canonicalRecord(existing) !== canonicalRecord(wanted)) {
+          return { refusal: route53Error(400, 'InvalidChangeBatch', `[Tried to delete resource record set ${describeRecord(wanted)} but the values provided do not match the current values]`) };
+        }
+        deleted.add(key(wanted));
+      } else if (change.Action === 'CREATE') {
+        const [existing] = await setsAt(wanted);
+        if (existing && !deleted.has(key(wanted))) return { refusal: route53Error(400, 'InvalidChangeBatch', `[Tried to create resource record set ${describeRecord(wanted)} but it already exists]`) };
+        deleted.delete(key(wanted));
+      }
+    }
+    return { body: Buffer.from(body.toString().replace(/<Action>CREATE<\/Action>/g, '<Action>UPSERT</Action>')) };
+  }
+
+  /** Keep a HealthCheckVersion per health check (moto always says 1) and refuse stale updates. */
+  async function healthCheck(req: http.IncomingMessage, method: string, id: string, body: Buffer): Promise<Reply> {
+    const current = healthCheckVersions.get(id) ?? 1;
+    if (method === 'POST') {
+      const doc = xml.parse(body.toString()) as { UpdateHealthCheckRequest?: { HealthCheckVersion?: string } };
+      const expected = doc.UpdateHealthCheckRequest?.HealthCheckVersion;
+      if (expected !== undefined && Number(expected) !== current) {
+        return route53Error(409, 'HealthCheckVersionMismatch', `The value of HealthCheckVersion in the request (${expected}) doesn't match the value of HealthCheckVersion in the health check (${current}).`);
+      }
+    }
+    const res = await forward(req, body);
+    let version = current;
+    if (method === 'POST' && res.status < 300) {
+      version = current + 1;
+      healthCheckVersions.set(id, version);
+    }
+    const text = res.body.toString().replace(/<HealthCheckVersion>\d+<\/HealthCheckVersion>/, `<HealthCheckVersion>${version}</HealthCheckVersion>`);
+    return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'text/xml') }, body: text };
   }
 
   function matches(rule: FaultRule & { used: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {

@@ -140,8 +140,14 @@ const images = z.strictObject({
 // ---------- cdn (retailctl cdn ...) ----------
 
 const cdnEndpoint = z.strictObject({
-  setIdentifier: z.string().min(1),
+  /**
+   * The SetIdentifier of this CDN's record set: one for every record of the group, or a map from
+   * record name to identifier when they differ (`{ www.shop.example.com: cf-www, shop.example.com: cf-apex }`).
+   */
+  setIdentifier: z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]),
+  /** The CloudFront distribution behind this side: checked Enabled and Deployed before traffic moves to it. */
   distributionId: z.string().optional(),
+  /** The Route 53 health check for this side; default: the one on its record set. */
   healthCheckId: z.string().optional(),
 });
 
@@ -193,5 +199,6 @@ export const configSchema = z.strictObject({
 export type RetailctlConfig = z.output<typeof configSchema>;
 export type Campaign = z.output<typeof campaign>;
 export type CdnGroup = z.output<typeof cdnGroup>;
+export type CdnEndpoint = z.output<typeof cdnEndpoint>;
 export type InventoryConfig = z.output<typeof inventory>;
 export type ImagesConfig = z.output<typeof images>;

@@ -1,0 +1,240 @@
+/**
+ * retailctl cdn against moto over the wire, with the shim supplying what moto lacks (each use says so):
+ * failing health checks and PENDING changes (moto is always healthy and always INSYNC), Route 53's
+ * DELETE-must-match and HealthCheckVersion compare-and-set (moto enforces neither), and
+ * PriorRequestNotComplete throttling.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ChangeResourceRecordSetsCommand, GetHealthCheckCommand, UpdateHealthCheckCommand } from '@aws-sdk/client-route-53';
+import { GetObjectCommand, CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/lib/config/load.js';
+import { executeCdnPlan } from '../../src/lib/cdn/execute.js';
+import { readHealth, readRecords } from '../../src/lib/cdn/gather.js';
+import type { GroupState } from '../../src/lib/cdn/model.js';
+import { planCdnChange } from '../../src/lib/cdn/plan.js';
+import { RetailctlError } from '../../src/lib/errors.js';
+import { emulatorContext } from '../support/aws.js';
+import { createCdnFixture, failingHealthCheck, pendingChange, type CdnFixture } from '../support/cdn-fixtures.js';
+import { awsErrors } from '../support/emulator.js';
+import { runInProcess } from '../support/streams.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control } = useEmulator();
+const fixtures: CdnFixture[] = [];
+afterAll(() => fixtures.forEach((f) => f.close()));
+
+async function fixture(routing: 'weighted' | 'failover' | 'latency', options: Parameters<typeof createCdnFixture>[2] = {}): Promise<CdnFixture> {
+  const f = await createCdnFixture(endpoint, routing, options);
+  fixtures.push(f);
+  return f;
+}
+
+function cli(f: CdnFixture, args: string[]) {
+  return runInProcess([...args, '--config', f.configFile, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' } });
+}
+
+async function weights(f: CdnFixture, name: string): Promise<Record<string, number | undefined>> {
+  return Object.fromEntries(Object.entries(await f.sets(name)).map(([id, s]) => [id, s.Weight]));
+}
+
+async function inverted(f: CdnFixture, id: string): Promise<boolean> {
+  return (await f.route53.send(new GetHealthCheckCommand({ HealthCheckId: id }))).HealthCheck!.HealthCheckConfig!.Inverted ?? false;
+}
+
+async function auditLines(f: CdnFixture): Promise<Record<string, unknown>[]> {
+  return (await readFile(path.join(f.dir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('cdn status', () => {
+  it('shows every record set with weight, TTL, health and CloudFront state, and where traffic goes', async () => {
+    const f = await fixture('weighted');
+    const res = await cli(f, ['cdn', 'status', '--json']);
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout) as { groups: { traffic: string; records: { sets: { setIdentifier: string; weight: number; ttl: number; healthCheck: { healthy: boolean; inverted: boolean } }[] }[]; distributions: { primary: { enabled: boolean; status: string } } }[] };
+    const [group] = doc.groups;
+    expect(group!.traffic).toBe('100% cloudfront-0');
+    expect(group!.records[0]!.sets.map((s) => [s.setIdentifier, s.weight, s.ttl, s.healthCheck.healthy, s.healthCheck.inverted]).sort()).toEqual([
+      ['cloudfront-0', 100, 60, true, false],
+      ['fastly-0', 0, 60, true, false],
+    ]);
+    expect(group!.distributions.primary).toMatchObject({ enabled: true, status: 'Deployed' });
+  });
+});
+
+describe('weighted routing', () => {
+  it('fails over and back: weights 0/100 and 100/0, both record sets kept, audit lines with the change id', async () => {
+    const f = await fixture('weighted');
+    const name = f.records[0]!;
+    const over = await cli(f, ['cdn', 'failover', '--yes', '--json']);
+    expect(over.code).toBe(0);
+    const doc = JSON.parse(over.stdout) as { changeId: string; status: string };
+    expect(doc.status).toBe('INSYNC');
+    expect(doc.changeId).toMatch(/^\/change\//);
+    expect(await weights(f, name)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+
+    const back = await cli(f, ['cdn', 'failback', '--yes']);
+    expect(back.code).toBe(0);
+    expect(await weights(f, name)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+    const audit = await auditLines(f);
+    expect(audit.map((a) => [a.action, a.trafficAfter, a.caller])).toEqual([
+      ['failover', '100% fastly-0', 'arn:aws:sts::123456789012:user/moto'],
+      ['failback', '100% cloudfront-0', 'arn:aws:sts::123456789012:user/moto'],
+    ]);
+    expect(audit[0]!.changeId).toBe(doc.changeId);
+  });
+
+  it('moves a two-record group in ONE batch', async () => {
+    const f = await fixture('weighted', { records: ['www', '@'] });
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'failover', '--yes']);
+    expect(res.code).toBe(0);
+    for (const [i, name] of f.records.entries()) expect(await weights(f, name)).toEqual({ [`cloudfront-${i}`]: 0, [`fastly-${i}`]: 100 });
+    const writes = (await control.requests()).filter((r) => r.service === 'route53' && r.method === 'POST');
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.path).toMatch(/\/rrset\/?$/);
+  });
+
+  it('shift sets gradual weights; all-zero and >255 are usage errors', async () => {
+    const f = await fixture('weighted');
+    expect((await cli(f, ['cdn', 'shift', '--weights', 'cloudfront-0=90,fastly-0=10', '--yes'])).code).toBe(0);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 90, 'fastly-0': 10 });
+    const zero = await cli(f, ['cdn', 'shift', '--weights', 'cloudfront-0=0,fastly-0=0', '--yes']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('all weights are 0');
+    expect((await cli(f, ['cdn', 'shift', '--weights', 'cloudfront-0=256', '--yes'])).code).toBe(2);
+    // split traffic: failover needs to be told where
+    const split = await cli(f, ['cdn', 'failover', '--yes']);
+    expect(split.code).toBe(2);
+    expect(split.stderr).toContain('--to primary or --to secondary');
+  });
+
+  it('--dry-run prints the ChangeBatch and makes no write call', async () => {
+    const f = await fixture('weighted');
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'failover', '--dry-run']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('ChangeBatch that would be sent');
+    expect(res.stdout).toContain('"Action": "DELETE"');
+    const requests = await control.requests();
+    expect(requests.filter((r) => r.method !== 'GET' && r.service !== 'sts')).toEqual([]);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+  });
+
+  it('refuses (exit 5) to send traffic to an unhealthy CDN, unless --force [shim: failing GetHealthCheckStatus]', async () => {
+    const f = await fixture('weighted');
+    await control.fault(failingHealthCheck(f.healthChecks.secondary));
+    const res = await cli(f, ['cdn', 'failover', '--yes']);
+    expect(res.code).toBe(5);
+    expect(res.stderr).toMatch(/refusing to move storefront's traffic: fastly-0 health check \S+ is failing \(0\/3 checkers healthy/);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+    const forced = await cli(f, ['cdn', 'failover', '--yes', '--force']);
+    expect(forced.code).toBe(0);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    await control.clearFaults();
+  });
+
+  it('a change still PENDING at the --wait deadline exits 5 but is applied and audited [shim: PENDING GetChange]', async () => {
+    const f = await fixture('weighted');
+    await control.fault(pendingChange);
+    const res = await cli(f, ['cdn', 'failover', '--yes', '--wait', '3s', '--json']);
+    await control.clearFaults();
+    expect(res.code).toBe(5);
+    expect(JSON.parse(res.stdout)).toMatchObject({ ok: false, applied: true, status: 'PENDING' });
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect(await auditLines(f)).toHaveLength(1);
+  });
+
+  it('retries PriorRequestNotComplete and applies the batch once [shim: injected throttling]', async () => {
+    const f = await fixture('weighted');
+    await control.clearRequests();
+    await control.fault({ service: 'route53', method: 'POST', path: '/rrset', times: 2, ...awsErrors.restXml('PriorRequestNotComplete', 'The request was rejected because Route 53 was still processing a prior request.', 400) });
+    const res = await cli(f, ['cdn', 'failover', '--yes']);
+    expect(res.code).toBe(0);
+    expect((await control.requests()).filter((r) => r.method === 'POST' && r.path.includes('/rrset'))).toHaveLength(3);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+  });
+
+  it('a record changed between plan and apply: Route 53 refuses the batch, nothing changes, exit 1 shows what changed [shim: DELETE must match]', async () => {
+    const f = await fixture('weighted');
+    const aws = emulatorContext(endpoint);
+    const loaded = await loadConfig(f.configFile);
+    const config = loaded.config.cdn!.storefront as GroupState['config'];
+    const state: GroupState = { group: 'storefront', config, records: await readRecords(aws.read, config), health: await readHealth(aws.read, [f.healthChecks.secondary], []), distributions: {}, readAt: new Date().toISOString() };
+    const plan = planCdnChange(state, { action: 'failover', to: 'secondary', now: new Date() });
+    // someone else shifts 10% to fastly in the meantime
+    const current = await f.sets(f.records[0]!);
+    await f.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: f.zoneId, ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { ...current['fastly-0']!, Weight: 10 } }] } }));
+    const err = (await executeCdnPlan(plan, { write: aws.write(), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
+    await aws.destroy();
+    expect(err.code).toBe('CDN_CONFLICT');
+    expect(err.exitCode).toBe(1);
+    expect(err.details).toEqual([`${f.records[0]} fastly-0: was weight 0 TTL 60 → ${f.records[0]}.global.prod.fastly.net, now weight 10 TTL 60 → ${f.records[0]}.global.prod.fastly.net`]);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 10 });
+  });
+});
+
+describe('failover routing', () => {
+  it('fails over by inverting the primary health check (records untouched) and back', async () => {
+    const f = await fixture('failover');
+    const before = await f.sets(f.records[0]!);
+    const over = await cli(f, ['cdn', 'failover', '--yes', '--json']);
+    expect(over.code).toBe(0);
+    expect(JSON.parse(over.stdout)).toMatchObject({ status: 'APPLIED', healthChecksUpdated: [f.healthChecks.primary], plan: { trafficAfter: expect.stringMatching(/^100% fastly-0 \(secondary\): primary health check \S+ inverted/) } });
+    expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+    expect(await f.sets(f.records[0]!)).toEqual(before);
+    const status = await cli(f, ['cdn', 'status']);
+    expect(status.stdout).toMatch(/traffic: 100% fastly-0 \(secondary\)/);
+
+    expect((await cli(f, ['cdn', 'failback', '--yes'])).code).toBe(0);
+    expect(await inverted(f, f.healthChecks.primary)).toBe(false);
+  });
+
+  it('a health check changed between plan and apply is refused by HealthCheckVersion [shim: version compare-and-set]', async () => {
+    const f = await fixture('failover');
+    const aws = emulatorContext(endpoint);
+    const config = (await loadConfig(f.configFile)).config.cdn!.storefront as GroupState['config'];
+    const ids = [f.healthChecks.primary, f.healthChecks.secondary];
+    const state: GroupState = { group: 'storefront', config, records: await readRecords(aws.read, config), health: await readHealth(aws.read, ids, ids), distributions: {}, readAt: '' };
+    const plan = planCdnChange(state, { action: 'failover', to: 'secondary', now: new Date() });
+    await f.route53.send(new UpdateHealthCheckCommand({ HealthCheckId: f.healthChecks.primary, ResourcePath: '/healthz' }));
+    const err = (await executeCdnPlan(plan, { write: aws.write(), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
+    await aws.destroy();
+    expect(err.code).toBe('CDN_CONFLICT');
+    expect(err.message).toContain('nothing was changed');
+    expect(await inverted(f, f.healthChecks.primary)).toBe(false);
+  });
+});
+
+describe('latency routing', () => {
+  it('drains one CDN by inverting its health check, and failback returns to both', async () => {
+    const f = await fixture('latency');
+    const over = await cli(f, ['cdn', 'failover', '--to', 'secondary', '--yes', '--json']);
+    expect(over.code).toBe(0);
+    expect(JSON.parse(over.stdout).plan.trafficAfter).toMatch(/^100% fastly-0: cloudfront-0 health check \S+ inverted/);
+    expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+    expect(await inverted(f, f.healthChecks.secondary)).toBe(false);
+    // switching sides un-inverts the destination before inverting the other
+    const swap = await cli(f, ['cdn', 'failover', '--to', 'primary', '--yes', '--json']);
+    expect(JSON.parse(swap.stdout).plan.healthCheckUpdates.map((u: { side: string; inverted: boolean }) => [u.side, u.inverted])).toEqual([['primary', false], ['secondary', true]]);
+    expect((await cli(f, ['cdn', 'failback', '--yes'])).code).toBe(0);
+    expect([await inverted(f, f.healthChecks.primary), await inverted(f, f.healthChecks.secondary)]).toEqual([false, false]);
+    expect((await cli(f, ['cdn', 'status'])).stdout).toMatch(/traffic: by latency: cloudfront-0 \(us-east-1\) and fastly-0 \(eu-west-1\)/);
+  });
+});
+
+describe('audit to S3', () => {
+  it('puts a copy of each audit entry in cdn.auditBucket, encrypted', async () => {
+    const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'cdn-audit' }));
+    const f = await fixture('weighted', { auditBucket: 'cdn-audit' });
+    expect((await cli(f, ['cdn', 'failover', '--yes'])).code).toBe(0);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'cdn-audit', Prefix: 'retailctl/cdn-audit/storefront/' }));
+    expect(listed.KeyCount).toBe(1);
+    const object = await s3.send(new GetObjectCommand({ Bucket: 'cdn-audit', Key: listed.Contents![0]!.Key! }));
+    expect(object.ServerSideEncryption).toBe('AES256');
+    expect(JSON.parse(await object.Body!.transformToString())).toMatchObject({ group: 'storefront', action: 'failover', trafficAfter: '100% fastly-0' });
+    s3.destroy();
+  });
+});

@@ -1,0 +1,130 @@
+import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
+import { describe, expect, it } from 'vitest';
+import type { GroupState, HealthState } from '../../src/lib/cdn/model.js';
+import { defaultDestination, parseWeights, planCdnChange } from '../../src/lib/cdn/plan.js';
+import { groupTraffic } from '../../src/lib/cdn/traffic.js';
+
+const now = new Date('2026-11-27T09:00:00Z');
+
+function set(id: string, extra: Partial<ResourceRecordSet>): ResourceRecordSet {
+  return { Name: 'www.shop.example.com.', Type: 'CNAME', SetIdentifier: id, TTL: 60, ResourceRecords: [{ Value: `${id}.example.net` }], ...extra };
+}
+
+function health(id: string, extra: Partial<HealthState> = {}): HealthState {
+  return { healthCheckId: id, healthy: true, checkersHealthy: 8, checkersTotal: 8, inverted: false, disabled: false, version: 3, ...extra };
+}
+
+function state(routing: 'weighted' | 'failover' | 'latency', sets: ResourceRecordSet[], healthChecks: HealthState[] = [], more: Partial<GroupState> = {}): GroupState {
+  return {
+    group: 'storefront',
+    config: { zoneId: 'Z1', record: 'www.shop.example.com', type: 'CNAME', routing, primary: { setIdentifier: 'cloudfront', distributionId: 'E1' }, secondary: { setIdentifier: 'fastly' } },
+    records: [{ name: 'www.shop.example.com', type: 'CNAME', sets }],
+    health: Object.fromEntries(healthChecks.map((h) => [h.healthCheckId, h])),
+    distributions: {},
+    readAt: now.toISOString(),
+    ...more,
+  };
+}
+
+describe('weighted planning', () => {
+  const weighted = (cf: number, fa: number, hcs: HealthState[] = []) =>
+    state('weighted', [set('cloudfront', { Weight: cf, HealthCheckId: 'hc-cf' }), set('fastly', { Weight: fa, HealthCheckId: 'hc-fa' })], hcs);
+
+  it('fails over away from the serving CDN with DELETE-as-read + CREATE for every set, in one batch', () => {
+    const s = weighted(100, 0, [health('hc-fa')]);
+    expect(defaultDestination(s)).toBe('secondary');
+    const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
+    expect(plan.trafficBefore).toBe('100% cloudfront');
+    expect(plan.trafficAfter).toBe('100% fastly');
+    expect(plan.changeBatch!.Changes.map((c) => [c.Action, c.ResourceRecordSet!.SetIdentifier, c.ResourceRecordSet!.Weight])).toEqual([
+      ['DELETE', 'cloudfront', 100],
+      ['CREATE', 'cloudfront', 0],
+      ['DELETE', 'fastly', 0],
+      ['CREATE', 'fastly', 100],
+    ]);
+    // the DELETE is exactly what was read: that is what makes the batch a compare-and-set
+    expect(plan.changeBatch!.Changes[0]!.ResourceRecordSet).toBe(s.records[0]!.sets[0]);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.noop).toBe(false);
+  });
+
+  it('is a no-op when traffic already goes there', () => {
+    const plan = planCdnChange(weighted(0, 100), { action: 'failover', to: 'secondary', now });
+    expect(plan.noop).toBe(true);
+    expect(plan.changeBatch).toBeUndefined();
+  });
+
+  it('refuses an unhealthy destination, on intent even though Route 53 would hide it', () => {
+    const plan = planCdnChange(weighted(100, 0, [health('hc-fa', { healthy: false, checkersHealthy: 0 })]), { action: 'failover', to: 'secondary', now });
+    expect(plan.refusals).toEqual(['fastly health check hc-fa is failing (0/8 checkers healthy): moving traffic there could make things worse']);
+    expect(plan.trafficAfter).toMatch(/^100% cloudfront \(fastly skipped: health check hc-fa failing/);
+  });
+
+  it('refuses a CloudFront destination that is disabled or still deploying', () => {
+    const s = weighted(0, 100);
+    s.distributions.primary = { id: 'E1', domainName: 'd.cloudfront.net', enabled: true, status: 'InProgress' };
+    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).refusals).toEqual(['cloudfront CloudFront distribution E1 is InProgress, not Deployed: wait for its last change to finish']);
+    s.distributions.primary = { id: 'E1', domainName: 'd.cloudfront.net', enabled: false, status: 'Deployed' };
+    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).refusals).toEqual(['cloudfront CloudFront distribution E1 is disabled']);
+  });
+
+  it('warns about long TTLs with how long the old answer may live', () => {
+    const s = state('weighted', [set('cloudfront', { Weight: 100, TTL: 300 }), set('fastly', { Weight: 0, TTL: 300 })]);
+    expect(planCdnChange(s, { action: 'failover', to: 'secondary', now }).warnings).toContain(
+      'www.shop.example.com has a TTL of 300 s: resolvers may keep sending clients to the old CDN for up to 300 s after the change',
+    );
+  });
+
+  it('split traffic needs --to; shift validates weights and set identifiers', () => {
+    expect(() => defaultDestination(weighted(90, 10))).toThrow(/split \(90\/10 cloudfront\/fastly\)/);
+    expect(parseWeights('cloudfront=90, fastly=10')).toEqual({ cloudfront: 90, fastly: 10 });
+    expect(() => parseWeights('cloudfront=0,fastly=0')).toThrow(/all weights are 0/);
+    expect(() => parseWeights('cloudfront=300')).toThrow(/maximum weight of 255/);
+    expect(() => parseWeights('cloudfront:90')).toThrow(/not set-identifier=weight/);
+    expect(() => planCdnChange(weighted(100, 0), { action: 'shift', weights: { akamai: 5 }, now })).toThrow(/"akamai" is not a set identifier of storefront/);
+    const plan = planCdnChange(weighted(100, 0, [health('hc-fa')]), { action: 'shift', weights: { fastly: 10 }, now });
+    expect(plan.trafficAfter).toBe('91/9 cloudfront/fastly');
+  });
+});
+
+describe('failover routing planning', () => {
+  const failover = (hcs: HealthState[]) =>
+    state('failover', [set('cloudfront', { Failover: 'PRIMARY', HealthCheckId: 'hc-cf' }), set('fastly', { Failover: 'SECONDARY', HealthCheckId: 'hc-fa' })], hcs);
+
+  it('inverts the primary check (compare-and-set on its version) and leaves records alone', () => {
+    const plan = planCdnChange(failover([health('hc-cf'), health('hc-fa')]), { action: 'failover', to: 'secondary', now });
+    expect(plan.changeBatch).toBeUndefined();
+    expect(plan.healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: true, wasInverted: false }]);
+    expect(plan.trafficAfter).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');
+  });
+
+  it('restores a wrongly inverted secondary before draining the primary', () => {
+    const plan = planCdnChange(failover([health('hc-cf'), health('hc-fa', { inverted: true })]), { action: 'failover', to: 'secondary', now });
+    expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-fa', false], ['hc-cf', true]]);
+  });
+
+  it('failback un-inverts; a primary without a health check cannot be forced', () => {
+    const s = failover([health('hc-cf', { inverted: true }), health('hc-fa')]);
+    expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');
+    expect(defaultDestination(s)).toBe('primary');
+    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true }]);
+    const bare = state('failover', [set('cloudfront', { Failover: 'PRIMARY' }), set('fastly', { Failover: 'SECONDARY' })]);
+    expect(() => planCdnChange(bare, { action: 'failover', to: 'secondary', now })).toThrow(/have no health check/);
+  });
+});
+
+describe('traffic', () => {
+  it('weighted: unhealthy sets are skipped; all unhealthy means all answer', () => {
+    const s = state('weighted', [set('cloudfront', { Weight: 90, HealthCheckId: 'hc-cf' }), set('fastly', { Weight: 10, HealthCheckId: 'hc-fa' })], [health('hc-cf', { healthy: false, checkersHealthy: 1 }), health('hc-fa')]);
+    expect(groupTraffic(s).summary).toBe('100% fastly (cloudfront skipped: health check hc-cf failing (1/8 checkers healthy))');
+    s.health['hc-fa'] = health('hc-fa', { healthy: false, checkersHealthy: 0 });
+    expect(groupTraffic(s).summary).toBe('90/10 cloudfront/fastly (every record unhealthy: Route 53 answers with all of them)');
+  });
+
+  it('a disabled check counts as healthy; latency routing serves from every healthy region', () => {
+    const s = state('latency', [set('cloudfront', { Region: 'us-east-1', HealthCheckId: 'hc-cf' }), set('fastly', { Region: 'eu-west-1', HealthCheckId: 'hc-fa' })], [health('hc-cf', { healthy: false, disabled: true }), health('hc-fa')]);
+    expect(groupTraffic(s).summary).toBe('by latency: cloudfront (us-east-1) and fastly (eu-west-1)');
+    s.health['hc-fa'] = health('hc-fa', { inverted: true });
+    expect(groupTraffic(s).summary).toBe('100% cloudfront: fastly health check hc-fa inverted (forced failover)');
+  });
+});
