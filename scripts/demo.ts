@@ -88,6 +88,12 @@ try {
     { title: 'A broken config is exit 2 with the file, line and path', args: ['config', 'validate', '--config', 'test/fixtures/bad-config.yaml'], expect: 2 },
     { title: 'Plan a write without making it (--dry-run)', args: ['init', '--config', config, '--dry-run'], expect: 0 },
     { title: 'Unattended, a write that needs confirmation refuses (exit 3) and names the rerun command', args: ['init', '--config', config], expect: 3 },
+    { title: 'CDN: where does storefront traffic go now?', args: ['cdn', 'status', '--config', config], expect: 0 },
+    { title: 'CDN: plan a failover to the secondary CDN (dry run: the exact Route 53 batch, nothing sent)', args: ['cdn', 'failover', 'storefront', '--config', config, '--dry-run'], expect: 0 },
+    { title: 'CDN: fail over for real (one atomic compare-and-set batch, wait for INSYNC, audit line)', args: ['cdn', 'failover', 'storefront', '--config', config, '--yes'], expect: 0 },
+    { title: 'CDN: traffic now', args: ['cdn', 'status', 'storefront', '--config', config], expect: 0 },
+    { title: 'CDN: a gradual move back, 90/10', args: ['cdn', 'shift', 'storefront', '--weights', 'cloudfront=90,fastly=10', '--config', config, '--yes'], expect: 0 },
+    { title: 'CDN: fail back to CloudFront', args: ['cdn', 'failback', 'storefront', '--config', config, '--yes', '--json'], expect: 0 },
   ];
   for (const step of steps) {
     if ((await runStep(step, env)) !== step.expect) failures += 1;
@@ -97,7 +103,7 @@ try {
 }
 process.stdout.write(
   failures === 0
-    ? `\nDemo finished: every step ended as expected. The generated config is ${path.relative(ROOT, WORK)}/retailctl.yaml; the emulator has been stopped.\n`
+    ? `\nDemo finished: every step ended as expected. The generated config is ${path.relative(ROOT, WORK)}/retailctl.yaml and the CDN audit log ${path.relative(ROOT, WORK)}/cdn-audit.jsonl; the emulator has been stopped.\n`
     : `\nDemo finished with ${failures} unexpected exit code(s).\n`,
 );
 process.exitCode = failures === 0 ? 0 : 1;
