@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ChangeResourceRecordSetsCommand, GetHealthCheckCommand, UpdateHealthCheckCommand } from '@aws-sdk/client-route-53';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config/load.js';
@@ -31,8 +32,8 @@ async function fixture(routing: 'weighted' | 'failover' | 'latency', options: Pa
   return f;
 }
 
-function cli(f: CdnFixture, args: string[]) {
-  return runInProcess([...args, '--config', f.configFile, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' } });
+function cli(f: CdnFixture, args: string[], now?: () => Date) {
+  return runInProcess([...args, '--config', f.configFile, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now });
 }
 
 async function weights(f: CdnFixture, name: string): Promise<Record<string, number | undefined>> {
@@ -60,6 +61,32 @@ describe('cdn status', () => {
       ['fastly-0', 0, 60, true, false],
     ]);
     expect(group!.distributions.primary).toMatchObject({ enabled: true, status: 'Deployed' });
+  });
+});
+
+describe('cdn status: when health last changed', () => {
+  it('reads it from the AWS/Route53 HealthCheckStatus metric [seeded in moto with PutMetricData, as Route 53 publishes it]', async () => {
+    const f = await fixture('weighted');
+    const cloudwatch = new CloudWatchClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const minute = 60_000;
+    const now = Date.now();
+    const flipped = new Date(Math.floor((now - 5 * minute) / minute) * minute);
+    const points = Array.from({ length: 30 }, (_, i) => new Date(Math.floor((now - (30 - i) * minute) / minute) * minute));
+    await cloudwatch.send(
+      new PutMetricDataCommand({
+        Namespace: 'AWS/Route53',
+        MetricData: points.map((t) => ({ MetricName: 'HealthCheckStatus', Dimensions: [{ Name: 'HealthCheckId', Value: f.healthChecks.secondary }], Timestamp: t, Value: t < flipped ? 0 : 1 })),
+      }),
+    );
+    cloudwatch.destroy();
+    const realClock = () => new Date();
+    const res = await cli(f, ['cdn', 'status', '--json'], realClock);
+    expect(res.code).toBe(0);
+    const sets = (JSON.parse(res.stdout) as { groups: { records: { sets: { setIdentifier: string; healthCheck: { lastChanged?: string | null } }[] }[] }[] }).groups[0]!.records[0]!.sets;
+    const byId = Object.fromEntries(sets.map((x) => [x.setIdentifier, x.healthCheck.lastChanged]));
+    expect(byId['fastly-0']).toBe(flipped.toISOString());
+    expect(byId['cloudfront-0']).toBeNull(); // no datapoints: no change seen in 24 h
+    expect((await cli(f, ['cdn', 'status'], realClock)).stdout).toContain(`healthy 1/1 since ${flipped.toISOString()}`);
   });
 });
 

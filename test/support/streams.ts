@@ -21,8 +21,8 @@ export interface InProcessResult {
   stderr: string;
 }
 
-/** Run the CLI in this process with captured streams (no TTY unless asked) and a fixed clock. */
-export async function runInProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; tty?: boolean } = {}): Promise<InProcessResult> {
+/** Run the CLI in this process with captured streams (no TTY unless asked) and a fixed clock (unless `now` is given). */
+export async function runInProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; tty?: boolean; now?: () => Date } = {}): Promise<InProcessResult> {
   const stdout = new Capture(false);
   const stderr = new Capture(options.tty ?? false);
   const stdin = Object.assign(new PassThrough(), { isTTY: options.tty ?? false });
@@ -32,7 +32,7 @@ export async function runInProcess(argv: string[], options: { env?: NodeJS.Proce
     stdin,
     env: options.env ?? { CI: 'true' },
     cwd: options.cwd ?? process.cwd(),
-    now: () => new Date('2026-11-27T09:00:00Z'),
+    now: options.now ?? (() => new Date('2026-11-27T09:00:00Z')),
     processHandlers: false,
   });
   return { code, stdout: stdout.text, stderr: stderr.text };

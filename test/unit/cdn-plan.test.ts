@@ -1,6 +1,7 @@
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
 import type { GroupState, HealthState } from '../../src/lib/cdn/model.js';
+import { lastChange } from '../../src/lib/cdn/gather.js';
 import { defaultDestination, parseWeights, planCdnChange } from '../../src/lib/cdn/plan.js';
 import { groupTraffic } from '../../src/lib/cdn/traffic.js';
 
@@ -126,5 +127,15 @@ describe('traffic', () => {
     expect(groupTraffic(s).summary).toBe('by latency: cloudfront (us-east-1) and fastly (eu-west-1)');
     s.health['hc-fa'] = health('hc-fa', { inverted: true });
     expect(groupTraffic(s).summary).toBe('100% cloudfront: fastly health check hc-fa inverted (forced failover)');
+  });
+});
+
+describe('last health change', () => {
+  it('is the newest point whose verdict differs from the one before it', () => {
+    const t = (m: number) => Date.UTC(2026, 10, 27, 9, m);
+    expect(lastChange([{ t: t(1), v: 1 }, { t: t(2), v: 1 }, { t: t(3), v: 0 }, { t: t(4), v: 0 }])).toBe(new Date(t(3)).toISOString());
+    expect(lastChange([{ t: t(4), v: 1 }, { t: t(1), v: 0 }])).toBe(new Date(t(4)).toISOString());
+    expect(lastChange([{ t: t(1), v: 1 }, { t: t(2), v: 1 }])).toBeNull();
+    expect(lastChange([])).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ const loaders = {
   lambda: async () => (await import('@aws-sdk/client-lambda')).LambdaClient,
   ecs: async () => (await import('@aws-sdk/client-ecs')).ECSClient,
   dynamodb: async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient,
+  cloudwatch: async () => (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient,
   sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
 };
 
@@ -46,30 +47,34 @@ export type Access = 'read' | 'write';
 
 /** Lazily built SDK clients for one access level. */
 export class AwsClients {
-  readonly #cache = new Map<ServiceName, Promise<unknown>>();
+  readonly #cache = new Map<string, Promise<unknown>>();
   constructor(
     readonly settings: AwsSettings,
     readonly access: Access,
   ) {}
 
-  /** The client for `service`, built once per run. */
-  client<S extends ServiceName>(service: S): Promise<ClientFor<S>> {
-    let pending = this.#cache.get(service);
+  /**
+   * The client for `service`, built once per run. `region` overrides the run's region for services
+   * that live in one region only (Route 53 health-check metrics are in us-east-1).
+   */
+  client<S extends ServiceName>(service: S, options: { region?: string } = {}): Promise<ClientFor<S>> {
+    const key = `${service}@${options.region ?? ''}`;
+    let pending = this.#cache.get(key);
     if (!pending) {
-      pending = loaders[service]().then((Ctor) => this.#build(service, Ctor as never));
-      this.#cache.set(service, pending);
+      pending = loaders[service]().then((Ctor) => this.#build(service, Ctor as never, options.region));
+      this.#cache.set(key, pending);
     }
     return pending as Promise<ClientFor<S>>;
   }
 
-  #build(service: ServiceName, Ctor: new (config: Record<string, unknown>) => MiddlewareClient): MiddlewareClient {
+  #build(service: ServiceName, Ctor: new (config: Record<string, unknown>) => MiddlewareClient, region?: string): MiddlewareClient {
     const s = this.settings;
     const config: Record<string, unknown> = {
       maxAttempts: s.maxAttempts,
       retryMode: 'adaptive',
       customUserAgent: s.userAgent,
     };
-    if (s.region) config.region = s.region;
+    if (region ?? s.region) config.region = region ?? s.region;
     if (s.profile) config.profile = s.profile;
     if (s.endpointUrl) config.endpoint = s.endpointUrl;
     if (service === 's3' && endpointOverridden(s, 'S3')) config.forcePathStyle = true;

@@ -97,3 +97,53 @@ export async function readDistribution(aws: AwsClients, id: string, signal?: Abo
     status: res.Distribution?.Status ?? 'unknown',
   };
 }
+
+/** How far back `cdn status` looks for the last health change. */
+export const HEALTH_HISTORY_MS = 24 * 3_600_000;
+
+/**
+ * When each health check's verdict last changed, from the 1-minute AWS/Route53 HealthCheckStatus
+ * metric (1 healthy, 0 unhealthy; published in us-east-1 only). One GetMetricData call for all.
+ * Returns id -> ISO time, or null when the verdict did not change in the window.
+ */
+export async function readHealthChanges(aws: AwsClients, ids: readonly string[], now: Date, signal?: AbortSignal): Promise<Record<string, string | null>> {
+  if (ids.length === 0) return {};
+  const cloudwatch = await aws.client('cloudwatch', { region: 'us-east-1' });
+  const { GetMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
+  const series = new Map<string, { t: number; v: number }[]>();
+  let nextToken: string | undefined;
+  do {
+    const res = await cloudwatch.send(
+      new GetMetricDataCommand({
+        // minute-aligned, as CloudWatch recommends for a 60 s period
+        StartTime: new Date(Math.floor((now.getTime() - HEALTH_HISTORY_MS) / 60_000) * 60_000),
+        EndTime: new Date(Math.ceil(now.getTime() / 60_000) * 60_000),
+        ScanBy: 'TimestampDescending',
+        NextToken: nextToken,
+        MetricDataQueries: ids.map((id, i) => ({
+          Id: `hc${i}`,
+          MetricStat: { Metric: { Namespace: 'AWS/Route53', MetricName: 'HealthCheckStatus', Dimensions: [{ Name: 'HealthCheckId', Value: id }] }, Period: 60, Stat: 'Minimum' },
+        })),
+      }),
+      { abortSignal: signal },
+    );
+    for (const result of res.MetricDataResults ?? []) {
+      const id = ids[Number(result.Id?.slice(2))]!;
+      const points = series.get(id) ?? [];
+      (result.Timestamps ?? []).forEach((t, i) => points.push({ t: t.getTime(), v: result.Values?.[i] ?? 0 }));
+      series.set(id, points);
+    }
+    nextToken = res.NextToken;
+  } while (nextToken);
+  return Object.fromEntries(ids.map((id) => [id, lastChange(series.get(id) ?? [])]));
+}
+
+/** Pure: the time of the newest point whose verdict differs from the one before it. */
+export function lastChange(points: readonly { t: number; v: number }[]): string | null {
+  const sorted = [...points].sort((a, b) => b.t - a.t);
+  const healthy = (v: number) => v >= 1;
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    if (healthy(sorted[i]!.v) !== healthy(sorted[i + 1]!.v)) return new Date(sorted[i]!.t).toISOString();
+  }
+  return null;
+}

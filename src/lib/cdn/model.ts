@@ -14,6 +14,11 @@ export interface HealthState {
   checkersTotal: number;
   /** Newest observation time reported by any checker. */
   lastChecked?: string;
+  /**
+   * When the verdict last flipped, from the AWS/Route53 HealthCheckStatus metric (last 24 h):
+   * an ISO time; null = no change in 24 h; undefined = not read or not available.
+   */
+  lastChanged?: string | null;
   /** Read with GetHealthCheck; undefined when only the status was read. */
   inverted?: boolean;
   disabled?: boolean;

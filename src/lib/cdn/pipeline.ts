@@ -5,7 +5,7 @@ import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { executeCdnPlan } from './execute.js';
-import { readDistribution, readHealth, readRecords } from './gather.js';
+import { readDistribution, readHealth, readHealthChanges, readRecords } from './gather.js';
 import { healthCheckIdFor, routingOf, SIDES, sideSet, targetOf, type GroupState, type Side } from './model.js';
 import { defaultDestination, planCdnChange, type PlanRequest } from './plan.js';
 import { renderPlan, renderStatus } from './render.js';
@@ -28,7 +28,13 @@ async function readFullState(read: AwsClients, config: RetailctlConfig, group: s
   const records = await readRecords(read, groupConfig, signal);
   const partial = { group, config: groupConfig, records, health: {}, distributions: {}, readAt: now.toISOString() };
   const ids = [...new Set([...records.flatMap((r) => r.sets.map((s) => s.HealthCheckId)), ...SIDES.map((s) => healthCheckIdFor(partial, s))].filter((x): x is string => Boolean(x)))];
-  const [health, distributions] = await Promise.all([readHealth(read, ids, ids, signal), readDistributions(read, groupConfig, SIDES, signal)]);
+  const [health, distributions, changes] = await Promise.all([
+    readHealth(read, ids, ids, signal),
+    readDistributions(read, groupConfig, SIDES, signal),
+    // optional: without cloudwatch:GetMetricData, status still works, without "since"
+    readHealthChanges(read, ids, now, signal).catch(() => ({}) as Record<string, string | null>),
+  ]);
+  for (const [id, changed] of Object.entries(changes)) if (health[id]) health[id] = { ...health[id], lastChanged: changed };
   return { ...partial, health, distributions };
 }
 

@@ -17,7 +17,7 @@ export function renderStatus(state: GroupState, out: Style): string {
         ? 'no health check'
         : !health
           ? `health check ${set.HealthCheckId}`
-          : `${health.healthy ? out.style('green', 'healthy') : out.style('red', 'FAILING')} ${health.checkersHealthy}/${health.checkersTotal}${health.inverted ? out.style('yellow', ' INVERTED') : ''}${health.disabled ? ' disabled' : ''}${health.lastChecked ? `, checked ${health.lastChecked}` : ''}`;
+          : `${health.healthy ? out.style('green', 'healthy') : out.style('red', 'FAILING')} ${health.checkersHealthy}/${health.checkersTotal}${health.inverted ? out.style('yellow', ' INVERTED') : ''}${health.disabled ? ' disabled' : ''}${health.lastChanged ? ` since ${health.lastChanged}` : health.lastChanged === null ? ', no change in 24 h' : ''}${health.lastChecked ? `, checked ${health.lastChecked}` : ''}`;
       const dist = side ? state.distributions[side] : undefined;
       const distText = dist ? `  CloudFront ${dist.id} ${dist.enabled ? 'Enabled' : out.style('red', 'Disabled')}, ${dist.status === 'Deployed' ? 'Deployed' : out.style('yellow', dist.status)}` : '';
       lines.push(`    ${(set.SetIdentifier ?? '-').padEnd(14)} ${side ? `${side.padEnd(9)} ` : '(other)   '}${targetOf(set)}  ${routingOf(set)}${set.TTL !== undefined ? `  TTL ${set.TTL}` : ''}  ${healthText}${distText}`);
