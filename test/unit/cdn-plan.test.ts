@@ -104,6 +104,15 @@ describe('failover routing planning', () => {
     expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-fa', false], ['hc-cf', true]]);
   });
 
+  it('a primary failing on its own: failover pins traffic to the secondary by inverting it', () => {
+    const s = failover([health('hc-cf', { healthy: false, checkersHealthy: 0 }), health('hc-fa')]);
+    expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)');
+    expect(defaultDestination(s)).toBe('secondary');
+    const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
+    expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-cf', true]]);
+    expect(plan.refusals).toEqual([]);
+  });
+
   it('failback un-inverts; a primary without a health check cannot be forced', () => {
     const s = failover([health('hc-cf', { inverted: true }), health('hc-fa')]);
     expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');

@@ -245,8 +245,17 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
   return plan;
 }
 
-/** Default destination: away from the side that serves now; a split needs --to. */
+/**
+ * Default destination: away from the side that serves now; a split needs --to. Failover routing
+ * goes by what retailctl forces (the primary's Inverted flag), not by the live verdict: when the
+ * primary is failing on its own and Route 53 already answers with the secondary, `failover` pins
+ * traffic there (so it does not flap back) instead of aiming at the failing primary.
+ */
 export function defaultDestination(state: GroupState): Side {
+  if (state.config.routing === 'failover') {
+    const id = healthCheckIdFor(state, 'primary');
+    return id && state.health[id]?.inverted ? 'primary' : 'secondary';
+  }
   const { serving, summary } = groupTraffic(state);
   if (serving === 'mixed' || serving.length !== 1) {
     throw usage(`traffic for ${state.group} is split (${summary}), so "away from the one serving now" is ambiguous`, 'say where it should go: --to primary or --to secondary');
