@@ -159,7 +159,7 @@ function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
     const body: Record<string, unknown> = { code: error.code, message: error.message, hint: error.hint ?? null };
     if (error.details.length) body.details = error.details;
     if (error.aws) body.aws = error.aws;
-    out.result({ ok: false, error: body });
+    out.result({ ...error.data, ok: false, error: body });
   }
   out.error(error.message, error.details);
   if (error.hint) out.info(`${out.style('cyan', 'hint:')} ${error.hint}`);

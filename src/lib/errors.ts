@@ -42,6 +42,8 @@ export interface RetailctlErrorOptions {
   aws?: AwsErrorInfo;
   /** Extra lines shown under the message (e.g. one line per config problem). */
   details?: string[];
+  /** Machine-readable context merged into the `--json` error document (e.g. the refused plan). */
+  data?: Record<string, unknown>;
 }
 
 /**
@@ -54,6 +56,7 @@ export class RetailctlError extends Error {
   readonly hint: string | undefined;
   readonly aws: AwsErrorInfo | undefined;
   readonly details: string[];
+  readonly data: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, options: RetailctlErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -63,6 +66,7 @@ export class RetailctlError extends Error {
     this.hint = options.hint;
     this.aws = options.aws;
     this.details = options.details ?? [];
+    this.data = options.data;
   }
 }
 

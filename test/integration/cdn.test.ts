@@ -156,6 +156,9 @@ describe('weighted routing', () => {
     expect(res.code).toBe(5);
     expect(res.stderr).toMatch(/refusing to move storefront's traffic: fastly-0 health check \S+ is failing \(0\/3 checkers healthy/);
     expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+    const json = await cli(f, ['cdn', 'failover', '--yes', '--json']);
+    expect(json.code).toBe(5);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, applied: false, plan: { refusals: [expect.stringContaining('is failing')] }, error: { code: 'CDN_PREFLIGHT_FAILED' } });
     const forced = await cli(f, ['cdn', 'failover', '--yes', '--force']);
     expect(forced.code).toBe(0);
     expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });

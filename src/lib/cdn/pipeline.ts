@@ -125,6 +125,7 @@ export async function cdnChange(ctx: CommandContext, name: string | undefined, r
       exitCode: ExitCode.CheckFailed,
       details: plan.refusals.slice(1),
       hint: 'fix the destination first; --force overrides this check if you are sure it is safer than staying',
+      data: { plan, applied: false },
     });
   }
   if (ctx.options.dryRun) return { data: { plan, applied: false, dryRun: true }, text };
