@@ -5,6 +5,7 @@ import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerPrescale } from './commands/prescale.js';
 import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
 import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
@@ -241,5 +242,6 @@ Examples:
   registerInit(program, runtime);
   registerConfig(program, runtime);
   registerCdn(program, runtime);
+  registerPrescale(program, runtime);
   return program;
 }

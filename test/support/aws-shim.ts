@@ -7,6 +7,10 @@
  *   `$LATEST` is refused; the account must keep 100 unreserved concurrency (AWS's rule).
  * - Lambda GetAccountSettings: limit (default 1000) minus reserved concurrency (tracked from
  *   PutFunctionConcurrency calls forwarded to moto).
+ * - Application Auto Scaling acting on its targets, which moto does not do: after a successful
+ *   RegisterScalableTarget the shim brings the capacity inside the new [min, max] the way AAS does
+ *   (Lambda provisioned concurrency here; ECS desired count and DynamoDB capacity through moto).
+ *   A Lambda target whose alias does not exist is refused (moto accepts it).
  * - Route 53 compare-and-set, which moto does not enforce: a DELETE in ChangeResourceRecordSets must
  *   match the current record exactly, or the whole batch is refused with InvalidChangeBatch; and
  *   UpdateHealthCheck with a stale HealthCheckVersion is refused with HealthCheckVersionMismatch
@@ -45,6 +49,8 @@ export interface ShimConfig {
   accountConcurrency: number;
   /** How long provisioned concurrency stays IN_PROGRESS before READY. */
   pcReadyAfterMs: number;
+  /** `function:qualifier` whose provisioned concurrency never becomes READY. */
+  pcStuck: string[];
 }
 
 export interface LoggedRequest {
@@ -64,7 +70,7 @@ interface PcConfig {
   readyAt: number;
 }
 
-const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000 };
+const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [] };
 const MIN_UNRESERVED = 100;
 const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
 const RRSET_PATH = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/;
@@ -141,6 +147,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   const pc = new Map<string, PcConfig>();
   const reserved = new Map<string, number>();
   const healthCheckVersions = new Map<string, number>();
+  const tableLocks = new Map<string, Promise<void>>();
   const agent = new http.Agent({ keepAlive: true });
 
   function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
@@ -184,7 +191,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   }
 
   function pcView(c: PcConfig, withArn: boolean): Record<string, unknown> {
-    const ready = Date.now() >= c.readyAt;
+    const ready = Date.now() >= c.readyAt && !config.pcStuck.includes(`${c.functionName}:${c.qualifier}`);
     const view: Record<string, unknown> = {
       AllocatedProvisionedConcurrentExecutions: ready ? c.requested : 0,
       AvailableProvisionedConcurrentExecutions: ready ? c.requested : 0,
@@ -287,6 +294,9 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       });
     }
 
+    const operation = operationOf(req, url, body);
+    if (operation === 'RegisterScalableTarget' && serviceOf(req) === 'application-autoscaling') return registerScalableTarget(req, body);
+
     const res = await forward(req, body);
     const reservedMatch = RESERVED_PATH.exec(url.pathname);
     if (reservedMatch && res.status < 300) {
@@ -365,6 +375,67 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     }
     const text = res.body.toString().replace(/<HealthCheckVersion>\d+<\/HealthCheckVersion>/, `<HealthCheckVersion>${version}</HealthCheckVersion>`);
     return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'text/xml') }, body: text };
+  }
+
+  /** Call moto's JSON-protocol API for a service (used to act on ECS and DynamoDB as AAS would). */
+  async function motoJson(service: string, target: string, payload: unknown): Promise<Record<string, unknown>> {
+    const res = await fetch(`${upstream}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': target,
+        authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      body: JSON.stringify(payload),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** RegisterScalableTarget, then move the capacity inside [min, max] as Application Auto Scaling does. */
+  async function registerScalableTarget(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+    const input = JSON.parse(body.toString()) as { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; MinCapacity?: number; MaxCapacity?: number };
+    const clamp = (value: number) => Math.min(input.MaxCapacity ?? Infinity, Math.max(input.MinCapacity ?? -Infinity, value));
+    let lambdaTarget: { name: string; qualifier: string; arn: string } | undefined;
+    if (input.ServiceNamespace === 'lambda') {
+      const [, name, qualifier] = input.ResourceId.split(':') as [string, string, string];
+      const arn = await functionExists(name, qualifier);
+      if (!arn) return json(400, { __type: 'ValidationException', Message: `Unable to register scalable target: function ${name} with qualifier ${qualifier} does not exist` });
+      lambdaTarget = { name, qualifier, arn };
+    }
+    const res = await forward(req, body);
+    if (res.status < 300) {
+      if (lambdaTarget) {
+        const key = `${lambdaTarget.name}:${lambdaTarget.qualifier}`;
+        const current = pc.get(key)?.requested ?? 0;
+        const next = clamp(current);
+        if (next === 0) pc.delete(key);
+        else if (next !== current) pc.set(key, { functionName: lambdaTarget.name, qualifier: lambdaTarget.qualifier, functionArn: lambdaTarget.arn, requested: next, lastModified: new Date().toISOString().replace('Z', '+0000'), readyAt: Date.now() + config.pcReadyAfterMs });
+      } else if (input.ServiceNamespace === 'ecs') {
+        const [, cluster, service] = input.ResourceId.split('/') as [string, string, string];
+        const described = await motoJson('ecs', 'AmazonEC2ContainerServiceV20141113.DescribeServices', { cluster, services: [service] });
+        const current = ((described.services as { desiredCount?: number }[] | undefined)?.[0]?.desiredCount) ?? 0;
+        if (clamp(current) !== current) await motoJson('ecs', 'AmazonEC2ContainerServiceV20141113.UpdateService', { cluster, service, desiredCount: clamp(current) });
+      } else if (input.ServiceNamespace === 'dynamodb') {
+        const table = input.ResourceId.replace(/^table\//, '').split('/')[0]!;
+        // read and write capacity of one table are separate targets: update them one at a time
+        const previous = tableLocks.get(table) ?? Promise.resolve();
+        let release!: () => void;
+        tableLocks.set(table, new Promise<void>((r) => (release = r)));
+        await previous;
+        try {
+        const described = await motoJson('dynamodb', 'DynamoDB_20120810.DescribeTable', { TableName: table });
+        const throughput = ((described.Table as { ProvisionedThroughput?: { ReadCapacityUnits: number; WriteCapacityUnits: number } } | undefined)?.ProvisionedThroughput) ?? { ReadCapacityUnits: 1, WriteCapacityUnits: 1 };
+        const read = input.ScalableDimension.endsWith('ReadCapacityUnits');
+        const current = read ? throughput.ReadCapacityUnits : throughput.WriteCapacityUnits;
+        if (clamp(current) !== current) {
+          await motoJson('dynamodb', 'DynamoDB_20120810.UpdateTable', { TableName: table, ProvisionedThroughput: { ReadCapacityUnits: read ? clamp(current) : throughput.ReadCapacityUnits, WriteCapacityUnits: read ? throughput.WriteCapacityUnits : clamp(current) } });
+        }
+        } finally {
+          release();
+        }
+      }
+    }
+    return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/x-amz-json-1.1') }, body: res.body };
   }
 
   function matches(rule: FaultRule & { used: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {

@@ -67,6 +67,8 @@ export interface TargetPlan {
 
 /** Lambda provisioned concurrency price, per GB-second (published, us-east-1, Nov 2026). */
 export const PC_PRICE_PER_GB_SECOND = { x86_64: 0.0000041667, arm64: 0.0000033334 } as const;
+/** Raising now more than this long before capacity is needed gets a warning (and the cost shows why). */
+export const EARLY_WARNING_MS = 6 * 3_600_000;
 /** AWS keeps at least this much unreserved concurrency in every account. */
 export const MIN_UNRESERVED = 100;
 
@@ -93,6 +95,8 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
   const nowMs = inputs.now.getTime();
   if (nowMs >= Date.parse(window.endsAt.utc)) {
     refusals.push(`campaign ${campaignName} ended at ${window.endsAt.local} ${window.timezone} (${window.endsAt.utc}): nothing to prescale`);
+  } else if (mode === 'now' && Date.parse(window.readyBy.utc) - nowMs > EARLY_WARNING_MS) {
+    warnings.push(`raising now holds the capacity (and pays for it) from now until ${window.endsAt.local} ${window.timezone}, ${Math.round((Date.parse(window.readyBy.utc) - nowMs) / 3_600_000)} h before it is needed: --schedule raises it at ${window.readyBy.local} instead`);
   } else if (mode === 'schedule' && nowMs >= Date.parse(window.readyBy.utc)) {
     warnings.push(`the scale-up time ${window.readyBy.local} ${window.timezone} has passed: run without --schedule to raise capacity now`);
   }

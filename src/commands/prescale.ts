@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import type { Runtime } from '../cli.js';
+import { usageError } from '../lib/errors.js';
+
+async function waitMs(text: string): Promise<number> {
+  const { parseDuration } = await import('../lib/util/duration.js');
+  const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms === undefined) throw usageError(`--wait: expected a duration like 90s or 15m (0 = do not wait), got "${text}"`);
+  return ms;
+}
+
+/** `--campaign` is defined once, on `prescale`, and read by its subcommands too. */
+function campaignOf(opts: { campaign?: string }): string {
+  if (!opts.campaign) throw usageError('--campaign <name> is required', 'e.g. retailctl prescale --campaign spring-sale-email --dry-run');
+  return opts.campaign;
+}
+
+export function registerPrescale(program: Command, runtime: Runtime): void {
+  const prescale = program
+    .command('prescale')
+    .description('raise Lambda provisioned concurrency, ECS and DynamoDB capacity for a campaign window, prove it is ready, and always scale back')
+    .option('--campaign <name>', 'campaign from `campaigns:` in the config (required; also for status and restore)')
+    .option('--schedule', 'create scheduled actions (up at sendAt − leadTime, down at sendAt + duration) instead of raising now')
+    .option('--wait <duration>', 'raising now: wait up to this long until every target is ready (0 = do not wait); exit 5 if one is not', '15m')
+    .addHelpText(
+      'after',
+      `
+Raising now also schedules the way down (at sendAt + duration, to the min/max recorded before the
+change), so capacity comes back down even if nobody runs anything else.
+
+Examples:
+  $ retailctl prescale --campaign spring-sale-email --dry-run
+  $ retailctl prescale --campaign spring-sale-email --yes --wait 20m
+  $ retailctl prescale --campaign spring-sale-email --schedule --yes
+  $ retailctl prescale status --campaign spring-sale-email --json
+  $ retailctl prescale restore --campaign spring-sale-email --yes`,
+    )
+    .action((opts: { campaign?: string; schedule?: boolean; wait: string }) =>
+      runtime.execute(prescale, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRun(ctx, campaignOf(opts), { schedule: Boolean(opts.schedule), waitMs: await waitMs(opts.wait) })),
+    );
+
+  const status = prescale
+    .command('status')
+    .description('per target: baseline, planned, current capacity and readiness, scheduled actions in local time and UTC (read-only)')
+    .addHelpText('after', '\nExamples:\n  $ retailctl prescale status --campaign spring-sale-email')
+    .action(() => runtime.execute(status, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleStatus(ctx, campaignOf(status.optsWithGlobals()))));
+
+  const restore = prescale
+    .command('restore')
+    .description('put every target back to its recorded baseline now and remove the campaign\'s scheduled actions (works from any machine: the baseline lives in AWS)')
+    .addHelpText('after', '\nExamples:\n  $ retailctl prescale restore --campaign spring-sale-email --dry-run\n  $ retailctl prescale restore --campaign spring-sale-email --yes')
+    .action(() => runtime.execute(restore, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRestore(ctx, campaignOf(restore.optsWithGlobals()))));
+}

@@ -1,0 +1,161 @@
+import type { AwsClients } from '../aws/context.js';
+import { isAwsError } from '../errors.js';
+import type { LambdaObservation, TargetObservation } from './plan.js';
+import { actionName, type ScalableTargetRef } from './targets.js';
+
+/** A scheduled action as read back from Application Auto Scaling. */
+export interface ScheduledActionState {
+  name: string;
+  schedule: string;
+  timezone?: string;
+  min?: number;
+  max?: number;
+}
+
+/** Readiness of one target's capacity right now. */
+export interface Readiness {
+  ready: boolean;
+  /** e.g. "READY 300/300", "running 12/40", "ACTIVE 2000 RCU". */
+  detail: string;
+  current: number;
+}
+
+export interface PrescaleState {
+  observations: Record<string, TargetObservation>;
+  lambdas: Record<string, LambdaObservation>;
+  account?: { limit: number; unreserved: number };
+  /** Scheduled actions of this campaign, by target key. */
+  actions: Record<string, { up?: ScheduledActionState; down?: ScheduledActionState }>;
+}
+
+const keyOf = (ref: Pick<ScalableTargetRef, 'resourceId' | 'dimension'>) => `${ref.resourceId}|${ref.dimension}`;
+
+/**
+ * Read what planning needs, all read-only and concurrent: registered targets and this campaign's
+ * scheduled actions (one call per namespace each), each Lambda alias and its provisioned
+ * concurrency, the account's concurrency, and current capacity.
+ */
+export async function gatherPrescale(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<PrescaleState> {
+  const aas = await aws.client('autoscaling');
+  const { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } = await import('@aws-sdk/client-application-auto-scaling');
+  const namespaces = [...new Set(refs.map((r) => r.namespace))];
+  const observations: Record<string, TargetObservation> = {};
+  const actions: PrescaleState['actions'] = {};
+
+  await Promise.all(
+    namespaces.map(async (namespace) => {
+      const mine = refs.filter((r) => r.namespace === namespace);
+      const [targets, scheduled] = await Promise.all([
+        paginate((NextToken) => aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: [...new Set(mine.map((r) => r.resourceId))], NextToken }), { abortSignal: signal }), (p) => p.ScalableTargets ?? []),
+        paginate(
+          (NextToken) =>
+            aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ScheduledActionNames: mine.flatMap((r) => [actionName(campaignName, r, 'up'), actionName(campaignName, r, 'down')]), NextToken }), { abortSignal: signal }),
+          (p) => p.ScheduledActions ?? [],
+        ),
+      ]);
+      for (const ref of mine) {
+        const obs: TargetObservation = {};
+        const t = targets.find((x) => x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
+        if (t) obs.registered = { min: t.MinCapacity ?? 0, max: t.MaxCapacity ?? 0 };
+        const find = (direction: 'up' | 'down') => {
+          const a = scheduled.find((x) => x.ScheduledActionName === actionName(campaignName, ref, direction) && x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
+          if (!a) return undefined;
+          const state: ScheduledActionState = { name: a.ScheduledActionName!, schedule: a.Schedule ?? '' };
+          if (a.Timezone) state.timezone = a.Timezone;
+          if (a.ScalableTargetAction?.MinCapacity !== undefined) state.min = a.ScalableTargetAction.MinCapacity;
+          if (a.ScalableTargetAction?.MaxCapacity !== undefined) state.max = a.ScalableTargetAction.MaxCapacity;
+          return state;
+        };
+        const up = find('up');
+        const down = find('down');
+        actions[ref.key] = { ...(up ? { up } : {}), ...(down ? { down } : {}) };
+        if (down?.min !== undefined && down.max !== undefined) obs.downAction = { min: down.min, max: down.max };
+        observations[keyOf(ref)] = obs;
+      }
+    }),
+  );
+
+  const lambdaRefs = refs.filter((r) => r.lambda);
+  const lambdas: Record<string, LambdaObservation> = {};
+  let account: PrescaleState['account'];
+  if (lambdaRefs.length) {
+    const lambda = await aws.client('lambda');
+    const { GetFunctionConfigurationCommand, GetProvisionedConcurrencyConfigCommand, GetAccountSettingsCommand } = await import('@aws-sdk/client-lambda');
+    await Promise.all([
+      ...lambdaRefs.map(async (ref) => {
+        const { functionName, qualifier } = ref.lambda!;
+        const name = `${functionName}:${qualifier}`;
+        try {
+          const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: qualifier }), { abortSignal: signal });
+          let provisioned = 0;
+          try {
+            const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: qualifier }), { abortSignal: signal });
+            provisioned = pc.RequestedProvisionedConcurrentExecutions ?? 0;
+            observations[keyOf(ref)]!.current = pc.AllocatedProvisionedConcurrentExecutions ?? 0;
+          } catch (err) {
+            if (!isAwsError(err, 'ProvisionedConcurrencyConfigNotFoundException')) throw err;
+            observations[keyOf(ref)]!.current = 0;
+          }
+          lambdas[name] = { exists: true, memoryMb: fn.MemorySize ?? 128, architecture: fn.Architectures?.[0] === 'arm64' ? 'arm64' : 'x86_64', provisioned };
+        } catch (err) {
+          if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
+          lambdas[name] = { exists: false, memoryMb: 0, architecture: 'x86_64', provisioned: 0 };
+        }
+      }),
+      (async () => {
+        const settings = await lambda.send(new GetAccountSettingsCommand({}), { abortSignal: signal });
+        account = { limit: settings.AccountLimit?.ConcurrentExecutions ?? 1000, unreserved: settings.AccountLimit?.UnreservedConcurrentExecutions ?? 1000 };
+      })(),
+    ]);
+  }
+  const state: PrescaleState = { observations, lambdas, actions };
+  if (account) state.account = account;
+  return state;
+}
+
+/** Capacity in place now for one target, and whether it has reached `wanted`. */
+export async function readReadiness(aws: AwsClients, ref: ScalableTargetRef, wanted: number, signal?: AbortSignal): Promise<Readiness> {
+  if (ref.namespace === 'lambda') {
+    const lambda = await aws.client('lambda');
+    const { GetProvisionedConcurrencyConfigCommand } = await import('@aws-sdk/client-lambda');
+    try {
+      const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: ref.lambda!.functionName, Qualifier: ref.lambda!.qualifier }), { abortSignal: signal });
+      const allocated = pc.AllocatedProvisionedConcurrentExecutions ?? 0;
+      return { ready: pc.Status === 'READY' && allocated >= wanted, current: allocated, detail: `${pc.Status} ${allocated}/${wanted}${pc.Status === 'FAILED' && pc.StatusReason ? `: ${pc.StatusReason}` : ''}` };
+    } catch (err) {
+      if (!isAwsError(err, 'ProvisionedConcurrencyConfigNotFoundException')) throw err;
+      return { ready: wanted === 0, current: 0, detail: `no provisioned concurrency 0/${wanted}` };
+    }
+  }
+  if (ref.namespace === 'ecs') {
+    const ecs = await aws.client('ecs');
+    const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
+    const [cluster, service] = ref.resourceId.replace(/^service\//, '').split('/') as [string, string];
+    const res = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal: signal });
+    const running = res.services?.[0]?.runningCount ?? 0;
+    return { ready: running >= wanted, current: running, detail: `running ${running}/${wanted}` };
+  }
+  const dynamodb = await aws.client('dynamodb');
+  const { DescribeTableCommand } = await import('@aws-sdk/client-dynamodb');
+  const [table, , index] = ref.resourceId.replace(/^table\//, '').split('/') as [string, string?, string?];
+  const res = await dynamodb.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal });
+  const read = ref.dimension.endsWith('ReadCapacityUnits');
+  const source = index ? res.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index) : res.Table;
+  const throughput = source?.ProvisionedThroughput;
+  const units = (read ? throughput?.ReadCapacityUnits : throughput?.WriteCapacityUnits) ?? 0;
+  const status = (index ? (source as { IndexStatus?: string } | undefined)?.IndexStatus : res.Table?.TableStatus) ?? 'unknown';
+  return { ready: status === 'ACTIVE' && units >= wanted, current: units, detail: `${status} ${units}/${wanted} ${read ? 'RCU' : 'WCU'}` };
+}
+
+async function paginate<P extends { NextToken?: string }, T>(call: (token: string | undefined) => Promise<P>, items: (page: P) => T[]): Promise<T[]> {
+  const out: T[] = [];
+  const seen = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await call(token);
+    out.push(...items(page));
+    token = page.NextToken && !seen.has(page.NextToken) ? page.NextToken : undefined;
+    if (token) seen.add(token);
+  } while (token);
+  return out;
+}

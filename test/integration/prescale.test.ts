@@ -1,0 +1,186 @@
+/**
+ * retailctl prescale against moto over the wire. The shim supplies what moto lacks, as AWS
+ * documents it: Lambda provisioned concurrency (IN_PROGRESS, then READY), GetAccountSettings, and
+ * Application Auto Scaling acting on its targets after RegisterScalableTarget.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedStorefront } from '../support/seed.js';
+import { runInProcess } from '../support/streams.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control } = useEmulator();
+const common = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+const aas = new ApplicationAutoScalingClient(common);
+const lambda = new LambdaClient(common);
+const dynamodb = new DynamoDBClient(common);
+afterAll(() => [aas, lambda, dynamodb].forEach((c) => c.destroy()));
+
+const CAMPAIGNS = `campaigns:
+  spring:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 3h
+    targets:
+      - lambda: checkout-api:live
+        provisioned: 300
+      - ecs: storefront/web
+        min: 40
+      - dynamodb: Carts
+        read: 2000
+        write: 800
+  over:
+    sendAt: "2026-01-15T09:00:00"
+    timezone: Europe/Berlin
+    duration: 2h
+    targets:
+      - ecs: storefront/web
+        min: 10
+  typo:
+    sendAt: "2026-11-28T09:00:00"
+    timezone: Europe/Berlin
+    duration: 2h
+    targets:
+      - lambda: checkout-api:nope
+        provisioned: 10
+  huge:
+    sendAt: "2026-11-28T09:00:00"
+    timezone: Europe/Berlin
+    duration: 2h
+    targets:
+      - lambda: pricing-api:live
+        provisioned: 950
+`;
+
+let configFile: string;
+const NOW = () => new Date('2026-11-27T15:00:00Z'); // 10:00 in New York, 40 min before ready-by
+
+beforeAll(async () => {
+  await seedStorefront(endpoint);
+  await control.configure({ pcReadyAfterMs: 1500 });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-'));
+  configFile = path.join(dir, 'retailctl.yaml');
+  await writeFile(configFile, CAMPAIGNS);
+});
+
+function cli(args: string[], config = configFile) {
+  return runInProcess([...args, '--config', config, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now: NOW });
+}
+
+async function registered(namespace: 'lambda' | 'ecs' | 'dynamodb') {
+  const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace }));
+  return Object.fromEntries((res.ScalableTargets ?? []).map((t) => [`${t.ResourceId}|${t.ScalableDimension}`, [t.MinCapacity, t.MaxCapacity]]));
+}
+
+async function actions(namespace: 'lambda' | 'ecs' | 'dynamodb') {
+  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace }));
+  return (res.ScheduledActions ?? []).map((a) => [a.ScheduledActionName, a.Schedule, a.Timezone, a.ScalableTargetAction?.MinCapacity, a.ScalableTargetAction?.MaxCapacity]).sort();
+}
+
+describe('prescale preflight', () => {
+  it('refuses a campaign whose window is over, a missing alias, and a plan that would leave < 100 unreserved concurrency (exit 5, nothing written)', async () => {
+    await control.clearRequests();
+    const over = await cli(['prescale', '--campaign', 'over', '--yes']);
+    expect(over.code).toBe(5);
+    expect(over.stderr).toContain('campaign over ended at 2026-01-15T11:00:00 Europe/Berlin');
+    const typo = await cli(['prescale', '--campaign', 'typo', '--yes']);
+    expect(typo.code).toBe(5);
+    expect(typo.stderr).toContain('function checkout-api has no alias or version "nope"');
+    const huge = await cli(['prescale', '--campaign', 'huge', '--yes']);
+    expect(huge.code).toBe(5);
+    expect(huge.stderr).toContain('the plan adds 950 provisioned concurrency, leaving 50 of the account\'s 1000 unreserved');
+    const writes = (await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation));
+    expect(writes).toEqual([]);
+  });
+
+  it('--dry-run prints the plan with before → after and the cost, and makes no write call', async () => {
+    await control.clearRequests();
+    const res = await cli(['prescale', '--campaign', 'spring', '--dry-run', '--json']);
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout) as { plan: { targets: { ref: { key: string }; baseline: unknown; planned: unknown }[]; cost: { usd: number; seconds: number } } };
+    expect(doc.plan.targets.map((t) => [t.ref.key, t.baseline, t.planned])).toEqual([
+      ['checkout-api-live', { min: 0, max: 500 }, { min: 300, max: 500 }],
+      ['storefront-web', { min: 4, max: 20 }, { min: 40, max: 40 }],
+      ['Carts-read', { min: 100, max: 4000 }, { min: 2000, max: 4000 }],
+      ['Carts-write', { min: 50, max: 4000 }, { min: 800, max: 4000 }],
+    ]);
+    // 15:00Z → 19:00Z (14:00 New York + 3 h) = 4 h of 300 × 1 GB
+    expect(doc.plan.cost.seconds).toBe(4 * 3600);
+    expect(doc.plan.cost.usd).toBeCloseTo(300 * 4 * 3600 * 0.0000041667, 1);
+    expect((await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation))).toEqual([]);
+  });
+});
+
+describe('prescale now', () => {
+  it('raises every target, waits until really ready, and schedules the way down to the exact baseline', async () => {
+    const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', '20s']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('✓ lambda checkout-api:live: READY 300/300');
+    const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'checkout-api', Qualifier: 'live' }));
+    expect(pc).toMatchObject({ Status: 'READY', AllocatedProvisionedConcurrentExecutions: 300 });
+    expect((await dynamodb.send(new DescribeTableCommand({ TableName: 'Carts' }))).Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 2000, WriteCapacityUnits: 800 });
+    expect(await registered('ecs')).toEqual({ 'service/storefront/web|ecs:service:DesiredCount': [40, 40] });
+    expect(await actions('ecs')).toEqual([['retailctl-spring-storefront-web-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 4, 20]]);
+    expect(await actions('dynamodb')).toEqual([
+      ['retailctl-spring-Carts-read-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 100, 4000],
+      ['retailctl-spring-Carts-write-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 50, 4000],
+    ]);
+  });
+
+  it('a rerun changes nothing and keeps the baseline recorded the first time', async () => {
+    const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', '0', '--json']);
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout) as { plan: { targets: { ref: { key: string }; baselineSource: string; baseline: unknown }[] } };
+    expect(doc.plan.targets.find((t) => t.ref.key === 'storefront-web')).toMatchObject({ baselineSource: 'down-action', baseline: { min: 4, max: 20 } });
+    expect(await actions('ecs')).toHaveLength(1);
+  });
+
+  it('status shows baseline, planned, current, readiness and the scheduled actions in local time and UTC', async () => {
+    const res = await cli(['prescale', 'status', '--campaign', 'spring', '--json']);
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout) as { targets: { target: string; baseline: unknown; current: number; ready: boolean; scheduledActions: { down: { schedule: string; timezone: string; utc: string } } }[] };
+    const ecs = doc.targets.find((t) => t.target === 'ecs storefront/web')!;
+    expect(ecs).toMatchObject({ baseline: { min: 4, max: 20 }, current: 40, ready: true });
+    expect(ecs.scheduledActions.down).toMatchObject({ schedule: 'at(2026-11-27T14:00:00)', timezone: 'America/New_York', utc: '2026-11-27T19:00:00Z' });
+  });
+
+  it('restore from another machine (a fresh config copy, no local state) puts the recorded baseline back and removes the actions', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-ci-'));
+    const elsewhere = path.join(dir, 'retailctl.yaml');
+    await writeFile(elsewhere, CAMPAIGNS);
+    const res = await cli(['prescale', 'restore', '--campaign', 'spring', '--yes'], elsewhere);
+    expect(res.code).toBe(0);
+    expect(await registered('ecs')).toEqual({ 'service/storefront/web|ecs:service:DesiredCount': [4, 20] });
+    expect((await registered('dynamodb'))['table/Carts|dynamodb:table:WriteCapacityUnits']).toEqual([50, 4000]);
+    expect(await actions('ecs')).toEqual([]);
+    expect(await actions('lambda')).toEqual([]);
+  });
+
+  it('a target that never gets ready: exit 5 naming it', async () => {
+    await control.configure({ pcStuck: ['checkout-api:live'] });
+    const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', '3s']);
+    await control.configure({ pcStuck: [] });
+    expect(res.code).toBe(5);
+    expect(res.stdout).toMatch(/not ready after 3s: lambda checkout-api:live \(IN_PROGRESS 0\/300\)/);
+  });
+});
+
+describe('prescale --schedule', () => {
+  it('creates up and down actions with deterministic names in the campaign time zone; a rerun updates them', async () => {
+    await cli(['prescale', 'restore', '--campaign', 'spring', '--yes']);
+    const first = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
+    expect(first.code).toBe(0);
+    const second = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
+    expect(second.code).toBe(0);
+    expect(await actions('lambda')).toEqual([
+      ['retailctl-spring-checkout-api-live-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 0, 500],
+      ['retailctl-spring-checkout-api-live-up', 'at(2026-11-27T10:40:00)', 'America/New_York', 300, 500],
+    ]);
+  });
+});
