@@ -49,5 +49,10 @@ Examples:
     .command('restore')
     .description('put every target back to its recorded baseline now and remove the campaign\'s scheduled actions (works from any machine: the baseline lives in AWS)')
     .addHelpText('after', '\nExamples:\n  $ retailctl prescale restore --campaign spring-sale-email --dry-run\n  $ retailctl prescale restore --campaign spring-sale-email --yes')
-    .action(() => runtime.execute(restore, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRestore(ctx, campaignOf(restore.optsWithGlobals()))));
+    .action(() =>
+      runtime.execute(restore, async (ctx) => {
+        const opts = restore.optsWithGlobals() as { campaign?: string; wait: string };
+        return (await import('../lib/prescale/pipeline.js')).prescaleRestore(ctx, campaignOf(opts), { waitMs: await waitMs(opts.wait) });
+      }),
+    );
 }

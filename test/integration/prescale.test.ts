@@ -6,7 +6,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, PutScalingPolicyCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,17 @@ const NOW = () => new Date('2026-11-27T15:00:00Z'); // 10:00 in New York, 40 min
 
 beforeAll(async () => {
   await seedStorefront(endpoint);
+  // Carts read capacity has a target-tracking policy (it scales itself back in); the others have none
+  await aas.send(
+    new PutScalingPolicyCommand({
+      PolicyName: 'carts-read-tracking',
+      ServiceNamespace: 'dynamodb',
+      ResourceId: 'table/Carts',
+      ScalableDimension: 'dynamodb:table:ReadCapacityUnits',
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: { TargetValue: 70, PredefinedMetricSpecification: { PredefinedMetricType: 'DynamoDBReadCapacityUtilization' } },
+    }),
+  );
   await control.configure({ pcReadyAfterMs: 1500 });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-'));
   configFile = path.join(dir, 'retailctl.yaml');
@@ -126,10 +137,15 @@ describe('prescale now', () => {
     expect(pc).toMatchObject({ Status: 'READY', AllocatedProvisionedConcurrentExecutions: 300 });
     expect((await dynamodb.send(new DescribeTableCommand({ TableName: 'Carts' }))).Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 2000, WriteCapacityUnits: 800 });
     expect(await registered('ecs')).toEqual({ 'service/storefront/web|ecs:service:DesiredCount': [40, 40] });
-    expect(await actions('ecs')).toEqual([['retailctl-spring-storefront-web-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 4, 20]]);
+    // no scaling policy on the service: max capped at the baseline minimum at the end, exact baseline 2 minutes later
+    expect(await actions('ecs')).toEqual([
+      ['retailctl-spring-storefront-web-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 4, 20],
+      ['retailctl-spring-storefront-web-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 4, 4],
+    ]);
     expect(await actions('dynamodb')).toEqual([
       ['retailctl-spring-Carts-read-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 100, 4000],
-      ['retailctl-spring-Carts-write-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 50, 4000],
+      ['retailctl-spring-Carts-write-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 50, 4000],
+      ['retailctl-spring-Carts-write-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 50, 50],
     ]);
   });
 
@@ -138,7 +154,7 @@ describe('prescale now', () => {
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout) as { plan: { targets: { ref: { key: string }; baselineSource: string; baseline: unknown }[] } };
     expect(doc.plan.targets.find((t) => t.ref.key === 'storefront-web')).toMatchObject({ baselineSource: 'down-action', baseline: { min: 4, max: 20 } });
-    expect(await actions('ecs')).toHaveLength(1);
+    expect(await actions('ecs')).toHaveLength(2);
   });
 
   it('status shows baseline, planned, current, readiness and the scheduled actions in local time and UTC', async () => {
@@ -147,7 +163,7 @@ describe('prescale now', () => {
     const doc = JSON.parse(res.stdout) as { targets: { target: string; baseline: unknown; current: number; ready: boolean; scheduledActions: { down: { schedule: string; timezone: string; utc: string } } }[] };
     const ecs = doc.targets.find((t) => t.target === 'ecs storefront/web')!;
     expect(ecs).toMatchObject({ baseline: { min: 4, max: 20 }, current: 40, ready: true });
-    expect(ecs.scheduledActions.down).toMatchObject({ schedule: 'at(2026-11-27T14:00:00)', timezone: 'America/New_York', utc: '2026-11-27T19:00:00Z' });
+    expect(ecs.scheduledActions.down).toMatchObject({ schedule: 'at(2026-11-27T14:02:00)', timezone: 'America/New_York', utc: '2026-11-27T19:02:00Z' });
   });
 
   it('restore from another machine (a fresh config copy, no local state) puts the recorded baseline back and removes the actions', async () => {
@@ -158,6 +174,9 @@ describe('prescale now', () => {
     expect(res.code).toBe(0);
     expect(await registered('ecs')).toEqual({ 'service/storefront/web|ecs:service:DesiredCount': [4, 20] });
     expect((await registered('dynamodb'))['table/Carts|dynamodb:table:WriteCapacityUnits']).toEqual([50, 4000]);
+    // capacity really came down where no policy would have done it
+    expect((await dynamodb.send(new DescribeTableCommand({ TableName: 'Carts' }))).Table?.ProvisionedThroughput).toMatchObject({ WriteCapacityUnits: 50 });
+    await expect(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'checkout-api', Qualifier: 'live' }))).rejects.toMatchObject({ name: 'ProvisionedConcurrencyConfigNotFoundException' });
     expect(await actions('ecs')).toEqual([]);
     expect(await actions('lambda')).toEqual([]);
   });
@@ -179,7 +198,8 @@ describe('prescale --schedule', () => {
     const second = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
     expect(second.code).toBe(0);
     expect(await actions('lambda')).toEqual([
-      ['retailctl-spring-checkout-api-live-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 0, 500],
+      ['retailctl-spring-checkout-api-live-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 0, 500],
+      ['retailctl-spring-checkout-api-live-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 0, 0],
       ['retailctl-spring-checkout-api-live-up', 'at(2026-11-27T10:40:00)', 'America/New_York', 300, 500],
     ]);
   });

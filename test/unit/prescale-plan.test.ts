@@ -69,7 +69,7 @@ describe('planPrescale', () => {
     observations: {
       'function:checkout-api:live|lambda:function:ProvisionedConcurrency': { registered: { min: 0, max: 500 } },
       'service/storefront/web|ecs:service:DesiredCount': { registered: { min: 4, max: 20 }, current: 4 },
-      'table/Carts|dynamodb:table:ReadCapacityUnits': { registered: { min: 100, max: 4000 } },
+      'table/Carts|dynamodb:table:ReadCapacityUnits': { registered: { min: 100, max: 4000 }, hasPolicy: true },
       'table/Carts|dynamodb:table:WriteCapacityUnits': { registered: { min: 50, max: 4000 } },
     },
     lambdas: {
@@ -86,7 +86,13 @@ describe('planPrescale', () => {
     expect(plan.refusals).toEqual([]);
     const byKey = Object.fromEntries(plan.targets.map((t) => [t.ref.key, t]));
     expect(byKey['storefront-web']).toMatchObject({ baseline: { min: 4, max: 20 }, planned: { min: 40, max: 40 }, raisesMax: true, register: { min: 40, max: 40 } });
-    expect(byKey['storefront-web']!.down).toEqual({ name: 'retailctl-spring-storefront-web-down', schedule: 'at(2027-03-02T12:00:00)', timezone: 'America/New_York', utc: '2027-03-02T17:00:00Z', min: 4, max: 20 });
+    // no scaling policy: lowering the minimum would leave 40 tasks running, so max is capped at the
+    // baseline minimum at the end of the window, and the exact baseline restored 2 minutes later
+    expect(byKey['storefront-web']!.drain).toEqual({ name: 'retailctl-spring-storefront-web-drain', schedule: 'at(2027-03-02T12:00:00)', timezone: 'America/New_York', utc: '2027-03-02T17:00:00Z', min: 4, max: 4 });
+    expect(byKey['storefront-web']!.down).toEqual({ name: 'retailctl-spring-storefront-web-down', schedule: 'at(2027-03-02T12:02:00)', timezone: 'America/New_York', utc: '2027-03-02T17:02:00Z', min: 4, max: 20 });
+    // a target-tracking policy brings it down by itself once the minimum is lowered
+    expect(byKey['Carts-read']!.drain).toBeUndefined();
+    expect(byKey['Carts-read']!.down).toMatchObject({ schedule: 'at(2027-03-02T12:00:00)', min: 100, max: 4000 });
     expect(byKey['pricing-api-live']).toMatchObject({ baselineSource: 'unregistered', baseline: { min: 0, max: 0 }, planned: { min: 141, max: 141 } });
     expect(byKey['Carts-read']).toMatchObject({ planned: { min: 2000, max: 4000 }, raisesMax: false });
   });
@@ -102,7 +108,8 @@ describe('planPrescale', () => {
     const t = plan.targets[0]!;
     expect(t.register).toBeUndefined();
     expect(t.up).toEqual({ name: 'retailctl-spring-checkout-api-live-up', schedule: 'at(2027-03-02T08:40:00)', timezone: 'America/New_York', utc: '2027-03-02T13:40:00Z', min: 300, max: 500 });
-    expect(t.down.schedule).toBe('at(2027-03-02T12:00:00)');
+    expect(t.drain).toMatchObject({ schedule: 'at(2027-03-02T12:00:00)', min: 0, max: 0 });
+    expect(t.down.schedule).toBe('at(2027-03-02T12:02:00)');
   });
 
   it('refuses a campaign whose window has ended, a missing alias, and a plan that leaves under 100 unreserved', () => {

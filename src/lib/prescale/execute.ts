@@ -62,6 +62,7 @@ async function putAction(write: AwsClients, ref: ScalableTargetRef, action: Sche
 async function applyTarget(t: TargetPlan, opts: ExecuteOptions): Promise<void> {
   if (t.baselineSource === 'unregistered') await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
   await putAction(opts.write, t.ref, t.down, opts.signal);
+  if (t.drain) await putAction(opts.write, t.ref, t.drain, opts.signal);
   if (t.up) await putAction(opts.write, t.ref, t.up, opts.signal);
   if (t.register) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
 }

@@ -25,9 +25,10 @@ export interface PrescaleState {
   lambdas: Record<string, LambdaObservation>;
   account?: { limit: number; unreserved: number };
   /** Scheduled actions of this campaign, by target key. */
-  actions: Record<string, { up?: ScheduledActionState; down?: ScheduledActionState }>;
+  actions: Record<string, { up?: ScheduledActionState; drain?: ScheduledActionState; down?: ScheduledActionState }>;
 }
 
+const DIRECTIONS = ['up', 'drain', 'down'] as const;
 const keyOf = (ref: Pick<ScalableTargetRef, 'resourceId' | 'dimension'>) => `${ref.resourceId}|${ref.dimension}`;
 
 /**
@@ -37,7 +38,7 @@ const keyOf = (ref: Pick<ScalableTargetRef, 'resourceId' | 'dimension'>) => `${r
  */
 export async function gatherPrescale(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<PrescaleState> {
   const aas = await aws.client('autoscaling');
-  const { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } = await import('@aws-sdk/client-application-auto-scaling');
+  const { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, DescribeScalingPoliciesCommand } = await import('@aws-sdk/client-application-auto-scaling');
   const namespaces = [...new Set(refs.map((r) => r.namespace))];
   const observations: Record<string, TargetObservation> = {};
   const actions: PrescaleState['actions'] = {};
@@ -45,19 +46,23 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
   await Promise.all(
     namespaces.map(async (namespace) => {
       const mine = refs.filter((r) => r.namespace === namespace);
-      const [targets, scheduled] = await Promise.all([
-        paginate((NextToken) => aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: [...new Set(mine.map((r) => r.resourceId))], NextToken }), { abortSignal: signal }), (p) => p.ScalableTargets ?? []),
+      const resourceIds = [...new Set(mine.map((r) => r.resourceId))];
+      const [targets, scheduled, policies] = await Promise.all([
+        paginate((NextToken) => aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: resourceIds, NextToken }), { abortSignal: signal }), (p) => p.ScalableTargets ?? []),
         paginate(
           (NextToken) =>
-            aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ScheduledActionNames: mine.flatMap((r) => [actionName(campaignName, r, 'up'), actionName(campaignName, r, 'down')]), NextToken }), { abortSignal: signal }),
+            aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ScheduledActionNames: mine.flatMap((r) => DIRECTIONS.map((d) => actionName(campaignName, r, d))), NextToken }), { abortSignal: signal }),
           (p) => p.ScheduledActions ?? [],
         ),
+        // one call per target resource: the API filters policies by a single ResourceId
+        Promise.all(resourceIds.map((ResourceId) => paginate((NextToken) => aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: namespace, ResourceId, NextToken }), { abortSignal: signal }), (p) => p.ScalingPolicies ?? []))).then((all) => all.flat()),
       ]);
       for (const ref of mine) {
         const obs: TargetObservation = {};
         const t = targets.find((x) => x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
         if (t) obs.registered = { min: t.MinCapacity ?? 0, max: t.MaxCapacity ?? 0 };
-        const find = (direction: 'up' | 'down') => {
+        obs.hasPolicy = policies.some((p) => p.ResourceId === ref.resourceId && p.ScalableDimension === ref.dimension);
+        const find = (direction: (typeof DIRECTIONS)[number]) => {
           const a = scheduled.find((x) => x.ScheduledActionName === actionName(campaignName, ref, direction) && x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
           if (!a) return undefined;
           const state: ScheduledActionState = { name: a.ScheduledActionName!, schedule: a.Schedule ?? '' };
@@ -67,8 +72,9 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
           return state;
         };
         const up = find('up');
+        const drain = find('drain');
         const down = find('down');
-        actions[ref.key] = { ...(up ? { up } : {}), ...(down ? { down } : {}) };
+        actions[ref.key] = { ...(up ? { up } : {}), ...(drain ? { drain } : {}), ...(down ? { down } : {}) };
         if (down?.min !== undefined && down.max !== undefined) obs.downAction = { min: down.min, max: down.max };
         observations[keyOf(ref)] = obs;
       }

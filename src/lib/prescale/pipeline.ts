@@ -117,7 +117,7 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
 }
 
 /** `retailctl prescale restore --campaign <name>`: baseline from the down actions in AWS, so it works from any machine. */
-export async function prescaleRestore(ctx: CommandContext, name: string): Promise<CommandResult> {
+export async function prescaleRestore(ctx: CommandContext, name: string, options: { waitMs: number }): Promise<CommandResult> {
   const campaign = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
@@ -125,13 +125,20 @@ export async function prescaleRestore(ctx: CommandContext, name: string): Promis
   const steps = refs.map((ref) => {
     const seen = state.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
     const actions = state.actions[ref.key] ?? {};
-    return { ref, baseline: seen.downAction, registered: seen.registered, deletes: (['up', 'down'] as const).filter((d) => actions[d]).map((d) => actionName(name, ref, d)) };
+    return {
+      ref,
+      baseline: seen.downAction,
+      registered: seen.registered,
+      // without a scaling policy, lowering the minimum leaves the capacity up: cap it first
+      drainFirst: Boolean(seen.downAction && !seen.hasPolicy && (seen.current ?? seen.registered?.min ?? 0) > seen.downAction.min),
+      deletes: (['up', 'drain', 'down'] as const).filter((d) => actions[d]).map((d) => actionName(name, ref, d)),
+    };
   });
   const todo = steps.filter((s) => s.baseline || s.deletes.length);
   const lines = [`prescale restore ${name}:`];
   for (const s of steps) {
     lines.push(s.baseline
-      ? `  ${s.ref.label}: min/max ${s.registered ? `${s.registered.min}/${s.registered.max}` : '?'} → ${s.baseline.min}/${s.baseline.max}; delete ${s.deletes.join(', ')}`
+      ? `  ${s.ref.label}: min/max ${s.registered ? `${s.registered.min}/${s.registered.max}` : '?'} → ${s.drainFirst ? `${s.baseline.min}/${s.baseline.min} until capacity is down, then ` : ''}${s.baseline.min}/${s.baseline.max}; delete ${s.deletes.join(', ')}`
       : `  ${s.ref.label}: nothing recorded by retailctl (no down action)${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
   }
   const text = lines.join('\n');
@@ -146,7 +153,13 @@ export async function prescaleRestore(ctx: CommandContext, name: string): Promis
   const results = await Promise.all(
     todo.map(async (s) => {
       try {
-        if (s.baseline) await aas.send(new RegisterScalableTargetCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, MinCapacity: s.baseline.min, MaxCapacity: s.baseline.max }), { abortSignal: ctx.signal });
+        const register = (min: number, max: number) =>
+          aas.send(new RegisterScalableTargetCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, MinCapacity: min, MaxCapacity: max }), { abortSignal: ctx.signal });
+        if (s.baseline && s.drainFirst) {
+          await register(s.baseline.min, s.baseline.min);
+          await waitForDrain(ctx, aws.read, s.ref, s.baseline.min, options.waitMs);
+        }
+        if (s.baseline) await register(s.baseline.min, s.baseline.max);
         for (const actionNameToDelete of s.deletes) {
           try {
             await aas.send(new DeleteScheduledActionCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, ScheduledActionName: actionNameToDelete }), { abortSignal: ctx.signal });
@@ -163,4 +176,15 @@ export async function prescaleRestore(ctx: CommandContext, name: string): Promis
   const failed = results.filter((r) => r.status === 'failed');
   const summary = results.map((r) => `${r.status === 'ok' ? '✓' : '✗'} ${r.target}${r.status === 'failed' ? `: ${r.reason}` : ''}`).join('\n');
   return { exitCode: failed.length ? ExitCode.PartialFailure : ExitCode.Ok, data: { plan, applied: true, results }, text: summary };
+}
+
+/** Poll until a target's capacity is at most `wanted` (after capping its max), or the deadline passes. */
+async function waitForDrain(ctx: CommandContext, read: import('../aws/context.js').AwsClients, ref: import('./targets.js').ScalableTargetRef, wanted: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const now = await readReadiness(read, ref, wanted, ctx.signal);
+    if (now.current <= wanted) return;
+    if (Date.now() >= deadline) throw new RetailctlError('PRESCALE_DRAIN_TIMEOUT', `${ref.label} still has ${now.current} after ${formatDuration(waitMs)} capped at ${wanted}; its maximum stays capped, rerun restore to finish`, { exitCode: ExitCode.CheckFailed });
+    await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(0, deadline - Date.now()))));
+  }
 }

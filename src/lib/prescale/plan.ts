@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/schema.js';
 import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
-import { campaignWindow, type CampaignWindow } from './window.js';
+import { campaignWindow, shiftLocal, type CampaignWindow } from './window.js';
 
 /** What was read about one scalable target before planning. */
 export interface TargetObservation {
@@ -14,6 +14,8 @@ export interface TargetObservation {
   downAction?: { min: number; max: number };
   /** Capacity in place now (allocated provisioned concurrency, running tasks, provisioned units). */
   current?: number;
+  /** A scaling policy is attached: it brings capacity back down once the minimum is lowered. */
+  hasPolicy?: boolean;
 }
 
 /** What was read about a Lambda alias. */
@@ -62,11 +64,20 @@ export interface TargetPlan {
   /** now mode: RegisterScalableTarget with the planned min/max. */
   register?: { min: number; max: number };
   up?: ScheduledActionPlan;
+  /**
+   * Lowering the minimum does not remove capacity (Application Auto Scaling only scales in when
+   * capacity is above the maximum). A target without a scaling policy therefore gets a drain
+   * action at the end of the window that caps max at the baseline minimum, and the exact baseline
+   * is restored by the down action DRAIN_MS later.
+   */
+  drain?: ScheduledActionPlan;
   down: ScheduledActionPlan;
 }
 
 /** Lambda provisioned concurrency price, per GB-second (published, us-east-1, Nov 2026). */
 export const PC_PRICE_PER_GB_SECOND = { x86_64: 0.0000041667, arm64: 0.0000033334 } as const;
+/** Time between the drain action (capacity forced down) and the down action (exact baseline restored). */
+export const DRAIN_MS = 2 * 60_000;
 /** Raising now more than this long before capacity is needed gets a warning (and the cost shows why). */
 export const EARLY_WARNING_MS = 6 * 3_600_000;
 /** AWS keeps at least this much unreserved concurrency in every account. */
@@ -121,14 +132,17 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     }
     const max = Math.max(ref.max ?? 0, ref.desired, seen.registered?.max ?? 0, baseline.max);
     const planned = { min: ref.desired, max };
+    const drains = !seen.hasPolicy && planned.min > baseline.min;
+    const restoreAt = drains ? shiftLocal(window, window.endsAt, DRAIN_MS) : window.endsAt;
     const plan: TargetPlan = {
       ref,
       baseline,
       baselineSource,
       planned,
       raisesMax: planned.max > (seen.registered?.max ?? baseline.max),
-      down: { name: actionName(campaignName, ref, 'down'), schedule: atExpression(window.endsAt.local), timezone: window.timezone, utc: window.endsAt.utc, min: baseline.min, max: baseline.max },
+      down: { name: actionName(campaignName, ref, 'down'), schedule: atExpression(restoreAt.local), timezone: window.timezone, utc: restoreAt.utc, min: baseline.min, max: baseline.max },
     };
+    if (drains) plan.drain = { name: actionName(campaignName, ref, 'drain'), schedule: atExpression(window.endsAt.local), timezone: window.timezone, utc: window.endsAt.utc, min: baseline.min, max: baseline.min };
     if (seen.current !== undefined) plan.current = seen.current;
     if (mode === 'now') plan.register = planned;
     else plan.up = { name: actionName(campaignName, ref, 'up'), schedule: atExpression(window.readyBy.local), timezone: window.timezone, utc: window.readyBy.utc, min: planned.min, max: planned.max };

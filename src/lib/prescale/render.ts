@@ -21,7 +21,10 @@ export function renderPrescalePlan(plan: PrescalePlan, out: Style): string {
   for (const t of plan.targets) {
     const max = t.planned.max !== t.baseline.max ? `max ${t.baseline.max} → ${t.planned.max}${t.raisesMax ? ' (raised to fit)' : ''}` : `max ${t.planned.max}`;
     const when = t.up ? ` at ${hhmm(t.up.schedule.slice(3, -1))}` : '';
-    lines.push(`  ${t.ref.label.padEnd(width)}  min ${t.baseline.min} → ${out.style('bold', String(t.planned.min))}${when}, ${max}; back to ${t.down.min}/${t.down.max} at ${hhmm(t.down.schedule.slice(3, -1))}${t.baselineSource === 'down-action' ? ' (baseline recorded by an earlier run)' : ''}`);
+    const back = t.drain
+      ? `capped at ${t.drain.max} at ${hhmm(t.drain.schedule.slice(3, -1))} (no scaling policy to bring it down), back to ${t.down.min}/${t.down.max} at ${hhmm(t.down.schedule.slice(3, -1))}`
+      : `back to ${t.down.min}/${t.down.max} at ${hhmm(t.down.schedule.slice(3, -1))}`;
+    lines.push(`  ${t.ref.label.padEnd(width)}  min ${t.baseline.min} → ${out.style('bold', String(t.planned.min))}${when}, ${max}; ${back}${t.baselineSource === 'down-action' ? ' (baseline recorded by an earlier run)' : ''}`);
     if (t.ref.sizing) lines.push(`  ${' '.repeat(width)}  sized: ${t.ref.sizing.formula}`);
   }
   if (plan.cost.lines.length) {
@@ -48,7 +51,7 @@ export function renderPrescaleStatus(campaign: string, window: CampaignWindow, r
   for (const r of rows) {
     lines.push(`  ${r.ref.label}`);
     lines.push(`    baseline ${r.baseline ? `${r.baseline.min}/${r.baseline.max}` : 'not recorded (not prescaled)'}, planned min ${r.planned}, registered ${r.registered ? `${r.registered.min}/${r.registered.max}` : 'no'}, now ${r.readiness.ready ? out.style('green', r.readiness.detail) : r.readiness.detail}`);
-    for (const direction of ['up', 'down'] as const) {
+    for (const direction of ['up', 'drain', 'down'] as const) {
       const a = r.actions[direction];
       if (a) lines.push(`    ${direction.padEnd(4)} ${a.name}: ${a.schedule} ${a.timezone ?? 'UTC'} → ${a.min}/${a.max}`);
     }

@@ -69,7 +69,7 @@ export function resolveTargets(campaign: Pick<Campaign, 'targets'>): ScalableTar
   });
 }
 
-/** `retailctl-<campaign>-<key>-up|down`: deterministic, so a rerun updates instead of duplicating. */
-export function actionName(campaign: string, ref: Pick<ScalableTargetRef, 'key'>, direction: 'up' | 'down'): string {
+/** `retailctl-<campaign>-<key>-up|drain|down`: deterministic, so a rerun updates instead of duplicating. */
+export function actionName(campaign: string, ref: Pick<ScalableTargetRef, 'key'>, direction: 'up' | 'drain' | 'down'): string {
   return `retailctl-${slug(campaign)}-${ref.key}-${direction}`;
 }

@@ -31,3 +31,9 @@ export function campaignWindow(campaign: Pick<Campaign, 'sendAt' | 'timezone' | 
     endsAt: at(send.plus({ milliseconds: campaign.duration })),
   };
 }
+
+/** A window time moved by `ms` (instant arithmetic), with its local time in the window's zone. */
+export function shiftLocal(window: Pick<CampaignWindow, 'timezone'>, at: { utc: string }, ms: number): { utc: string; local: string } {
+  const dt = DateTime.fromISO(at.utc, { zone: 'utc' }).plus({ milliseconds: ms });
+  return { utc: dt.toISO({ suppressMilliseconds: true })!, local: dt.setZone(window.timezone).toFormat(LOCAL) };
+}
