@@ -5,6 +5,7 @@ import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerLoadtest } from './commands/loadtest.js';
 import { registerPrescale } from './commands/prescale.js';
 import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
 import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
@@ -243,5 +244,6 @@ Examples:
   registerConfig(program, runtime);
   registerCdn(program, runtime);
   registerPrescale(program, runtime);
+  registerLoadtest(program, runtime);
   return program;
 }
