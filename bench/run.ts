@@ -1,9 +1,10 @@
 /**
- * npm run bench [-- <name> ...] [--json]: every benchmark (or the named ones: startup, cdn),
+ * npm run bench [-- <name> ...] [--json]: every benchmark (or the named ones: startup, cdn, prescale),
  * figures and ratios printed; --json also writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCdn, printCdn } from './cdn.js';
+import { benchPrescale, printPrescale } from './prescale.js';
 import { benchStartup, printStartup } from './startup.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -20,5 +21,10 @@ if (want('cdn')) {
   const cdn = await benchCdn();
   printCdn(cdn);
   results.cdn = cdn;
+}
+if (want('prescale')) {
+  const prescale = await benchPrescale();
+  printPrescale(prescale);
+  results.prescale = prescale;
 }
 if (process.argv.includes('--json')) await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);

@@ -54,8 +54,8 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
             aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ScheduledActionNames: mine.flatMap((r) => DIRECTIONS.map((d) => actionName(campaignName, r, d))), NextToken }), { abortSignal: signal }),
           (p) => p.ScheduledActions ?? [],
         ),
-        // one call per target resource: the API filters policies by a single ResourceId
-        Promise.all(resourceIds.map((ResourceId) => paginate((NextToken) => aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: namespace, ResourceId, NextToken }), { abortSignal: signal }), (p) => p.ScalingPolicies ?? []))).then((all) => all.flat()),
+        // the API filters policies by one ResourceId at most: list the namespace instead (a page per 50 policies, not a call per target)
+        paginate((NextToken) => aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: namespace, NextToken }), { abortSignal: signal }), (p) => p.ScalingPolicies ?? []),
       ]);
       for (const ref of mine) {
         const obs: TargetObservation = {};
