@@ -49,6 +49,14 @@ const CAMPAIGNS = `campaigns:
     targets:
       - lambda: checkout-api:nope
         provisioned: 10
+  dst:
+    sendAt: "2027-03-14T01:30:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        min: 10
   huge:
     sendAt: "2026-11-28T09:00:00"
     timezone: Europe/Berlin
@@ -202,5 +210,17 @@ describe('prescale --schedule', () => {
       ['retailctl-spring-checkout-api-live-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 0, 0],
       ['retailctl-spring-checkout-api-live-up', 'at(2026-11-27T10:40:00)', 'America/New_York', 300, 500],
     ]);
+  });
+
+  it('a campaign across the spring-forward change: three real hours after 01:30 EST is 05:30 EDT', async () => {
+    const res = await cli(['prescale', '--campaign', 'dst', '--schedule', '--yes']);
+    expect(res.code).toBe(0);
+    expect((await actions('ecs')).filter((a) => String(a[0]).startsWith('retailctl-dst-'))).toEqual([
+      ['retailctl-dst-storefront-web-down', 'at(2027-03-14T05:32:00)', 'America/New_York', 4, 20],
+      ['retailctl-dst-storefront-web-drain', 'at(2027-03-14T05:30:00)', 'America/New_York', 4, 4],
+      ['retailctl-dst-storefront-web-up', 'at(2027-03-14T01:10:00)', 'America/New_York', 10, 20],
+    ]);
+    const status = JSON.parse((await cli(['prescale', 'status', '--campaign', 'dst', '--json'])).stdout) as { targets: { scheduledActions: Record<string, { utc: string }> }[] };
+    expect(Object.fromEntries(Object.entries(status.targets[0]!.scheduledActions).map(([k, v]) => [k, v.utc]))).toEqual({ up: '2027-03-14T06:10:00Z', drain: '2027-03-14T09:30:00Z', down: '2027-03-14T09:32:00Z' });
   });
 });
