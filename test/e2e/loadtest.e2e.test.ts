@@ -50,7 +50,11 @@ describe('loadtest without k6', () => {
   it('--out writes the script without running anything', async () => {
     const res = await spawnCli(['loadtest', '--campaign', 'fast', '--out', 'spike.js'], { cwd: dir });
     expect(res.code).toBe(0);
-    expect(await readFile(path.join(dir, 'spike.js'), 'utf8')).toContain(`const TARGET = "${base}/price";`);
+    const script = await readFile(path.join(dir, 'spike.js'), 'utf8');
+    expect(script).toContain(`const TARGET = "${base}/price";`);
+    // valid JavaScript module (k6 scripts are ES modules), checked by node's parser
+    await writeFile(path.join(dir, 'spike.mjs'), script);
+    expect(() => execFileSync(process.execPath, ['--check', path.join(dir, 'spike.mjs')])).not.toThrow();
   });
 
   it('says how to install k6 when it is missing (exit 1)', async () => {
