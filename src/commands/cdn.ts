@@ -1,15 +1,9 @@
 import { Option, type Command } from 'commander';
 import type { Runtime } from '../cli.js';
-import { usageError } from '../lib/errors.js';
+import { parseDurationFlag } from '../lib/util/duration.js';
 
 const WAIT_DEFAULT = '3m';
 
-async function waitMs(text: string): Promise<number> {
-  const { parseDuration } = await import('../lib/util/duration.js');
-  const ms = text === '0' ? 0 : parseDuration(text);
-  if (ms === undefined) throw usageError(`--wait: expected a duration like 90s or 3m (0 = do not wait), got "${text}"`);
-  return ms;
-}
 
 export function registerCdn(program: Command, runtime: Runtime): void {
   const cdn = program
@@ -39,7 +33,7 @@ export function registerCdn(program: Command, runtime: Runtime): void {
     .addHelpText('after', '\nExamples:\n  $ retailctl cdn failover storefront --dry-run\n  $ retailctl cdn failover storefront --to secondary --yes --json')
     .action((group: string | undefined, opts: { to?: 'primary' | 'secondary'; force?: boolean; wait: string }) =>
       runtime.execute(failover, async (ctx) =>
-        (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'failover', to: opts.to, force: Boolean(opts.force), waitMs: await waitMs(opts.wait) }),
+        (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'failover', to: opts.to, force: Boolean(opts.force), waitMs: parseDurationFlag('--wait', opts.wait) }),
       ),
     );
 
@@ -47,7 +41,7 @@ export function registerCdn(program: Command, runtime: Runtime): void {
     .addHelpText('after', '\nExamples:\n  $ retailctl cdn failback storefront --yes')
     .action((group: string | undefined, opts: { force?: boolean; wait: string }) =>
       runtime.execute(failback, async (ctx) =>
-        (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'failback', force: Boolean(opts.force), waitMs: await waitMs(opts.wait) }),
+        (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'failback', force: Boolean(opts.force), waitMs: parseDurationFlag('--wait', opts.wait) }),
       ),
     );
 
@@ -62,7 +56,7 @@ export function registerCdn(program: Command, runtime: Runtime): void {
       runtime.execute(shift, async (ctx) => {
         const { parseWeights } = await import('../lib/cdn/plan.js');
         const weights = parseWeights(opts.weights);
-        return (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'shift', weights, force: Boolean(opts.force), waitMs: await waitMs(opts.wait) });
+        return (await import('../lib/cdn/pipeline.js')).cdnChange(ctx, group, { action: 'shift', weights, force: Boolean(opts.force), waitMs: parseDurationFlag('--wait', opts.wait) });
       }),
     );
 }

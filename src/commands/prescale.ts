@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
 import type { Runtime } from '../cli.js';
 import { usageError } from '../lib/errors.js';
+import { parseDurationFlag } from '../lib/util/duration.js';
 
-async function waitMs(text: string): Promise<number> {
-  const { parseDuration } = await import('../lib/util/duration.js');
-  const ms = text === '0' ? 0 : parseDuration(text);
-  if (ms === undefined) throw usageError(`--wait: expected a duration like 90s or 15m (0 = do not wait), got "${text}"`);
-  return ms;
-}
 
 /** `--campaign` is defined once, on `prescale`, and read by its subcommands too. */
 function campaignOf(opts: { campaign?: string }): string {
@@ -36,7 +31,7 @@ Examples:
   $ retailctl prescale restore --campaign spring-sale-email --yes`,
     )
     .action((opts: { campaign?: string; schedule?: boolean; wait: string }) =>
-      runtime.execute(prescale, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRun(ctx, campaignOf(opts), { schedule: Boolean(opts.schedule), waitMs: await waitMs(opts.wait) })),
+      runtime.execute(prescale, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRun(ctx, campaignOf(opts), { schedule: Boolean(opts.schedule), waitMs: parseDurationFlag('--wait', opts.wait) })),
     );
 
   const status = prescale
@@ -52,7 +47,7 @@ Examples:
     .action(() =>
       runtime.execute(restore, async (ctx) => {
         const opts = restore.optsWithGlobals() as { campaign?: string; wait: string };
-        return (await import('../lib/prescale/pipeline.js')).prescaleRestore(ctx, campaignOf(opts), { waitMs: await waitMs(opts.wait) });
+        return (await import('../lib/prescale/pipeline.js')).prescaleRestore(ctx, campaignOf(opts), { waitMs: parseDurationFlag('--wait', opts.wait) });
       }),
     );
 }

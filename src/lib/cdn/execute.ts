@@ -1,4 +1,5 @@
 import type { AwsClients } from '../aws/context.js';
+import { sleep } from '../util/sleep.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { writeAudit, type AuditTargets } from './audit.js';
 import { readRecords } from './gather.js';
@@ -135,14 +136,4 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
   const result: CdnResult = { status, healthChecksUpdated, audit, waitedMs: Date.now() - started };
   if (changeId) result.changeId = changeId;
   return result;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import type { AwsClients } from '../aws/context.js';
-import { RetailctlError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
 import { readReadiness, type Readiness } from './gather.js';
 import type { PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
 import type { ScalableTargetRef } from './targets.js';
@@ -106,14 +106,4 @@ async function waitUntilReady(plan: PrescalePlan, results: TargetResult[], opts:
     if (pending().length === 0 || left <= 0) return;
     await sleep(Math.min(opts.pollMs ?? 5000, left), opts.signal);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason instanceof Error ? signal.reason : new RetailctlError('INTERRUPTED', 'interrupted'));
-    }, { once: true });
-  });
 }

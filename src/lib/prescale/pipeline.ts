@@ -3,6 +3,7 @@ import type { Campaign } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { sleep } from '../util/sleep.js';
 import { executePrescale } from './execute.js';
 import { gatherPrescale, readReadiness } from './gather.js';
 import { planPrescale } from './plan.js';
@@ -185,6 +186,6 @@ async function waitForDrain(ctx: CommandContext, read: import('../aws/context.js
     const now = await readReadiness(read, ref, wanted, ctx.signal);
     if (now.current <= wanted) return;
     if (Date.now() >= deadline) throw new RetailctlError('PRESCALE_DRAIN_TIMEOUT', `${ref.label} still has ${now.current} after ${formatDuration(waitMs)} capped at ${wanted}; its maximum stays capped, rerun restore to finish`, { exitCode: ExitCode.CheckFailed });
-    await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
   }
 }

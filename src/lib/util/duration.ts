@@ -1,3 +1,5 @@
+import { ExitCode, RetailctlError } from '../errors.js';
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
@@ -30,4 +32,11 @@ export function formatDuration(ms: number): string {
     }
   }
   return parts.join('');
+}
+
+/** A duration flag such as `--wait 90s` (`0` = none); a bad value is a usage error naming the flag. */
+export function parseDurationFlag(flag: string, text: string): number {
+  const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms === undefined) throw new RetailctlError('USAGE', `${flag}: expected a duration like 90s, 15m or 1h30m (0 = do not wait), got "${text}"`, { exitCode: ExitCode.Usage });
+  return ms;
 }
