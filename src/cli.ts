@@ -5,6 +5,7 @@ import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerInventory } from './commands/inventory.js';
 import { registerLoadtest } from './commands/loadtest.js';
 import { registerPrescale } from './commands/prescale.js';
 import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
@@ -245,5 +246,6 @@ Examples:
   registerCdn(program, runtime);
   registerPrescale(program, runtime);
   registerLoadtest(program, runtime);
+  registerInventory(program, runtime);
   return program;
 }

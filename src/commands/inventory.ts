@@ -1,0 +1,32 @@
+import { Option, type Command } from 'commander';
+import type { Runtime } from '../cli.js';
+import { usageError } from '../lib/errors.js';
+
+export function registerInventory(program: Command, runtime: Runtime): void {
+  const inventory = program.command('inventory').description('stock across the warehouse, order management and sales channels');
+  const reconcile = inventory
+    .command('reconcile')
+    .description('compare stock across warehouse, orders and every channel; classify drift (oversell, undersell, missing-in-channel, unknown-sku, negative); exit 5 on a class in inventory.failOn')
+    .option('--source <name=path>', 'read this source from another path (repeatable; globs and s3:// allowed)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--out <file>', 'write the drift rows (CSV or JSON by extension)')
+    .option('--all', 'with --out: every row, ok ones too')
+    .option('--errors <file>', 'write every bad input row (CSV or JSON by extension)')
+    .option('--max-errors <n>', 'bad input rows tolerated (left out) before giving up with exit 2', '0')
+    .addOption(new Option('--duplicates <mode>', 'a sku/location twice in one source: error, or sum them').choices(['error', 'sum']).default('error'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ retailctl inventory reconcile
+  $ retailctl inventory reconcile --source web=exports/web-*.csv.gz --out drift.csv
+  $ retailctl inventory reconcile --json --max-errors 100 --errors bad-rows.csv`,
+    )
+    .action((opts: { source: string[]; out?: string; all?: boolean; errors?: string; maxErrors: string; duplicates: 'error' | 'sum' }) =>
+      runtime.execute(reconcile, async (ctx) => {
+        const maxErrors = Number(opts.maxErrors);
+        if (!Number.isInteger(maxErrors) || maxErrors < 0) throw usageError(`--max-errors: expected a whole number ≥ 0, got "${opts.maxErrors}"`);
+        const { inventoryReconcile } = await import('../lib/inventory/pipeline.js');
+        return inventoryReconcile(ctx, { sources: opts.source, out: opts.out, all: Boolean(opts.all), errors: opts.errors, maxErrors, duplicates: opts.duplicates });
+      }),
+    );
+}

@@ -1,0 +1,165 @@
+/**
+ * A streaming reader for delimited text (CSV, TSV): RFC 4180 quoting ("a ""b"" c"), quoted
+ * delimiters and line breaks, CRLF or LF, a UTF-8 BOM, and the line number where each record
+ * starts (for error messages). It works on raw bytes and decodes only complete fields: exports of
+ * millions of rows are the normal case, and this is the hot path of `inventory reconcile`
+ * (a general-purpose CSV library measured 2-10× slower here; see docs/testing.md).
+ */
+
+const QUOTE = 0x22;
+const CR = 0x0d;
+const LF = 0x0a;
+
+export type RecordHandler = (fields: string[], line: number) => void;
+
+export class DelimitedReader {
+  readonly #delimiter: number;
+  readonly #onRecord: RecordHandler;
+  #pending: Buffer | undefined;
+  /** Line number (1-based) of the first byte of `#pending`. */
+  #line = 1;
+  #first = true;
+
+  constructor(delimiter: ',' | '\t', onRecord: RecordHandler) {
+    this.#delimiter = delimiter.charCodeAt(0);
+    this.#onRecord = onRecord;
+  }
+
+  /** Feed the next chunk; complete records are emitted, the incomplete tail is kept. */
+  push(chunk: Buffer): void {
+    let buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    if (this.#first) {
+      this.#first = false;
+      if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+    }
+    const consumed = this.#scan(buf, false);
+    this.#pending = consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : undefined;
+  }
+
+  /** End of input: the last record may lack a final line break. */
+  end(): void {
+    if (this.#pending && this.#pending.length > 0) this.#scan(this.#pending, true);
+    this.#pending = undefined;
+  }
+
+  /** Emit every complete record in `buf`; returns how many bytes were consumed. */
+  #scan(buf: Buffer, final: boolean): number {
+    const delimiter = this.#delimiter;
+    const n = buf.length;
+    let recordStart = 0;
+    let i = 0;
+    while (i < n) {
+      const startLine = this.#line;
+      const fields: string[] = [];
+      let pos = i;
+      let lines = 0;
+      let complete = false;
+      // one record
+      for (;;) {
+        if (pos >= n) break;
+        if (buf[pos] === QUOTE) {
+          // quoted field: runs to the closing quote that is not doubled
+          let j = pos + 1;
+          let hasEscapes = false;
+          let closed = false;
+          while (j < n) {
+            const c = buf[j]!;
+            if (c === QUOTE) {
+              if (j + 1 < n && buf[j + 1] === QUOTE) {
+                hasEscapes = true;
+                j += 2;
+                continue;
+              }
+              if (j + 1 >= n && !final) break; // cannot tell yet whether the quote is doubled
+              closed = true;
+              break;
+            }
+            if (c === LF) lines++;
+            j++;
+          }
+          if (!closed) {
+            if (!final) break;
+            throw new DelimitedError('unterminated quoted field', startLine);
+          }
+          let value = buf.toString('utf8', pos + 1, j);
+          if (hasEscapes) value = value.replace(/""/g, '"');
+          fields.push(value);
+          pos = j + 1;
+          // after a closing quote: delimiter, line break or end of input
+          if (pos >= n) {
+            if (final) {
+              complete = true;
+              break;
+            }
+            break;
+          }
+          const c = buf[pos]!;
+          if (c === delimiter) {
+            pos++;
+            continue;
+          }
+          if (c === CR && pos + 1 < n && buf[pos + 1] === LF) {
+            pos += 2;
+            lines++;
+            complete = true;
+            break;
+          }
+          if (c === LF) {
+            pos++;
+            lines++;
+            complete = true;
+            break;
+          }
+          if (c === CR && pos + 1 >= n && !final) break;
+          throw new DelimitedError(`unexpected character after a closing quote (field ${fields.length})`, startLine + lines);
+        }
+        // unquoted field: up to the delimiter or the end of the line
+        let j = pos;
+        while (j < n) {
+          const c = buf[j]!;
+          if (c === delimiter || c === LF) break;
+          j++;
+        }
+        if (j >= n && !final) break;
+        let end = j;
+        if (end > pos && buf[end - 1] === CR && (j >= n || buf[j] === LF)) end--;
+        fields.push(buf.toString('utf8', pos, end));
+        if (j >= n) {
+          complete = true;
+          pos = n;
+          break;
+        }
+        if (buf[j] === delimiter) {
+          pos = j + 1;
+          if (pos >= n && final) {
+            fields.push('');
+            complete = true;
+            break;
+          }
+          continue;
+        }
+        pos = j + 1;
+        lines++;
+        complete = true;
+        break;
+      }
+      if (!complete) break;
+      // a blank line is not a record
+      if (!(fields.length === 1 && fields[0] === '')) this.#onRecord(fields, startLine);
+      this.#line += lines;
+      i = pos;
+      recordStart = pos;
+    }
+    return recordStart;
+  }
+}
+
+/** A malformed line in a delimited file. */
+export class DelimitedError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly line: number,
+  ) {
+    super(`${reason} (line ${line})`);
+  }
+}

@@ -1,0 +1,134 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { InventoryConfig } from '../config/schema.js';
+import type { CommandContext, CommandResult } from '../context.js';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { DelimitedReader } from './delimited.js';
+import { readSource, type RowError, type SourceSpec } from './read.js';
+import { reconcile, summarize, tableCollector, type ResultRow, type SourceTable } from './reconcile.js';
+import { renderSummary } from './render.js';
+
+export interface ReconcileRequest {
+  /** `--source name=path` overrides. */
+  sources: string[];
+  out?: string;
+  all: boolean;
+  errors?: string;
+  maxErrors: number;
+  duplicates: 'error' | 'sum';
+}
+
+/** Errors shown on the terminal; all of them go to `--errors`. */
+const SHOWN_ERRORS = 20;
+
+function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
+  const paths: Record<string, string[]> = {};
+  for (const o of overrides) {
+    const m = /^([^=]+)=(.+)$/.exec(o);
+    if (!m) throw new RetailctlError('USAGE', `--source: "${o}" is not name=path`, { exitCode: ExitCode.Usage, hint: 'e.g. --source web=exports/web-2026-11-27.csv.gz' });
+    if (!config.sources[m[1]!]) throw new RetailctlError('USAGE', `--source: no source named "${m[1]}" in inventory.sources (it has ${Object.keys(config.sources).join(', ')})`, { exitCode: ExitCode.Usage });
+    (paths[m[1]!] ??= []).push(m[2]!);
+  }
+  const out = Object.entries(config.sources).map(([name, s]) => ({
+    name,
+    role: s.role,
+    paths: paths[name] ?? (Array.isArray(s.path) ? s.path : [s.path]),
+    columns: s.columns,
+    ...(s.format ? { format: s.format } : {}),
+    locationMap: { ...(config.locationMap ?? {}), ...(s.locationMap ?? {}) },
+  }));
+  for (const role of ['warehouse', 'channel'] as const) {
+    if (!out.some((s) => s.role === role)) throw new RetailctlError('INVENTORY_CONFIG', `inventory.sources needs at least one ${role} source`, { exitCode: ExitCode.Usage });
+  }
+  return out;
+}
+
+async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => string): Promise<(sku: string) => number> {
+  if (typeof config.safetyStock === 'number') {
+    const n = config.safetyStock;
+    return () => n;
+  }
+  const file = resolve(config.safetyStock.file);
+  const values = new Map<string, number>();
+  let header: string[] | undefined;
+  const reader = new DelimitedReader(file.endsWith('.tsv') ? '\t' : ',', (fields, line) => {
+    if (!header) {
+      header = fields;
+      if (!header.includes('sku') || !header.includes('safetyStock')) throw new RetailctlError('INVENTORY_CONFIG', `${config.safetyStock && typeof config.safetyStock === 'object' ? config.safetyStock.file : file}: needs columns "sku" and "safetyStock" (has ${header.join(', ')})`, { exitCode: ExitCode.Usage });
+      return;
+    }
+    const n = Number(fields[header.indexOf('safetyStock')]);
+    if (!Number.isInteger(n) || n < 0) throw new RetailctlError('INVENTORY_CONFIG', `${file}:${line}: safetyStock must be a whole number ≥ 0`, { exitCode: ExitCode.Usage });
+    values.set(fields[header.indexOf('sku')]!, n);
+  });
+  reader.push(await readFile(file));
+  reader.end();
+  return (sku) => values.get(sku) ?? 0;
+}
+
+async function writeRows(file: string, rows: readonly object[], columns: string[]): Promise<void> {
+  if (file.toLowerCase().endsWith('.json')) {
+    await writeFile(file, `${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  const { stringify } = await import('csv-stringify/sync');
+  await writeFile(file, stringify(rows as Record<string, unknown>[], { header: true, columns }));
+}
+
+export const RESULT_COLUMNS = ['class', 'sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'price', 'valueAtRisk'];
+
+/** `retailctl inventory reconcile`: read every source, reconcile, report, exit 5 on a failOn class. */
+export async function inventoryReconcile(ctx: CommandContext, request: ReconcileRequest): Promise<CommandResult> {
+  const loaded = await ctx.config();
+  const config = loaded.config.inventory;
+  if (!config) throw new RetailctlError('INVENTORY_CONFIG', 'the config has no `inventory:` section', { exitCode: ExitCode.Usage, hint: 'see examples/retailctl.yaml' });
+  const sources = specs(config, request.sources);
+  const safetyStock = await safetyStockOf(config, loaded.resolve);
+  const errors: RowError[] = [];
+  const onError = (e: RowError) => errors.push(e);
+  const aws = sources.some((s) => s.paths.some((p) => p.startsWith('s3://'))) ? () => ctx.aws().then((a) => a.read) : undefined;
+
+  const started = Date.now();
+  const tables: SourceTable[] = await Promise.all(
+    sources.map(async (spec) => {
+      const { table, add } = tableCollector(spec.name, spec.role, request.duplicates, onError);
+      await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, add, onError);
+      return table;
+    }),
+  );
+  const cwd = ctx.cwd;
+  if (request.errors) await writeRows(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
+  if (errors.length > request.maxErrors) {
+    throw new RetailctlError('INVENTORY_INPUT', `${errors.length} bad row${errors.length === 1 ? '' : 's'} in the inputs (--max-errors ${request.maxErrors})`, {
+      exitCode: ExitCode.Usage,
+      details: [...errors.slice(0, SHOWN_ERRORS).map((e) => `${e.source}: ${e.file}:${e.line}: ${e.reason}`), ...(errors.length > SHOWN_ERRORS ? [`… and ${errors.length - SHOWN_ERRORS} more${request.errors ? ` (all in ${request.errors})` : ' (--errors <file> lists all)'}`] : [])],
+      hint: 'fix the exports, or allow some with --max-errors N (bad rows are then left out)',
+      data: { errors: errors.slice(0, 1000), errorCount: errors.length },
+    });
+  }
+  for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
+
+  const rows = reconcile(tables, { safetyStock, tolerance: config.tolerance.units });
+  const summary = summarize(rows);
+  const drift = rows.filter((r) => r.class !== 'ok');
+  if (request.out) await writeRows(path.resolve(cwd, request.out), request.all ? rows : drift, RESULT_COLUMNS);
+  const failing = config.failOn.filter((c) => summary.byClass[c] > 0);
+  const data = {
+    summary,
+    failOn: config.failOn,
+    failing,
+    rows: drift.length,
+    badRows: errors.length,
+    sources: tables.map((t) => ({ name: t.name, role: t.role, keys: t.rows.size })),
+    top: drift.slice(0, 10),
+    out: request.out ?? null,
+    elapsedMs: Date.now() - started,
+  };
+  return {
+    exitCode: failing.length ? ExitCode.CheckFailed : ExitCode.Ok,
+    data,
+    text: renderSummary(summary, drift, failing, ctx.out),
+  };
+}
+
+export type { ResultRow };

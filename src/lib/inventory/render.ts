@@ -1,0 +1,31 @@
+import type { Output } from '../io/output.js';
+import { CLASSES, type DriftClass, type ResultRow, type Summary } from './reconcile.js';
+
+/** Counts per class × channel, units, value at risk, and the most severe rows. */
+export function renderSummary(summary: Summary, drift: readonly ResultRow[], failing: readonly DriftClass[], out: Pick<Output, 'style'>): string {
+  const classes = CLASSES.filter((c) => c !== 'ok');
+  const channels = Object.keys(summary.byChannel).sort();
+  const width = Math.max(10, ...channels.map((c) => c.length));
+  const lines = [`${'class'.padEnd(20)}${channels.map((c) => c.padStart(width + 2)).join('')}${'units'.padStart(10)}${'value'.padStart(12)}`];
+  for (const c of [...classes, 'ok' as const]) {
+    const counts = channels.map((ch) => String(summary.byChannel[ch]?.[c] ?? 0).padStart(width + 2)).join('');
+    const value = summary.valueAtRisk[c] !== undefined ? summary.valueAtRisk[c]!.toFixed(2) : '';
+    const label = failing.includes(c) ? out.style('red', c.padEnd(20)) : c.padEnd(20);
+    lines.push(`${label}${counts}${String(c === 'ok' ? '' : (summary.units[c] ?? 0)).padStart(10)}${value.padStart(12)}`);
+  }
+  if (drift.length) {
+    lines.push('', 'most severe:');
+    for (const r of drift.slice(0, 10)) {
+      const detail = r.class === 'negative'
+        ? `negative quantity in ${r.channel}`
+        : r.class === 'missing-in-channel'
+          ? `${r.expected} sellable, no row in ${r.channel}`
+          : r.class === 'unknown-sku'
+            ? `${r.channel} offers ${r.actual}, the warehouse does not know it`
+            : `${r.channel} offers ${r.actual}, expected ${r.expected} (${r.delta! > 0 ? '+' : ''}${r.delta})`;
+      lines.push(`  ${r.class.padEnd(19)} ${r.sku} @ ${r.location}: ${detail}${r.valueAtRisk !== undefined ? `, ${r.valueAtRisk.toFixed(2)} at risk` : ''}`);
+    }
+  }
+  lines.push('', failing.length ? `failing: ${failing.join(', ')} (inventory.failOn)` : 'no class in inventory.failOn');
+  return lines.join('\n');
+}
