@@ -9,6 +9,8 @@ export function registerInventory(program: Command, runtime: Runtime): void {
     .description('compare stock across warehouse, orders and every channel; classify drift (oversell, undersell, missing-in-channel, unknown-sku, negative); exit 5 on a class in inventory.failOn')
     .option('--source <name=path>', 'read this source from another path (repeatable; globs and s3:// allowed)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <file>', 'write the drift rows (CSV or JSON by extension)')
+    .option('--since <results.json>', 'compare with an earlier run (its --out results.json): mark rows new / persisting / resolved')
+    .option('--publish <target>', 'one event per drift row to eventbridge:<bus> or sqs:<queue-url> (batches of 10, failed entries retried; exit 4 if some still fail)')
     .option('--all', 'with --out: every row, ok ones too')
     .option('--errors <file>', 'write every bad input row (CSV or JSON by extension)')
     .option('--max-errors <n>', 'bad input rows tolerated (left out) before giving up with exit 2', '0')
@@ -19,14 +21,15 @@ export function registerInventory(program: Command, runtime: Runtime): void {
 Examples:
   $ retailctl inventory reconcile
   $ retailctl inventory reconcile --source web=exports/web-*.csv.gz --out drift.csv
-  $ retailctl inventory reconcile --json --max-errors 100 --errors bad-rows.csv`,
+  $ retailctl inventory reconcile --json --max-errors 100 --errors bad-rows.csv
+  $ retailctl inventory reconcile --since last.json --out now.json --publish eventbridge:inventory-sync --yes`,
     )
-    .action((opts: { source: string[]; out?: string; all?: boolean; errors?: string; maxErrors: string; duplicates: 'error' | 'sum' }) =>
+    .action((opts: { source: string[]; out?: string; since?: string; publish?: string; all?: boolean; errors?: string; maxErrors: string; duplicates: 'error' | 'sum' }) =>
       runtime.execute(reconcile, async (ctx) => {
         const maxErrors = Number(opts.maxErrors);
         if (!Number.isInteger(maxErrors) || maxErrors < 0) throw usageError(`--max-errors: expected a whole number ≥ 0, got "${opts.maxErrors}"`);
         const { inventoryReconcile } = await import('../lib/inventory/pipeline.js');
-        return inventoryReconcile(ctx, { sources: opts.source, out: opts.out, all: Boolean(opts.all), errors: opts.errors, maxErrors, duplicates: opts.duplicates });
+        return inventoryReconcile(ctx, { sources: opts.source, out: opts.out, since: opts.since, publish: opts.publish, all: Boolean(opts.all), errors: opts.errors, maxErrors, duplicates: opts.duplicates });
       }),
     );
 }

@@ -51,6 +51,11 @@ export interface ShimConfig {
   pcReadyAfterMs: number;
   /** `function:qualifier` whose provisioned concurrency never becomes READY. */
   pcStuck: string[];
+  /**
+   * Partial batch failures as AWS reports them: for this many PutEvents / SendMessageBatch calls,
+   * the first entry is not delivered and is reported failed (the rest reach moto).
+   */
+  failFirstEntry: { PutEvents?: number; SendMessageBatch?: number };
 }
 
 export interface LoggedRequest {
@@ -70,7 +75,7 @@ interface PcConfig {
   readyAt: number;
 }
 
-const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [] };
+const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [], failFirstEntry: {} };
 const MIN_UNRESERVED = 100;
 const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
 const RRSET_PATH = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/;
@@ -153,7 +158,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const out = http.request(
-        { host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers: req.headers, agent },
+        { host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers: { ...req.headers, 'content-length': String(body.length) }, agent },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -296,6 +301,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
 
     const operation = operationOf(req, url, body);
     if (operation === 'RegisterScalableTarget' && serviceOf(req) === 'application-autoscaling') return registerScalableTarget(req, body);
+    if ((operation === 'PutEvents' || operation === 'SendMessageBatch') && (config.failFirstEntry[operation] ?? 0) > 0) {
+      config.failFirstEntry = { ...config.failFirstEntry, [operation]: config.failFirstEntry[operation]! - 1 };
+      return failFirstEntry(req, operation, body);
+    }
 
     const res = await forward(req, body);
     const reservedMatch = RESERVED_PATH.exec(url.pathname);
@@ -436,6 +445,27 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       }
     }
     return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/x-amz-json-1.1') }, body: res.body };
+  }
+
+  /** Deliver all but the first entry of a batch, and report the first as failed, in the API's own shape. */
+  async function failFirstEntry(req: http.IncomingMessage, operation: 'PutEvents' | 'SendMessageBatch', body: Buffer): Promise<Reply> {
+    const input = JSON.parse(body.toString()) as { Entries: { Id?: string }[] };
+    const [first, ...rest] = input.Entries;
+    if (rest.length === 0) {
+      const doc = operation === 'PutEvents'
+        ? { FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'injected by the test shim' }] }
+        : { Successful: [], Failed: [{ Id: first!.Id, SenderFault: false, Code: 'InternalError', Message: 'injected by the test shim' }] };
+      return json(200, doc);
+    }
+    const res = await forward(req, Buffer.from(JSON.stringify({ ...input, Entries: rest })));
+    const out = JSON.parse(res.body.toString()) as Record<string, unknown>;
+    if (operation === 'PutEvents') {
+      out.Entries = [{ ErrorCode: 'InternalFailure', ErrorMessage: 'injected by the test shim' }, ...((out.Entries as unknown[]) ?? [])];
+      out.FailedEntryCount = Number(out.FailedEntryCount ?? 0) + 1;
+    } else {
+      out.Failed = [...((out.Failed as unknown[]) ?? []), { Id: first!.Id, SenderFault: false, Code: 'InternalError', Message: 'injected by the test shim' }];
+    }
+    return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/x-amz-json-1.1') }, body: JSON.stringify(out) };
   }
 
   function matches(rule: FaultRule & { used: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {

@@ -14,6 +14,8 @@ const loaders = {
   ecs: async () => (await import('@aws-sdk/client-ecs')).ECSClient,
   dynamodb: async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient,
   cloudwatch: async () => (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient,
+  eventbridge: async () => (await import('@aws-sdk/client-eventbridge')).EventBridgeClient,
+  sqs: async () => (await import('@aws-sdk/client-sqs')).SQSClient,
   sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
 };
 

@@ -6,11 +6,17 @@ import { ExitCode, RetailctlError } from '../errors.js';
 import { DelimitedReader } from './delimited.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
 import { reconcile, summarize, tableCollector, type ResultRow, type SourceTable } from './reconcile.js';
+import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
+import { compareWithPrevious, type ChangedRow } from './since.js';
 
 export interface ReconcileRequest {
   /** `--source name=path` overrides. */
   sources: string[];
+  /** `--since`: the previous run's results (a JSON array written with --out results.json). */
+  since?: string;
+  /** `--publish eventbridge:<bus>` or `sqs:<queue-url>`. */
+  publish?: string;
   out?: string;
   all: boolean;
   errors?: string;
@@ -110,9 +116,32 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
 
   const rows = reconcile(tables, { safetyStock, tolerance: config.tolerance.units });
   const summary = summarize(rows);
-  const drift = rows.filter((r) => r.class !== 'ok');
-  if (request.out) await writeRows(path.resolve(cwd, request.out), request.all ? rows : drift, RESULT_COLUMNS);
+  let drift: (ResultRow | ChangedRow)[] = rows.filter((r) => r.class !== 'ok');
+  let changes: Record<string, number> | undefined;
+  if (request.since) {
+    const previous = await readPrevious(path.resolve(cwd, request.since), request.since);
+    drift = compareWithPrevious(rows, previous);
+    changes = { new: 0, persisting: 0, resolved: 0 };
+    for (const r of drift as ChangedRow[]) changes[r.change] = (changes[r.change] ?? 0) + 1;
+  }
+  const columns = request.since ? [...RESULT_COLUMNS, 'change', 'previousClass'] : RESULT_COLUMNS;
+  if (request.out) await writeRows(path.resolve(cwd, request.out), request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift, columns);
   const failing = config.failOn.filter((c) => summary.byClass[c] > 0);
+
+  let published: (PublishResult & { target: string; runId: string; events: number; dryRun: boolean }) | undefined;
+  if (request.publish) {
+    const target = parsePublishTarget(request.publish);
+    const runId = newRunId(ctx.now());
+    const events = drift.filter((r) => (r as ChangedRow).change !== 'resolved').map((r) => toEvent(r, runId));
+    if (ctx.options.dryRun) {
+      published = { target: request.publish, runId, events: events.length, dryRun: true, sent: 0, failed: [], calls: 0 };
+      ctx.out.info(`--dry-run: ${events.length} events would be sent to ${request.publish} in ${Math.ceil(events.length / 10)} calls; none sent`);
+    } else {
+      await ctx.confirm(`Publish ${events.length} drift events to ${request.publish}?`);
+      const result = await publishEvents(events, target, (await ctx.aws()).write(), ctx.signal);
+      published = { ...result, target: request.publish, runId, events: events.length, dryRun: false };
+    }
+  }
   const data = {
     summary,
     failOn: config.failOn,
@@ -120,15 +149,28 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     rows: drift.length,
     badRows: errors.length,
     sources: tables.map((t) => ({ name: t.name, role: t.role, keys: t.rows.size })),
-    top: drift.slice(0, 10),
+    top: drift.filter((r) => (r as ChangedRow).change !== 'resolved').slice(0, 10),
+    changes: changes ?? null,
+    published: published ?? null,
     out: request.out ?? null,
     elapsedMs: Date.now() - started,
   };
-  return {
-    exitCode: failing.length ? ExitCode.CheckFailed : ExitCode.Ok,
-    data,
-    text: renderSummary(summary, drift, failing, ctx.out),
-  };
+  let text = renderSummary(summary, drift.filter((r) => (r as ChangedRow).change !== 'resolved'), failing, ctx.out);
+  if (changes) text += `\nsince ${request.since}: ${changes.new} new, ${changes.persisting} persisting, ${changes.resolved} resolved`;
+  if (published && !published.dryRun) text += `\npublished ${published.sent} of ${published.events} events to ${published.target} in ${published.calls} calls (run ${published.runId})${published.failed.length ? `; ${published.failed.length} FAILED after retries` : ''}`;
+  const exitCode = published?.failed.length ? ExitCode.PartialFailure : failing.length ? ExitCode.CheckFailed : ExitCode.Ok;
+  return { exitCode, data, text };
 }
 
 export type { ResultRow };
+
+async function readPrevious(file: string, shown: string): Promise<ResultRow[]> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new RetailctlError('USAGE', `--since ${shown}: cannot read it as JSON: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass the file an earlier run wrote with --out results.json' });
+  }
+  if (!Array.isArray(doc)) throw new RetailctlError('USAGE', `--since ${shown}: expected a JSON array of result rows (written with --out results.json)`, { exitCode: ExitCode.Usage });
+  return (doc as (ResultRow & { change?: string })[]).filter((r) => r.change !== 'resolved');
+}

@@ -1,0 +1,125 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { AwsClients } from '../aws/context.js';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
+import type { ResultRow } from './reconcile.js';
+
+/** Where drift events go: `eventbridge:<bus name or ARN>` or `sqs:<queue URL>`. */
+export type PublishTarget = { kind: 'eventbridge'; bus: string } | { kind: 'sqs'; queueUrl: string };
+
+export function parsePublishTarget(text: string): PublishTarget {
+  if (text.startsWith('eventbridge:') && text.length > 'eventbridge:'.length) return { kind: 'eventbridge', bus: text.slice('eventbridge:'.length) };
+  if (text.startsWith('sqs:') && /^sqs:https?:\/\//.test(text)) return { kind: 'sqs', queueUrl: text.slice('sqs:'.length) };
+  throw new RetailctlError('USAGE', `--publish: expected eventbridge:<bus> or sqs:<queue-url>, got "${text}"`, { exitCode: ExitCode.Usage });
+}
+
+/** The documented event (README "inventory reconcile"): source retailctl.inventory, detail-type InventoryDrift. */
+export interface DriftEvent {
+  sku: string;
+  location: string;
+  channel: string;
+  expected: number | null;
+  actual: number | null;
+  delta: number | null;
+  class: string;
+  onHand: number | null;
+  reserved: number | null;
+  runId: string;
+  /** Same drift (same sku, location, channel, class and numbers) → same key on every rerun. */
+  idempotencyKey: string;
+  change?: string;
+}
+
+export const EVENT_SOURCE = 'retailctl.inventory';
+export const EVENT_DETAIL_TYPE = 'InventoryDrift';
+/** PutEvents and SendMessageBatch take at most 10 entries per call. */
+export const BATCH_SIZE = 10;
+
+export function idempotencyKey(r: Pick<ResultRow, 'sku' | 'location' | 'channel' | 'class' | 'expected' | 'actual'>): string {
+  return createHash('sha256').update(JSON.stringify([r.sku, r.location, r.channel, r.class, r.expected, r.actual])).digest('hex').slice(0, 32);
+}
+
+export function toEvent(r: ResultRow & { change?: string }, runId: string): DriftEvent {
+  const e: DriftEvent = { sku: r.sku, location: r.location, channel: r.channel, expected: r.expected, actual: r.actual, delta: r.delta, class: r.class, onHand: r.onHand, reserved: r.reserved, runId, idempotencyKey: idempotencyKey(r) };
+  if (r.change) e.change = r.change;
+  return e;
+}
+
+export function newRunId(now: Date): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+}
+
+export interface PublishResult {
+  sent: number;
+  failed: { idempotencyKey: string; error: string }[];
+  calls: number;
+}
+
+/** Send events in batches of 10, retrying only the entries the API reports as failed (3 attempts in all). */
+export async function publishEvents(events: readonly DriftEvent[], target: PublishTarget, write: AwsClients, signal?: AbortSignal): Promise<PublishResult> {
+  const { default: pLimit } = await import('p-limit');
+  const limit = pLimit(8);
+  const result: PublishResult = { sent: 0, failed: [], calls: 0 };
+  const batches: DriftEvent[][] = [];
+  for (let i = 0; i < events.length; i += BATCH_SIZE) batches.push(events.slice(i, i + BATCH_SIZE));
+  const send = target.kind === 'eventbridge' ? await eventBridgeSender(write, target.bus, signal) : await sqsSender(write, target.queueUrl, signal);
+  await Promise.all(
+    batches.map((batch) =>
+      limit(async () => {
+        let pending = batch;
+        for (let attempt = 1; pending.length && attempt <= 3; attempt++) {
+          if (attempt > 1) await sleep(200 * 2 ** attempt, signal);
+          result.calls += 1;
+          const failures = await send(pending);
+          result.sent += pending.length - failures.size;
+          const next = pending.filter((e) => failures.has(e.idempotencyKey));
+          if (attempt === 3) for (const e of next) result.failed.push({ idempotencyKey: e.idempotencyKey, error: failures.get(e.idempotencyKey)! });
+          pending = next;
+        }
+      }),
+    ),
+  );
+  return result;
+}
+
+type Sender = (batch: DriftEvent[]) => Promise<Map<string, string>>;
+
+async function eventBridgeSender(write: AwsClients, bus: string, signal?: AbortSignal): Promise<Sender> {
+  const client = await write.client('eventbridge');
+  const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
+  return async (batch) => {
+    const res = await client.send(
+      new PutEventsCommand({ Entries: batch.map((e) => ({ Source: EVENT_SOURCE, DetailType: EVENT_DETAIL_TYPE, EventBusName: bus, Detail: JSON.stringify(e), Resources: [] })) }),
+      { abortSignal: signal },
+    );
+    const failed = new Map<string, string>();
+    (res.Entries ?? []).forEach((entry, i) => {
+      if (entry.ErrorCode) failed.set(batch[i]!.idempotencyKey, `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`);
+    });
+    return failed;
+  };
+}
+
+async function sqsSender(write: AwsClients, queueUrl: string, signal?: AbortSignal): Promise<Sender> {
+  const client = await write.client('sqs');
+  const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+  const fifo = queueUrl.endsWith('.fifo');
+  return async (batch) => {
+    const res = await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((e, i) => ({
+          Id: String(i),
+          MessageBody: JSON.stringify({ source: EVENT_SOURCE, 'detail-type': EVENT_DETAIL_TYPE, detail: e }),
+          MessageAttributes: { idempotencyKey: { DataType: 'String', StringValue: e.idempotencyKey } },
+          // FIFO queues drop a repeat of the same key within 5 minutes
+          ...(fifo ? { MessageDeduplicationId: e.idempotencyKey, MessageGroupId: e.sku } : {}),
+        })),
+      }),
+      { abortSignal: signal },
+    );
+    const failed = new Map<string, string>();
+    for (const f of res.Failed ?? []) failed.set(batch[Number(f.Id)]!.idempotencyKey, `${f.Code ?? 'Failed'}: ${f.Message ?? ''}`);
+    return failed;
+  };
+}
