@@ -71,7 +71,7 @@ describe('inventory reconcile', () => {
     const dir = await workspace({ 'wms.csv': `${WMS}SER-002,dfw1,5\r\n`, 'oms.jsonl': OMS, 'web.csv.gz': WEB }, SOURCES);
     const strict = await cli(dir, []);
     expect(strict.code).toBe(2);
-    expect(strict.stderr).toContain('wms: wms.csv:5: duplicate sku/location SER-002 @ dfw1 (first at line 3)');
+    expect(strict.stderr).toContain('wms: wms.csv:5: duplicate sku/location SER-002 @ dfw1 (already listed earlier in this source)');
     const summed = await cli(dir, ['--duplicates', 'sum', '--json']);
     const top = (JSON.parse(summed.stdout) as { top: { sku: string; class: string; expected: number }[] }).top;
     expect(top.find((r) => r.sku === 'SER-002')).toMatchObject({ class: 'undersell', expected: 18 }); // 25 − 5 − 2

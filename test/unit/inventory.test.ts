@@ -18,7 +18,7 @@ describe('reconcile', () => {
 
   it('classifies every kind of drift with exact expected rows', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 38], ['B', 'dfw1', 5], ['X', 'dfw1', 4, 9.5], ['D', 'reno1', 0], ['E', 'dfw1', 0]]);
-    const rows = reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0 });
+    const { rows } = reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0, keepOk: true });
     expect(rows.map((r) => [r.class, r.sku, r.location, r.channel, r.expected, r.actual, r.delta])).toEqual([
       ['negative', 'D', 'reno1', 'wms', null, null, null],
       ['unknown-sku', 'X', 'dfw1', 'web', null, 4, null],
@@ -33,24 +33,25 @@ describe('reconcile', () => {
 
   it('oversell: the channel offers more than there is; tolerance and safety stock move the line', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 40]]);
-    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0 }).find((r) => r.sku === 'A')).toMatchObject({ class: 'oversell', expected: 38, delta: 2 });
-    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 2 }).find((r) => r.sku === 'A')!.class).toBe('ok');
+    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'oversell', expected: 38, delta: 2 });
+    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 2, keepOk: true }).rows.find((r) => r.sku === 'A')!.class).toBe('ok');
     // no safety stock for A: all 40 unreserved units may be offered
-    expect(reconcile([wms, oms, web], { safetyStock: (sku) => (sku === 'A' ? 0 : 2), tolerance: 0 }).find((r) => r.sku === 'A')).toMatchObject({ class: 'ok', expected: 40, delta: 0 });
+    expect(reconcile([wms, oms, web], { safetyStock: (sku) => (sku === 'A' ? 0 : 2), tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'ok', expected: 40, delta: 0 });
   });
 
   it('duplicate keys are reported with the first line, or summed', () => {
     const errors: RowError[] = [];
     const dup = table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]], 'error', errors);
-    expect(errors).toEqual([{ source: 'web', file: 'web.csv', line: 3, reason: 'duplicate sku/location A @ dfw1 (first at line 2); use --duplicates sum to add them up' }]);
-    expect(dup.rows.get('A\u0000dfw1')!.quantity).toBe(1);
-    expect(table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]], 'sum').rows.get('A\u0000dfw1')!.quantity).toBe(3);
+    expect(errors).toEqual([{ source: 'web', file: 'web.csv', line: 3, reason: 'duplicate sku/location A @ dfw1 (already listed earlier in this source); use --duplicates sum to add them up' }]);
+    expect(dup.rows.get('dfw1')!.get('A')).toBe(1);
+    expect(table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]], 'sum').rows.get('dfw1')!.get('A')).toBe(3);
   });
 
   it('summarizes counts per class and channel, units and value at risk', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 45, 10]]);
     const market = table('market', 'channel', [['A', 'dfw1', 38]]);
-    const summary = summarize(reconcile([wms, oms, web, market], { safetyStock: () => 2, tolerance: 0 }));
+    const result = reconcile([wms, oms, web, market], { safetyStock: () => 2, tolerance: 0 });
+    const summary = summarize(result.rows, result.okByChannel);
     expect(summary.byChannel.web).toMatchObject({ oversell: 1, 'missing-in-channel': 2 }); // B (13) and C (28) are not listed
     expect(summary.byChannel.market).toMatchObject({ ok: 1 });
     expect(summary.units.oversell).toBe(7);
@@ -84,7 +85,7 @@ describe('property: drift known by construction', () => {
       }
       webRows.push(['GHOST', 'L0', 3]);
       planted.set('GHOST@L0', 'unknown-sku');
-      const rows = reconcile([table('wms', 'warehouse', wmsRows), table('oms', 'orders', omsRows), table('web', 'channel', webRows)], { safetyStock: () => safety, tolerance: 0 });
+      const { rows } = reconcile([table('wms', 'warehouse', wmsRows), table('oms', 'orders', omsRows), table('web', 'channel', webRows)], { safetyStock: () => safety, tolerance: 0, keepOk: true });
       expect(new Map(rows.map((r) => [`${r.sku}@${r.location}`, r.class]))).toEqual(planted);
     }
   });

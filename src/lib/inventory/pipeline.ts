@@ -114,9 +114,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   }
   for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
 
-  const rows = reconcile(tables, { safetyStock, tolerance: config.tolerance.units });
-  const summary = summarize(rows);
-  let drift: (ResultRow | ChangedRow)[] = rows.filter((r) => r.class !== 'ok');
+  const { rows, okByChannel } = reconcile(tables, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
+  const summary = summarize(rows, okByChannel);
+  let drift: (ResultRow | ChangedRow)[] = request.all ? rows.filter((r) => r.class !== 'ok') : rows;
   let changes: Record<string, number> | undefined;
   if (request.since) {
     const previous = await readPrevious(path.resolve(cwd, request.since), request.since);
@@ -148,7 +148,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     failing,
     rows: drift.length,
     badRows: errors.length,
-    sources: tables.map((t) => ({ name: t.name, role: t.role, keys: t.rows.size })),
+    sources: tables.map((t) => ({ name: t.name, role: t.role, keys: t.size })),
     top: drift.filter((r) => (r as ChangedRow).change !== 'resolved').slice(0, 10),
     changes: changes ?? null,
     published: published ?? null,

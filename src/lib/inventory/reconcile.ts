@@ -25,42 +25,48 @@ export interface ResultRow {
   valueAtRisk?: number;
 }
 
-/** Quantities of one source by `sku \u0000 location`. */
+/**
+ * Quantities of one source: location → sku → quantity. Two levels instead of one combined key,
+ * because a source has millions of skus and a handful of locations: no key strings are built.
+ */
 export interface SourceTable {
   name: string;
   role: 'warehouse' | 'orders' | 'channel';
-  rows: Map<string, { quantity: number; price?: number }>;
+  rows: Map<string, Map<string, number>>;
+  /** location → sku → price, when a price column is mapped. */
+  prices?: Map<string, Map<string, number>>;
   /** Rows with a negative quantity, kept to report them. */
   negatives: SourceRow[];
+  /** Number of distinct (sku, location) keys. */
+  size: number;
 }
 
-export const keyOf = (sku: string, location: string) => `${sku}\u0000${location}`;
+function at<V>(map: Map<string, Map<string, V>>, location: string): Map<string, V> {
+  let inner = map.get(location);
+  if (!inner) map.set(location, (inner = new Map()));
+  return inner;
+}
 
 /**
- * Collect a source's rows into a table. Duplicate keys are an input problem: by default each one
- * is reported (with the line of the first occurrence), with `sum` they are added up.
+ * Collect a source's rows into a table. Duplicate keys are an input problem: by default each
+ * repeat is reported, with `sum` they are added up.
  */
 export function tableCollector(name: string, role: SourceTable['role'], duplicates: 'error' | 'sum', onError: (e: RowError) => void): { table: SourceTable; add: (row: SourceRow) => void } {
-  const table: SourceTable = { name, role, rows: new Map(), negatives: [] };
-  const firstLine = new Map<string, string>();
+  const table: SourceTable = { name, role, rows: new Map(), negatives: [], size: 0 };
   return {
     table,
     add(row) {
-      const key = keyOf(row.sku, row.location);
       if (row.quantity < 0) table.negatives.push(row);
-      const existing = table.rows.get(key);
-      if (existing) {
-        if (duplicates === 'sum') {
-          existing.quantity += row.quantity;
-          return;
-        }
-        onError({ source: name, file: row.file, line: row.line, reason: `duplicate sku/location ${row.sku} @ ${row.location} (first at ${firstLine.get(key)}); use --duplicates sum to add them up` });
+      const skus = at(table.rows, row.location);
+      const existing = skus.get(row.sku);
+      if (existing !== undefined) {
+        if (duplicates === 'sum') skus.set(row.sku, existing + row.quantity);
+        else onError({ source: name, file: row.file, line: row.line, reason: `duplicate sku/location ${row.sku} @ ${row.location} (already listed earlier in this source); use --duplicates sum to add them up` });
         return;
       }
-      firstLine.set(key, `line ${row.line}`);
-      const entry: { quantity: number; price?: number } = { quantity: row.quantity };
-      if (row.price !== undefined) entry.price = row.price;
-      table.rows.set(key, entry);
+      skus.set(row.sku, row.quantity);
+      table.size += 1;
+      if (row.price !== undefined) at((table.prices ??= new Map()), row.location).set(row.sku, row.price);
     },
   };
 }
@@ -69,80 +75,111 @@ export interface ReconcileOptions {
   /** Safety stock for a sku (a number, or per-sku values with a default). */
   safetyStock: (sku: string) => number;
   tolerance: number;
+  /** Keep ok rows too (for --all); otherwise they are only counted. */
+  keepOk?: boolean;
+}
+
+export interface Reconciliation {
+  /** Drift rows (and ok rows with keepOk), most severe first. */
+  rows: ResultRow[];
+  /** ok comparisons per channel (counted even when not kept). */
+  okByChannel: Record<string, number>;
 }
 
 /**
  * Pure: compare every channel with the warehouse and orders.
  * expected(sku, location) = max(onHand − reserved − safetyStock, 0); delta = channel − expected.
  */
-export function reconcile(tables: SourceTable[], options: ReconcileOptions): ResultRow[] {
+export function reconcile(tables: SourceTable[], options: ReconcileOptions): Reconciliation {
   const warehouse = mergeRole(tables, 'warehouse');
   const orders = mergeRole(tables, 'orders');
   const channels = tables.filter((t) => t.role === 'channel');
-  const out: ResultRow[] = [];
+  const rows: ResultRow[] = [];
+  const okByChannel: Record<string, number> = Object.fromEntries(channels.map((c) => [c.name, 0]));
+  const priceOf = (t: SourceTable, location: string, sku: string) => t.prices?.get(location)?.get(sku);
+  const warehousePrice = (location: string, sku: string) => {
+    for (const t of tables) if (t.role === 'warehouse') { const p = priceOf(t, location, sku); if (p !== undefined) return p; }
+    return undefined;
+  };
 
   for (const t of tables) {
     for (const n of t.negatives) {
-      out.push({ sku: n.sku, location: n.location, channel: t.name, onHand: t.role === 'warehouse' ? n.quantity : null, reserved: t.role === 'orders' ? n.quantity : null, safetyStock: options.safetyStock(n.sku), expected: null, actual: t.role === 'channel' ? n.quantity : null, delta: null, class: 'negative' });
+      rows.push({ sku: n.sku, location: n.location, channel: t.name, onHand: t.role === 'warehouse' ? n.quantity : null, reserved: t.role === 'orders' ? n.quantity : null, safetyStock: options.safetyStock(n.sku), expected: null, actual: t.role === 'channel' ? n.quantity : null, delta: null, class: 'negative' });
     }
   }
 
-  const keys = new Set<string>(warehouse.keys());
-  for (const c of channels) for (const k of c.rows.keys()) keys.add(k);
-  for (const key of keys) {
-    const [sku, location] = key.split('\u0000') as [string, string];
-    const stock = warehouse.get(key);
-    const reserved = orders.get(key)?.quantity ?? 0;
-    const safety = options.safetyStock(sku);
-    const expected = stock === undefined ? null : Math.max(stock.quantity - reserved - safety, 0);
-    for (const channel of channels) {
-      const offered = channel.rows.get(key);
-      const price = offered?.price ?? stock?.price;
-      const base = { sku, location, channel: channel.name, onHand: stock?.quantity ?? null, reserved: stock === undefined ? null : reserved, safetyStock: safety, expected };
-      let row: ResultRow;
-      if (offered === undefined) {
-        if (expected === null || expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
-        row = { ...base, actual: null, delta: null, class: 'missing-in-channel' };
-        if (price !== undefined) Object.assign(row, { price, valueAtRisk: expected * price });
-      } else if (expected === null) {
-        row = { ...base, actual: offered.quantity, delta: null, class: 'unknown-sku' };
-        if (price !== undefined) Object.assign(row, { price, valueAtRisk: Math.max(offered.quantity, 0) * price });
-      } else {
-        const delta = offered.quantity - expected;
-        const cls: DriftClass = delta > options.tolerance ? 'oversell' : delta < -options.tolerance ? 'undersell' : 'ok';
-        row = { ...base, actual: offered.quantity, delta, class: cls };
-        if (price !== undefined && cls !== 'ok') Object.assign(row, { price, valueAtRisk: Math.abs(delta) * price });
+  const tolerance = options.tolerance;
+  for (const channel of channels) {
+    // every warehouse key, against this channel
+    for (const [location, skus] of warehouse) {
+      const offeredAt = channel.rows.get(location);
+      const reservedAt = orders.get(location);
+      for (const [sku, onHand] of skus) {
+        const reserved = reservedAt?.get(sku) ?? 0;
+        const safety = options.safetyStock(sku);
+        const expected = Math.max(onHand - reserved - safety, 0);
+        const offered = offeredAt?.get(sku);
+        if (offered === undefined) {
+          if (expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
+          const row: ResultRow = { sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: null, delta: null, class: 'missing-in-channel' };
+          const price = warehousePrice(location, sku);
+          if (price !== undefined) Object.assign(row, { price, valueAtRisk: expected * price });
+          rows.push(row);
+          continue;
+        }
+        const delta = offered - expected;
+        if (delta <= tolerance && delta >= -tolerance) {
+          okByChannel[channel.name]! += 1;
+          if (options.keepOk) rows.push({ sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: offered, delta, class: 'ok' });
+          continue;
+        }
+        const row: ResultRow = { sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: offered, delta, class: delta > 0 ? 'oversell' : 'undersell' };
+        const price = priceOf(channel, location, sku) ?? warehousePrice(location, sku);
+        if (price !== undefined) Object.assign(row, { price, valueAtRisk: Math.abs(delta) * price });
+        rows.push(row);
       }
-      out.push(row);
+    }
+    // channel keys the warehouse does not know
+    for (const [location, skus] of channel.rows) {
+      const known = warehouse.get(location);
+      for (const [sku, offered] of skus) {
+        if (known?.has(sku)) continue;
+        const row: ResultRow = { sku, location, channel: channel.name, onHand: null, reserved: null, safetyStock: options.safetyStock(sku), expected: null, actual: offered, delta: null, class: 'unknown-sku' };
+        const price = priceOf(channel, location, sku);
+        if (price !== undefined) Object.assign(row, { price, valueAtRisk: Math.max(offered, 0) * price });
+        rows.push(row);
+      }
     }
   }
-  return out.sort(bySeverity);
+  return { rows: rows.sort(bySeverity), okByChannel };
 }
 
 /** Several sources of one role (e.g. two warehouse systems) add up. */
-function mergeRole(tables: SourceTable[], role: SourceTable['role']): Map<string, { quantity: number; price?: number }> {
+function mergeRole(tables: SourceTable[], role: SourceTable['role']): Map<string, Map<string, number>> {
   const of = tables.filter((t) => t.role === role);
   if (of.length === 1) return of[0]!.rows;
-  const merged = new Map<string, { quantity: number; price?: number }>();
+  const merged = new Map<string, Map<string, number>>();
   for (const t of of) {
-    for (const [k, v] of t.rows) {
-      const m = merged.get(k);
-      if (m) m.quantity += v.quantity;
-      else merged.set(k, { ...v });
+    for (const [location, skus] of t.rows) {
+      const into = at(merged, location);
+      for (const [sku, q] of skus) into.set(sku, (into.get(sku) ?? 0) + q);
     }
   }
   return merged;
 }
 
-/** Most severe first: class, then value at risk, then units. */
+const rank = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<DriftClass, number>;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Most severe first: class, then value at risk, then units; then sku, location, channel. */
 export function bySeverity(a: ResultRow, b: ResultRow): number {
   return (
-    CLASSES.indexOf(a.class) - CLASSES.indexOf(b.class) ||
+    rank[a.class] - rank[b.class] ||
     (b.valueAtRisk ?? 0) - (a.valueAtRisk ?? 0) ||
     Math.abs(b.delta ?? b.actual ?? b.expected ?? 0) - Math.abs(a.delta ?? a.actual ?? a.expected ?? 0) ||
-    a.sku.localeCompare(b.sku) ||
-    a.location.localeCompare(b.location) ||
-    a.channel.localeCompare(b.channel)
+    cmp(a.sku, b.sku) ||
+    cmp(a.location, b.location) ||
+    cmp(a.channel, b.channel)
   );
 }
 
@@ -154,12 +191,17 @@ export interface Summary {
   valueAtRisk: Partial<Record<DriftClass, number>>;
 }
 
-export function summarize(rows: readonly ResultRow[]): Summary {
+export function summarize(rows: readonly ResultRow[], okByChannel: Record<string, number> = {}): Summary {
   const byClass = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DriftClass, number>;
   const byChannel: Summary['byChannel'] = {};
   const units: Summary['units'] = {};
   const valueAtRisk: Summary['valueAtRisk'] = {};
+  for (const [channel, n] of Object.entries(okByChannel)) {
+    (byChannel[channel] ??= {}).ok = n;
+    byClass.ok += n;
+  }
   for (const r of rows) {
+    if (r.class === 'ok' && r.channel in okByChannel) continue; // already counted
     byClass[r.class] += 1;
     const ch = (byChannel[r.channel] ??= {});
     ch[r.class] = (ch[r.class] ?? 0) + 1;
