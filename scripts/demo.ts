@@ -100,6 +100,8 @@ try {
     { title: 'Prescale: status per target', args: ['prescale', 'status', '--campaign', 'spring-sale-email', '--config', config], expect: 0 },
     { title: 'Prescale: restore the baseline now (read back from AWS)', args: ['prescale', 'restore', '--campaign', 'spring-sale-email', '--config', config, '--yes'], expect: 0 },
     { title: 'Load test: write the k6 script for the spike (k6 itself is not needed for this)', args: ['loadtest', '--campaign', 'spring-sale-email', '--config', config, '--out', '.retailctl/demo/spike.js'], expect: 0 },
+    { title: 'Inventory: reconcile warehouse, orders and two channels (exit 5: something would oversell)', args: ['inventory', 'reconcile', '--config', config, '--out', '.retailctl/demo/drift.csv'], expect: 5 },
+    { title: 'Inventory: the web channel read from S3 instead of disk', args: ['inventory', 'reconcile', '--config', config, '--source', 'web=s3://shop-inventory-exports/daily/web.csv', '--json'], expect: 5 },
   ];
   for (const step of steps) {
     if ((await runStep(step, env)) !== step.expect) failures += 1;
