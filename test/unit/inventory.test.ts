@@ -1,15 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { reconcile, summarize, tableCollector, type SourceTable } from '../../src/lib/inventory/reconcile.js';
-import type { RowError, SourceRow } from '../../src/lib/inventory/read.js';
+import { InventoryStore, reconcile, summarize } from '../../src/lib/inventory/reconcile.js';
+import type { Role, RowError, SourceRow } from '../../src/lib/inventory/read.js';
 
-function table(name: string, role: SourceTable['role'], rows: [string, string, number, number?][], duplicates: 'error' | 'sum' = 'error', errors: RowError[] = []): SourceTable {
-  const { table: t, add } = tableCollector(name, role, duplicates, (e) => errors.push(e));
-  rows.forEach(([sku, location, quantity, price], i) => {
-    const row: SourceRow = { sku, location, quantity, file: `${name}.csv`, line: i + 2 };
-    if (price !== undefined) row.price = price;
-    add(row);
-  });
-  return t;
+type Rows = [string, string, number, number?][];
+interface Spec {
+  name: string;
+  role: Role;
+  rows: Rows;
+}
+const table = (name: string, role: Role, rows: Rows): Spec => ({ name, role, rows });
+
+/** A store holding the given sources, as the readers would fill it. */
+function store(specs: Spec[], duplicates: 'error' | 'sum' = 'error', errors: RowError[] = []): InventoryStore {
+  const s = new InventoryStore();
+  for (const spec of specs) {
+    const source = s.addSource(spec.name, spec.role);
+    spec.rows.forEach(([sku, location, quantity, price], i) => {
+      const row: SourceRow = { sku, location, quantity, file: `${spec.name}.csv`, line: i + 2 };
+      if (price !== undefined) row.price = price;
+      s.add(source, row, duplicates, (e) => errors.push(e));
+    });
+  }
+  return s;
 }
 
 describe('reconcile', () => {
@@ -18,7 +30,7 @@ describe('reconcile', () => {
 
   it('classifies every kind of drift with exact expected rows', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 38], ['B', 'dfw1', 5], ['X', 'dfw1', 4, 9.5], ['D', 'reno1', 0], ['E', 'dfw1', 0]]);
-    const { rows } = reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0, keepOk: true });
+    const { rows } = reconcile(store([wms, oms, web]), { safetyStock: 2, tolerance: 0, keepOk: true });
     expect(rows.map((r) => [r.class, r.sku, r.location, r.channel, r.expected, r.actual, r.delta])).toEqual([
       ['negative', 'D', 'reno1', 'wms', null, null, null],
       ['unknown-sku', 'X', 'dfw1', 'web', null, 4, null],
@@ -33,24 +45,24 @@ describe('reconcile', () => {
 
   it('oversell: the channel offers more than there is; tolerance and safety stock move the line', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 40]]);
-    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'oversell', expected: 38, delta: 2 });
-    expect(reconcile([wms, oms, web], { safetyStock: () => 2, tolerance: 2, keepOk: true }).rows.find((r) => r.sku === 'A')!.class).toBe('ok');
+    expect(reconcile(store([wms, oms, web]), { safetyStock: 2, tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'oversell', expected: 38, delta: 2 });
+    expect(reconcile(store([wms, oms, web]), { safetyStock: 2, tolerance: 2, keepOk: true }).rows.find((r) => r.sku === 'A')!.class).toBe('ok');
     // no safety stock for A: all 40 unreserved units may be offered
-    expect(reconcile([wms, oms, web], { safetyStock: (sku) => (sku === 'A' ? 0 : 2), tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'ok', expected: 40, delta: 0 });
+    expect(reconcile(store([wms, oms, web]), { safetyStock: (sku) => (sku === 'A' ? 0 : 2), tolerance: 0, keepOk: true }).rows.find((r) => r.sku === 'A')).toMatchObject({ class: 'ok', expected: 40, delta: 0 });
   });
 
-  it('duplicate keys are reported with the first line, or summed', () => {
+  it('duplicate keys are reported, or summed', () => {
     const errors: RowError[] = [];
-    const dup = table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]], 'error', errors);
+    const strict = store([table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]])], 'error', errors);
     expect(errors).toEqual([{ source: 'web', file: 'web.csv', line: 3, reason: 'duplicate sku/location A @ dfw1 (already listed earlier in this source); use --duplicates sum to add them up' }]);
-    expect(dup.rows.get('dfw1')!.get('A')).toBe(1);
-    expect(table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]], 'sum').rows.get('dfw1')!.get('A')).toBe(3);
+    expect(strict.sources[0]!.qty[0]).toBe(1);
+    expect(store([table('web', 'channel', [['A', 'dfw1', 1], ['A', 'dfw1', 2]])], 'sum').sources[0]!.qty[0]).toBe(3);
   });
 
   it('summarizes counts per class and channel, units and value at risk', () => {
     const web = table('web', 'channel', [['A', 'dfw1', 45, 10]]);
     const market = table('market', 'channel', [['A', 'dfw1', 38]]);
-    const result = reconcile([wms, oms, web, market], { safetyStock: () => 2, tolerance: 0 });
+    const result = reconcile(store([wms, oms, web, market]), { safetyStock: 2, tolerance: 0 });
     const summary = summarize(result.rows, result.okByChannel);
     expect(summary.byChannel.web).toMatchObject({ oversell: 1, 'missing-in-channel': 2 }); // B (13) and C (28) are not listed
     expect(summary.byChannel.market).toMatchObject({ ok: 1 });
@@ -85,7 +97,7 @@ describe('property: drift known by construction', () => {
       }
       webRows.push(['GHOST', 'L0', 3]);
       planted.set('GHOST@L0', 'unknown-sku');
-      const { rows } = reconcile([table('wms', 'warehouse', wmsRows), table('oms', 'orders', omsRows), table('web', 'channel', webRows)], { safetyStock: () => safety, tolerance: 0, keepOk: true });
+      const { rows } = reconcile(store([table('wms', 'warehouse', wmsRows), table('oms', 'orders', omsRows), table('web', 'channel', webRows)]), { safetyStock: safety, tolerance: 0, keepOk: true });
       expect(new Map(rows.map((r) => [`${r.sku}@${r.location}`, r.class]))).toEqual(planted);
     }
   });

@@ -12,17 +12,67 @@ const LF = 0x0a;
 
 export type RecordHandler = (fields: string[], line: number) => void;
 
+/**
+ * A record as byte ranges of `buf`, for callers that decode only the fields they need.
+ * `escaped[i]` is true when field i was quoted with doubled quotes inside: decode it with `field()`.
+ */
+export interface RawRecord {
+  buf: Buffer;
+  starts: Int32Array;
+  ends: Int32Array;
+  escaped: Uint8Array;
+  count: number;
+  line: number;
+}
+export type RawRecordHandler = (record: RawRecord) => void;
+
+/** Decode field `i` of a raw record. */
+export function field(r: RawRecord, i: number): string {
+  const value = r.buf.toString('utf8', r.starts[i]!, r.ends[i]!);
+  return r.escaped[i] ? value.replace(/""/g, '"') : value;
+}
+
+const MAX_FIELDS = 4096;
+
 export class DelimitedReader {
   readonly #delimiter: number;
-  readonly #onRecord: RecordHandler;
+  readonly #onRaw: RawRecordHandler;
+  readonly #record: RawRecord = { buf: Buffer.alloc(0), starts: new Int32Array(64), ends: new Int32Array(64), escaped: new Uint8Array(64), count: 0, line: 0 };
   #pending: Buffer | undefined;
   /** Line number (1-based) of the first byte of `#pending`. */
   #line = 1;
   #first = true;
 
-  constructor(delimiter: ',' | '\t', onRecord: RecordHandler) {
+  /** `onRecord` gets decoded fields; `{ raw }` gets byte ranges (the fast path). */
+  constructor(delimiter: ',' | '\t', handler: RecordHandler | { raw: RawRecordHandler }) {
     this.#delimiter = delimiter.charCodeAt(0);
-    this.#onRecord = onRecord;
+    if (typeof handler === 'function') {
+      this.#onRaw = (r) => {
+        const fields: string[] = new Array(r.count);
+        for (let i = 0; i < r.count; i++) fields[i] = field(r, i);
+        handler(fields, r.line);
+      };
+    } else {
+      this.#onRaw = handler.raw;
+    }
+  }
+
+  #addField(count: number, start: number, end: number, escaped: boolean, line: number): void {
+    const r = this.#record;
+    if (count >= r.starts.length) {
+      if (count >= MAX_FIELDS) throw new DelimitedError(`more than ${MAX_FIELDS} fields`, line);
+      const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T) => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      r.starts = grow(r.starts, (n) => new Int32Array(n));
+      r.ends = grow(r.ends, (n) => new Int32Array(n));
+      r.escaped = grow(r.escaped, (n) => new Uint8Array(n));
+    }
+    r.starts[count] = start;
+    r.ends[count] = end;
+    r.escaped[count] = escaped ? 1 : 0;
   }
 
   /** Feed the next chunk; complete records are emitted, the incomplete tail is kept. */
@@ -50,7 +100,7 @@ export class DelimitedReader {
     let i = 0;
     while (i < n) {
       const startLine = this.#line;
-      const fields: string[] = [];
+      let count = 0;
       let pos = i;
       let lines = 0;
       let complete = false;
@@ -81,9 +131,7 @@ export class DelimitedReader {
             if (!final) break;
             throw new DelimitedError('unterminated quoted field', startLine);
           }
-          let value = buf.toString('utf8', pos + 1, j);
-          if (hasEscapes) value = value.replace(/""/g, '"');
-          fields.push(value);
+          this.#addField(count++, pos + 1, j, hasEscapes, startLine);
           pos = j + 1;
           // after a closing quote: delimiter, line break or end of input
           if (pos >= n) {
@@ -111,7 +159,7 @@ export class DelimitedReader {
             break;
           }
           if (c === CR && pos + 1 >= n && !final) break;
-          throw new DelimitedError(`unexpected character after a closing quote (field ${fields.length})`, startLine + lines);
+          throw new DelimitedError(`unexpected character after a closing quote (field ${count})`, startLine + lines);
         }
         // unquoted field: up to the delimiter or the end of the line
         let j = pos;
@@ -123,7 +171,7 @@ export class DelimitedReader {
         if (j >= n && !final) break;
         let end = j;
         if (end > pos && buf[end - 1] === CR && (j >= n || buf[j] === LF)) end--;
-        fields.push(buf.toString('utf8', pos, end));
+        this.#addField(count++, pos, end, false, startLine);
         if (j >= n) {
           complete = true;
           pos = n;
@@ -132,7 +180,7 @@ export class DelimitedReader {
         if (buf[j] === delimiter) {
           pos = j + 1;
           if (pos >= n && final) {
-            fields.push('');
+            this.#addField(count++, pos, pos, false, startLine);
             complete = true;
             break;
           }
@@ -145,7 +193,13 @@ export class DelimitedReader {
       }
       if (!complete) break;
       // a blank line is not a record
-      if (!(fields.length === 1 && fields[0] === '')) this.#onRecord(fields, startLine);
+      const r = this.#record;
+      if (!(count === 1 && r.ends[0] === r.starts[0])) {
+        r.buf = buf;
+        r.count = count;
+        r.line = startLine;
+        this.#onRaw(r);
+      }
       this.#line += lines;
       i = pos;
       recordStart = pos;

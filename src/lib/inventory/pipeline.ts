@@ -5,7 +5,7 @@ import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { DelimitedReader } from './delimited.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
-import { reconcile, summarize, tableCollector, type ResultRow, type SourceTable } from './reconcile.js';
+import { InventoryStore, reconcile, summarize, type ResultRow } from './reconcile.js';
 import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
@@ -49,11 +49,8 @@ function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
   return out;
 }
 
-async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => string): Promise<(sku: string) => number> {
-  if (typeof config.safetyStock === 'number') {
-    const n = config.safetyStock;
-    return () => n;
-  }
+async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => string): Promise<number | ((sku: string) => number)> {
+  if (typeof config.safetyStock === 'number') return config.safetyStock;
   const file = resolve(config.safetyStock.file);
   const values = new Map<string, number>();
   let header: string[] | undefined;
@@ -95,12 +92,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const aws = sources.some((s) => s.paths.some((p) => p.startsWith('s3://'))) ? () => ctx.aws().then((a) => a.read) : undefined;
 
   const started = Date.now();
-  const tables: SourceTable[] = await Promise.all(
-    sources.map(async (spec) => {
-      const { table, add } = tableCollector(spec.name, spec.role, request.duplicates, onError);
-      await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, add, onError);
-      return table;
-    }),
+  const store = new InventoryStore();
+  await Promise.all(
+    sources.map((spec) => readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source: store.addSource(spec.name, spec.role), duplicates: request.duplicates, onError })),
   );
   const cwd = ctx.cwd;
   if (request.errors) await writeRows(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
@@ -114,7 +108,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   }
   for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
 
-  const { rows, okByChannel } = reconcile(tables, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
+  const { rows, okByChannel } = reconcile(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
   const summary = summarize(rows, okByChannel);
   let drift: (ResultRow | ChangedRow)[] = request.all ? rows.filter((r) => r.class !== 'ok') : rows;
   let changes: Record<string, number> | undefined;
@@ -148,7 +142,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     failing,
     rows: drift.length,
     badRows: errors.length,
-    sources: tables.map((t) => ({ name: t.name, role: t.role, keys: t.size })),
+    sources: store.sources.map((t) => ({ name: t.name, role: t.role, keys: t.size })),
     top: drift.filter((r) => (r as ChangedRow).change !== 'resolved').slice(0, 10),
     changes: changes ?? null,
     published: published ?? null,

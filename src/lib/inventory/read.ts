@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { AwsClients } from '../aws/context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
-import { DelimitedError, DelimitedReader } from './delimited.js';
+import { DelimitedError, DelimitedReader, field, type RawRecord } from './delimited.js';
+import type { InventoryStore, SourceData } from './reconcile.js';
 
 /** The logical columns each role needs (config `columns` maps them to the file's own names). */
 export const ROLE_COLUMNS = {
@@ -121,11 +122,48 @@ function requiredColumns(spec: SourceSpec): [string, string][] {
   });
 }
 
+/** Where a source's rows go. */
+export interface RowSink {
+  store: InventoryStore;
+  source: SourceData;
+  duplicates: 'error' | 'sum';
+  onError: (e: RowError) => void;
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+
+/** A whole number from bytes (optional sign, surrounding blanks), or NaN. */
+function parseInteger(buf: Uint8Array, start: number, end: number): number {
+  while (start < end && (buf[start] === SPACE || buf[start] === TAB)) start++;
+  while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
+  if (start >= end) return Number.NaN;
+  let sign = 1;
+  if (buf[start] === MINUS || buf[start] === PLUS) {
+    if (buf[start] === MINUS) sign = -1;
+    start++;
+    if (start >= end) return Number.NaN;
+  }
+  if (end - start > 15) return Number.NaN;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return sign * n;
+}
+
 /**
- * Stream every row of a source to `onRow`; bad rows go to `onError` and reading continues.
- * A missing column or an unreadable file is fatal (exit 2).
+ * Stream every row of a source into the store; bad rows go to the sink's `onError` and reading
+ * continues. A missing column or an unreadable file is fatal (exit 2). CSV and TSV take a fast
+ * path on raw bytes: no string is built for the sku or the location of a row.
  */
-export async function readSource(spec: SourceSpec, opts: ReadOptions, onRow: (row: SourceRow) => void, onError: (e: RowError) => void): Promise<void> {
+export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowSink): Promise<void> {
+  const onError = sink.onError;
+  const onRow = (row: SourceRow) => sink.store.add(sink.source, row, sink.duplicates, onError);
   const quantityColumn = ROLE_COLUMNS[spec.role].quantity;
   const files = await expandPaths(spec, opts.resolve);
   for (const file of files) {
@@ -160,19 +198,63 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, onRow: (ro
     try {
       if (format === 'csv' || format === 'tsv') {
         let index: Record<string, number> | undefined;
-        const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', (fields, line) => {
-          if (!index) {
-            const header = fields.map((f) => f.trim());
-            index = {};
-            for (const [logical, physical] of Object.entries(spec.columns)) {
-              const at = header.indexOf(physical);
-              if (at >= 0) index[logical] = at;
+        // raw location bytes → location id (after the location map); exports have few locations
+        const locationCache: { bytes: Buffer; id: number }[] = [];
+        const locationOf = (r: RawRecord, i: number): number => {
+          const start = r.starts[i]!;
+          const end = r.ends[i]!;
+          const len = end - start;
+          if (!r.escaped[i]) {
+            outer: for (const entry of locationCache) {
+              if (entry.bytes.length !== len) continue;
+              for (let k = 0; k < len; k++) if (entry.bytes[k] !== r.buf[start + k]) continue outer;
+              return entry.id;
             }
-            if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header);
-            return;
           }
-          if (fields.length === 1 && Object.keys(index).length > 1) return onError({ source: spec.name, file: shown, line, reason: `1 field where the header has more (wrong delimiter?)` });
-          emit((logical) => (index![logical] === undefined ? undefined : fields[index![logical]!]), line);
+          const raw = field(r, i).trim();
+          const id = raw ? sink.store.locationId(spec.locationMap[raw] ?? raw) : -1;
+          if (!r.escaped[i] && locationCache.length < 256) locationCache.push({ bytes: Buffer.from(r.buf.subarray(start, end)), id });
+          return id;
+        };
+        const at = { file: shown, line: 0 };
+        const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
+          raw: (r) => {
+            if (!index) {
+              const header = Array.from({ length: r.count }, (_, i) => field(r, i).trim());
+              index = {};
+              for (const [logical, physical] of Object.entries(spec.columns)) {
+                const k = header.indexOf(physical);
+                if (k >= 0) index[logical] = k;
+              }
+              if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header);
+              return;
+            }
+            const skuAt = index.sku!;
+            const locAt = index.location!;
+            const qtyAt = index[quantityColumn]!;
+            if (r.count <= Math.max(skuAt, locAt, qtyAt)) {
+              return onError({ source: spec.name, file: shown, line: r.line, reason: `${r.count} field${r.count === 1 ? '' : 's'} where the header has more (wrong delimiter?)` });
+            }
+            let skuStart = r.starts[skuAt]!;
+            let skuEnd = r.ends[skuAt]!;
+            while (skuStart < skuEnd && r.buf[skuStart] === SPACE) skuStart++;
+            while (skuEnd > skuStart && r.buf[skuEnd - 1] === SPACE) skuEnd--;
+            if (skuStart === skuEnd) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.sku}` });
+            const location = locationOf(r, locAt);
+            if (location < 0) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.location}` });
+            const quantity = r.escaped[qtyAt] ? Number(field(r, qtyAt)) : parseInteger(r.buf, r.starts[qtyAt]!, r.ends[qtyAt]!);
+            if (!Number.isInteger(quantity)) {
+              return onError({ source: spec.name, file: shown, line: r.line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${JSON.stringify(field(r, qtyAt))}` });
+            }
+            let price: number | undefined;
+            if (index.price !== undefined && index.price < r.count) {
+              const p = Number(field(r, index.price));
+              if (Number.isFinite(p)) price = p;
+            }
+            const id = r.escaped[skuAt] ? sink.store.keys.internString(field(r, skuAt).trim(), location) : sink.store.keys.intern(r.buf, skuStart, skuEnd, location);
+            at.line = r.line;
+            sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
+          },
         });
         for await (const chunk of stream) reader.push(chunk as Buffer);
         reader.end();

@@ -1,4 +1,5 @@
-import type { RowError, SourceRow } from './read.js';
+import { KeyTable } from './keytable.js';
+import type { Role, RowError, SourceRow } from './read.js';
 
 /** Drift classes, most severe first. */
 export const CLASSES = ['oversell', 'negative', 'unknown-sku', 'undersell', 'missing-in-channel', 'ok'] as const;
@@ -25,55 +26,100 @@ export interface ResultRow {
   valueAtRisk?: number;
 }
 
-/**
- * Quantities of one source: location → sku → quantity. Two levels instead of one combined key,
- * because a source has millions of skus and a handful of locations: no key strings are built.
- */
-export interface SourceTable {
-  name: string;
-  role: 'warehouse' | 'orders' | 'channel';
-  rows: Map<string, Map<string, number>>;
-  /** location → sku → price, when a price column is mapped. */
-  prices?: Map<string, Map<string, number>>;
+/** One source's quantities, by key id of the shared KeyTable. */
+export class SourceData {
+  qty: Float64Array;
+  present: Uint8Array;
+  price: Float64Array | undefined;
   /** Rows with a negative quantity, kept to report them. */
-  negatives: SourceRow[];
-  /** Number of distinct (sku, location) keys. */
-  size: number;
-}
+  readonly negatives: SourceRow[] = [];
+  /** Number of distinct keys. */
+  size = 0;
 
-function at<V>(map: Map<string, Map<string, V>>, location: string): Map<string, V> {
-  let inner = map.get(location);
-  if (!inner) map.set(location, (inner = new Map()));
-  return inner;
+  constructor(
+    readonly name: string,
+    readonly role: Role,
+    capacity: number,
+  ) {
+    this.qty = new Float64Array(capacity);
+    this.present = new Uint8Array(capacity);
+  }
+
+  ensure(capacity: number): void {
+    if (capacity <= this.qty.length) return;
+    const n = Math.max(capacity, this.qty.length * 2);
+    const q = new Float64Array(n);
+    q.set(this.qty);
+    this.qty = q;
+    const p = new Uint8Array(n);
+    p.set(this.present);
+    this.present = p;
+    if (this.price) {
+      const pr = new Float64Array(n);
+      pr.set(this.price);
+      this.price = pr;
+    }
+  }
 }
 
 /**
- * Collect a source's rows into a table. Duplicate keys are an input problem: by default each
- * repeat is reported, with `sum` they are added up.
+ * All sources of one run over one key table: (sku, location) → id once, quantities per source in
+ * typed arrays. Locations are few and interned to small ids after the location map is applied.
  */
-export function tableCollector(name: string, role: SourceTable['role'], duplicates: 'error' | 'sum', onError: (e: RowError) => void): { table: SourceTable; add: (row: SourceRow) => void } {
-  const table: SourceTable = { name, role, rows: new Map(), negatives: [], size: 0 };
-  return {
-    table,
-    add(row) {
-      if (row.quantity < 0) table.negatives.push(row);
-      const skus = at(table.rows, row.location);
-      const existing = skus.get(row.sku);
-      if (existing !== undefined) {
-        if (duplicates === 'sum') skus.set(row.sku, existing + row.quantity);
-        else onError({ source: name, file: row.file, line: row.line, reason: `duplicate sku/location ${row.sku} @ ${row.location} (already listed earlier in this source); use --duplicates sum to add them up` });
-        return;
-      }
-      skus.set(row.sku, row.quantity);
-      table.size += 1;
-      if (row.price !== undefined) at((table.prices ??= new Map()), row.location).set(row.sku, row.price);
-    },
-  };
+export class InventoryStore {
+  readonly keys = new KeyTable();
+  readonly locations: string[] = [];
+  readonly sources: SourceData[] = [];
+  readonly #locationIds = new Map<string, number>();
+
+  /** The id of a (mapped) location name. */
+  locationId(name: string): number {
+    let id = this.#locationIds.get(name);
+    if (id === undefined) {
+      id = this.locations.length;
+      this.locations.push(name);
+      this.#locationIds.set(name, id);
+    }
+    return id;
+  }
+
+  addSource(name: string, role: Role): SourceData {
+    const source = new SourceData(name, role, this.keys.capacity);
+    this.sources.push(source);
+    return source;
+  }
+
+  /**
+   * Record a quantity for key `id` in `source`. A repeat of a key is reported (or summed with
+   * `duplicates: 'sum'`); a negative quantity is kept for the `negative` class.
+   */
+  set(source: SourceData, id: number, quantity: number, price: number | undefined, at: { file: string; line: number }, duplicates: 'error' | 'sum', onError: (e: RowError) => void): void {
+    source.ensure(this.keys.capacity);
+    if (quantity < 0) source.negatives.push({ sku: this.keys.sku(id), location: this.locations[this.keys.location(id)]!, quantity, file: at.file, line: at.line });
+    if (source.present[id]) {
+      if (duplicates === 'sum') source.qty[id] = source.qty[id]! + quantity;
+      else onError({ source: source.name, file: at.file, line: at.line, reason: `duplicate sku/location ${this.keys.sku(id)} @ ${this.locations[this.keys.location(id)]} (already listed earlier in this source); use --duplicates sum to add them up` });
+      return;
+    }
+    source.present[id] = 1;
+    source.qty[id] = quantity;
+    source.size += 1;
+    if (price !== undefined) {
+      source.price ??= new Float64Array(source.qty.length).fill(Number.NaN);
+      source.price[id] = price;
+    }
+  }
+
+  /** Convenience for rows already decoded (JSON sources, tests). */
+  add(source: SourceData, row: SourceRow, duplicates: 'error' | 'sum', onError: (e: RowError) => void): void {
+    const id = this.keys.internString(row.sku, this.locationId(row.location));
+    this.set(source, id, row.quantity, row.price, row, duplicates, onError);
+  }
 }
 
 export interface ReconcileOptions {
-  /** Safety stock for a sku (a number, or per-sku values with a default). */
-  safetyStock: (sku: string) => number;
+  /** Safety stock: one number for every sku, or per sku. */
+  safetyStock: number | ((sku: string) => number);
   tolerance: number;
   /** Keep ok rows too (for --all); otherwise they are only counted. */
   keepOk?: boolean;
@@ -86,103 +132,121 @@ export interface Reconciliation {
   okByChannel: Record<string, number>;
 }
 
+/** Sum the quantities of every source of a role (two warehouse systems add up). */
+function merged(store: InventoryStore, role: Role): { qty: Float64Array; present: Uint8Array; price: Float64Array | undefined } {
+  const of = store.sources.filter((s) => s.role === role);
+  const n = store.keys.size;
+  if (of.length === 1) {
+    of[0]!.ensure(n);
+    return of[0]!;
+  }
+  const qty = new Float64Array(n);
+  const present = new Uint8Array(n);
+  let price: Float64Array | undefined;
+  for (const s of of) {
+    s.ensure(n);
+    for (let id = 0; id < n; id++) {
+      if (!s.present[id]) continue;
+      present[id] = 1;
+      qty[id] = qty[id]! + s.qty[id]!;
+      if (s.price && !Number.isNaN(s.price[id]!)) (price ??= new Float64Array(n).fill(Number.NaN))[id] = s.price[id]!;
+    }
+  }
+  return { qty, present, price };
+}
+
 /**
  * Pure: compare every channel with the warehouse and orders.
  * expected(sku, location) = max(onHand − reserved − safetyStock, 0); delta = channel − expected.
  */
-export function reconcile(tables: SourceTable[], options: ReconcileOptions): Reconciliation {
-  const warehouse = mergeRole(tables, 'warehouse');
-  const orders = mergeRole(tables, 'orders');
-  const channels = tables.filter((t) => t.role === 'channel');
+export function reconcile(store: InventoryStore, options: ReconcileOptions): Reconciliation {
+  const n = store.keys.size;
+  const warehouse = merged(store, 'warehouse');
+  const orders = merged(store, 'orders');
+  const channels = store.sources.filter((s) => s.role === 'channel');
   const rows: ResultRow[] = [];
   const okByChannel: Record<string, number> = Object.fromEntries(channels.map((c) => [c.name, 0]));
-  const priceOf = (t: SourceTable, location: string, sku: string) => t.prices?.get(location)?.get(sku);
-  const warehousePrice = (location: string, sku: string) => {
-    for (const t of tables) if (t.role === 'warehouse') { const p = priceOf(t, location, sku); if (p !== undefined) return p; }
-    return undefined;
-  };
-
-  for (const t of tables) {
-    for (const n of t.negatives) {
-      rows.push({ sku: n.sku, location: n.location, channel: t.name, onHand: t.role === 'warehouse' ? n.quantity : null, reserved: t.role === 'orders' ? n.quantity : null, safetyStock: options.safetyStock(n.sku), expected: null, actual: t.role === 'channel' ? n.quantity : null, delta: null, class: 'negative' });
-    }
-  }
-
+  const uniform = typeof options.safetyStock === 'number' ? options.safetyStock : undefined;
+  const safetyOf = typeof options.safetyStock === 'function' ? options.safetyStock : () => uniform!;
   const tolerance = options.tolerance;
+  const keys = store.keys;
+  /** Rows are built with one shape (fast property access, less garbage than spreads). */
+  const row = (id: number, channel: string, onHand: number | null, reserved: number | null, safety: number, expected: number | null, actual: number | null, delta: number | null, cls: DriftClass): ResultRow => ({
+    sku: keys.sku(id),
+    location: store.locations[keys.location(id)]!,
+    channel,
+    onHand,
+    reserved,
+    safetyStock: safety,
+    expected,
+    actual,
+    delta,
+    class: cls,
+  });
+  const priceAt = (p: Float64Array | undefined, id: number) => (p && !Number.isNaN(p[id]!) ? p[id]! : undefined);
+
+  for (const s of store.sources) {
+    for (const neg of s.negatives) {
+      rows.push({ sku: neg.sku, location: neg.location, channel: s.name, onHand: s.role === 'warehouse' ? neg.quantity : null, reserved: s.role === 'orders' ? neg.quantity : null, safetyStock: safetyOf(neg.sku), expected: null, actual: s.role === 'channel' ? neg.quantity : null, delta: null, class: 'negative' });
+    }
+  }
+
   for (const channel of channels) {
-    // every warehouse key, against this channel
-    for (const [location, skus] of warehouse) {
-      const offeredAt = channel.rows.get(location);
-      const reservedAt = orders.get(location);
-      for (const [sku, onHand] of skus) {
-        const reserved = reservedAt?.get(sku) ?? 0;
-        const safety = options.safetyStock(sku);
-        const expected = Math.max(onHand - reserved - safety, 0);
-        const offered = offeredAt?.get(sku);
-        if (offered === undefined) {
-          if (expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
-          const row: ResultRow = { sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: null, delta: null, class: 'missing-in-channel' };
-          const price = warehousePrice(location, sku);
-          if (price !== undefined) Object.assign(row, { price, valueAtRisk: expected * price });
-          rows.push(row);
-          continue;
-        }
-        const delta = offered - expected;
-        if (delta <= tolerance && delta >= -tolerance) {
-          okByChannel[channel.name]! += 1;
-          if (options.keepOk) rows.push({ sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: offered, delta, class: 'ok' });
-          continue;
-        }
-        const row: ResultRow = { sku, location, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual: offered, delta, class: delta > 0 ? 'oversell' : 'undersell' };
-        const price = priceOf(channel, location, sku) ?? warehousePrice(location, sku);
-        if (price !== undefined) Object.assign(row, { price, valueAtRisk: Math.abs(delta) * price });
-        rows.push(row);
+    channel.ensure(n);
+    const cPresent = channel.present;
+    const cQty = channel.qty;
+    let ok = 0;
+    for (let id = 0; id < n; id++) {
+      const inWarehouse = warehouse.present[id] === 1;
+      const listed = cPresent[id] === 1;
+      if (!inWarehouse) {
+        if (!listed) continue;
+        const offered = cQty[id]!;
+        const r = row(id, channel.name, null, null, uniform ?? safetyOf(keys.sku(id)), null, offered, null, 'unknown-sku');
+        const price = priceAt(channel.price, id);
+        if (price !== undefined) Object.assign(r, { price, valueAtRisk: Math.max(offered, 0) * price });
+        rows.push(r);
+        continue;
       }
-    }
-    // channel keys the warehouse does not know
-    for (const [location, skus] of channel.rows) {
-      const known = warehouse.get(location);
-      for (const [sku, offered] of skus) {
-        if (known?.has(sku)) continue;
-        const row: ResultRow = { sku, location, channel: channel.name, onHand: null, reserved: null, safetyStock: options.safetyStock(sku), expected: null, actual: offered, delta: null, class: 'unknown-sku' };
-        const price = priceOf(channel, location, sku);
-        if (price !== undefined) Object.assign(row, { price, valueAtRisk: Math.max(offered, 0) * price });
-        rows.push(row);
+      const onHand = warehouse.qty[id]!;
+      const reserved = orders.present[id] ? orders.qty[id]! : 0;
+      const safety = uniform ?? safetyOf(keys.sku(id));
+      const expected = Math.max(onHand - reserved - safety, 0);
+      if (!listed) {
+        if (expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
+        const r = row(id, channel.name, onHand, reserved, safety, expected, null, null, 'missing-in-channel');
+        const price = priceAt(warehouse.price, id);
+        if (price !== undefined) Object.assign(r, { price, valueAtRisk: expected * price });
+        rows.push(r);
+        continue;
       }
+      const offered = cQty[id]!;
+      const delta = offered - expected;
+      if (delta <= tolerance && delta >= -tolerance) {
+        ok++;
+        if (options.keepOk) rows.push(row(id, channel.name, onHand, reserved, safety, expected, offered, delta, 'ok'));
+        continue;
+      }
+      const r = row(id, channel.name, onHand, reserved, safety, expected, offered, delta, delta > 0 ? 'oversell' : 'undersell');
+      const price = priceAt(channel.price, id) ?? priceAt(warehouse.price, id);
+      if (price !== undefined) Object.assign(r, { price, valueAtRisk: Math.abs(delta) * price });
+      rows.push(r);
     }
+    okByChannel[channel.name] = ok;
   }
-  return { rows: rows.sort(bySeverity), okByChannel };
+  return { rows: rows.sort(bySeverityFast), okByChannel };
 }
 
-/** Several sources of one role (e.g. two warehouse systems) add up. */
-function mergeRole(tables: SourceTable[], role: SourceTable['role']): Map<string, Map<string, number>> {
-  const of = tables.filter((t) => t.role === role);
-  if (of.length === 1) return of[0]!.rows;
-  const merged = new Map<string, Map<string, number>>();
-  for (const t of of) {
-    for (const [location, skus] of t.rows) {
-      const into = at(merged, location);
-      for (const [sku, q] of skus) into.set(sku, (into.get(sku) ?? 0) + q);
-    }
-  }
-  return merged;
-}
-
-const rank = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<DriftClass, number>;
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Most severe first: class, then value at risk, then units; then sku, location, channel. */
-export function bySeverity(a: ResultRow, b: ResultRow): number {
+/** Most severe first by class, value at risk and units; ties keep reading order (stable sort). */
+function bySeverityFast(a: ResultRow, b: ResultRow): number {
   return (
     rank[a.class] - rank[b.class] ||
     (b.valueAtRisk ?? 0) - (a.valueAtRisk ?? 0) ||
-    Math.abs(b.delta ?? b.actual ?? b.expected ?? 0) - Math.abs(a.delta ?? a.actual ?? a.expected ?? 0) ||
-    cmp(a.sku, b.sku) ||
-    cmp(a.location, b.location) ||
-    cmp(a.channel, b.channel)
+    Math.abs(b.delta ?? b.actual ?? b.expected ?? 0) - Math.abs(a.delta ?? a.actual ?? a.expected ?? 0)
   );
 }
 
+const rank = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<DriftClass, number>;
 /** Counts and units per class × channel, and value at risk. */
 export interface Summary {
   byClass: Record<DriftClass, number>;
