@@ -93,9 +93,12 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
 
   const started = Date.now();
   const store = new InventoryStore();
-  await Promise.all(
-    sources.map((spec) => readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source: store.addSource(spec.name, spec.role), duplicates: request.duplicates, onError })),
-  );
+  // One source after the other, warehouse first: keys get ids in the warehouse's order, and the
+  // other exports (usually sorted the same way) then find each next key without a table probe.
+  const order = { warehouse: 0, orders: 1, channel: 2 } as const;
+  for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
+    await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source: store.addSource(spec.name, spec.role), duplicates: request.duplicates, onError });
+  }
   const cwd = ctx.cwd;
   if (request.errors) await writeRows(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
   if (errors.length > request.maxErrors) {

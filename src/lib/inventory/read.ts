@@ -217,6 +217,8 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
           return id;
         };
         const at = { file: shown, line: 0 };
+        /** The key after the previous row's: right whenever this export is sorted like the first one read. */
+        let predicted = -1;
         const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
           raw: (r) => {
             if (!index) {
@@ -251,7 +253,12 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
               const p = Number(field(r, index.price));
               if (Number.isFinite(p)) price = p;
             }
-            const id = r.escaped[skuAt] ? sink.store.keys.internString(field(r, skuAt).trim(), location) : sink.store.keys.intern(r.buf, skuStart, skuEnd, location);
+            const keys = sink.store.keys;
+            let id: number;
+            if (r.escaped[skuAt]) id = keys.internString(field(r, skuAt).trim(), location);
+            else if (keys.matches(predicted, r.buf, skuStart, skuEnd, location)) id = predicted;
+            else id = keys.intern(r.buf, skuStart, skuEnd, location);
+            predicted = id + 1;
             at.line = r.line;
             sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
           },
