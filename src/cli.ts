@@ -237,6 +237,9 @@ Examples:
   $ retailctl init                        write a starter retailctl.yaml
   $ retailctl config validate             check the config file (exit 2 on problems)
   $ retailctl cdn status                  where storefront traffic goes now
+  $ retailctl prescale --campaign NAME    warm capacity for a campaign (and scale it back)
+  $ retailctl loadtest --campaign NAME    prove it under the expected spike with k6
+  $ retailctl inventory reconcile         find stock drift before it oversells
   $ retailctl <command> --help            options and examples for one command`,
   );
 

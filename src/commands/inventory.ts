@@ -3,7 +3,10 @@ import type { Runtime } from '../cli.js';
 import { usageError } from '../lib/errors.js';
 
 export function registerInventory(program: Command, runtime: Runtime): void {
-  const inventory = program.command('inventory').description('stock across the warehouse, order management and sales channels');
+  const inventory = program
+    .command('inventory')
+    .description('stock across the warehouse, order management and sales channels')
+    .addHelpText('after', '\nExamples:\n  $ retailctl inventory reconcile --out drift.csv');
   const reconcile = inventory
     .command('reconcile')
     .description('compare stock across warehouse, orders and every channel; classify drift (oversell, undersell, missing-in-channel, unknown-sku, negative); exit 5 on a class in inventory.failOn')

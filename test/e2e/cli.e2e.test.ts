@@ -15,7 +15,7 @@ describe('the built binary, run as CI runs it', () => {
   it('--help lists every command and exits 0 with nothing on stderr', async () => {
     const res = await spawnCli(['--help']);
     expect(res.code).toBe(0);
-    for (const command of ['doctor', 'init', 'config']) expect(res.stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
+    for (const command of ['doctor', 'init', 'config', 'cdn', 'prescale', 'loadtest', 'inventory']) expect(res.stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
     expect(res.stderr).toBe('');
   });
 

@@ -21,11 +21,13 @@ describe('exit codes and output routing', () => {
   });
 
   it('every command has help with an example', async () => {
-    for (const command of [['doctor'], ['init'], ['config', 'validate']]) {
+    const commands = [['doctor'], ['init'], ['config'], ['config', 'validate'], ['cdn'], ['cdn', 'status'], ['cdn', 'failover'], ['cdn', 'failback'], ['cdn', 'shift'], ['prescale'], ['prescale', 'status'], ['prescale', 'restore'], ['loadtest'], ['inventory'], ['inventory', 'reconcile']];
+    for (const command of commands) {
       const help = await runInProcess([...command, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Examples:\n\s+\$ retailctl /);
       expect(help.stdout).toContain('--dry-run'); // global options are listed too
+      expect(help.stderr).toBe('');
     }
   });
 
