@@ -1,11 +1,13 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InventoryConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { DelimitedReader } from './delimited.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
-import { InventoryStore, reconcile, summarize, type ResultRow } from './reconcile.js';
+import { InventoryStore, reconcile, type ResultRow } from './reconcile.js';
 import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
@@ -69,13 +71,35 @@ async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => st
   return (sku) => values.get(sku) ?? 0;
 }
 
-async function writeRows(file: string, rows: readonly object[], columns: string[]): Promise<void> {
+/** Write rows as JSON or CSV (by extension), streamed: drift files can have millions of rows. */
+async function writeRows(file: string, rows: Iterable<object>, columns: string[]): Promise<void> {
+  const out = createWriteStream(file);
+  const write = async (chunk: string) => {
+    if (!out.write(chunk)) await once(out, 'drain');
+  };
   if (file.toLowerCase().endsWith('.json')) {
-    await writeFile(file, `${JSON.stringify(rows, null, 2)}\n`);
-    return;
+    let first = true;
+    await write('[');
+    for (const row of rows) {
+      await write(`${first ? '' : ','}\n  ${JSON.stringify(row)}`);
+      first = false;
+    }
+    await write(first ? ']\n' : '\n]\n');
+  } else {
+    const { stringify } = await import('csv-stringify/sync');
+    await write(stringify([], { header: true, columns }));
+    let batch: object[] = [];
+    for (const row of rows) {
+      batch.push(row);
+      if (batch.length === 10_000) {
+        await write(stringify(batch as Record<string, unknown>[], { columns }));
+        batch = [];
+      }
+    }
+    if (batch.length) await write(stringify(batch as Record<string, unknown>[], { columns }));
   }
-  const { stringify } = await import('csv-stringify/sync');
-  await writeFile(file, stringify(rows as Record<string, unknown>[], { header: true, columns }));
+  out.end();
+  await once(out, 'finish');
 }
 
 export const RESULT_COLUMNS = ['class', 'sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'price', 'valueAtRisk'];
@@ -111,8 +135,11 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   }
   for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
 
-  const { rows, okByChannel } = reconcile(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
-  const summary = summarize(rows, okByChannel);
+  const result = reconcile(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
+  const summary = result.summary;
+  // every row object is built only when something reads them all
+  const needRows = Boolean(request.since || request.publish);
+  const rows = needRows ? result.rows : [];
   let drift: (ResultRow | ChangedRow)[] = request.all ? rows.filter((r) => r.class !== 'ok') : rows;
   let changes: Record<string, number> | undefined;
   if (request.since) {
@@ -122,7 +149,11 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     for (const r of drift as ChangedRow[]) changes[r.change] = (changes[r.change] ?? 0) + 1;
   }
   const columns = request.since ? [...RESULT_COLUMNS, 'change', 'previousClass'] : RESULT_COLUMNS;
-  if (request.out) await writeRows(path.resolve(cwd, request.out), request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift, columns);
+  if (request.out) {
+    // without --since/--publish the rows are written as they are built, class by class, never all in memory
+    const toWrite: Iterable<object> = needRows ? (request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift) : result.stream();
+    await writeRows(path.resolve(cwd, request.out), toWrite, columns);
+  }
   const failing = config.failOn.filter((c) => summary.byClass[c] > 0);
 
   let published: (PublishResult & { target: string; runId: string; events: number; dryRun: boolean }) | undefined;
@@ -143,16 +174,16 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     summary,
     failOn: config.failOn,
     failing,
-    rows: drift.length,
+    rows: needRows ? drift.length : result.count,
     badRows: errors.length,
     sources: store.sources.map((t) => ({ name: t.name, role: t.role, keys: t.size })),
-    top: drift.filter((r) => (r as ChangedRow).change !== 'resolved').slice(0, 10),
+    top: needRows ? drift.filter((r) => (r as ChangedRow).change !== 'resolved' && r.class !== 'ok').slice(0, 10) : result.top(10),
     changes: changes ?? null,
     published: published ?? null,
     out: request.out ?? null,
     elapsedMs: Date.now() - started,
   };
-  let text = renderSummary(summary, drift.filter((r) => (r as ChangedRow).change !== 'resolved'), failing, ctx.out);
+  let text = renderSummary(summary, needRows ? drift.filter((r) => (r as ChangedRow).change !== 'resolved') : result.top(10), failing, ctx.out);
   if (changes) text += `\nsince ${request.since}: ${changes.new} new, ${changes.persisting} persisting, ${changes.resolved} resolved`;
   if (published && !published.dryRun) text += `\npublished ${published.sent} of ${published.events} events to ${published.target} in ${published.calls} calls (run ${published.runId})${published.failed.length ? `; ${published.failed.length} FAILED after retries` : ''}`;
   const exitCode = published?.failed.length ? ExitCode.PartialFailure : failing.length ? ExitCode.CheckFailed : ExitCode.Ok;

@@ -126,10 +126,16 @@ export interface ReconcileOptions {
 }
 
 export interface Reconciliation {
-  /** Drift rows (and ok rows with keepOk), most severe first. */
-  rows: ResultRow[];
-  /** ok comparisons per channel (counted even when not kept). */
-  okByChannel: Record<string, number>;
+  /** Counts per class × channel, units and value at risk (ok comparisons are counted, not kept). */
+  summary: Summary;
+  /** Number of result rows (drift, plus ok ones with keepOk). */
+  count: number;
+  /** The `n` most severe rows, built without building the others. */
+  top(n: number): ResultRow[];
+  /** Every result row, most severe first (built on first use: --since, --publish). */
+  readonly rows: ResultRow[];
+  /** Every result row, class by class in order of severity, each built as it is read (for --out). */
+  stream(): Iterable<ResultRow>;
 }
 
 /** Sum the quantities of every source of a role (two warehouse systems add up). */
@@ -155,86 +161,144 @@ function merged(store: InventoryStore, role: Role): { qty: Float64Array; present
   return { qty, present, price };
 }
 
+const NO_PRICE = Number.NaN;
+
 /**
  * Pure: compare every channel with the warehouse and orders.
  * expected(sku, location) = max(onHand − reserved − safetyStock, 0); delta = channel − expected.
+ * Results are kept compactly (key id, channel, class) and turned into row objects only when asked:
+ * a run with millions of comparisons and few readers of the detail stays fast and small.
  */
 export function reconcile(store: InventoryStore, options: ReconcileOptions): Reconciliation {
   const n = store.keys.size;
   const warehouse = merged(store, 'warehouse');
   const orders = merged(store, 'orders');
   const channels = store.sources.filter((s) => s.role === 'channel');
-  const rows: ResultRow[] = [];
-  const okByChannel: Record<string, number> = Object.fromEntries(channels.map((c) => [c.name, 0]));
   const uniform = typeof options.safetyStock === 'number' ? options.safetyStock : undefined;
   const safetyOf = typeof options.safetyStock === 'function' ? options.safetyStock : () => uniform!;
   const tolerance = options.tolerance;
   const keys = store.keys;
-  /** Rows are built with one shape (fast property access, less garbage than spreads). */
-  const row = (id: number, channel: string, onHand: number | null, reserved: number | null, safety: number, expected: number | null, actual: number | null, delta: number | null, cls: DriftClass): ResultRow => ({
-    sku: keys.sku(id),
-    location: store.locations[keys.location(id)]!,
-    channel,
-    onHand,
-    reserved,
-    safetyStock: safety,
-    expected,
-    actual,
-    delta,
-    class: cls,
-  });
-  const priceAt = (p: Float64Array | undefined, id: number) => (p && !Number.isNaN(p[id]!) ? p[id]! : undefined);
+  const priceAt = (p: Float64Array | undefined, id: number) => (p && !Number.isNaN(p[id]!) ? p[id]! : NO_PRICE);
 
+  const summary: Summary = { byClass: Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DriftClass, number>, byChannel: {}, units: {}, valueAtRisk: {} };
+  const count = (channel: string, cls: DriftClass, units: number, value: number) => {
+    summary.byClass[cls] += 1;
+    const ch = (summary.byChannel[channel] ??= {});
+    ch[cls] = (ch[cls] ?? 0) + 1;
+    if (cls === 'ok') return;
+    summary.units[cls] = (summary.units[cls] ?? 0) + units;
+    if (!Number.isNaN(value)) summary.valueAtRisk[cls] = Number(((summary.valueAtRisk[cls] ?? 0) + value).toFixed(2));
+  };
+
+  // compact results: key id, channel index, class rank
+  const ids: number[] = [];
+  const chans: number[] = [];
+  const ranks: number[] = [];
+  const negatives: ResultRow[] = [];
   for (const s of store.sources) {
     for (const neg of s.negatives) {
-      rows.push({ sku: neg.sku, location: neg.location, channel: s.name, onHand: s.role === 'warehouse' ? neg.quantity : null, reserved: s.role === 'orders' ? neg.quantity : null, safetyStock: safetyOf(neg.sku), expected: null, actual: s.role === 'channel' ? neg.quantity : null, delta: null, class: 'negative' });
+      const r: ResultRow = { sku: neg.sku, location: neg.location, channel: s.name, onHand: s.role === 'warehouse' ? neg.quantity : null, reserved: s.role === 'orders' ? neg.quantity : null, safetyStock: safetyOf(neg.sku), expected: null, actual: s.role === 'channel' ? neg.quantity : null, delta: null, class: 'negative' };
+      negatives.push(r);
+      count(s.name, 'negative', Math.abs(neg.quantity), NO_PRICE);
     }
   }
-
-  for (const channel of channels) {
+  const OK = rank.ok;
+  channels.forEach((channel, c) => {
     channel.ensure(n);
     const cPresent = channel.present;
     const cQty = channel.qty;
+    (summary.byChannel[channel.name] ??= {}).ok = 0;
     let ok = 0;
     for (let id = 0; id < n; id++) {
-      const inWarehouse = warehouse.present[id] === 1;
       const listed = cPresent[id] === 1;
-      if (!inWarehouse) {
+      if (warehouse.present[id] !== 1) {
         if (!listed) continue;
-        const offered = cQty[id]!;
-        const r = row(id, channel.name, null, null, uniform ?? safetyOf(keys.sku(id)), null, offered, null, 'unknown-sku');
+        ids.push(id), chans.push(c), ranks.push(rank['unknown-sku']);
         const price = priceAt(channel.price, id);
-        if (price !== undefined) Object.assign(r, { price, valueAtRisk: Math.max(offered, 0) * price });
-        rows.push(r);
+        count(channel.name, 'unknown-sku', cQty[id]!, Math.max(cQty[id]!, 0) * price);
         continue;
       }
-      const onHand = warehouse.qty[id]!;
-      const reserved = orders.present[id] ? orders.qty[id]! : 0;
-      const safety = uniform ?? safetyOf(keys.sku(id));
-      const expected = Math.max(onHand - reserved - safety, 0);
+      const expected = Math.max(warehouse.qty[id]! - (orders.present[id] ? orders.qty[id]! : 0) - (uniform ?? safetyOf(keys.sku(id))), 0);
       if (!listed) {
         if (expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
-        const r = row(id, channel.name, onHand, reserved, safety, expected, null, null, 'missing-in-channel');
-        const price = priceAt(warehouse.price, id);
-        if (price !== undefined) Object.assign(r, { price, valueAtRisk: expected * price });
-        rows.push(r);
+        ids.push(id), chans.push(c), ranks.push(rank['missing-in-channel']);
+        count(channel.name, 'missing-in-channel', expected, expected * priceAt(warehouse.price, id));
         continue;
       }
-      const offered = cQty[id]!;
-      const delta = offered - expected;
+      const delta = cQty[id]! - expected;
       if (delta <= tolerance && delta >= -tolerance) {
         ok++;
-        if (options.keepOk) rows.push(row(id, channel.name, onHand, reserved, safety, expected, offered, delta, 'ok'));
+        if (options.keepOk) ids.push(id), chans.push(c), ranks.push(OK);
         continue;
       }
-      const r = row(id, channel.name, onHand, reserved, safety, expected, offered, delta, delta > 0 ? 'oversell' : 'undersell');
-      const price = priceAt(channel.price, id) ?? priceAt(warehouse.price, id);
-      if (price !== undefined) Object.assign(r, { price, valueAtRisk: Math.abs(delta) * price });
-      rows.push(r);
+      const cls: DriftClass = delta > 0 ? 'oversell' : 'undersell';
+      ids.push(id), chans.push(c), ranks.push(rank[cls]);
+      const price = priceAt(channel.price, id);
+      count(channel.name, cls, Math.abs(delta), Math.abs(delta) * (Number.isNaN(price) ? priceAt(warehouse.price, id) : price));
     }
-    okByChannel[channel.name] = ok;
-  }
-  return { rows: rows.sort(bySeverityFast), okByChannel };
+    summary.byChannel[channel.name]!.ok = ok;
+    summary.byClass.ok += ok;
+  });
+
+  /** Result row `i` of the compact arrays, as an object. */
+  const build = (i: number): ResultRow => {
+    const id = ids[i]!;
+    const channel = channels[chans[i]!]!;
+    const cls = CLASSES[ranks[i]!]!;
+    const sku = keys.sku(id);
+    const known = warehouse.present[id] === 1;
+    const onHand = known ? warehouse.qty[id]! : null;
+    const reserved = known ? (orders.present[id] ? orders.qty[id]! : 0) : null;
+    const safety = uniform ?? safetyOf(sku);
+    const expected = known ? Math.max(onHand! - reserved! - safety, 0) : null;
+    const actual = channel.present[id] === 1 ? channel.qty[id]! : null;
+    const delta = expected !== null && actual !== null ? actual - expected : null;
+    const row: ResultRow = { sku, location: store.locations[keys.location(id)]!, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual, delta, class: cls };
+    if (cls !== 'ok') {
+      const channelPrice = priceAt(channel.price, id);
+      const price = cls === 'missing-in-channel' ? priceAt(warehouse.price, id) : Number.isNaN(channelPrice) && cls !== 'unknown-sku' ? priceAt(warehouse.price, id) : channelPrice;
+      if (!Number.isNaN(price)) {
+        const units = cls === 'missing-in-channel' ? expected! : cls === 'unknown-sku' ? Math.max(actual!, 0) : Math.abs(delta!);
+        Object.assign(row, { price, valueAtRisk: units * price });
+      }
+    }
+    return row;
+  };
+
+  let all: ResultRow[] | undefined;
+  return {
+    summary,
+    count: ids.length + negatives.length,
+    top(k) {
+      // severity ranks first; within a rank the biggest value at risk / units: a bounded selection
+      const best: ResultRow[] = [...negatives];
+      for (let i = 0; i < ids.length; i++) {
+        if (ranks[i] === OK) continue;
+        if (best.length >= k * 4 && ranks[i]! > rank[best[best.length - 1]!.class]) continue;
+        best.push(build(i));
+        if (best.length >= k * 8) {
+          best.sort(bySeverityFast);
+          best.length = k * 4;
+        }
+      }
+      return best.sort(bySeverityFast).slice(0, k);
+    },
+    *stream() {
+      yield* negatives;
+      for (let r = 0; r < CLASSES.length; r++) {
+        if (r === rank.negative) continue;
+        for (let i = 0; i < ids.length; i++) if (ranks[i] === r) yield build(i);
+      }
+    },
+    get rows() {
+      if (!all) {
+        all = [...negatives];
+        for (let i = 0; i < ids.length; i++) all.push(build(i));
+        all.sort(bySeverityFast);
+      }
+      return all;
+    },
+  };
 }
 
 /** Most severe first by class, value at risk and units; ties keep reading order (stable sort). */
@@ -253,25 +317,4 @@ export interface Summary {
   byChannel: Record<string, Partial<Record<DriftClass, number>>>;
   units: Partial<Record<DriftClass, number>>;
   valueAtRisk: Partial<Record<DriftClass, number>>;
-}
-
-export function summarize(rows: readonly ResultRow[], okByChannel: Record<string, number> = {}): Summary {
-  const byClass = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DriftClass, number>;
-  const byChannel: Summary['byChannel'] = {};
-  const units: Summary['units'] = {};
-  const valueAtRisk: Summary['valueAtRisk'] = {};
-  for (const [channel, n] of Object.entries(okByChannel)) {
-    (byChannel[channel] ??= {}).ok = n;
-    byClass.ok += n;
-  }
-  for (const r of rows) {
-    if (r.class === 'ok' && r.channel in okByChannel) continue; // already counted
-    byClass[r.class] += 1;
-    const ch = (byChannel[r.channel] ??= {});
-    ch[r.class] = (ch[r.class] ?? 0) + 1;
-    const u = r.class === 'missing-in-channel' ? (r.expected ?? 0) : r.class === 'unknown-sku' ? (r.actual ?? 0) : Math.abs(r.delta ?? r.actual ?? r.onHand ?? r.reserved ?? 0);
-    units[r.class] = (units[r.class] ?? 0) + u;
-    if (r.valueAtRisk !== undefined) valueAtRisk[r.class] = Number(((valueAtRisk[r.class] ?? 0) + r.valueAtRisk).toFixed(2));
-  }
-  return { byClass, byChannel, units, valueAtRisk };
 }
