@@ -16,6 +16,8 @@ export class KeyTable {
   #mask = (1 << 17) - 1;
   #size = 0;
   readonly #decoder = new TextDecoder();
+
+  }
   readonly #encoder = new TextEncoder();
 
   /** Number of distinct keys. */
@@ -50,7 +52,9 @@ export class KeyTable {
       bigger.set(this.#arena.subarray(0, this.#arenaUsed));
       this.#arena = bigger;
     }
-    this.#arena.set(buf.subarray(start, end), this.#arenaUsed);
+    const arena = this.#arena;
+    const at = this.#arenaUsed;
+    for (let i = 0; i < len; i++) arena[at + i] = buf[start + i]!;
     this.#start[id] = this.#arenaUsed;
     this.#length[id] = len;
     this.#location[id] = location;
