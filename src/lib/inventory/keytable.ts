@@ -16,8 +16,6 @@ export class KeyTable {
   #mask = (1 << 17) - 1;
   #size = 0;
   readonly #decoder = new TextDecoder();
-
-  }
   readonly #encoder = new TextEncoder();
 
   /** Number of distinct keys. */
