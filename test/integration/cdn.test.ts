@@ -112,6 +112,28 @@ describe('weighted routing', () => {
     expect(audit[0]!.changeId).toBe(doc.changeId);
   });
 
+  it('A records with an alias to CloudFront (no TTL) fail over and back, the alias kept exactly', async () => {
+    const f = await fixture('weighted', { type: 'A' });
+    const name = f.records[0]!;
+    const before = await f.sets(name);
+    expect(before['cloudfront-0']).toMatchObject({ AliasTarget: { HostedZoneId: 'Z2FDTNDATAQYW2' } });
+    // the batch carries the alias exactly and no TTL (AWS refuses a TTL on an alias; moto lists one as 0)
+    const dry = JSON.parse((await cli(f, ['cdn', 'failover', '--dry-run', '--json'])).stdout) as { plan: { changeBatch: { Changes: { Action: string; ResourceRecordSet: Record<string, unknown> }[] } } };
+    const aliasChanges = dry.plan.changeBatch.Changes.filter((c) => c.ResourceRecordSet.SetIdentifier === 'cloudfront-0');
+    expect(aliasChanges.map((c) => [c.Action, c.ResourceRecordSet.Weight, 'TTL' in c.ResourceRecordSet, c.ResourceRecordSet.AliasTarget])).toEqual([
+      ['DELETE', 100, false, before['cloudfront-0']!.AliasTarget],
+      ['CREATE', 0, false, before['cloudfront-0']!.AliasTarget],
+    ]);
+    expect((await cli(f, ['cdn', 'failover', '--yes'])).code).toBe(0);
+    const after = await f.sets(name);
+    expect(after['cloudfront-0']).toMatchObject({ Weight: 0, AliasTarget: before['cloudfront-0']!.AliasTarget });
+    expect(after['fastly-0']).toMatchObject({ Weight: 100, TTL: 60, ResourceRecords: [{ Value: '151.101.1.57' }] });
+    expect((await cli(f, ['cdn', 'failback', '--yes'])).code).toBe(0);
+    expect(await weights(f, name)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+    const status = await cli(f, ['cdn', 'status']);
+    expect(status.stdout).toContain(`alias ${f.distributionDomain}`);
+  });
+
   it('moves a two-record group in ONE batch', async () => {
     const f = await fixture('weighted', { records: ['www', '@'] });
     await control.clearRequests();

@@ -102,7 +102,8 @@ function canonicalRecord(r: XmlRecord): string {
     weight: str(r.Weight),
     region: str(r.Region),
     failover: str(r.Failover),
-    ttl: str(r.TTL),
+    // alias records have no TTL (moto lists them with TTL 0)
+    ttl: alias ? undefined : str(r.TTL),
     values: records.map((x) => String(x.Value)).sort(),
     alias: alias ? { zone: str(alias.HostedZoneId), dns: dns(alias.DNSName), evaluate: str(alias.EvaluateTargetHealth) } : undefined,
     healthCheckId: str(r.HealthCheckId),

@@ -29,7 +29,8 @@ export interface CdnFixture {
 
 let counter = 0;
 
-export async function createCdnFixture(endpoint: string, routing: Routing, options: { records?: string[]; ttl?: number; auditBucket?: string } = {}): Promise<CdnFixture> {
+export async function createCdnFixture(endpoint: string, routing: Routing, options: { records?: string[]; ttl?: number; auditBucket?: string; type?: 'CNAME' | 'A' } = {}): Promise<CdnFixture> {
+  const type = options.type ?? 'CNAME';
   counter += 1;
   const common = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
   const route53 = new Route53Client(common);
@@ -55,14 +56,17 @@ export async function createCdnFixture(endpoint: string, routing: Routing, optio
   const healthChecks = { primary: await hc('primary'), secondary: await hc('secondary') };
   const ttl = options.ttl ?? 60;
   const changes = records.flatMap((name, i) => {
-    const base = (side: 'primary' | 'secondary'): ResourceRecordSet => ({
-      Name: name,
-      Type: 'CNAME',
-      SetIdentifier: `${side === 'primary' ? 'cloudfront' : 'fastly'}-${i}`,
-      TTL: ttl,
-      HealthCheckId: healthChecks[side],
-      ResourceRecords: [{ Value: side === 'primary' ? dist.Distribution!.DomainName! : `${name}.global.prod.fastly.net` }],
-    });
+    const base = (side: 'primary' | 'secondary'): ResourceRecordSet => {
+      const set: ResourceRecordSet = { Name: name, Type: type, SetIdentifier: `${side === 'primary' ? 'cloudfront' : 'fastly'}-${i}`, HealthCheckId: healthChecks[side] };
+      if (type === 'A' && side === 'primary') {
+        // an alias to CloudFront: its fixed hosted zone id, no TTL
+        set.AliasTarget = { HostedZoneId: 'Z2FDTNDATAQYW2', DNSName: dist.Distribution!.DomainName!, EvaluateTargetHealth: false };
+      } else {
+        set.TTL = ttl;
+        set.ResourceRecords = [{ Value: type === 'A' ? '151.101.1.57' : side === 'primary' ? dist.Distribution!.DomainName! : `${name}.global.prod.fastly.net` }];
+      }
+      return set;
+    };
     const p = base('primary');
     const s = base('secondary');
     if (routing === 'weighted') Object.assign(p, { Weight: 100 }) && Object.assign(s, { Weight: 0 });
@@ -76,7 +80,7 @@ export async function createCdnFixture(endpoint: string, routing: Routing, optio
   const group = {
     zoneId,
     record: records.length === 1 ? records[0] : records,
-    type: 'CNAME',
+    type,
     routing,
     primary: { setIdentifier: Object.fromEntries(records.map((r, i) => [r, `cloudfront-${i}`])), distributionId: dist.Distribution!.Id },
     secondary: { setIdentifier: Object.fromEntries(records.map((r, i) => [r, `fastly-${i}`])) },
@@ -95,8 +99,8 @@ export async function createCdnFixture(endpoint: string, routing: Routing, optio
     distributionDomain: dist.Distribution!.DomainName!,
     route53,
     async sets(name) {
-      const res = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: name, StartRecordType: 'CNAME', MaxItems: 300 }));
-      return Object.fromEntries((res.ResourceRecordSets ?? []).filter((s) => s.Name === `${name}.` && s.Type === 'CNAME').map((s) => [s.SetIdentifier!, s]));
+      const res = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: name, StartRecordType: type, MaxItems: 300 }));
+      return Object.fromEntries((res.ResourceRecordSets ?? []).filter((s) => s.Name === `${name}.` && s.Type === type).map((s) => [s.SetIdentifier!, s]));
     },
     close: () => route53.destroy(),
   };

@@ -32,7 +32,11 @@ export async function readRecords(aws: AwsClients, config: CdnGroup, signal?: Ab
           { abortSignal: signal },
         );
         for (const set of page.ResourceRecordSets ?? []) {
-          if (normalizeName(set.Name ?? '') === name && set.Type === config.type && !record.sets.some((s) => s.SetIdentifier === set.SetIdentifier)) record.sets.push(set);
+          if (normalizeName(set.Name ?? '') === name && set.Type === config.type && !record.sets.some((s) => s.SetIdentifier === set.SetIdentifier)) {
+            // an alias record has no TTL on AWS; some emulators report TTL 0, which AWS would refuse in a DELETE
+            if (set.AliasTarget) delete set.TTL;
+            record.sets.push(set);
+          }
         }
         const next: Start | undefined = page.IsTruncated && page.NextRecordName && normalizeName(page.NextRecordName) === name && page.NextRecordType === config.type
           ? { name, type: config.type, identifier: page.NextRecordIdentifier }
