@@ -121,7 +121,10 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   // other exports (usually sorted the same way) then find each next key without a table probe.
   const order = { warehouse: 0, orders: 1, channel: 2 } as const;
   for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
-    await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source: store.addSource(spec.name, spec.role), duplicates: request.duplicates, onError });
+    const t = Date.now();
+    const source = store.addSource(spec.name, spec.role);
+    await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError });
+    ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
   const cwd = ctx.cwd;
   if (request.errors) await writeRows(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
@@ -135,7 +138,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   }
   for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
 
+  const reconcileStarted = Date.now();
   const result = reconcile(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
+  ctx.out.debug(`reconciled ${store.keys.size.toLocaleString('en-US')} sku/location keys across ${store.sources.filter((s) => s.role === 'channel').length} channels in ${Date.now() - reconcileStarted} ms`);
   const summary = result.summary;
   // every row object is built only when something reads them all
   const needRows = Boolean(request.since || request.publish);
