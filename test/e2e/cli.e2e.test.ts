@@ -107,3 +107,13 @@ describe('pipes', () => {
     expect(res.stderr).toBe('');
   });
 });
+
+describe('inventory reconcile (built binary)', () => {
+  it('reconciles the shipped example exports: exit 5 on oversell, every class counted', async () => {
+    const res = await spawnCli(['inventory', 'reconcile', '--json', '--config', EXAMPLE]);
+    expect(res.code).toBe(5);
+    const doc = JSON.parse(res.stdout) as { failing: string[]; summary: { byClass: Record<string, number> } };
+    expect(doc.failing).toEqual(['oversell']);
+    expect(doc.summary.byClass).toEqual({ oversell: 1, negative: 1, 'unknown-sku': 1, undersell: 1, 'missing-in-channel': 1, ok: 6 });
+  });
+});
