@@ -279,7 +279,7 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
           }
           if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return onError({ source: spec.name, file: shown, line, reason: 'not a JSON object' });
           const record = doc as Record<string, unknown>;
-          if (line === 1 || !seenColumns) {
+          if (!seenColumns) {
             seenColumns = true;
             const missing = requiredColumns(spec).filter(([, physical]) => !(physical in record));
             if (missing.length) throw missingColumns(spec, shown, Object.keys(record));

@@ -92,10 +92,6 @@ export class Output {
     this.#stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   }
 
-  get resultWritten(): boolean {
-    return this.#resultWritten;
-  }
-
   /** Start a long step. ora is imported only when a spinner is actually shown. */
   async progress(text: string): Promise<Progress> {
     if (!this.interactive) {

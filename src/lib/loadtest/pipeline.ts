@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { findCampaign } from '../config/campaign.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
@@ -9,8 +10,7 @@ import { k6Script, loadProfile } from './script.js';
 /** `retailctl loadtest --campaign <name> [--out file]`. */
 export async function loadtest(ctx: CommandContext, name: string, options: { out?: string }): Promise<CommandResult> {
   const { config } = await ctx.config();
-  const campaign = config.campaigns?.[name];
-  if (!campaign) throw new RetailctlError('CAMPAIGN_UNKNOWN', `no campaign named "${name}" in the config`, { exitCode: ExitCode.Usage });
+  const campaign = findCampaign(config, name);
   if (!campaign.loadtest) throw new RetailctlError('LOADTEST_MISSING', `campaign ${name} has no loadtest section`, { exitCode: ExitCode.Usage, hint: 'add campaigns.<name>.loadtest with url, baselineRps, multiplier (see examples/retailctl.yaml)' });
   const profile = loadProfile(campaign.loadtest);
   const script = k6Script(profile, name);

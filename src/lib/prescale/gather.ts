@@ -12,6 +12,35 @@ export interface ScheduledActionState {
   max?: number;
 }
 
+/** A Lambda alias's provisioned concurrency config as read (GetProvisionedConcurrencyConfig). */
+export interface ProvisionedConcurrency {
+  requested: number;
+  allocated: number;
+  status: string;
+  reason?: string;
+}
+
+/** The alias's provisioned concurrency, or undefined when none is configured. */
+async function readProvisionedConcurrency(aws: AwsClients, ref: ScalableTargetRef, signal?: AbortSignal): Promise<ProvisionedConcurrency | undefined> {
+  const lambda = await aws.client('lambda');
+  const { GetProvisionedConcurrencyConfigCommand } = await import('@aws-sdk/client-lambda');
+  try {
+    const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: ref.lambda!.functionName, Qualifier: ref.lambda!.qualifier }), { abortSignal: signal });
+    const out: ProvisionedConcurrency = { requested: pc.RequestedProvisionedConcurrentExecutions ?? 0, allocated: pc.AllocatedProvisionedConcurrentExecutions ?? 0, status: pc.Status ?? 'unknown' };
+    if (pc.StatusReason) out.reason = pc.StatusReason;
+    return out;
+  } catch (err) {
+    if (!isAwsError(err, 'ProvisionedConcurrencyConfigNotFoundException')) throw err;
+    return undefined;
+  }
+}
+
+/** Pure: whether provisioned concurrency as read has reached `wanted`. */
+export function lambdaReadiness(pc: ProvisionedConcurrency | undefined, wanted: number): Readiness {
+  if (!pc) return { ready: wanted === 0, current: 0, detail: `no provisioned concurrency 0/${wanted}` };
+  return { ready: pc.status === 'READY' && pc.allocated >= wanted, current: pc.allocated, detail: `${pc.status} ${pc.allocated}/${wanted}${pc.status === 'FAILED' && pc.reason ? `: ${pc.reason}` : ''}` };
+}
+
 /** Readiness of one target's capacity right now. */
 export interface Readiness {
   ready: boolean;
@@ -24,6 +53,8 @@ export interface PrescaleState {
   observations: Record<string, TargetObservation>;
   lambdas: Record<string, LambdaObservation>;
   account?: { limit: number; unreserved: number };
+  /** Provisioned concurrency as read, by target key (Lambda targets with a config only). */
+  pc: Record<string, ProvisionedConcurrency>;
   /** Scheduled actions of this campaign, by target key. */
   actions: Record<string, { up?: ScheduledActionState; drain?: ScheduledActionState; down?: ScheduledActionState }>;
 }
@@ -83,25 +114,21 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
 
   const lambdaRefs = refs.filter((r) => r.lambda);
   const lambdas: Record<string, LambdaObservation> = {};
+  const pc: Record<string, ProvisionedConcurrency> = {};
   let account: PrescaleState['account'];
   if (lambdaRefs.length) {
     const lambda = await aws.client('lambda');
-    const { GetFunctionConfigurationCommand, GetProvisionedConcurrencyConfigCommand, GetAccountSettingsCommand } = await import('@aws-sdk/client-lambda');
+    const { GetFunctionConfigurationCommand, GetAccountSettingsCommand } = await import('@aws-sdk/client-lambda');
     await Promise.all([
       ...lambdaRefs.map(async (ref) => {
         const { functionName, qualifier } = ref.lambda!;
         const name = `${functionName}:${qualifier}`;
         try {
           const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: qualifier }), { abortSignal: signal });
-          let provisioned = 0;
-          try {
-            const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: qualifier }), { abortSignal: signal });
-            provisioned = pc.RequestedProvisionedConcurrentExecutions ?? 0;
-            observations[keyOf(ref)]!.current = pc.AllocatedProvisionedConcurrentExecutions ?? 0;
-          } catch (err) {
-            if (!isAwsError(err, 'ProvisionedConcurrencyConfigNotFoundException')) throw err;
-            observations[keyOf(ref)]!.current = 0;
-          }
+          const config = await readProvisionedConcurrency(aws, ref, signal);
+          if (config) pc[ref.key] = config;
+          const provisioned = config?.requested ?? 0;
+          observations[keyOf(ref)]!.current = config?.allocated ?? 0;
           lambdas[name] = { exists: true, memoryMb: fn.MemorySize ?? 128, architecture: fn.Architectures?.[0] === 'arm64' ? 'arm64' : 'x86_64', provisioned };
         } catch (err) {
           if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
@@ -114,25 +141,14 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
       })(),
     ]);
   }
-  const state: PrescaleState = { observations, lambdas, actions };
+  const state: PrescaleState = { observations, lambdas, pc, actions };
   if (account) state.account = account;
   return state;
 }
 
 /** Capacity in place now for one target, and whether it has reached `wanted`. */
 export async function readReadiness(aws: AwsClients, ref: ScalableTargetRef, wanted: number, signal?: AbortSignal): Promise<Readiness> {
-  if (ref.namespace === 'lambda') {
-    const lambda = await aws.client('lambda');
-    const { GetProvisionedConcurrencyConfigCommand } = await import('@aws-sdk/client-lambda');
-    try {
-      const pc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: ref.lambda!.functionName, Qualifier: ref.lambda!.qualifier }), { abortSignal: signal });
-      const allocated = pc.AllocatedProvisionedConcurrentExecutions ?? 0;
-      return { ready: pc.Status === 'READY' && allocated >= wanted, current: allocated, detail: `${pc.Status} ${allocated}/${wanted}${pc.Status === 'FAILED' && pc.StatusReason ? `: ${pc.StatusReason}` : ''}` };
-    } catch (err) {
-      if (!isAwsError(err, 'ProvisionedConcurrencyConfigNotFoundException')) throw err;
-      return { ready: wanted === 0, current: 0, detail: `no provisioned concurrency 0/${wanted}` };
-    }
-  }
+  if (ref.namespace === 'lambda') return lambdaReadiness(await readProvisionedConcurrency(aws, ref, signal), wanted);
   if (ref.namespace === 'ecs') {
     const ecs = await aws.client('ecs');
     const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');

@@ -1,28 +1,19 @@
 import { DateTime } from 'luxon';
+import { findCampaign } from '../config/campaign.js';
 import type { Campaign } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
 import { executePrescale } from './execute.js';
-import { gatherPrescale, readReadiness } from './gather.js';
+import { gatherPrescale, lambdaReadiness, readReadiness } from './gather.js';
 import { planPrescale } from './plan.js';
 import { renderPrescalePlan, renderPrescaleStatus, type StatusRow } from './render.js';
 import { actionName, resolveTargets } from './targets.js';
 import { campaignWindow } from './window.js';
 
 async function campaignOf(ctx: CommandContext, name: string): Promise<Campaign> {
-  const { config } = await ctx.config();
-  const campaigns = config.campaigns ?? {};
-  const campaign = campaigns[name];
-  if (!campaign) {
-    const known = Object.keys(campaigns);
-    throw new RetailctlError('CAMPAIGN_UNKNOWN', `no campaign named "${name}" in the config${known.length ? ` (it has ${known.join(', ')})` : ''}`, {
-      exitCode: ExitCode.Usage,
-      hint: known.length ? undefined : 'declare it under `campaigns:` (see examples/retailctl.yaml)',
-    });
-  }
-  return campaign;
+  return findCampaign((await ctx.config()).config, name);
 }
 
 /** `retailctl prescale --campaign <name> [--schedule]`: read → plan → (dry run) → confirm → apply → wait. */
@@ -95,7 +86,9 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
   const rows: StatusRow[] = await Promise.all(
     refs.map(async (ref) => {
       const seen = state.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
-      const row: StatusRow = { ref, planned: ref.desired, readiness: await readReadiness(aws.read, ref, ref.desired, ctx.signal), actions: state.actions[ref.key] ?? {} };
+      // Lambda's provisioned concurrency was just read by gatherPrescale: no second call
+      const readiness = ref.lambda ? lambdaReadiness(state.pc[ref.key], ref.desired) : await readReadiness(aws.read, ref, ref.desired, ctx.signal);
+      const row: StatusRow = { ref, planned: ref.desired, readiness, actions: state.actions[ref.key] ?? {} };
       if (seen.downAction) row.baseline = seen.downAction;
       if (seen.registered) row.registered = seen.registered;
       return row;
