@@ -5,6 +5,7 @@ import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerImages } from './commands/images.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLoadtest } from './commands/loadtest.js';
 import { registerPrescale } from './commands/prescale.js';
@@ -239,6 +240,7 @@ Examples:
   $ retailctl cdn status                  where storefront traffic goes now
   $ retailctl prescale --campaign NAME    warm capacity for a campaign (and scale it back)
   $ retailctl loadtest --campaign NAME    prove it under the expected spike with k6
+  $ retailctl images migrate ./media      product images into S3 under catalogue-shaped keys
   $ retailctl inventory reconcile         find stock drift before it oversells
   $ retailctl <command> --help            options and examples for one command`,
   );
@@ -249,6 +251,7 @@ Examples:
   registerCdn(program, runtime);
   registerPrescale(program, runtime);
   registerLoadtest(program, runtime);
+  registerImages(program, runtime);
   registerInventory(program, runtime);
   return program;
 }

@@ -1,0 +1,97 @@
+import { Option, type Command } from 'commander';
+import type { Runtime } from '../cli.js';
+import { usageError } from '../lib/errors.js';
+import { parseDurationFlag } from '../lib/util/duration.js';
+
+const repeat = (v: string, prev: string[]) => [...prev, v];
+
+function positiveInt(flag: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw usageError(`${flag}: expected a whole number from 1 to ${max}, got "${text}"`);
+  return n;
+}
+
+export function registerImages(program: Command, runtime: Runtime): void {
+  const images = program
+    .command('images')
+    .description('product images: move them into S3 under catalogue-shaped keys, verified, resumable, CDN-ready')
+    .addHelpText('after', '\nExamples:\n  $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --dry-run\n  $ retailctl images verify --manifest images.csv');
+
+  const migrate = images
+    .command('migrate [source]')
+    .description('upload images from a directory or an http(s) origin to S3: keys from the catalogue, Content-Type from the bytes, SHA-256 checked by S3, unchanged objects skipped, safe to kill and rerun')
+    .option('--bucket <name>', 'destination bucket (images.bucket)')
+    .option('--prefix <prefix>', 'key prefix (images.prefix)')
+    .option('--catalog <file>', 'CSV or JSON mapping each image to sku, category, variant, position (images.catalog)')
+    .option('--column <field=name>', 'catalogue column for a field: source, sku, category, variant, position (repeatable; images.columns)', repeat, [] as string[])
+    .option('--key-template <template>', 'key shape: {category} {sku} {variant} {position} {name} {ext} {hash} {dir} (default {category}/{sku}/{variant}.{ext}; without a catalogue {dir}/{name}.{ext})')
+    .option('--cache-control <value>', 'Cache-Control (default: public, max-age=31536000, immutable with {hash}, else public, max-age=86400; rules by glob: images.cacheRules)')
+    .addOption(new Option('--sse <algorithm>', 'server-side encryption (images.sse)').choices(['AES256', 'aws:kms']))
+    .option('--kms-key-id <id>', 'KMS key for --sse aws:kms (images.kmsKeyId)')
+    .option('--concurrency <n>', 'uploads in flight (default 64; halves when S3 answers SlowDown)')
+    .option('--force', 're-upload objects that are already there and unchanged')
+    .option('--manifest <file>', 'write one row per image (CSV or JSON by extension): source, key, url, size, sha256, contentType, status, reason')
+    .option('--redirects <file>', 'write old path → new URL as an nginx map and as JSON (x.map + x.json)')
+    .option('--redirect-from <path>', 'URL path the application serves a local source under today (for --redirects)', '/')
+    .option('--cdn-domain <domain>', 'domain the images are served from (default: the distribution\'s alias or domain)')
+    .option('--invalidate <distributionId>', 'after uploading, one CloudFront invalidation for replaced keys (wildcards beyond 1,000 paths)')
+    .option('--wait <duration>', 'with --invalidate: wait this long for it to complete (0 = do not wait)', '0')
+    .option('--state-dir <dir>', 'where the journal of uploaded objects lives', '.retailctl')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done; 4 some images failed (a rerun retries only those); 2 bad input (nothing uploaded); 3 needs --yes.
+
+Examples:
+  $ retailctl images migrate ./media/catalog/product --bucket shop-product-images --catalog catalog.csv --dry-run
+  $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --manifest images.csv --redirects redirects.map --yes
+  $ retailctl images migrate https://www.shop.example.com/media/ --catalog catalog.csv --bucket shop-product-images --invalidate E2DEMODIST --yes`,
+    )
+    .action(
+      (
+        source: string | undefined,
+        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string },
+      ) =>
+        runtime.execute(migrate, async (ctx) => {
+          const concurrency = positiveInt('--concurrency', opts.concurrency, 512);
+          const wait = parseDurationFlag('--wait', opts.wait);
+          const { imagesMigrate } = await import('../lib/images/pipeline.js');
+          return imagesMigrate(ctx, {
+            source,
+            bucket: opts.bucket,
+            prefix: opts.prefix,
+            catalog: opts.catalog,
+            columns: opts.column,
+            keyTemplate: opts.keyTemplate,
+            cacheControl: opts.cacheControl,
+            sse: opts.sse,
+            kmsKeyId: opts.kmsKeyId,
+            concurrency,
+            force: Boolean(opts.force),
+            manifest: opts.manifest,
+            redirects: opts.redirects,
+            redirectFrom: opts.redirectFrom,
+            cdnDomain: opts.cdnDomain,
+            invalidate: opts.invalidate,
+            wait,
+            stateDir: opts.stateDir,
+          });
+        }),
+    );
+
+  const verify = images
+    .command('verify')
+    .description('read-only: every uploaded/unchanged row of a manifest exists in S3 with the same size and sha256; exit 5 on any mismatch')
+    .requiredOption('--manifest <file>', 'a manifest written by images migrate --manifest')
+    .option('--bucket <name>', 'bucket (default: the manifest\'s bucket column)')
+    .option('--concurrency <n>', 'HEAD requests in flight', '32')
+    .addHelpText('after', '\nExamples:\n  $ retailctl images verify --manifest images.csv\n  $ retailctl images verify --manifest images.json --json')
+    .action((opts: { manifest: string; bucket?: string; concurrency: string }) =>
+      runtime.execute(verify, async (ctx) => {
+        const concurrency = positiveInt('--concurrency', opts.concurrency, 256)!;
+        const { imagesVerify } = await import('../lib/images/verify.js');
+        return imagesVerify(ctx, { manifest: opts.manifest, bucket: opts.bucket, concurrency });
+      }),
+    );
+}

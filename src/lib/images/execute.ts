@@ -1,0 +1,275 @@
+/**
+ * Executes a migration plan: reads each image once (streamed twice above SMALL_FILE), hashes it,
+ * settles `check` items against what S3 holds, sniffs the Content-Type, uploads, and journals.
+ * Bounded concurrency that halves on SlowDown and climbs back one step at a time; a failed item is
+ * recorded with its reason and the rest continue (exit 4 at the end).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { detectContentType, SNIFF_BYTES } from './content.js';
+import type { JournalWriter } from './journal.js';
+import type { JournalEntry, PlanItem } from './plan.js';
+import type { S3Putter } from './s3put.js';
+
+/** Files up to this size are read into memory once; bigger ones are streamed (hash pass + upload). */
+export const SMALL_FILE = 4 * 1024 * 1024;
+/** Above this size uploads go multipart (@aws-sdk/lib-storage), in parts of this size. */
+export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+export const PART_SIZE = 16 * 1024 * 1024;
+/** Largest image taken from an http(s) origin (held in memory while it is uploaded). */
+const MAX_REMOTE_BYTES = 64 * 1024 * 1024;
+
+export type ItemStatus = 'uploaded' | 'skipped' | 'failed' | 'missing';
+
+export interface ItemResult {
+  item: PlanItem;
+  status: ItemStatus;
+  /** Why skipped / failed / missing. */
+  reason?: string;
+  size?: number;
+  sha256?: string;
+  contentType?: string;
+  etag?: string;
+  /** A content-type mismatch and the like (reported, not failed). */
+  warning?: string;
+  /** An existing object was overwritten (for the CloudFront invalidation). */
+  replaced?: boolean;
+}
+
+export interface ExecuteOptions {
+  putter: S3Putter;
+  /** Writing S3 client: multipart uploads, and HEAD for `check` items whose ETag is not an MD5. */
+  s3: () => Promise<S3Client>;
+  bucket: string;
+  sse: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  concurrency: number;
+  journal?: JournalWriter;
+  signal?: AbortSignal;
+  onItem?: (result: ItemResult) => void;
+  /** Fetch for http(s) sources (tests pass their own). */
+  fetch?: typeof fetch;
+  /** Lower the number of requests in flight; the putter calls it on SlowDown. */
+  gate: Gate;
+}
+
+/** Requests in flight: halves on throttling, grows back by one per `limit` successes. */
+export class Gate {
+  limit: number;
+  #successes = 0;
+  #waiters: (() => void)[] = [];
+  throttled = 0;
+  constructor(readonly max: number) {
+    this.limit = max;
+  }
+  throttle(): void {
+    this.throttled++;
+    this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.#successes = 0;
+  }
+  success(): void {
+    if (this.limit >= this.max) return;
+    if (++this.#successes >= this.limit) {
+      this.#successes = 0;
+      this.limit++;
+      this.#waiters.shift()?.();
+    }
+  }
+  /** Worker `index` may start an item (waits while the limit is below it). */
+  async enter(index: number): Promise<void> {
+    while (index >= this.limit) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+  wakeAll(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+interface Loaded {
+  /** Whole body (small files, remote images) or a stream factory. */
+  body: Buffer | (() => Readable);
+  size: number;
+  sha256: Buffer;
+  md5?: string;
+  head: Uint8Array;
+  mtimeMs?: number;
+}
+
+async function hashStream(file: string, wantMd5: boolean): Promise<{ sha256: Buffer; md5?: string; head: Buffer; size: number }> {
+  const sha = createHash('sha256');
+  const md5 = wantMd5 ? createHash('md5') : undefined;
+  let size = 0;
+  const headParts: Buffer[] = [];
+  let headLen = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    sha.update(chunk);
+    md5?.update(chunk);
+    size += chunk.length;
+    if (headLen < SNIFF_BYTES) {
+      headParts.push(chunk.subarray(0, SNIFF_BYTES - headLen));
+      headLen += Math.min(chunk.length, SNIFF_BYTES - headLen);
+    }
+  }
+  return { sha256: sha.digest(), ...(md5 ? { md5: md5.digest('hex') } : {}), head: Buffer.concat(headParts), size };
+}
+
+/** MD5 of a body as S3 reports a single-part ETag: the only ETag a local file can be compared with. */
+function plainMd5Etag(etag: string): boolean {
+  return /^[0-9a-f]{32}$/.test(etag);
+}
+
+async function fetchRemote(url: string, doFetch: typeof fetch, signal?: AbortSignal): Promise<Buffer | 'missing'> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    try {
+      const res = await doFetch(url, { method: 'GET', redirect: 'follow', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(60_000)]) : AbortSignal.timeout(60_000) });
+      if (res.status === 404 || res.status === 410) return 'missing';
+      if (res.status >= 500 || res.status === 429) throw new Error(`HTTP ${res.status} from the origin`);
+      if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status} from the origin`), { final: true });
+      const declared = Number(res.headers.get('content-length') ?? 0);
+      if (declared > MAX_REMOTE_BYTES) throw Object.assign(new Error(`${declared} bytes: larger than ${MAX_REMOTE_BYTES / 1024 / 1024} MiB; download it and migrate from a directory`), { final: true });
+      return Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      if (signal?.aborted || (err as { final?: boolean }).final) throw err;
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt * Math.random()));
+    }
+  }
+  throw lastError;
+}
+
+export async function executePlan(items: PlanItem[], options: ExecuteOptions): Promise<ItemResult[]> {
+  const results: ItemResult[] = new Array(items.length);
+  let next = 0;
+  const doFetch = options.fetch ?? fetch;
+
+  const load = async (item: PlanItem, wantMd5: boolean): Promise<Loaded | 'missing'> => {
+    const image = item.image;
+    if (image.url) {
+      const body = await fetchRemote(image.url, doFetch, options.signal);
+      if (body === 'missing') return 'missing';
+      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES) };
+    }
+    const file = image.file!;
+    if ((image.size ?? 0) <= SMALL_FILE) {
+      const body = await readFile(file);
+      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), mtimeMs: image.mtimeMs };
+    }
+    const hashed = await hashStream(file, wantMd5);
+    return { body: () => createReadStream(file, { highWaterMark: 1 << 20 }), ...hashed, mtimeMs: image.mtimeMs };
+  };
+
+  const processItem = async (item: PlanItem): Promise<ItemResult> => {
+    if (item.action === 'skip' && item.known) {
+      return { item, status: 'skipped', reason: 'unchanged', size: item.known.size, sha256: item.known.sha256, contentType: item.known.contentType, etag: item.known.etag };
+    }
+    const existing = item.existing;
+    const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
+    let loaded: Loaded | 'missing';
+    try {
+      loaded = await load(item, compareMd5);
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      const e = err as NodeJS.ErrnoException;
+      return { item, status: 'failed', reason: `cannot read ${item.image.url ?? item.image.path}: ${e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOENT' ? 'file disappeared' : e.message}` };
+    }
+    if (loaded === 'missing') return { item, status: 'missing', reason: 'not found on the origin (404)' };
+    const sha256Hex = loaded.sha256.toString('hex');
+    const { contentType, warning } = await detectContentType(item.image.path, loaded.head);
+
+    let replacing = existing !== undefined;
+    if (item.action === 'check' && existing) {
+      let same = false;
+      if (existing.size === loaded.size) {
+        if (compareMd5) same = loaded.md5 === existing.etag;
+        else {
+          const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+          const head = await (await options.s3()).send(new HeadObjectCommand({ Bucket: options.bucket, Key: item.key }), { abortSignal: options.signal });
+          same = head.Metadata?.sha256 === sha256Hex;
+        }
+      }
+      if (same) {
+        const result: ItemResult = { item, status: 'skipped', reason: 'unchanged', size: loaded.size, sha256: sha256Hex, contentType, etag: existing.etag, ...(warning ? { warning } : {}) };
+        // remember it, so the next rerun does not have to read the file again
+        options.journal?.append(journalEntry(item, loaded, sha256Hex, existing.etag, contentType));
+        return result;
+      }
+      replacing = true;
+    }
+
+    let etag: string;
+    try {
+      if (loaded.size > MULTIPART_THRESHOLD) etag = await multipart(item, loaded, sha256Hex, contentType, options);
+      else {
+        etag = await options.putter.put({ key: item.key, body: loaded.body, size: loaded.size, sha256: loaded.sha256, contentType, cacheControl: item.cacheControl, sse: options.sse, kmsKeyId: options.kmsKeyId });
+        options.gate.success();
+      }
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      const e = err as Error & { code?: string };
+      const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? 'the file changed while it was uploaded (S3 refused the checksum); rerun' : e.message;
+      return { item, status: 'failed', reason, size: loaded.size, sha256: sha256Hex, contentType };
+    }
+    options.journal?.append(journalEntry(item, loaded, sha256Hex, etag, contentType));
+    return { item, status: 'uploaded', size: loaded.size, sha256: sha256Hex, contentType, etag, replaced: replacing, ...(warning ? { warning } : {}) };
+  };
+
+  const worker = async (index: number) => {
+    for (;;) {
+      await options.gate.enter(index);
+      if (options.signal?.aborted) return;
+      const i = next++;
+      if (i >= items.length) return;
+      let result: ItemResult;
+      try {
+        result = await processItem(items[i]!);
+      } catch (err) {
+        if (options.signal?.aborted) return;
+        result = { item: items[i]!, status: 'failed', reason: (err as Error).message };
+      }
+      results[i] = result;
+      options.onItem?.(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, items.length)) }, (_, i) => worker(i)));
+  options.gate.wakeAll();
+  options.signal?.throwIfAborted();
+  return results;
+}
+
+function journalEntry(item: PlanItem, loaded: Loaded, sha256: string, etag: string, contentType: string): JournalEntry {
+  return { key: item.key, source: item.image.path, size: loaded.size, ...(loaded.mtimeMs !== undefined ? { mtimeMs: loaded.mtimeMs } : {}), sha256, etag, contentType };
+}
+
+/** Multipart upload through lib-storage; on any failure lib-storage aborts the upload (no orphaned parts). */
+async function multipart(item: PlanItem, loaded: Loaded, sha256Hex: string, contentType: string, options: ExecuteOptions): Promise<string> {
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const body = Buffer.isBuffer(loaded.body) ? loaded.body : loaded.body();
+  const upload = new Upload({
+    client: await options.s3(),
+    partSize: PART_SIZE,
+    queueSize: 4,
+    leavePartsOnError: false,
+    params: {
+      Bucket: options.bucket,
+      Key: item.key,
+      Body: body,
+      ContentType: contentType,
+      CacheControl: item.cacheControl,
+      ServerSideEncryption: options.sse,
+      ...(options.sse === 'aws:kms' && options.kmsKeyId ? { SSEKMSKeyId: options.kmsKeyId } : {}),
+      Metadata: { sha256: sha256Hex },
+      ChecksumAlgorithm: 'SHA256',
+    },
+  });
+  const onAbort = () => void upload.abort().catch(() => {});
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const out = await upload.done();
+    return String((out as { ETag?: string }).ETag ?? '').replace(/"/g, '');
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The local journal of a migration: one JSON line per object uploaded (key, source, size, mtime,
+ * sha256, ETag, content type), appended as each upload completes. It is a cache, never the truth:
+ * the destination listing decides what exists, and the journal only lets a rerun skip an object
+ * without reading the file again when the file's size and time and the object's ETag all still
+ * match. Losing it (a fresh CI checkout, kill -9 before a line is flushed) costs a re-hash, never
+ * a lost or duplicated object.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { JournalEntry } from './plan.js';
+
+export function journalPath(stateDir: string, bucket: string): string {
+  return path.join(stateDir, 'images', `${bucket}.jsonl`);
+}
+
+/** The latest entry per key (later lines win); unreadable lines (a torn last write) are ignored. */
+export async function loadJournal(file: string): Promise<Map<string, JournalEntry>> {
+  const out = new Map<string, JournalEntry>();
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as JournalEntry;
+      if (typeof e.key === 'string' && typeof e.etag === 'string') out.set(e.key, e);
+    } catch {
+      // a line cut short by a killed process
+    }
+  }
+  return out;
+}
+
+export class JournalWriter {
+  readonly #stream: WriteStream;
+  private constructor(stream: WriteStream) {
+    this.#stream = stream;
+  }
+
+  static async open(file: string): Promise<JournalWriter> {
+    await mkdir(path.dirname(file), { recursive: true });
+    return new JournalWriter(createWriteStream(file, { flags: 'a' }));
+  }
+
+  append(entry: JournalEntry): void {
+    this.#stream.write(`${JSON.stringify(entry)}\n`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.#stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+}

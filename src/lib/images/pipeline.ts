@@ -1,0 +1,371 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import type { AwsClients } from '../aws/context.js';
+import type { ImagesConfig } from '../config/schema.js';
+import type { CommandContext, CommandResult } from '../context.js';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
+import { executePlan, Gate, type ItemResult } from './execute.js';
+import { JournalWriter, journalPath, loadJournal } from './journal.js';
+import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
+import { defaultCacheControl, planMigration, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
+import { invalidationPaths, manifestRows, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
+
+export interface MigrateRequest {
+  source?: string;
+  bucket?: string;
+  prefix?: string;
+  catalog?: string;
+  columns: string[];
+  keyTemplate?: string;
+  cacheControl?: string;
+  sse?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  concurrency?: number;
+  force: boolean;
+  manifest?: string;
+  redirects?: string;
+  redirectFrom: string;
+  cdnDomain?: string;
+  invalidate?: string;
+  wait?: number;
+  stateDir: string;
+}
+
+/** Problems shown on the terminal; the --json document carries up to 1,000. */
+const SHOWN = 20;
+const DEFAULT_CONCURRENCY = 64;
+
+async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConfig | undefined; resolve: (p: string) => string }> {
+  try {
+    const loaded = await ctx.config();
+    return { images: loaded.config.images, resolve: loaded.resolve };
+  } catch (err) {
+    // images migrate works without a config file unless one was asked for
+    if (err instanceof RetailctlError && err.code === 'CONFIG_NOT_FOUND' && !ctx.options.configExplicit) return { images: undefined, resolve: (p) => path.resolve(ctx.cwd, p) };
+    throw err;
+  }
+}
+
+/** List every object under the prefix: one ListObjectsV2 pass, 1,000 keys a page. */
+export async function listExisting(read: AwsClients, bucket: string, prefix: string, signal?: AbortSignal): Promise<Map<string, ExistingObject>> {
+  const s3 = await read.client('s3');
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const out = new Map<string, ExistingObject>();
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: signal });
+    for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, { size: o.Size ?? 0, etag: String(o.ETag ?? '').replace(/"/g, '') });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+function problemsError(problems: CatalogProblem[], what: string): RetailctlError {
+  return new RetailctlError('IMAGES_INPUT', `${problems.length} ${what}; nothing was uploaded`, {
+    exitCode: ExitCode.Usage,
+    details: [...problems.slice(0, SHOWN).map((p) => `${p.at}: ${p.reason}`), ...(problems.length > SHOWN ? [`… and ${problems.length - SHOWN} more (all of them in --json)`] : [])],
+    hint: 'fix the catalogue or the key template, then rerun',
+    data: { problems: problems.slice(0, 1000), problemCount: problems.length },
+  });
+}
+
+async function hashFile(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** sha256 of every image, for templates with {hash}; the journal saves re-reading unchanged files. */
+async function contentHashes(images: SourceImage[], journal: Map<string, JournalEntry>): Promise<Map<string, string>> {
+  const bySource = new Map<string, JournalEntry>();
+  for (const e of journal.values()) bySource.set(e.source, e);
+  const { default: pLimit } = await import('p-limit');
+  const limit = pLimit(8);
+  const out = new Map<string, string>();
+  await Promise.all(
+    images.map((image) =>
+      limit(async () => {
+        const known = bySource.get(image.path);
+        if (known && known.size === image.size && known.mtimeMs === image.mtimeMs) out.set(image.path, known.sha256);
+        else out.set(image.path, await hashFile(image.file!));
+      }),
+    ),
+  );
+  return out;
+}
+
+/** 1.2 KB, 35 MB, 1.4 GB. */
+function mb(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** Human summary of a plan (dry run and before the upload). */
+export function describePlan(plan: ImagesPlan, target: string): string[] {
+  const c = plan.counts;
+  const lines = [
+    `${plan.items.length} images → ${target}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)`,
+    `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
+  ];
+  const sample = plan.items.slice(0, 5);
+  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${i.image.url ?? i.image.path} → ${i.key}  [${i.action}]`));
+  if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${r.source}`).join(', ')})`);
+  if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).join(', ')})`);
+  return lines;
+}
+
+/** `retailctl images migrate`. */
+export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest): Promise<CommandResult> {
+  const { images: config = { sse: 'AES256' } as ImagesConfig, resolve } = await optionalConfig(ctx);
+  const source = request.source ?? (config.source ? (isRemote(config.source) ? config.source : resolve(config.source)) : undefined);
+  if (!source) throw new RetailctlError('USAGE', 'no source: give a directory or http(s):// origin (or set images.source in the config)', { exitCode: ExitCode.Usage, hint: 'retailctl images migrate ./media/catalog/product --bucket <name>' });
+  const bucket = request.bucket ?? config.bucket;
+  if (!bucket) throw new RetailctlError('USAGE', 'no bucket: pass --bucket <name> (or set images.bucket in the config)', { exitCode: ExitCode.Usage });
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RetailctlError('USAGE', `--bucket: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
+  const catalogFile = request.catalog ? path.resolve(ctx.cwd, request.catalog) : config.catalog ? resolve(config.catalog) : undefined;
+  const remote = isRemote(source);
+  if (remote && !catalogFile) throw new RetailctlError('USAGE', 'an http(s) source needs --catalog: the catalogue lists each image path on the origin', { exitCode: ExitCode.Usage });
+  let prefix: string;
+  let template: Template;
+  try {
+    prefix = normalisePrefix(request.prefix ?? config.prefix);
+  } catch (err) {
+    throw new RetailctlError('USAGE', `--prefix: ${(err as Error).message}`, { exitCode: ExitCode.Usage });
+  }
+  const templateText = request.keyTemplate ?? config.keyTemplate ?? (catalogFile ? DEFAULT_TEMPLATE : PATH_TEMPLATE);
+  try {
+    template = parseTemplate(templateText);
+  } catch (err) {
+    throw new RetailctlError('USAGE', `--key-template "${templateText}": ${(err as Error).message}`, { exitCode: ExitCode.Usage });
+  }
+  if (!catalogFile && (['category', 'sku', 'variant', 'position'] as const).some((p) => template.uses.has(p))) {
+    throw new RetailctlError('USAGE', `--key-template "${templateText}" uses catalogue fields but there is no --catalog`, { exitCode: ExitCode.Usage, hint: 'without a catalogue use {dir} {name} {ext} {hash}' });
+  }
+  if (remote && template.uses.has('hash')) throw new RetailctlError('USAGE', '{hash} needs the content before planning: migrate from a local directory, or drop {hash} for an http(s) source', { exitCode: ExitCode.Usage });
+  const sse = request.sse ?? config.sse ?? 'AES256';
+  const kmsKeyId = request.kmsKeyId ?? config.kmsKeyId;
+  if (kmsKeyId && sse !== 'aws:kms') throw new RetailctlError('USAGE', '--kms-key-id needs --sse aws:kms', { exitCode: ExitCode.Usage });
+  const concurrency = request.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
+  const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
+  const distributionId = request.invalidate;
+  const started = Date.now();
+
+  // catalogue and source
+  let catalog: CatalogRow[] | undefined;
+  let catalogProblems: CatalogProblem[] = [];
+  if (catalogFile) {
+    const read = await readCatalog(catalogFile, path.relative(ctx.cwd, catalogFile) || catalogFile, catalogColumns(config.columns, request.columns));
+    catalog = read.rows;
+    catalogProblems = read.problems;
+  }
+  let images: SourceImage[];
+  let ignored = 0;
+  if (remote) {
+    const seen = new Map<string, SourceImage>();
+    for (const row of catalog!) {
+      try {
+        const image = remoteImage(source, row.source);
+        row.source = image.path;
+        seen.set(image.path, image);
+      } catch (err) {
+        catalogProblems.push({ at: row.at, reason: (err as Error).message });
+      }
+    }
+    images = [...seen.values()];
+  } else {
+    ({ images, ignored } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
+  }
+
+  const aws = await ctx.aws();
+  const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
+  const journal = await loadJournal(stateFile);
+  const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
+  const existing = await listExisting(aws.read, bucket, prefix, ctx.signal);
+  await loadKeyRules();
+  const plan = planMigration({
+    images,
+    ...(catalog ? { catalog, catalogProblems } : {}),
+    template,
+    prefix,
+    cacheControl,
+    cacheRules: config.cacheRules ?? [],
+    existing,
+    journal,
+    force: request.force,
+    ...(hashes ? { hashes } : {}),
+  });
+  if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
+
+  // where the images will be served from
+  let cdnDomain = request.cdnDomain ?? config.cdnDomain;
+  const distribution = distributionId ?? config.distributionId;
+  if (!cdnDomain && distribution) {
+    const cf = await aws.read.client('cloudfront');
+    const { GetDistributionCommand } = await import('@aws-sdk/client-cloudfront');
+    const d = await cf.send(new GetDistributionCommand({ Id: distribution }), { abortSignal: ctx.signal });
+    cdnDomain = d.Distribution?.DistributionConfig?.Aliases?.Items?.[0] ?? d.Distribution?.DomainName;
+  }
+  const target = `s3://${bucket}/${prefix}`;
+  const planLines = describePlan(plan, target);
+  const audit = {
+    missingImages: plan.audit.missing.length,
+    unreferencedImages: plan.audit.unreferenced.length,
+    missing: plan.audit.missing.slice(0, 1000).map((r) => ({ row: r.at, image: r.source, sku: r.sku })),
+    unreferenced: plan.audit.unreferenced.slice(0, 1000),
+    ignoredFiles: ignored,
+  };
+  const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })) };
+
+  if (ctx.options.dryRun) {
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...planLines].join('\n') };
+  }
+  for (const line of planLines) ctx.out.info(line);
+  const work = plan.items.filter((i) => i.action !== 'skip');
+  if (work.length) await ctx.confirm(`Upload up to ${work.length} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
+
+  const write = aws.write();
+  await abortLeftoverUploads(write, bucket, prefix, new Set(plan.items.map((i) => i.key)), ctx);
+
+  const { s3Target } = await import('../aws/s3-target.js');
+  const { S3Putter } = await import('./s3put.js');
+  const endpoint = await s3Target(write);
+  const gate = new Gate(concurrency);
+  const putter = new S3Putter({ endpoint: { url: endpoint.url, pathStyle: endpoint.pathStyle, region: endpoint.region }, bucket, credentials: endpoint.credentials, userAgent: write.settings.userAgent, maxSockets: concurrency, onThrottle: () => gate.throttle(), signal: ctx.signal });
+  const journalWriter = await JournalWriter.open(stateFile);
+  const progress = await startProgress(ctx, plan);
+  let results: ItemResult[];
+  try {
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, gate, onItem: progress.item });
+  } finally {
+    progress.stop();
+    putter.close();
+    await journalWriter.close();
+  }
+
+  const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0 };
+  let bytesUploaded = 0;
+  for (const r of results) {
+    counts[r.status]++;
+    if (r.status === 'uploaded') bytesUploaded += r.size ?? 0;
+  }
+  const failed = results.filter((r) => r.status === 'failed');
+  const warnings = results.filter((r) => r.warning);
+  for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${r.item.image.path} → ${r.item.key}: ${r.reason}`);
+  for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${r.item.image.path}: ${r.warning}`);
+
+  const written: string[] = [];
+  if (request.manifest) {
+    const file = path.resolve(ctx.cwd, request.manifest);
+    await writeManifest(file, manifestRows(results, cdnDomain, bucket));
+    written.push(request.manifest);
+  }
+  if (request.redirects) {
+    if (!cdnDomain) ctx.out.warn('--redirects: no CDN domain (pass --cdn-domain or --invalidate <distribution>); the map is empty');
+    written.push(...(await writeRedirects(path.resolve(ctx.cwd, request.redirects), redirectMap(results, cdnDomain, request.redirectFrom))).map((f) => path.relative(ctx.cwd, f)));
+  }
+
+  let invalidation: { id: string; paths: number; wildcards: boolean; status: string } | null = null;
+  const replaced = results.filter((r) => r.status === 'uploaded' && r.replaced).map((r) => r.item.key);
+  if (distributionId && replaced.length) {
+    const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
+    const cf = await write.client('cloudfront');
+    const { CreateInvalidationCommand, GetInvalidationCommand } = await import('@aws-sdk/client-cloudfront');
+    const res = await cf.send(new CreateInvalidationCommand({ DistributionId: distributionId, InvalidationBatch: { CallerReference: `retailctl-images-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } } }), { abortSignal: ctx.signal });
+    let status = res.Invalidation?.Status ?? 'InProgress';
+    const id = res.Invalidation?.Id ?? '';
+    if (request.wait && status !== 'Completed') {
+      const deadline = Date.now() + request.wait;
+      while (status !== 'Completed' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5000));
+        status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
+      }
+    }
+    invalidation = { id, paths: paths.length, wildcards: paths.some((p) => p.endsWith('*')), status };
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  const data = {
+    source,
+    bucket,
+    prefix,
+    counts,
+    bytesUploaded,
+    failed: failed.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, reason: r.reason })),
+    warnings: warnings.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, warning: r.warning })),
+    audit,
+    manifest: request.manifest ?? null,
+    redirects: request.redirects ? written.slice(request.manifest ? 1 : 0) : null,
+    invalidation,
+    cdnDomain: cdnDomain ?? null,
+    retries: putter.retries,
+    throttled: gate.throttled,
+    state: path.relative(ctx.cwd, stateFile),
+    elapsedMs: Date.now() - started,
+  };
+  const text = [
+    `${counts.uploaded} uploaded (${mb(bytesUploaded)}), ${counts.skipped} unchanged, ${counts.failed} failed${counts.missing ? `, ${counts.missing} missing on the origin` : ''} in ${formatDuration(Math.round(seconds * 1000))}${gate.throttled ? ` (S3 asked to slow down ${gate.throttled}×)` : ''}`,
+    ...(invalidation ? [`CloudFront invalidation ${invalidation.id}: ${invalidation.paths} path${invalidation.paths === 1 ? '' : 's'}${invalidation.wildcards ? ' (wildcards)' : ''}, ${invalidation.status}`] : []),
+    ...(written.length ? [`wrote ${written.join(', ')}`] : []),
+    ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
+  ].join('\n');
+  return { exitCode: counts.failed ? ExitCode.PartialFailure : ExitCode.Ok, data, text };
+}
+
+/** Multipart uploads a killed run left behind for keys of this plan: aborted, so no parts linger. */
+async function abortLeftoverUploads(write: AwsClients, bucket: string, prefix: string, keys: Set<string>, ctx: CommandContext): Promise<void> {
+  const s3 = await write.client('s3');
+  const { ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: ctx.signal });
+    for (const u of page.Uploads ?? []) {
+      if (!u.Key || !u.UploadId || !keys.has(u.Key)) continue;
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: ctx.signal });
+      ctx.out.info(`aborted an unfinished multipart upload of ${u.Key} (from an interrupted run)`);
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (keyMarker);
+}
+
+/** A bar on a terminal; a plain line every 5 seconds otherwise. */
+async function startProgress(ctx: CommandContext, plan: ImagesPlan): Promise<{ item: (r: ItemResult) => void; stop: () => void }> {
+  const total = plan.items.length;
+  const totalBytes = plan.bytes.total;
+  const started = Date.now();
+  let done = 0;
+  let bytes = 0;
+  let failed = 0;
+  const line = () => {
+    const s = (Date.now() - started) / 1000;
+    const rate = s > 0 ? bytes / s : 0;
+    const eta = rate > 0 && totalBytes > bytes ? formatDuration(Math.round(((totalBytes - bytes) / rate) * 1000)) : '-';
+    const width = 20;
+    const filled = total ? Math.round((done / total) * width) : width;
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} files, ${mb(bytes)}/${mb(totalBytes)}, ${mb(rate)}/s, ETA ${eta}${failed ? `, ${failed} failed` : ''}`;
+  };
+  const item = (r: ItemResult) => {
+    done++;
+    bytes += r.size ?? r.item.image.size ?? 0;
+    if (r.status === 'failed') failed++;
+  };
+  if (ctx.out.interactive) {
+    const p = await ctx.out.progress(line());
+    const timer = setInterval(() => p.update(line()), 200);
+    return { item, stop: () => (clearInterval(timer), p.stop()) };
+  }
+  const timer = setInterval(() => ctx.out.info(`images: ${line()}`), 5000);
+  timer.unref();
+  return { item, stop: () => clearInterval(timer) };
+}

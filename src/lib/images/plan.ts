@@ -1,0 +1,159 @@
+/**
+ * The migration plan, pure: source images + catalogue + what the destination already holds →
+ * one item per object to write or skip, with every input problem found before any upload.
+ */
+import picomatch from 'picomatch';
+import type { CatalogProblem, CatalogRow } from './catalog.js';
+import { buildKey, type Template } from './keys.js';
+import type { SourceImage } from './source.js';
+
+/** What a listing of the destination says about one key. */
+export interface ExistingObject {
+  size: number;
+  etag: string;
+}
+
+/** What an earlier run recorded after uploading a key (the local journal). */
+export interface JournalEntry {
+  key: string;
+  source: string;
+  size: number;
+  mtimeMs?: number;
+  sha256: string;
+  etag: string;
+  contentType: string;
+}
+
+/**
+ * - upload: no object at the key; replace: an object with a different size (or --force);
+ * - skip: the journal proves the same bytes are there (same file size and time, same ETag);
+ * - check: same size but no proof: the executor hashes the file and compares (MD5 against a plain
+ *   ETag, else the sha256 stored in the object's metadata) before deciding skip or replace.
+ */
+export type Action = 'upload' | 'replace' | 'skip' | 'check';
+
+export interface PlanItem {
+  image: SourceImage;
+  key: string;
+  cacheControl: string;
+  action: Action;
+  /** Catalogue row that mapped it (`catalog.csv:12`). */
+  row?: string;
+  existing?: ExistingObject;
+  /** From the journal, for skipped items. */
+  known?: JournalEntry;
+}
+
+export interface ImagesPlan {
+  items: PlanItem[];
+  /** Input problems (collisions, unusable key values, bad catalogue rows): nothing is uploaded when there are any. */
+  problems: CatalogProblem[];
+  audit: {
+    /** Catalogue rows whose image is not in the source. */
+    missing: CatalogRow[];
+    /** Source images no catalogue row references (not uploaded). */
+    unreferenced: string[];
+  };
+  counts: Record<Action, number>;
+  bytes: { total: number; toUpload: number };
+}
+
+export interface PlanInput {
+  images: SourceImage[];
+  /** Without a catalogue every image is moved under its own relative path. */
+  catalog?: CatalogRow[];
+  catalogProblems?: CatalogProblem[];
+  template: Template;
+  prefix: string;
+  /** `--cache-control` or the default for the template. */
+  cacheControl: string;
+  cacheRules: { glob: string; cacheControl: string }[];
+  /** Objects under the prefix now (one ListObjectsV2 pass). */
+  existing: Map<string, ExistingObject>;
+  journal: Map<string, JournalEntry>;
+  force: boolean;
+  /** sha256 hex of each source image, needed when the template uses {hash}. */
+  hashes?: Map<string, string>;
+}
+
+/** Cache-Control for keys with a content hash in them: they never change, cache them for a year. */
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+export const DEFAULT_CACHE_CONTROL = 'public, max-age=86400';
+
+export function defaultCacheControl(template: Template): string {
+  return template.uses.has('hash') ? IMMUTABLE : DEFAULT_CACHE_CONTROL;
+}
+
+export function planMigration(input: PlanInput): ImagesPlan {
+  const problems: CatalogProblem[] = [...(input.catalogProblems ?? [])];
+  const rules = input.cacheRules.map((r) => ({ match: picomatch(r.glob, { dot: true }), cacheControl: r.cacheControl }));
+  const byPath = new Map(input.images.map((i) => [i.path, i]));
+  const missing: CatalogRow[] = [];
+  const referenced = new Set<string>();
+  const pairs: { image: SourceImage; row?: CatalogRow }[] = [];
+  if (input.catalog) {
+    for (const row of input.catalog) {
+      const image = byPath.get(row.source.replace(/^\/+/, '').normalize('NFC'));
+      if (!image) {
+        missing.push(row);
+        continue;
+      }
+      referenced.add(image.path);
+      pairs.push({ image, row });
+    }
+  } else {
+    for (const image of input.images) pairs.push({ image });
+  }
+
+  const owners = new Map<string, { image: SourceImage; row?: CatalogRow }>();
+  const collisions = new Map<string, string[]>();
+  const items: PlanItem[] = [];
+  for (const { image, row } of pairs) {
+    const where = row?.at ?? image.path;
+    const hash = input.hashes?.get(image.path);
+    const result = buildKey(input.template, input.prefix, { sourcePath: image.path, sku: row?.sku, category: row?.category, variant: row?.variant, position: row?.position, hash });
+    if ('error' in result) {
+      problems.push({ at: where, reason: `${image.path}: ${result.error}` });
+      continue;
+    }
+    const key = result.key;
+    const owner = owners.get(key);
+    if (owner) {
+      // the same image listed twice for the same key is harmless; two different images are not
+      if (owner.image.path !== image.path) {
+        const list = collisions.get(key) ?? [`${owner.row?.at ?? owner.image.path} (${owner.image.path})`];
+        list.push(`${where} (${image.path})`);
+        collisions.set(key, list);
+      }
+      continue;
+    }
+    owners.set(key, { image, row });
+    const relative = key.slice(input.prefix.length);
+    const cacheControl = rules.find((r) => r.match(relative))?.cacheControl ?? input.cacheControl;
+    const existing = input.existing.get(key);
+    const item: PlanItem = { image, key, cacheControl, action: 'upload', ...(row ? { row: row.at } : {}) };
+    if (existing) {
+      item.existing = existing;
+      const known = input.journal.get(key);
+      if (input.force) item.action = 'replace';
+      else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
+      else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
+        item.action = 'skip';
+        item.known = known;
+      } else item.action = 'check';
+    }
+    items.push(item);
+  }
+  for (const [key, list] of collisions) problems.push({ at: list[0]!.split(' ')[0]!, reason: `${list.length} different images map to the key ${key}: ${list.join(', ')}` });
+
+  const unreferenced = input.catalog ? input.images.filter((i) => !referenced.has(i.path)).map((i) => i.path) : [];
+  const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0 };
+  let total = 0;
+  let toUpload = 0;
+  for (const item of items) {
+    counts[item.action]++;
+    total += item.image.size ?? 0;
+    if (item.action === 'upload' || item.action === 'replace') toUpload += item.image.size ?? 0;
+  }
+  return { items, problems, audit: { missing, unreferenced }, counts, bytes: { total, toUpload } };
+}
