@@ -35,6 +35,10 @@ export interface FaultRule {
   operation?: string;
   /** How many matching requests to fail (default 1; 0 = every one). */
   times?: number;
+  /** Apply to every n-th matching request only (a share of the traffic: 3 = one in three). */
+  every?: number;
+  /** Drop the connection (after reading the request) instead of answering: a network failure. */
+  reset?: boolean;
   /** Wait this long before answering (or before forwarding, when `forward` is set). */
   delayMs?: number;
   /** Forward to moto after the delay instead of answering with `status`. */
@@ -148,7 +152,7 @@ function operationOf(req: http.IncomingMessage, url: URL, body: Buffer): string 
 export async function startAwsShim(upstream: string, options: { port?: number } = {}): Promise<AwsShim> {
   const upstreamUrl = new URL(upstream);
   let config: ShimConfig = { ...DEFAULT_CONFIG };
-  let faults: (FaultRule & { used: number })[] = [];
+  let faults: (FaultRule & { used: number; seen: number })[] = [];
   let requests: LoggedRequest[] = [];
   const pc = new Map<string, PcConfig>();
   const reserved = new Map<string, number>();
@@ -209,7 +213,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     return view;
   }
 
-  type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer };
+  type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer; reset?: boolean };
   const json = (status: number, doc: unknown): Reply => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
   const lambdaError = (status: number, type: string, message: string): Reply => ({
     status,
@@ -272,6 +276,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     if (rule) {
       rule.used += 1;
       if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+      if (rule.reset) return { status: 0, reset: true };
       if (!rule.forward) return { status: rule.status ?? 500, headers: rule.headers ?? {}, body: rule.body ?? '' };
     }
 
@@ -469,19 +474,21 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/x-amz-json-1.1') }, body: JSON.stringify(out) };
   }
 
-  function matches(rule: FaultRule & { used: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {
+  function matches(rule: FaultRule & { used: number; seen: number }, req: http.IncomingMessage, url: URL, body: Buffer): boolean {
     if (rule.times !== 0 && rule.used >= (rule.times ?? 1)) return false;
     if (rule.method && rule.method.toUpperCase() !== req.method) return false;
     if (rule.service && rule.service !== serviceOf(req)) return false;
     if (rule.path && !new RegExp(rule.path).test(url.pathname + url.search)) return false;
     if (rule.operation && rule.operation !== operationOf(req, url, body)) return false;
+    rule.seen += 1;
+    if (rule.every && rule.seen % rule.every !== 0) return false;
     return true;
   }
 
   function control(method: string, pathname: string, body: Buffer): Reply {
     const doc = body.length ? (JSON.parse(body.toString()) as unknown) : undefined;
     if (pathname === '/__shim/faults' && method === 'POST') {
-      faults.push({ ...(doc as FaultRule), used: 0 });
+      faults.push({ ...(doc as FaultRule), used: 0, seen: 0 });
       return json(201, { faults: faults.length });
     }
     if (pathname === '/__shim/faults' && method === 'DELETE') {
@@ -507,6 +514,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     req.on('end', () => {
       handle(req, Buffer.concat(chunks)).then(
         (reply) => {
+          if (reply.reset) {
+            req.socket.destroy();
+            return;
+          }
           res.writeHead(reply.status, reply.headers ?? {});
           res.end(reply.body ?? '');
         },

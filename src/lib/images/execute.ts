@@ -78,9 +78,9 @@ export class Gate {
       this.#waiters.shift()?.();
     }
   }
-  /** Worker `index` may start an item (waits while the limit is below it). */
-  async enter(index: number): Promise<void> {
-    while (index >= this.limit) await new Promise<void>((r) => this.#waiters.push(r));
+  /** Worker `index` may start an item (waits while the limit is below it, unless `done()`). */
+  async enter(index: number, done: () => boolean): Promise<void> {
+    while (index >= this.limit && !done()) await new Promise<void>((r) => this.#waiters.push(r));
   }
   wakeAll(): void {
     for (const w of this.#waiters.splice(0)) w();
@@ -218,10 +218,13 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
 
   const worker = async (index: number) => {
     for (;;) {
-      await options.gate.enter(index);
+      await options.gate.enter(index, () => next >= items.length || Boolean(options.signal?.aborted));
       if (options.signal?.aborted) return;
       const i = next++;
-      if (i >= items.length) return;
+      if (i >= items.length) {
+        options.gate.wakeAll(); // let parked workers see there is nothing left
+        return;
+      }
       let result: ItemResult;
       try {
         result = await processItem(items[i]!);

@@ -7,7 +7,8 @@
  * a lost or duplicated object.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { ExitCode, RetailctlError } from '../errors.js';
 import path from 'node:path';
 import type { JournalEntry } from './plan.js';
 
@@ -39,13 +40,27 @@ export async function loadJournal(file: string): Promise<Map<string, JournalEntr
 
 export class JournalWriter {
   readonly #stream: WriteStream;
+  #error: Error | undefined;
   private constructor(stream: WriteStream) {
     this.#stream = stream;
+    // a failed write costs only the cache; it is reported when the journal is closed
+    stream.on('error', (err) => (this.#error ??= err));
   }
 
-  static async open(file: string): Promise<JournalWriter> {
-    await mkdir(path.dirname(file), { recursive: true });
-    return new JournalWriter(createWriteStream(file, { flags: 'a' }));
+  /** Opened before any upload: a state directory that cannot be written is a usage error, not a crash later. */
+  static async open(file: string, shown: string): Promise<JournalWriter> {
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      const handle = await open(file, 'a', 0o600);
+      return new JournalWriter(createWriteStream('', { fd: handle }));
+    } catch (err) {
+      throw new RetailctlError('IMAGES_STATE', `cannot write the journal ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
+    }
+  }
+
+  /** The first write error, if any (the journal is a cache: the run itself is not affected). */
+  get error(): Error | undefined {
+    return this.#error;
   }
 
   append(entry: JournalEntry): void {

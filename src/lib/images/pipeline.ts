@@ -241,7 +241,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const endpoint = await s3Target(write);
   const gate = new Gate(concurrency);
   const putter = new S3Putter({ endpoint: { url: endpoint.url, pathStyle: endpoint.pathStyle, region: endpoint.region }, bucket, credentials: endpoint.credentials, userAgent: write.settings.userAgent, maxSockets: concurrency, onThrottle: () => gate.throttle(), signal: ctx.signal });
-  const journalWriter = await JournalWriter.open(stateFile);
+  const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ItemResult[];
   try {
@@ -249,7 +249,8 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   } finally {
     progress.stop();
     putter.close();
-    await journalWriter.close();
+    await journalWriter.close().catch(() => {});
+    if (journalWriter.error) ctx.out.warn(`the journal ${path.relative(ctx.cwd, stateFile)} could not be written (${journalWriter.error.message}); the next run re-reads files to compare them`);
   }
 
   const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0 };
