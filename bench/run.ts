@@ -1,9 +1,10 @@
 /**
- * npm run bench [-- <name> ...] [--json]: every benchmark (or the named ones: startup, cdn, prescale, inventory),
+ * npm run bench [-- <name> ...] [--json]: every benchmark (or the named ones: startup, cdn, prescale, inventory, images),
  * figures and ratios printed; --json also writes bench/results.json.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCdn, printCdn } from './cdn.js';
+import { benchImages, printImages } from './images.js';
 import { benchInventory, printInventory } from './inventory.js';
 import { benchPrescale, printPrescale } from './prescale.js';
 import { benchStartup, printStartup } from './startup.js';
@@ -32,5 +33,10 @@ if (want('inventory')) {
   const inventory = await benchInventory();
   printInventory(inventory);
   results.inventory = inventory;
+}
+if (want('images')) {
+  const images = await benchImages();
+  printImages(images);
+  results.images = images;
 }
 if (process.argv.includes('--json')) await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);

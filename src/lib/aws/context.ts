@@ -50,6 +50,7 @@ export type Access = 'read' | 'write';
 /** Lazily built SDK clients for one access level. */
 export class AwsClients {
   readonly #cache = new Map<string, Promise<unknown>>();
+  #credentials: Promise<() => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>> | undefined;
   constructor(
     readonly settings: AwsSettings,
     readonly access: Access,
@@ -113,6 +114,38 @@ export class AwsClients {
       { step: 'initialize', priority: 'high', name: 'retailctlBoundary' },
     );
     return client;
+  }
+
+  /**
+   * The credentials every client of this run uses (the SDK's default chain for the run's profile),
+   * for code that signs its own requests; memoised and refreshed by the SDK. Loading it costs
+   * ~35 ms instead of the ~125 ms of a whole S3 client.
+   */
+  credentialProvider(): Promise<() => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>> {
+    this.#credentials ??= import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => {
+      const provider = defaultProvider(this.settings.profile ? { profile: this.settings.profile } : {});
+      return async () => {
+        try {
+          return await provider();
+        } catch (err) {
+          const s = this.settings;
+          throw translateAwsError(err, { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation: 'credentials' });
+        }
+      };
+    });
+    return this.#credentials;
+  }
+
+  /** The run's region: --region / AWS_REGION / AWS_DEFAULT_REGION, else the profile's (through an SDK client). */
+  async region(): Promise<string> {
+    const s = this.settings;
+    const quick = s.region ?? s.env.AWS_REGION ?? s.env.AWS_DEFAULT_REGION;
+    if (quick) return quick;
+    try {
+      return await (await this.client('s3')).config.region();
+    } catch {
+      throw new RetailctlError('AWS_REGION_MISSING', 'no AWS region: pass --region, set AWS_REGION, or set one in the profile', { exitCode: 2 });
+    }
   }
 
   /** Close every client built so far (releases keep-alive sockets). */

@@ -5,20 +5,54 @@
  * recorded with its reason and the rest continue (exit 4 at the end).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readFile as readFileCallback, readFileSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { detectContentType, SNIFF_BYTES } from './content.js';
 import type { JournalWriter } from './journal.js';
 import type { JournalEntry, PlanItem } from './plan.js';
-import type { S3Putter } from './s3put.js';
+import type { LeanS3 } from './s3put.js';
 
 /** Files up to this size are read into memory once; bigger ones are streamed (hash pass + upload). */
 export const SMALL_FILE = 4 * 1024 * 1024;
 /** Above this size uploads go multipart (@aws-sdk/lib-storage), in parts of this size. */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 export const PART_SIZE = 16 * 1024 * 1024;
+function readKnownSize(file: string, size: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let got = 0;
+    for (let n = 1; n > 0 && got <= size; got += n) n = readSync(fd, buf, got, size + 1 - got, got);
+    if (got === size) return buf.subarray(0, size);
+  } finally {
+    closeSync(fd);
+  }
+  return readFileSync(file); // the size changed since the walk
+}
+
+/**
+ * Reads small files whole. From a local disk's page cache a synchronous read costs ~25 µs of CPU,
+ * a third of an asynchronous one (measured); but on a slow disk or a network mount it would stall
+ * every upload in flight. So reads start synchronous and switch to asynchronous for the rest of the
+ * run as soon as they average more than 2 ms.
+ */
+class SmallFileReader {
+  #sync = true;
+  #avgMs = 0;
+  /** `size` from the walk's stat saves an fstat per file; a file that changed size since is read again whole. */
+  read(file: string, size: number): Promise<Buffer> {
+    if (this.#sync) {
+      const started = performance.now();
+      const data = readKnownSize(file, size);
+      this.#avgMs = this.#avgMs * 0.9 + (performance.now() - started) * 0.1;
+      if (this.#avgMs > 2) this.#sync = false;
+      return Promise.resolve(data);
+    }
+    return new Promise((resolve, reject) => readFileCallback(file, (err, data) => (err ? reject(err) : resolve(data))));
+  }
+}
+
 /** Largest image taken from an http(s) origin (held in memory while it is uploaded). */
 const MAX_REMOTE_BYTES = 64 * 1024 * 1024;
 
@@ -40,7 +74,7 @@ export interface ItemResult {
 }
 
 export interface ExecuteOptions {
-  putter: S3Putter;
+  putter: LeanS3;
   /** Writing S3 client: multipart uploads, and HEAD for `check` items whose ETag is not an MD5. */
   s3: () => Promise<S3Client>;
   bucket: string;
@@ -144,6 +178,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   const results: ItemResult[] = new Array(items.length);
   let next = 0;
   const doFetch = options.fetch ?? fetch;
+  const reader = new SmallFileReader();
 
   const load = async (item: PlanItem, wantMd5: boolean): Promise<Loaded | 'missing'> => {
     const image = item.image;
@@ -154,7 +189,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     }
     const file = image.file!;
     if ((image.size ?? 0) <= SMALL_FILE) {
-      const body = await readFile(file);
+      const body = await reader.read(file, image.size ?? 0);
       return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), mtimeMs: image.mtimeMs };
     }
     const hashed = await hashStream(file, wantMd5);

@@ -41,6 +41,9 @@ export async function loadJournal(file: string): Promise<Map<string, JournalEntr
 export class JournalWriter {
   readonly #stream: WriteStream;
   #error: Error | undefined;
+  /** Lines not yet written: flushed every 200 ms or 64 KB (one write instead of one per object). */
+  #pending = '';
+  #timer: NodeJS.Timeout | undefined;
   private constructor(stream: WriteStream) {
     this.#stream = stream;
     // a failed write costs only the cache; it is reported when the journal is closed
@@ -64,10 +67,21 @@ export class JournalWriter {
   }
 
   append(entry: JournalEntry): void {
-    this.#stream.write(`${JSON.stringify(entry)}\n`);
+    this.#pending += `${JSON.stringify(entry)}\n`;
+    if (this.#pending.length >= 65536) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), 200);
+  }
+
+  #flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#pending) return;
+    this.#stream.write(this.#pending);
+    this.#pending = '';
   }
 
   close(): Promise<void> {
+    this.#flush();
     return new Promise((resolve, reject) => this.#stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
 }

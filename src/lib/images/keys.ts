@@ -54,10 +54,17 @@ export function parseTemplate(template: string): Template {
   return { source: template, parts, uses };
 }
 
+/** Values repeat (categories, directories, variants): remembered, up to a bound. */
+const slugs = new Map<string, string>();
+
 /** A slug of one value: transliterated, lower case, [a-z0-9_-] joined by dashes. */
 export function slug(value: string): string {
+  let out = slugs.get(value);
+  if (out !== undefined) return out;
   if (!slugifyLib) throw new Error('internal: loadKeyRules() was not awaited');
-  return slugifyLib(value.normalize('NFC'), { decamelize: false, preserveCharacters: ['_'] });
+  out = slugifyLib(value.normalize('NFC'), { decamelize: false, preserveCharacters: ['_'] });
+  if (slugs.size < 200_000) slugs.set(value, out);
+  return out;
 }
 
 /** A category path (`Skincare > Serums`, `skincare/serums`) as slugified segments. */

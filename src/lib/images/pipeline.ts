@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients } from '../aws/context.js';
+import type { LeanS3 } from './s3put.js';
 import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
@@ -50,18 +51,27 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
   }
 }
 
-/** List every object under the prefix: one ListObjectsV2 pass, 1,000 keys a page. */
-export async function listExisting(read: AwsClients, bucket: string, prefix: string, signal?: AbortSignal): Promise<Map<string, ExistingObject>> {
-  const s3 = await read.client('s3');
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  const out = new Map<string, ExistingObject>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }), { abortSignal: signal });
-    for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, { size: o.Size ?? 0, etag: String(o.ETag ?? '').replace(/"/g, '') });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
+/** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, onThrottle?: () => void): Promise<LeanS3> {
+  const { s3Target } = await import('../aws/s3-target.js');
+  const { LeanS3 } = await import('./s3put.js');
+  const t = await s3Target(clients);
+  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(onThrottle ? { onThrottle } : {}) });
+}
+
+/** Every object under the prefix: one ListObjectsV2 pass (1,000 keys a page), errors explained like any AWS error. */
+export async function listExisting(client: LeanS3, bucket: string, prefix: string, clients: AwsClients): Promise<Map<string, ExistingObject>> {
+  try {
+    return await client.list(prefix);
+  } catch (err) {
+    const { S3RequestError } = await import('./s3put.js');
+    if (!(err instanceof S3RequestError)) throw err;
+    const { translateAwsError } = await import('../aws/translate-error.js');
+    const s = clients.settings;
+    const translated = translateAwsError(Object.assign(new Error(err.message.replace(/ \(HTTP \d+\)$/, '')), { name: err.code, $metadata: { httpStatusCode: err.status } }), { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation: 'ListObjectsV2' });
+    if (err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
+    throw translated;
+  }
 }
 
 function problemsError(problems: CatalogProblem[], what: string): RetailctlError {
@@ -185,12 +195,20 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   } else {
     ({ images, ignored } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
   }
+  ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start`);
 
   const aws = await ctx.aws();
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const existing = await listExisting(aws.read, bucket, prefix, ctx.signal);
+  const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
+  let existing: Map<string, ExistingObject>;
+  try {
+    existing = await listExisting(lister, bucket, prefix, aws.read);
+  } finally {
+    lister.close();
+  }
+  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start)`);
   await loadKeyRules();
   const plan = planMigration({
     images,
@@ -234,17 +252,14 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   if (work.length) await ctx.confirm(`Upload up to ${work.length} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
 
   const write = aws.write();
-  await abortLeftoverUploads(write, bucket, prefix, new Set(plan.items.map((i) => i.key)), ctx);
-
-  const { s3Target } = await import('../aws/s3-target.js');
-  const { S3Putter } = await import('./s3put.js');
-  const endpoint = await s3Target(write);
   const gate = new Gate(concurrency);
-  const putter = new S3Putter({ endpoint: { url: endpoint.url, pathStyle: endpoint.pathStyle, region: endpoint.region }, bucket, credentials: endpoint.credentials, userAgent: write.settings.userAgent, maxSockets: concurrency, onThrottle: () => gate.throttle(), signal: ctx.signal });
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
+  await abortLeftoverUploads(putter, prefix, new Set(plan.items.map((i) => i.key)), ctx);
   const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ItemResult[];
   try {
+    ctx.out.debug(`uploading from ${Date.now() - started} ms since start`);
     results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, gate, onItem: progress.item });
   } finally {
     progress.stop();
@@ -323,21 +338,12 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 }
 
 /** Multipart uploads a killed run left behind for keys of this plan: aborted, so no parts linger. */
-async function abortLeftoverUploads(write: AwsClients, bucket: string, prefix: string, keys: Set<string>, ctx: CommandContext): Promise<void> {
-  const s3 = await write.client('s3');
-  const { ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
-  let keyMarker: string | undefined;
-  let uploadIdMarker: string | undefined;
-  do {
-    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: ctx.signal });
-    for (const u of page.Uploads ?? []) {
-      if (!u.Key || !u.UploadId || !keys.has(u.Key)) continue;
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: ctx.signal });
-      ctx.out.info(`aborted an unfinished multipart upload of ${u.Key} (from an interrupted run)`);
-    }
-    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-  } while (keyMarker);
+async function abortLeftoverUploads(client: LeanS3, prefix: string, keys: Set<string>, ctx: CommandContext): Promise<void> {
+  for (const u of await client.listMultipartUploads(prefix)) {
+    if (!keys.has(u.key)) continue;
+    await client.abortMultipartUpload(u.key, u.uploadId);
+    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
+  }
 }
 
 /** A bar on a terminal; a plain line every 5 seconds otherwise. */

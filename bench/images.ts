@@ -1,0 +1,225 @@
+/**
+ * images migrate against `aws s3 sync` (defaults) and `rclone copy --transfers 64 --checkers 64
+ * --fast-list`, same run, same generated catalogue-shaped tree (2,000 images of 5–200 KB), same
+ * in-memory S3 server on 127.0.0.1 that holds every response back 25 ms (bench/s3-server.mjs):
+ * objects/s, MB/s, client CPU ms per object and peak RSS (GNU time) for a cold upload and for a
+ * no-change rerun. Peers are the Debian packages, installed here when missing.
+ * Goals: cold ≥ 5× aws s3 sync's objects/s and ≥ 1.5× rclone's; ≤ 1 ms CPU per object; rerun ≤
+ * 0.75× aws s3 sync's time; peak RSS ≤ 256 MB for a 100,000-file tree (BENCH_BIG=1).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jpeg, png, webp } from '../test/support/images.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CREDS = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_REGION: 'us-east-1' };
+
+/** A catalogue-shaped tree: category/subcategory/sku/variant.ext, sizes 5–200 KB. */
+async function generate(dir: string, count: number, minKb: number, maxKb: number): Promise<{ bytes: number }> {
+  const marker = path.join(dir, '.done');
+  let seed = 42;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const categories = ['skincare', 'haircare', 'home', 'kitchen', 'garden', 'toys', 'shoes', 'bags'];
+  const variants = ['front', 'back', 'side', 'detail'];
+  let bytes = 0;
+  const plan: { rel: string; size: number; kind: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const sku = Math.floor(i / 4);
+    const ext = ['jpg', 'png', 'webp'][rand(3)]!;
+    const size = (minKb + rand(maxKb - minKb + 1)) * 1024;
+    plan.push({ rel: `${categories[sku % categories.length]}/sub-${sku % 13}/sku-${String(sku).padStart(6, '0')}/${variants[i % 4]}.${ext}`, size, kind: ['jpg', 'png', 'webp'].indexOf(ext) });
+    bytes += size;
+  }
+  if (existsSync(marker)) return { bytes };
+  await rm(dir, { recursive: true, force: true });
+  for (const [i, f] of plan.entries()) {
+    await mkdir(path.dirname(path.join(dir, f.rel)), { recursive: true });
+    const body = f.kind === 0 ? jpeg(f.size, i + 1) : f.kind === 1 ? png(f.size, i + 1).subarray(0, f.size) : webp(f.size, i + 1);
+    await writeFile(path.join(dir, f.rel), body);
+  }
+  await writeFile(marker, '');
+  return { bytes };
+}
+
+interface Run {
+  wallS: number;
+  cpuS: number;
+  rssMb: number;
+  ok: boolean;
+  note?: string;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Run & { stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+)\s*$/.exec(stderr.trim());
+      if (!m) return reject(new Error(`no timing from ${cmd}: ${stderr.slice(-800)}`));
+      resolve({ wallS: Number(m[1]), cpuS: Number(m[2]) + Number(m[3]), rssMb: Math.round(Number(m[4]) / 1024), ok: code === 0, ...(code === 0 ? {} : { note: stderr.trim().split('\n').slice(-3, -1).join(' | ') }), stdout });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start an S3 server script on a free port (both servers take PORT / argv and print the port once listening). */
+async function startServer(script: string): Promise<{ url: string; stop: () => void }> {
+  const wanted = await freePort();
+  const child = spawn(process.execPath, [script, String(wanted)], { env: { ...process.env, LATENCY_MS: '25', PORT: String(wanted) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /(\d{2,5})\s*$/m.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`${script} did not start: ${out}`)), 10_000);
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+async function createBucket(url: string, bucket: string): Promise<void> {
+  const res = await fetch(`${url}/${bucket}`, { method: 'PUT' });
+  if (!res.ok) throw new Error(`create bucket ${bucket}: HTTP ${res.status}`);
+}
+
+/** The Debian peers, installed when missing (root or passwordless sudo); the reason when not possible. */
+function ensurePeers(): { aws?: string; rclone?: string; missing: string[] } {
+  const find = (bin: string) => (existsSync(`/usr/bin/${bin}`) ? `/usr/bin/${bin}` : undefined);
+  if (!find('aws') || !find('rclone')) {
+    const asRoot = process.getuid?.() === 0;
+    const cmd = asRoot ? 'apt-get' : 'sudo';
+    const args = asRoot ? ['install', '-y', '-q', 'awscli', 'rclone'] : ['-n', 'apt-get', 'install', '-y', '-q', 'awscli', 'rclone'];
+    console.error('bench: installing the Debian packages awscli and rclone (peers) ...');
+    let r = spawnSync(cmd, args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) {
+      spawnSync(asRoot ? 'apt-get' : 'sudo', asRoot ? ['update', '-q'] : ['-n', 'apt-get', 'update', '-q'], { stdio: 'ignore' });
+      r = spawnSync(cmd, args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+  }
+  const aws = find('aws');
+  const rclone = find('rclone');
+  return { ...(aws ? { aws } : {}), ...(rclone ? { rclone } : {}), missing: [...(aws ? [] : ['aws (apt-get install awscli failed)']), ...(rclone ? [] : ['rclone (apt-get install rclone failed)'])] };
+}
+
+export interface ToolFigures {
+  cold: Run & { objectsPerS: number; mbPerS: number; cpuMsPerObject: number };
+  rerun: Run;
+}
+
+export interface ImagesFigures {
+  objects: number;
+  megabytes: number;
+  latencyMs: number;
+  tools: Record<string, ToolFigures>;
+  retailctlRerunWithoutJournal?: Run;
+  crossCheck?: { server: string; objectsPerS: number; cpuMsPerObject: number };
+  big?: { objects: number; wallS: number; rssMb: number; objectsPerS: number };
+  missingPeers: string[];
+}
+
+export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 2000)): Promise<ImagesFigures> {
+  const work = path.join(os.tmpdir(), `retailctl-bench-images-${count}`);
+  const src = path.join(work, 'src');
+  const { bytes } = await generate(src, count, 5, 200);
+  const peers = ensurePeers();
+  const server = await startServer(path.join(ROOT, 'bench', 's3-server.mjs'));
+  const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, ...CREDS };
+  await writeFile(path.join(work, 'aws-config'), '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n');
+  const withRates = (r: Run) => ({ ...r, objectsPerS: count / r.wallS, mbPerS: bytes / 1024 / 1024 / r.wallS, cpuMsPerObject: (r.cpuS * 1000) / count });
+  const tools: Record<string, ToolFigures> = {};
+  const figures: ImagesFigures = { objects: count, megabytes: bytes / 1024 / 1024, latencyMs: 25, tools, missingPeers: peers.missing };
+  try {
+    const retailctl = (bucket: string, stateDir: string, url = server.url) =>
+      timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'images', 'migrate', src, '--bucket', bucket, '--endpoint-url', url, '--state-dir', stateDir, '--yes', '--json'], { ...baseEnv, CI: 'true' }, work);
+    await rm(path.join(work, 'state'), { recursive: true, force: true });
+    await createBucket(server.url, 'retailctl');
+    const cold = await retailctl('retailctl', path.join(work, 'state'));
+    const rerun = await retailctl('retailctl', path.join(work, 'state'));
+    const uploaded = JSON.parse(cold.stdout).counts?.uploaded;
+    if (uploaded !== count) cold.note = `uploaded ${uploaded} of ${count}`;
+    tools.retailctl = { cold: withRates(cold), rerun };
+    await rm(path.join(work, 'state-fresh'), { recursive: true, force: true });
+    figures.retailctlRerunWithoutJournal = await retailctl('retailctl', path.join(work, 'state-fresh'));
+
+    if (peers.aws) {
+      await createBucket(server.url, 'aws');
+      const env = { ...baseEnv, AWS_CONFIG_FILE: path.join(work, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
+      const sync = () => timed(peers.aws!, ['s3', 'sync', src, 's3://aws/', '--endpoint-url', server.url, '--only-show-errors', '--exclude', '.done'], env, work);
+      const c = await sync();
+      tools['aws s3 sync'] = { cold: withRates(c), rerun: await sync() };
+    }
+    if (peers.rclone) {
+      await createBucket(server.url, 'rclone');
+      const env: NodeJS.ProcessEnv = { ...baseEnv, RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Other', RCLONE_CONFIG_BENCH_ENDPOINT: server.url, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_BENCH_REGION: 'us-east-1', RCLONE_CONFIG: '/dev/null' };
+      delete env.AWS_CA_BUNDLE; // Debian's rclone 1.60 fails on it
+      const copy = () => timed(peers.rclone!, ['copy', src, 'bench:rclone', '--transfers', '64', '--checkers', '64', '--fast-list', '--exclude', '.done'], env, work);
+      const c = await copy();
+      tools['rclone (tuned)'] = { cold: withRates(c), rerun: await copy() };
+    }
+
+    // cross-check against the workplace's reference server when it is there (outside the project)
+    const shared = path.resolve(ROOT, '..', 'shared', 'bench', 's3-latency-server.js');
+    if (existsSync(shared)) {
+      const ref = await startServer(shared);
+      try {
+        await createBucket(ref.url, 'crosscheck');
+        await rm(path.join(work, 'state-x'), { recursive: true, force: true });
+        const x = await retailctl('crosscheck', path.join(work, 'state-x'), ref.url);
+        figures.crossCheck = { server: '../shared/bench/s3-latency-server.js', objectsPerS: count / x.wallS, cpuMsPerObject: (x.cpuS * 1000) / count };
+      } finally {
+        ref.stop();
+      }
+    }
+
+    if (process.env.BENCH_BIG) {
+      const n = 100_000;
+      const bigSrc = path.join(os.tmpdir(), 'retailctl-bench-images-100k');
+      await generate(bigSrc, n, 1, 2);
+      await createBucket(server.url, 'big');
+      await rm(path.join(work, 'state-big'), { recursive: true, force: true });
+      const r = await timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'images', 'migrate', bigSrc, '--bucket', 'big', '--endpoint-url', server.url, '--state-dir', path.join(work, 'state-big'), '--yes', '--json'], { ...baseEnv, CI: 'true' }, work);
+      figures.big = { objects: n, wallS: r.wallS, rssMb: r.rssMb, objectsPerS: n / r.wallS };
+    }
+  } finally {
+    server.stop();
+  }
+  return figures;
+}
+
+export function printImages(f: ImagesFigures): void {
+  console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run)`);
+  console.log(`${'tool'.padEnd(16)}${'cold obj/s'.padStart(11)}${'MB/s'.padStart(8)}${'CPU ms/obj'.padStart(12)}${'peak RSS MB'.padStart(13)}${'rerun s'.padStart(9)}${'rerun RSS'.padStart(11)}`);
+  for (const [name, t] of Object.entries(f.tools)) {
+    const flag = t.cold.ok && t.rerun.ok ? '' : `  (exit non-zero: ${t.cold.note ?? t.rerun.note ?? ''})`;
+    console.log(`${name.padEnd(16)}${t.cold.objectsPerS.toFixed(0).padStart(11)}${t.cold.mbPerS.toFixed(1).padStart(8)}${t.cold.cpuMsPerObject.toFixed(2).padStart(12)}${String(t.cold.rssMb).padStart(13)}${t.rerun.wallS.toFixed(2).padStart(9)}${String(t.rerun.rssMb).padStart(11)}${flag}`);
+  }
+  if (f.retailctlRerunWithoutJournal) console.log(`retailctl rerun without its journal (fresh CI checkout: MD5 of every file against the listed ETags): ${f.retailctlRerunWithoutJournal.wallS.toFixed(2)} s`);
+  const us = f.tools.retailctl;
+  const aws = f.tools['aws s3 sync'];
+  const rclone = f.tools['rclone (tuned)'];
+  if (us && aws) console.log(`cold vs aws s3 sync: ${(us.cold.objectsPerS / aws.cold.objectsPerS).toFixed(2)}× objects/s (goal ≥ 5×: ${us.cold.objectsPerS >= 5 * aws.cold.objectsPerS ? 'met' : 'NOT met'}); rerun ${(us.rerun.wallS / aws.rerun.wallS).toFixed(2)}× its time (goal ≤ 0.75×: ${us.rerun.wallS <= 0.75 * aws.rerun.wallS ? 'met' : 'NOT met'})`);
+  if (us && rclone) console.log(`cold vs tuned rclone: ${(us.cold.objectsPerS / rclone.cold.objectsPerS).toFixed(2)}× objects/s (goal ≥ 1.5×: ${us.cold.objectsPerS >= 1.5 * rclone.cold.objectsPerS ? 'met' : 'NOT met'})`);
+  if (us) console.log(`client CPU per object: ${us.cold.cpuMsPerObject.toFixed(2)} ms (goal ≤ 1 ms: ${us.cold.cpuMsPerObject <= 1 ? 'met' : 'NOT met'}; includes process start-up)`);
+  if (f.crossCheck) console.log(`cross-check on ${f.crossCheck.server}: retailctl ${f.crossCheck.objectsPerS.toFixed(0)} obj/s, ${f.crossCheck.cpuMsPerObject.toFixed(2)} ms CPU/object`);
+  if (f.big) console.log(`100,000-file tree: ${f.big.wallS.toFixed(1)} s (${f.big.objectsPerS.toFixed(0)} obj/s), peak RSS ${f.big.rssMb} MB (goal ≤ 256 MB: ${f.big.rssMb <= 256 ? 'met' : 'NOT met'})`);
+  if (f.missingPeers.length) console.log(`peers not measured: ${f.missingPeers.join('; ')}`);
+}
