@@ -144,6 +144,12 @@ describe('images migrate', () => {
     await writeFile(path.join(dir, 'media/skincare/serum-01.jpg'), sameSize);
     await writeFile(path.join(dir, 'media/skincare/serum-01 back.png'), bigger);
     await writeFile(path.join(dir, 'catalog-new.csv'), `${CATALOG}old/unused.gif,SKU-5005,Archive,,1\n`);
+    // a dry run without the journal compares contents (read-only) to say exactly what would happen
+    await control.clearRequests();
+    const dry = await migrate(['--catalog', 'catalog-new.csv', '--dry-run', '--json', '--state-dir', 'no-journal']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).plan.counts).toEqual({ upload: 1, replace: 2, skip: 4, check: 0 });
+    expect((await control.requests()).filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
     await control.clearRequests();
     const r = await migrate(['--catalog', 'catalog-new.csv', '--invalidate', id, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -250,5 +256,58 @@ describe('images verify', () => {
       { key: 'b.png', row: 'verify.json item 2', problem: 'sha256 differs' },
       { key: 'c.webp', row: 'verify.json item 3', problem: 'missing in S3' },
     ]);
+  });
+});
+
+describe('images migrate from an http(s) origin', () => {
+  it('downloads what the catalogue lists with GET only, uploads it, and reports images the origin does not have', async () => {
+    const http = await import('node:http');
+    const methods: string[] = [];
+    const served: Record<string, Buffer> = { '/media/catalog/product/a/b/ab-1.jpg': jpeg(3000, 41), '/media/catalog/product/c/d/cd-2.png': png(2500, 42) };
+    const origin = http.createServer((req, res) => {
+      methods.push(req.method ?? '');
+      const body = served[decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)];
+      if (!body) return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(origin.address() as { port: number }).port}/`;
+    try {
+      await writeFile(path.join(dir, 'remote.csv'), 'image,sku,category\n/media/catalog/product/a/b/ab-1.jpg,AB-1,Bags\nmedia/catalog/product/c/d/cd-2.png,CD-2,Shoes > Running\n/media/catalog/product/x/gone.jpg,X-9,Bags\n');
+      await s3.send(new CreateBucketCommand({ Bucket: 'remote' }));
+      const clash = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--redirects', 'remote.map', '--manifest', 'remote.json', '--endpoint-url', endpoint, '--yes'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(clash.code).toBe(2);
+      expect(clash.stderr).toContain('error: --redirects remote.map writes remote.map and remote.json: one of them is the --manifest file');
+      expect(methods).toEqual([]);
+      const r = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--cdn-domain', 'cdn.example.com', '--redirects', 'remote.map', '--manifest', 'remote-manifest.json', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).counts).toEqual({ uploaded: 2, skipped: 0, failed: 0, missing: 1 });
+      expect(new Set(methods)).toEqual(new Set(['GET']));
+      expect((await body('remote', 'bags/ab-1/ab-1.jpg')).equals(served['/media/catalog/product/a/b/ab-1.jpg']!)).toBe(true);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: 'remote', Key: 'shoes/running/cd-2/cd-2.png' }))).ContentType).toBe('image/png');
+      const manifest = JSON.parse(await readFile(path.join(dir, 'remote-manifest.json'), 'utf8')) as { source: string; status: string; reason: string | null }[];
+      expect(manifest).toHaveLength(3);
+      expect(manifest.find((m) => m.status === 'missing')).toMatchObject({ source: `${base}media/catalog/product/x/gone.jpg`, reason: 'not found on the origin (404)' });
+      expect(Object.keys(JSON.parse(await readFile(path.join(dir, 'remote.json'), 'utf8')))).toEqual(['/media/catalog/product/a/b/ab-1.jpg', '/media/catalog/product/c/d/cd-2.png']);
+      expect(await readFile(path.join(dir, 'remote.map'), 'utf8')).toContain('"/media/catalog/product/a/b/ab-1.jpg" "https://cdn.example.com/bags/ab-1/ab-1.jpg";');
+    } finally {
+      origin.close();
+    }
+  });
+});
+
+describe('images migrate with KMS', () => {
+  it('--sse aws:kms --kms-key-id puts every object under that key', async () => {
+    const root = path.join(dir, 'kms');
+    await writeTree(root, { 'k.jpg': jpeg(600, 61) });
+    await s3.send(new CreateBucketCommand({ Bucket: 'kms' }));
+    const r = await runInProcess(['images', 'migrate', root, '--bucket', 'kms', '--sse', 'aws:kms', '--kms-key-id', 'alias/product-images', '--endpoint-url', endpoint, '--yes'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'kms', Key: 'k.jpg' }));
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toContain('product-images');
+    const bad = await runInProcess(['images', 'migrate', root, '--bucket', 'kms', '--kms-key-id', 'alias/x', '--endpoint-url', endpoint, '--yes'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--kms-key-id needs --sse aws:kms');
   });
 });

@@ -56,7 +56,8 @@ class SmallFileReader {
 /** Largest image taken from an http(s) origin (held in memory while it is uploaded). */
 const MAX_REMOTE_BYTES = 64 * 1024 * 1024;
 
-export type ItemStatus = 'uploaded' | 'skipped' | 'failed' | 'missing';
+/** `planned`: a dry run's answer for an object that would be uploaded. */
+export type ItemStatus = 'uploaded' | 'skipped' | 'failed' | 'missing' | 'planned';
 
 export interface ItemResult {
   item: PlanItem;
@@ -74,7 +75,10 @@ export interface ItemResult {
 }
 
 export interface ExecuteOptions {
-  putter: LeanS3;
+  /** Absent in a dry run. */
+  putter?: LeanS3;
+  /** Decide `check` items (read-only: hashes and listings, HEAD at most) and upload nothing. */
+  dryRun?: boolean;
   /** Writing S3 client: multipart uploads, and HEAD for `check` items whose ETag is not an MD5. */
   s3: () => Promise<S3Client>;
   bucket: string;
@@ -200,6 +204,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     if (item.action === 'skip' && item.known) {
       return { item, status: 'skipped', reason: 'unchanged', size: item.known.size, sha256: item.known.sha256, contentType: item.known.contentType, etag: item.known.etag };
     }
+    if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
     const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
     let loaded: Loaded | 'missing';
@@ -233,6 +238,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       }
       replacing = true;
     }
+    if (options.dryRun || !options.putter) return { item, status: 'planned', replaced: replacing, size: loaded.size, sha256: sha256Hex, contentType };
 
     let etag: string;
     try {

@@ -12,7 +12,7 @@ import { executePlan, Gate, type ItemResult } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
-import { invalidationPaths, manifestRows, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
 import { isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
 export interface MigrateRequest {
@@ -166,6 +166,13 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const kmsKeyId = request.kmsKeyId ?? config.kmsKeyId;
   if (kmsKeyId && sse !== 'aws:kms') throw new RetailctlError('USAGE', '--kms-key-id needs --sse aws:kms', { exitCode: ExitCode.Usage });
   const concurrency = request.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
+  if (request.manifest && request.redirects) {
+    const manifest = path.resolve(ctx.cwd, request.manifest);
+    const { mapFile, jsonFile } = redirectFiles(path.resolve(ctx.cwd, request.redirects));
+    if (manifest === mapFile || manifest === jsonFile) {
+      throw new RetailctlError('USAGE', `--redirects ${request.redirects} writes ${path.relative(ctx.cwd, mapFile)} and ${path.relative(ctx.cwd, jsonFile)}: one of them is the --manifest file`, { exitCode: ExitCode.Usage, hint: 'give the manifest or the redirects another name' });
+    }
+  }
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
   const distributionId = request.invalidate;
   const started = Date.now();
@@ -234,7 +241,6 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     cdnDomain = d.Distribution?.DistributionConfig?.Aliases?.Items?.[0] ?? d.Distribution?.DomainName;
   }
   const target = `s3://${bucket}/${prefix}`;
-  const planLines = describePlan(plan, target);
   const audit = {
     missingImages: plan.audit.missing.length,
     unreferencedImages: plan.audit.unreferenced.length,
@@ -245,9 +251,24 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })) };
 
   if (ctx.options.dryRun) {
-    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...planLines].join('\n') };
+    // same size but no proof: compare contents now (read-only), so the plan says what would really be skipped
+    const checks = plan.items.filter((i) => i.action === 'check');
+    if (checks.length) {
+      const settled = await executePlan(checks, { s3: () => aws.read.client('s3'), bucket, sse, concurrency: Math.min(concurrency, 16), signal: ctx.signal, gate: new Gate(16), dryRun: true });
+      for (const r of settled) r.item.action = r.status === 'skipped' ? 'skip' : r.status === 'planned' ? 'replace' : r.item.action;
+      plan.counts = { upload: 0, replace: 0, skip: 0, check: 0 };
+      plan.bytes.toUpload = 0;
+      for (const i of plan.items) {
+        plan.counts[i.action]++;
+        if (i.action === 'upload' || i.action === 'replace') plan.bytes.toUpload += i.image.size ?? 0;
+      }
+      planData.counts = plan.counts;
+      planData.bytes = plan.bytes;
+      planData.sampleKeys = plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action }));
+    }
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target)].join('\n') };
   }
-  for (const line of planLines) ctx.out.info(line);
+  for (const line of describePlan(plan, target)) ctx.out.info(line);
   const work = plan.items.filter((i) => i.action !== 'skip');
   if (work.length) await ctx.confirm(`Upload up to ${work.length} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
 
@@ -271,6 +292,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0 };
   let bytesUploaded = 0;
   for (const r of results) {
+    if (r.status === 'planned') continue; // only in dry runs
     counts[r.status]++;
     if (r.status === 'uploaded') bytesUploaded += r.size ?? 0;
   }
