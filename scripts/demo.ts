@@ -33,6 +33,7 @@ async function writeDemoConfig(seeded: SeededStorefront): Promise<string> {
   doc.setIn(['cdn', 'storefront', 'primary', 'distributionId'], seeded.distributionId);
   doc.setIn(['cdn', 'auditLog'], path.join(WORK, 'cdn-audit.jsonl'));
   doc.setIn(['images', 'catalog'], path.join(ROOT, 'examples', 'images', 'catalog.csv'));
+  doc.setIn(['images', 'source'], path.join(ROOT, 'examples', 'images', 'media'));
   for (const source of ['wms', 'oms', 'web', 'marketplace']) {
     const current = String(doc.getIn(['inventory', 'sources', source, 'path']));
     doc.setIn(['inventory', 'sources', source, 'path'], path.join(ROOT, 'examples', current));
@@ -100,6 +101,10 @@ try {
     { title: 'Prescale: status per target', args: ['prescale', 'status', '--campaign', 'spring-sale-email', '--config', config], expect: 0 },
     { title: 'Prescale: restore the baseline now (read back from AWS)', args: ['prescale', 'restore', '--campaign', 'spring-sale-email', '--config', config, '--yes'], expect: 0 },
     { title: 'Load test: write the k6 script for the spike (k6 itself is not needed for this)', args: ['loadtest', '--campaign', 'spring-sale-email', '--config', config, '--out', '.retailctl/demo/spike.js'], expect: 0 },
+    { title: 'Images: plan the migration (dry run: keys from the catalogue, counts, catalogue audit)', args: ['images', 'migrate', '--config', config, '--dry-run'], expect: 0 },
+    { title: 'Images: migrate (Content-Type from the bytes, SHA-256 checked by S3, manifest and redirect map)', args: ['images', 'migrate', '--config', config, '--manifest', '.retailctl/demo/images.csv', '--redirects', '.retailctl/demo/redirects.map', '--state-dir', '.retailctl/demo', '--yes'], expect: 0 },
+    { title: 'Images: the same command again uploads nothing', args: ['images', 'migrate', '--config', config, '--state-dir', '.retailctl/demo', '--yes'], expect: 0 },
+    { title: 'Images: verify every object of the manifest (read-only)', args: ['images', 'verify', '--manifest', '.retailctl/demo/images.csv'], expect: 0 },
     { title: 'Inventory: reconcile warehouse, orders and two channels (exit 5: something would oversell)', args: ['inventory', 'reconcile', '--config', config, '--out', '.retailctl/demo/drift.csv'], expect: 5 },
     { title: 'Inventory: the web channel read from S3 instead of disk', args: ['inventory', 'reconcile', '--config', config, '--source', 'web=s3://shop-inventory-exports/daily/web.csv', '--json'], expect: 5 },
   ];

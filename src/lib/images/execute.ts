@@ -223,8 +223,10 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     if (item.action === 'check' && existing) {
       let same = false;
       if (existing.size === loaded.size) {
-        if (compareMd5) same = loaded.md5 === existing.etag;
-        else {
+        // an MD5 ETag proves it; anything else (multipart, SSE-KMS ETags, an object written by another
+        // tool) is settled by the sha256 stored with the object
+        same = compareMd5 && loaded.md5 === existing.etag;
+        if (!same) {
           const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
           const head = await (await options.s3()).send(new HeadObjectCommand({ Bucket: options.bucket, Key: item.key }), { abortSignal: options.signal });
           same = head.Metadata?.sha256 === sha256Hex;
