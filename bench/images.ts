@@ -150,30 +150,39 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
   try {
     const retailctl = (bucket: string, stateDir: string, url = server.url) =>
       timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'images', 'migrate', src, '--bucket', bucket, '--endpoint-url', url, '--state-dir', stateDir, '--yes', '--json'], { ...baseEnv, CI: 'true' }, work);
-    await rm(path.join(work, 'state'), { recursive: true, force: true });
-    await createBucket(server.url, 'retailctl');
-    const cold = await retailctl('retailctl', path.join(work, 'state'));
-    const rerun = await retailctl('retailctl', path.join(work, 'state'));
-    const uploaded = JSON.parse(cold.stdout).counts?.uploaded;
-    if (uploaded !== count) cold.note = `uploaded ${uploaded} of ${count}`;
-    tools.retailctl = { cold: withRates(cold), rerun };
-    await rm(path.join(work, 'state-fresh'), { recursive: true, force: true });
-    figures.retailctlRerunWithoutJournal = await retailctl('retailctl', path.join(work, 'state-fresh'));
-
-    if (peers.aws) {
-      await createBucket(server.url, 'aws');
-      const env = { ...baseEnv, AWS_CONFIG_FILE: path.join(work, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
-      const sync = () => timed(peers.aws!, ['s3', 'sync', src, 's3://aws/', '--endpoint-url', server.url, '--only-show-errors', '--exclude', '.done'], env, work);
-      const c = await sync();
-      tools['aws s3 sync'] = { cold: withRates(c), rerun: await sync() };
+    const awsEnv = { ...baseEnv, AWS_CONFIG_FILE: path.join(work, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
+    const rcloneEnv: NodeJS.ProcessEnv = { ...baseEnv, RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Other', RCLONE_CONFIG_BENCH_ENDPOINT: server.url, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_BENCH_REGION: 'us-east-1', RCLONE_CONFIG: '/dev/null' };
+    delete rcloneEnv.AWS_CA_BUNDLE; // Debian's rclone 1.60 fails on it
+    const runs: Record<string, { cold: Run; rerun: Run }[]> = {};
+    const record = (name: string, cold: Run, rerun: Run) => (runs[name] ??= []).push({ cold, rerun });
+    // two rounds, the tools interleaved, each cold run into a fresh bucket; the best of each is kept
+    for (let round = 0; round < 2; round++) {
+      const state = path.join(work, `state-${round}`);
+      await rm(state, { recursive: true, force: true });
+      await createBucket(server.url, `retailctl-${round}`);
+      const cold = await retailctl(`retailctl-${round}`, state);
+      const uploaded = JSON.parse(cold.stdout).counts?.uploaded;
+      if (uploaded !== count) cold.note = `uploaded ${uploaded} of ${count}`;
+      record('retailctl', cold, await retailctl(`retailctl-${round}`, state));
+      if (round === 0) {
+        await rm(path.join(work, 'state-fresh'), { recursive: true, force: true });
+        figures.retailctlRerunWithoutJournal = await retailctl('retailctl-0', path.join(work, 'state-fresh'));
+      }
+      if (peers.aws) {
+        await createBucket(server.url, `aws-${round}`);
+        const sync = () => timed(peers.aws!, ['s3', 'sync', src, `s3://aws-${round}/`, '--endpoint-url', server.url, '--only-show-errors', '--exclude', '.done'], awsEnv, work);
+        record('aws s3 sync', await sync(), await sync());
+      }
+      if (peers.rclone) {
+        await createBucket(server.url, `rclone-${round}`);
+        const copy = () => timed(peers.rclone!, ['copy', src, `bench:rclone-${round}`, '--transfers', '64', '--checkers', '64', '--fast-list', '--exclude', '.done'], rcloneEnv, work);
+        record('rclone (tuned)', await copy(), await copy());
+      }
     }
-    if (peers.rclone) {
-      await createBucket(server.url, 'rclone');
-      const env: NodeJS.ProcessEnv = { ...baseEnv, RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Other', RCLONE_CONFIG_BENCH_ENDPOINT: server.url, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_BENCH_REGION: 'us-east-1', RCLONE_CONFIG: '/dev/null' };
-      delete env.AWS_CA_BUNDLE; // Debian's rclone 1.60 fails on it
-      const copy = () => timed(peers.rclone!, ['copy', src, 'bench:rclone', '--transfers', '64', '--checkers', '64', '--fast-list', '--exclude', '.done'], env, work);
-      const c = await copy();
-      tools['rclone (tuned)'] = { cold: withRates(c), rerun: await copy() };
+    for (const [name, list] of Object.entries(runs)) {
+      const cold = list.reduce((a, b) => (b.cold.wallS < a.cold.wallS ? b : a)).cold;
+      const rerun = list.reduce((a, b) => (b.rerun.wallS < a.rerun.wallS ? b : a)).rerun;
+      tools[name] = { cold: withRates(cold), rerun };
     }
 
     // cross-check against the workplace's reference server when it is there (outside the project)
@@ -206,7 +215,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
 }
 
 export function printImages(f: ImagesFigures): void {
-  console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run)`);
+  console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run, best of 2 interleaved)`);
   console.log(`${'tool'.padEnd(16)}${'cold obj/s'.padStart(11)}${'MB/s'.padStart(8)}${'CPU ms/obj'.padStart(12)}${'peak RSS MB'.padStart(13)}${'rerun s'.padStart(9)}${'rerun RSS'.padStart(11)}`);
   for (const [name, t] of Object.entries(f.tools)) {
     const flag = t.cold.ok && t.rerun.ok ? '' : `  (exit non-zero: ${t.cold.note ?? t.rerun.note ?? ''})`;

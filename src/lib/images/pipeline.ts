@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients } from '../aws/context.js';
 import type { LeanS3 } from './s3put.js';
@@ -41,12 +41,15 @@ const SHOWN = 20;
 const DEFAULT_CONCURRENCY = 64;
 
 async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConfig | undefined; resolve: (p: string) => string }> {
+  const none = { images: undefined, resolve: (p: string) => path.resolve(ctx.cwd, p) };
+  // no config file in the default place: do not even load the config machinery
+  if (!ctx.options.configExplicit && !existsSync(path.resolve(ctx.cwd, ctx.options.config))) return none;
   try {
     const loaded = await ctx.config();
     return { images: loaded.config.images, resolve: loaded.resolve };
   } catch (err) {
     // images migrate works without a config file unless one was asked for
-    if (err instanceof RetailctlError && err.code === 'CONFIG_NOT_FOUND' && !ctx.options.configExplicit) return { images: undefined, resolve: (p) => path.resolve(ctx.cwd, p) };
+    if (err instanceof RetailctlError && err.code === 'CONFIG_NOT_FOUND' && !ctx.options.configExplicit) return none;
     throw err;
   }
 }
@@ -178,6 +181,18 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const started = Date.now();
 
   // catalogue and source
+  // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
+  const aws = await ctx.aws();
+  const remoteState = (async () => {
+    const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
+    try {
+      return await Promise.all([listExisting(lister, bucket, prefix, aws.read), lister.listMultipartUploads(prefix)]);
+    } finally {
+      lister.close();
+    }
+  })();
+  remoteState.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
+
   let catalog: CatalogRow[] | undefined;
   let catalogProblems: CatalogProblem[] = [];
   if (catalogFile) {
@@ -204,17 +219,10 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   }
   ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start`);
 
-  const aws = await ctx.aws();
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
-  let existing: Map<string, ExistingObject>;
-  try {
-    existing = await listExisting(lister, bucket, prefix, aws.read);
-  } finally {
-    lister.close();
-  }
+  const [existing, unfinished] = await remoteState;
   ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start)`);
   await loadKeyRules();
   const plan = planMigration({
@@ -266,7 +274,10 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
       planData.bytes = plan.bytes;
       planData.sampleKeys = plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action }));
     }
-    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target)].join('\n') };
+    const keys = new Set(plan.items.map((i) => i.key));
+    const leftover = unfinished.filter((u) => keys.has(u.key)).length;
+    const extra = leftover ? [`${leftover} unfinished multipart upload${leftover === 1 ? '' : 's'} from an interrupted run would be aborted`] : [];
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: { ...planData, unfinishedUploads: leftover }, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
   }
   for (const line of describePlan(plan, target)) ctx.out.info(line);
   const work = plan.items.filter((i) => i.action !== 'skip');
@@ -275,7 +286,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const write = aws.write();
   const gate = new Gate(concurrency);
   const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
-  await abortLeftoverUploads(putter, prefix, new Set(plan.items.map((i) => i.key)), ctx);
+  await abortLeftoverUploads(putter, unfinished, new Set(plan.items.map((i) => i.key)), ctx);
   const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ItemResult[];
@@ -360,8 +371,8 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 }
 
 /** Multipart uploads a killed run left behind for keys of this plan: aborted, so no parts linger. */
-async function abortLeftoverUploads(client: LeanS3, prefix: string, keys: Set<string>, ctx: CommandContext): Promise<void> {
-  for (const u of await client.listMultipartUploads(prefix)) {
+async function abortLeftoverUploads(client: LeanS3, unfinished: { key: string; uploadId: string }[], keys: Set<string>, ctx: CommandContext): Promise<void> {
+  for (const u of unfinished) {
     if (!keys.has(u.key)) continue;
     await client.abortMultipartUpload(u.key, u.uploadId);
     ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
