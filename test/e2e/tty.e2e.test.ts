@@ -12,7 +12,7 @@ import { ROOT } from '../support/moto.js';
 import { BIN } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
 
-const { env } = useEmulator();
+const { env, control, endpoint } = useEmulator();
 const EXAMPLE = path.join(ROOT, 'examples', 'retailctl.yaml');
 
 function hasScript(): boolean {
@@ -92,5 +92,24 @@ describe.skipIf(!scriptAvailable)('on a terminal', () => {
     expect(yes.code).toBe(0);
     expect(await readFile(path.join(dir, 'retailctl.yaml.bak'), 'utf8')).toBe('# mine\n');
     expect(await readFile(path.join(dir, 'retailctl.yaml'), 'utf8')).toContain('campaigns:');
+  });
+
+  it('images migrate shows a progress bar with files, bytes, rate and ETA', async () => {
+    const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
+    const { jpeg } = await import('../support/images.js');
+    const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: 'tty-images' }));
+    s3.destroy();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-tty-images-'));
+    for (let i = 0; i < 12; i++) await writeFile(path.join(dir, `p${i}.jpg`), jpeg(20_000, i + 1));
+    await control.fault({ service: 's3', method: 'PUT', times: 0, delayMs: 150, forward: true });
+    try {
+      const { code, screen } = await onTerminal(120, ['images', 'migrate', '.', '--bucket', 'tty-images', '--concurrency', '2', '--yes'], {}, { cwd: dir });
+      expect(code).toBe(0);
+      expect(screen).toMatch(/\[#+\.+\] \d+\/12 files, [\d.]+ KB\/234 KB, [\d.]+ KB\/s, ETA \d/);
+      expect(screen).toContain('12 uploaded');
+    } finally {
+      await control.clearFaults();
+    }
   });
 });

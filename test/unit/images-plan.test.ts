@@ -49,7 +49,7 @@ describe('keys', () => {
   });
 });
 
-const img = (path: string, size = 100, mtimeMs = 1000): SourceImage => ({ path, file: `/src/${path}`, size, mtimeMs });
+const img = (path: string, size = 100, mtimeMs = 1000): SourceImage => ({ path, root: '/src', size, mtimeMs });
 const base = (over: Partial<PlanInput>): PlanInput => ({ images: [], template: T, prefix: 'catalog/', cacheControl: 'public, max-age=86400', cacheRules: [], existing: new Map(), journal: new Map(), force: false, ...over });
 
 describe('plan', () => {
@@ -105,6 +105,6 @@ describe('invalidation paths', () => {
   });
 
   it('nginx map entries are quoted and escaped', () => {
-    expect(nginxMap([['/a "b"$x.jpg', 'https://cdn/x.jpg']])).toContain('"/a \\"b\\"\\$x.jpg" "https://cdn/x.jpg";');
+    expect([...nginxMap([['/a "b"$x.jpg', 'https://cdn/x.jpg']])].join('')).toContain('"/a \\"b\\"\\$x.jpg" "https://cdn/x.jpg";');
   });
 });

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { detectContentType, SNIFF_BYTES } from './content.js';
 import type { JournalWriter } from './journal.js';
+import { fileOf } from './source.js';
 import type { JournalEntry, PlanItem } from './plan.js';
 import type { LeanS3 } from './s3put.js';
 
@@ -184,8 +185,85 @@ async function fetchRemote(url: string, doFetch: typeof fetch, signal?: AbortSig
   throw lastError;
 }
 
-export async function executePlan(items: PlanItem[], options: ExecuteOptions): Promise<ItemResult[]> {
-  const results: ItemResult[] = new Array(items.length);
+const STATUSES: ItemStatus[] = ['uploaded', 'skipped', 'failed', 'missing', 'planned'];
+
+/**
+ * Every item's outcome, kept compactly (typed arrays, the digest as 32 bytes): a result object per
+ * image for 100,000 images was most of the live heap, and V8 lets the heap grow to a multiple of
+ * what is live. Results are rebuilt as objects one at a time when read (manifest, redirects).
+ */
+export class ResultStore implements Iterable<ItemResult> {
+  readonly #items: PlanItem[];
+  readonly #status: Uint8Array;
+  readonly #size: Float64Array;
+  readonly #sha: Uint8Array;
+  readonly #etag: (string | undefined)[];
+  readonly #type: Uint16Array;
+  readonly #types: string[] = [''];
+  readonly #typeIds = new Map<string, number>();
+  readonly #replaced: Uint8Array;
+  readonly #reason = new Map<number, string>();
+  readonly #warning = new Map<number, string>();
+
+  constructor(items: PlanItem[]) {
+    const n = items.length;
+    this.#items = items;
+    this.#status = new Uint8Array(n);
+    this.#size = new Float64Array(n).fill(Number.NaN);
+    this.#sha = new Uint8Array(n * 32);
+    this.#etag = new Array<string | undefined>(n);
+    this.#type = new Uint16Array(n);
+    this.#replaced = new Uint8Array(n);
+  }
+
+  set(i: number, r: ItemResult): void {
+    this.#status[i] = STATUSES.indexOf(r.status) + 1;
+    if (r.size !== undefined) this.#size[i] = r.size;
+    if (r.sha256) this.#sha.set(Buffer.from(r.sha256, 'hex'), i * 32);
+    if (r.etag) this.#etag[i] = r.etag;
+    if (r.contentType) {
+      let id = this.#typeIds.get(r.contentType);
+      if (id === undefined && this.#types.length < 65535) {
+        id = this.#types.push(r.contentType) - 1;
+        this.#typeIds.set(r.contentType, id);
+      }
+      this.#type[i] = id ?? 0;
+    }
+    if (r.replaced) this.#replaced[i] = 1;
+    if (r.reason) this.#reason.set(i, r.reason);
+    if (r.warning) this.#warning.set(i, r.warning);
+  }
+
+  /** Item `i`'s result (undefined when it never ran: an interrupted run). */
+  get(i: number): ItemResult | undefined {
+    const status = this.#status[i]!;
+    if (!status) return undefined;
+    const r: ItemResult = { item: this.#items[i]!, status: STATUSES[status - 1]! };
+    if (!Number.isNaN(this.#size[i]!)) r.size = this.#size[i]!;
+    const sha = this.#sha.subarray(i * 32, i * 32 + 32);
+    if (sha.some((b) => b !== 0)) r.sha256 = Buffer.from(sha).toString('hex');
+    if (this.#etag[i]) r.etag = this.#etag[i]!;
+    if (this.#type[i]) r.contentType = this.#types[this.#type[i]!]!;
+    if (this.#replaced[i]) r.replaced = true;
+    if (this.#reason.has(i)) r.reason = this.#reason.get(i)!;
+    if (this.#warning.has(i)) r.warning = this.#warning.get(i)!;
+    return r;
+  }
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  *[Symbol.iterator](): Iterator<ItemResult> {
+    for (let i = 0; i < this.#items.length; i++) {
+      const r = this.get(i);
+      if (r) yield r;
+    }
+  }
+}
+
+export async function executePlan(items: PlanItem[], options: ExecuteOptions): Promise<ResultStore> {
+  const results = new ResultStore(items);
   let next = 0;
   const doFetch = options.fetch ?? fetch;
   const reader = new SmallFileReader();
@@ -198,7 +276,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       if (body === 'missing') return 'missing';
       return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES) };
     }
-    const file = image.file!;
+    const file = fileOf(image);
     if ((image.size ?? 0) <= SMALL_FILE) {
       const body = await reader.read(file, image.size ?? 0, scratch);
       return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), mtimeMs: image.mtimeMs };
@@ -283,7 +361,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
         if (options.signal?.aborted) return;
         result = { item: items[i]!, status: 'failed', reason: (err as Error).message };
       }
-      results[i] = result;
+      results.set(i, result);
       options.onItem?.(result);
     }
   };

@@ -8,12 +8,12 @@ import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
-import { executePlan, Gate, type ItemResult } from './execute.js';
+import { executePlan, Gate, type ItemResult, type ResultStore } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
-import { isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
+import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
 export interface MigrateRequest {
   source?: string;
@@ -104,7 +104,7 @@ async function contentHashes(images: SourceImage[], journal: Map<string, Journal
       limit(async () => {
         const known = bySource.get(image.path);
         if (known && known.size === image.size && known.mtimeMs === image.mtimeMs) out.set(image.path, known.sha256);
-        else out.set(image.path, await hashFile(image.file!));
+        else out.set(image.path, await hashFile(fileOf(image)));
       }),
     ),
   );
@@ -217,13 +217,14 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   } else {
     ({ images, ignored } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
   }
-  ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start`);
+  const mem = () => `heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`;
+  ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start (${mem()})`);
 
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
   const [existing, unfinished] = await remoteState;
-  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start)`);
+  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
   await loadKeyRules();
   const plan = planMigration({
     images,
@@ -289,9 +290,9 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   await abortLeftoverUploads(putter, unfinished, new Set(plan.items.map((i) => i.key)), ctx);
   const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
-  let results: ItemResult[];
+  let results: ResultStore;
   try {
-    ctx.out.debug(`uploading from ${Date.now() - started} ms since start`);
+    ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
     results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, gate, onItem: progress.item });
   } finally {
     progress.stop();
@@ -307,8 +308,16 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     counts[r.status]++;
     if (r.status === 'uploaded') bytesUploaded += r.size ?? 0;
   }
-  const failed = results.filter((r) => r.status === 'failed');
-  const warnings = results.filter((r) => r.warning);
+  const failed: ItemResult[] = [];
+  const warnings: ItemResult[] = [];
+  let failedCount = 0;
+  let warningCount = 0;
+  const replaced: string[] = [];
+  for (const r of results) {
+    if (r.status === 'failed' && failedCount++ < 1000) failed.push(r);
+    if (r.warning && warningCount++ < 1000) warnings.push(r);
+    if (r.status === 'uploaded' && r.replaced) replaced.push(r.item.key);
+  }
   for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${r.item.image.path} → ${r.item.key}: ${r.reason}`);
   for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${r.item.image.path}: ${r.warning}`);
 
@@ -320,11 +329,10 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   }
   if (request.redirects) {
     if (!cdnDomain) ctx.out.warn('--redirects: no CDN domain (pass --cdn-domain or --invalidate <distribution>); the map is empty');
-    written.push(...(await writeRedirects(path.resolve(ctx.cwd, request.redirects), redirectMap(results, cdnDomain, request.redirectFrom))).map((f) => path.relative(ctx.cwd, f)));
+    written.push(...(await writeRedirects(path.resolve(ctx.cwd, request.redirects), () => redirectMap(results, cdnDomain, request.redirectFrom))).map((f) => path.relative(ctx.cwd, f)));
   }
 
   let invalidation: { id: string; paths: number; wildcards: boolean; status: string } | null = null;
-  const replaced = results.filter((r) => r.status === 'uploaded' && r.replaced).map((r) => r.item.key);
   if (distributionId && replaced.length) {
     const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
     const cf = await write.client('cloudfront');

@@ -116,7 +116,8 @@ export function planMigration(input: PlanInput): ImagesPlan {
       problems.push({ at: where, reason: `${image.path}: ${result.error}` });
       continue;
     }
-    const key = result.key;
+    // the same text as the source path (the usual case without a catalogue): keep one string, not two
+    const key = result.key === image.path ? image.path : result.key;
     const owner = owners.get(key);
     if (owner) {
       // the same image listed twice for the same key is harmless; two different images are not

@@ -3,7 +3,9 @@
  * sha256, content type, status and reason), the old-path → new-URL redirect map (nginx `map` and
  * JSON), and the CloudFront paths to invalidate. Pure except the writers.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { ItemResult } from './execute.js';
 
@@ -17,58 +19,109 @@ export function cdnUrl(domain: string | undefined, key: string): string | null {
   return `https://${host}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-export function manifestRows(results: ItemResult[], domain: string | undefined, bucket: string): ManifestRow[] {
-  return results.map((r) => ({
-    source: r.item.image.url ?? r.item.image.path,
-    key: r.item.key,
-    url: cdnUrl(domain, r.item.key),
-    size: r.size ?? r.item.image.size ?? null,
-    sha256: r.sha256 ?? null,
-    contentType: r.contentType ?? null,
-    status: r.status,
-    reason: r.reason ?? r.warning ?? null,
-    bucket,
-  }));
+/** One manifest row per result, built as it is written (a million rows never sit in memory at once). */
+export function* manifestRows(results: Iterable<ItemResult>, domain: string | undefined, bucket: string): Generator<ManifestRow> {
+  for (const r of results) {
+    yield {
+      source: r.item.image.url ?? r.item.image.path,
+      key: r.item.key,
+      url: cdnUrl(domain, r.item.key),
+      size: r.size ?? r.item.image.size ?? null,
+      sha256: r.sha256 ?? null,
+      contentType: r.contentType ?? null,
+      status: r.status,
+      reason: r.reason ?? r.warning ?? null,
+      bucket,
+    };
+  }
 }
 
-/** Write a file whole and atomically (temp file + rename): a killed run never leaves half a manifest. */
-async function writeAtomic(file: string, text: string): Promise<void> {
+/** Write a file from chunks, atomically (temp file + rename): a killed run never leaves half a file. */
+async function writeAtomic(file: string, chunks: Iterable<string>): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
+  const out = createWriteStream(tmp);
+  try {
+    let pending = '';
+    for (const chunk of chunks) {
+      pending += chunk;
+      if (pending.length >= 1 << 16) {
+        if (!out.write(pending)) await once(out, 'drain');
+        pending = '';
+      }
+    }
+    out.end(pending);
+    await once(out, 'finish');
+  } catch (err) {
+    out.destroy();
+    throw err;
+  }
   await rename(tmp, file);
 }
 
-export async function writeManifest(file: string, rows: ManifestRow[]): Promise<void> {
+export async function writeManifest(file: string, rows: Iterable<ManifestRow>): Promise<void> {
   if (file.toLowerCase().endsWith('.json')) {
-    await writeAtomic(file, `${JSON.stringify(rows, null, 2)}\n`);
+    await writeAtomic(file, jsonArray(rows));
     return;
   }
   const { stringify } = await import('csv-stringify/sync');
-  await writeAtomic(file, stringify(rows as Record<string, unknown>[], { header: true, columns: [...MANIFEST_COLUMNS] }));
+  await writeAtomic(
+    file,
+    (function* () {
+      yield stringify([], { header: true, columns: [...MANIFEST_COLUMNS] });
+      let batch: ManifestRow[] = [];
+      for (const row of rows) {
+        batch.push(row);
+        if (batch.length === 1000) {
+          yield stringify(batch as Record<string, unknown>[], { columns: [...MANIFEST_COLUMNS] });
+          batch = [];
+        }
+      }
+      if (batch.length) yield stringify(batch as Record<string, unknown>[], { columns: [...MANIFEST_COLUMNS] });
+    })(),
+  );
+}
+
+function* jsonArray(items: Iterable<unknown>): Generator<string> {
+  let first = true;
+  yield '[';
+  for (const item of items) {
+    yield `${first ? '' : ','}\n  ${JSON.stringify(item)}`;
+    first = false;
+  }
+  yield first ? ']\n' : '\n]\n';
 }
 
 /**
  * Old path (as the application serves the image today) → new CDN URL, for uploaded and unchanged
  * images. Local sources: `redirectFrom` + the relative path; http(s) sources: the URL's own path.
  */
-export function redirectMap(results: ItemResult[], domain: string | undefined, redirectFrom: string): [string, string][] {
+export function* redirectMap(results: Iterable<ItemResult>, domain: string | undefined, redirectFrom: string): Generator<[string, string]> {
   const base = `/${redirectFrom.replace(/^\/+/, '').replace(/\/+$/, '')}`.replace(/^\/$/, '');
-  const out: [string, string][] = [];
   for (const r of results) {
     if (r.status !== 'uploaded' && r.status !== 'skipped') continue;
     const url = cdnUrl(domain, r.item.key);
     if (!url) continue;
     const old = r.item.image.url ? new URL(r.item.image.url).pathname : `${base}/${r.item.image.path.split('/').map(encodeURIComponent).join('/')}`;
-    out.push([old, url]);
+    yield [old, url];
   }
-  return out;
 }
 
 /** nginx `map` block body: `"old" "new";` per line, quoted and escaped. */
-export function nginxMap(pairs: [string, string][]): string {
+export function* nginxMap(pairs: Iterable<[string, string]>): Generator<string> {
   const q = (s: string) => `"${s.replace(/["\\$]/g, (c) => `\\${c}`)}"`;
-  return `# generated by retailctl images migrate: include inside  map $uri $product_image_url { ... }\n${pairs.map(([a, b]) => `${q(a)} ${q(b)};`).join('\n')}\n`;
+  yield '# generated by retailctl images migrate: include inside  map $uri $product_image_url { ... }\n';
+  for (const [a, b] of pairs) yield `${q(a)} ${q(b)};\n`;
+}
+
+function* jsonObject(pairs: Iterable<[string, string]>): Generator<string> {
+  let first = true;
+  yield '{';
+  for (const [a, b] of pairs) {
+    yield `${first ? '' : ','}\n  ${JSON.stringify(a)}: ${JSON.stringify(b)}`;
+    first = false;
+  }
+  yield first ? '}\n' : '\n}\n';
 }
 
 /** The two files `--redirects` writes: `x.map`/`x.conf` + `x.json`, or `x.json` + `x.map`. */
@@ -78,11 +131,11 @@ export function redirectFiles(file: string): { mapFile: string; jsonFile: string
   return { mapFile: json ? `${stem}.map` : file, jsonFile: json ? file : `${stem}.json` };
 }
 
-/** Writes the nginx map and the JSON object (see redirectFiles). */
-export async function writeRedirects(file: string, pairs: [string, string][]): Promise<string[]> {
+/** Writes the nginx map and the JSON object (see redirectFiles); `pairs` is read twice. */
+export async function writeRedirects(file: string, pairs: () => Iterable<[string, string]>): Promise<string[]> {
   const { mapFile, jsonFile } = redirectFiles(file);
-  await writeAtomic(mapFile, nginxMap(pairs));
-  await writeAtomic(jsonFile, `${JSON.stringify(Object.fromEntries(pairs), null, 2)}\n`);
+  await writeAtomic(mapFile, nginxMap(pairs()));
+  await writeAtomic(jsonFile, jsonObject(pairs()));
   return [mapFile, jsonFile];
 }
 
