@@ -134,6 +134,7 @@ export interface ImagesFigures {
   crossCheck?: { server: string; objectsPerS: number; cpuMsPerObject: number };
   big?: { objects: number; wallS: number; rssMb: number; objectsPerS: number };
   missingPeers: string[];
+  rounds: number;
 }
 
 export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 2000)): Promise<ImagesFigures> {
@@ -146,7 +147,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
   await writeFile(path.join(work, 'aws-config'), '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n');
   const withRates = (r: Run) => ({ ...r, objectsPerS: count / r.wallS, mbPerS: bytes / 1024 / 1024 / r.wallS, cpuMsPerObject: (r.cpuS * 1000) / count });
   const tools: Record<string, ToolFigures> = {};
-  const figures: ImagesFigures = { objects: count, megabytes: bytes / 1024 / 1024, latencyMs: 25, tools, missingPeers: peers.missing };
+  const figures: ImagesFigures = { objects: count, megabytes: bytes / 1024 / 1024, latencyMs: 25, tools, missingPeers: peers.missing, rounds: Number(process.env.BENCH_ROUNDS ?? 3) };
   try {
     const retailctl = (bucket: string, stateDir: string, url = server.url) =>
       timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'images', 'migrate', src, '--bucket', bucket, '--endpoint-url', url, '--state-dir', stateDir, '--yes', '--json'], { ...baseEnv, CI: 'true' }, work);
@@ -155,8 +156,10 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
     delete rcloneEnv.AWS_CA_BUNDLE; // Debian's rclone 1.60 fails on it
     const runs: Record<string, { cold: Run; rerun: Run }[]> = {};
     const record = (name: string, cold: Run, rerun: Run) => (runs[name] ??= []).push({ cold, rerun });
-    // two rounds, the tools interleaved, each cold run into a fresh bucket; the best of each is kept
-    for (let round = 0; round < 2; round++) {
+    // rounds (BENCH_ROUNDS, default 3) with the tools interleaved, each cold run into a fresh bucket;
+    // the best of each is kept: the 2-core machines are noisy, and every tool gets the same chances
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+    for (let round = 0; round < rounds; round++) {
       const state = path.join(work, `state-${round}`);
       await rm(state, { recursive: true, force: true });
       await createBucket(server.url, `retailctl-${round}`);
@@ -215,7 +218,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
 }
 
 export function printImages(f: ImagesFigures): void {
-  console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run, best of 2 interleaved)`);
+  console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run, best of ${f.rounds} interleaved)`);
   console.log(`${'tool'.padEnd(16)}${'cold obj/s'.padStart(11)}${'MB/s'.padStart(8)}${'CPU ms/obj'.padStart(12)}${'peak RSS MB'.padStart(13)}${'rerun s'.padStart(9)}${'rerun RSS'.padStart(11)}`);
   for (const [name, t] of Object.entries(f.tools)) {
     const flag = t.cold.ok && t.rerun.ok ? '' : `  (exit non-zero: ${t.cold.note ?? t.rerun.note ?? ''})`;
