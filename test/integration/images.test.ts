@@ -185,6 +185,17 @@ describe('images migrate', () => {
     expect(mapped.code, mapped.stderr).toBe(0);
   });
 
+  it('a JSON catalogue with other column names; a row without a sku is an input error with its position', async () => {
+    await writeFile(path.join(dir, 'catalog.json'), JSON.stringify([{ file: 'logo.svg', product: 'BRAND-9', path: 'Brand / Logos', colour: 'Mono' }]));
+    const ok = await migrate(['--catalog', 'catalog.json', '--column', 'source=file', '--column', 'sku=product', '--column', 'category=path', '--column', 'variant=colour', '--dry-run', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).plan.sampleKeys).toEqual([{ source: 'logo.svg', key: 'catalog/brand/logos/brand-9/mono.svg', action: 'upload' }]);
+    await writeFile(path.join(dir, 'catalog-bad.json'), JSON.stringify([{ image: 'logo.svg', sku: '', category: 'Brand' }]));
+    const bad = await migrate(['--catalog', 'catalog-bad.json', '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('catalog-bad.json item 1: empty sku');
+  });
+
   it('--dry-run prints the plan and makes no write call', async () => {
     await control.clearRequests();
     const r = await runInProcess(['images', 'migrate', 'media', '--bucket', 'big', '--catalog', 'catalog.csv', '--endpoint-url', endpoint, '--dry-run', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
