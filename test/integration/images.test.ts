@@ -176,6 +176,13 @@ describe('images migrate', () => {
     expect(await puts()).toBe(0);
   });
 
+  it('a bucket that does not exist is exit 2 naming it', async () => {
+    const r = await migrate(['--yes'], 'no-such-bucket');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: --bucket: no-such-bucket does not exist (S3 NoSuchBucket)');
+    expect(r.stderr).not.toContain('unexpected');
+  });
+
   it('a missing catalogue column names the columns that are there', async () => {
     await writeFile(path.join(dir, 'bad.csv'), 'path,sku,category\na.jpg,1,c\n');
     const r = await migrate(['--catalog', 'bad.csv', '--yes']);

@@ -14,6 +14,9 @@ describe('translateAwsError', () => {
     expect(e.hint).toContain('grant s3:PutObject');
     expect(isAwsError(e, 'AccessDenied')).toBe(true);
     expect(e.name).toBe('AccessDenied'); // SDK helpers that check .name keep working
+    // operations whose IAM action is named differently
+    expect(translateAwsError(sdkError('AccessDenied', 403), { service: 'S3', operation: 'ListObjectsV2' }).hint).toContain('grant s3:ListBucket to');
+    expect(translateAwsError(sdkError('AccessDenied', 403), { service: 'S3', operation: 'ListMultipartUploads' }).hint).toContain('grant s3:ListBucketMultipartUploads to');
   });
 
   it('throttling says how many attempts were made and what to do', () => {

@@ -29,6 +29,16 @@ const THROTTLING = new Set([
   'SlowDown', 'PriorRequestNotComplete', 'ProvisionedThroughputExceededException', 'RequestThrottled',
   'RequestThrottledException', 'BandwidthLimitExceeded', 'TransactionInProgressException', 'EC2ThrottledException',
 ]);
+/** API operations whose IAM action has another name. */
+const IAM_ACTIONS: Record<string, string> = {
+  'S3:ListObjectsV2': 's3:ListBucket',
+  'S3:HeadBucket': 's3:ListBucket',
+  'S3:ListMultipartUploads': 's3:ListBucketMultipartUploads',
+  'S3:HeadObject': 's3:GetObject',
+  'S3:CreateMultipartUpload': 's3:PutObject',
+  'S3:UploadPart': 's3:PutObject',
+  'S3:CompleteMultipartUpload': 's3:PutObject',
+};
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedException', 'Forbidden', 'AuthorizationError']);
 const BAD_CREDENTIALS = new Set(['InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'IncompleteSignature', 'InvalidSignatureException']);
 const EXPIRED_CREDENTIALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'RequestExpired']);
@@ -92,7 +102,7 @@ export function translateAwsError(err: unknown, site: CallSite = {}): RetailctlE
     return make('AWS_CREDENTIALS_INVALID', `AWS rejected the credentials for ${call} (${facts})`, 'check the access key, the profile and the system clock; `retailctl doctor` shows whose credentials are in use');
   }
   if (ACCESS_DENIED.has(name) || (status === 403 && !THROTTLING.has(name))) {
-    const action = site.service && site.operation ? `${iamPrefix(site.service)}:${site.operation}` : 'the needed permission';
+    const action = site.service && site.operation ? (IAM_ACTIONS[`${site.service}:${site.operation}`] ?? `${iamPrefix(site.service)}:${site.operation}`) : 'the needed permission';
     return make('AWS_ACCESS_DENIED', `${call} was denied (${facts})`, `grant ${action} to the caller (see docs/iam.md for each command's permissions); \`retailctl doctor\` shows who the caller is`);
   }
   if (THROTTLING.has(name) || status === 429 || (status === 503 && name === 'SlowDown')) {

@@ -62,19 +62,21 @@ async function leanS3(clients: AwsClients, bucket: string, concurrency: number, 
   return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(onThrottle ? { onThrottle } : {}) });
 }
 
-/** Every object under the prefix: one ListObjectsV2 pass (1,000 keys a page), errors explained like any AWS error. */
-export async function listExisting(client: LeanS3, bucket: string, prefix: string, clients: AwsClients): Promise<Map<string, ExistingObject>> {
-  try {
-    return await client.list(prefix);
-  } catch (err) {
-    const { S3RequestError } = await import('./s3put.js');
-    if (!(err instanceof S3RequestError)) throw err;
-    const { translateAwsError } = await import('../aws/translate-error.js');
-    const s = clients.settings;
-    const translated = translateAwsError(Object.assign(new Error(err.message.replace(/ \(HTTP \d+\)$/, '')), { name: err.code, $metadata: { httpStatusCode: err.status } }), { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation: 'ListObjectsV2' });
-    if (err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
-    throw translated;
-  }
+/** An error of the lean S3 path, explained like any AWS error (hints for denied, throttled, missing bucket). */
+async function explainS3Error(err: unknown, clients: AwsClients, bucket: string, operation: string): Promise<unknown> {
+  const { S3RequestError } = await import('./s3put.js');
+  if (!(err instanceof S3RequestError)) return err;
+  if (err.code === 'NoSuchBucket') return new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
+  const { translateAwsError } = await import('../aws/translate-error.js');
+  const s = clients.settings;
+  return translateAwsError(Object.assign(new Error(err.message.replace(/ \(HTTP \d+\)$/, '')), { name: err.code, $metadata: { httpStatusCode: err.status } }), { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation });
+}
+
+/** What the bucket holds under the prefix (one ListObjectsV2 pass, 1,000 keys a page) and its unfinished multipart uploads. */
+async function bucketState(client: LeanS3, bucket: string, prefix: string, clients: AwsClients): Promise<[Map<string, ExistingObject>, { key: string; uploadId: string }[]]> {
+  const existing = await client.list(prefix).catch(async (err: unknown) => Promise.reject(await explainS3Error(err, clients, bucket, 'ListObjectsV2')));
+  const unfinished = await client.listMultipartUploads(prefix).catch(async (err: unknown) => Promise.reject(await explainS3Error(err, clients, bucket, 'ListMultipartUploads')));
+  return [existing, unfinished];
 }
 
 function problemsError(problems: CatalogProblem[], what: string): RetailctlError {
@@ -186,7 +188,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const remoteState = (async () => {
     const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
     try {
-      return await Promise.all([listExisting(lister, bucket, prefix, aws.read), lister.listMultipartUploads(prefix)]);
+      return await bucketState(lister, bucket, prefix, aws.read);
     } finally {
       lister.close();
     }
@@ -287,7 +289,8 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const write = aws.write();
   const gate = new Gate(concurrency);
   const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
-  await abortLeftoverUploads(putter, unfinished, new Set(plan.items.map((i) => i.key)), ctx);
+  const explainFor = (clients: AwsClients) => async (err: unknown): Promise<never> => Promise.reject(await explainS3Error(err, clients, bucket, 'AbortMultipartUpload'));
+  await abortLeftoverUploads(putter, unfinished, new Set(plan.items.map((i) => i.key)), ctx, explainFor(write));
   const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ResultStore;
@@ -379,10 +382,10 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 }
 
 /** Multipart uploads a killed run left behind for keys of this plan: aborted, so no parts linger. */
-async function abortLeftoverUploads(client: LeanS3, unfinished: { key: string; uploadId: string }[], keys: Set<string>, ctx: CommandContext): Promise<void> {
+async function abortLeftoverUploads(client: LeanS3, unfinished: { key: string; uploadId: string }[], keys: Set<string>, ctx: CommandContext, explain: (err: unknown) => Promise<never>): Promise<void> {
   for (const u of unfinished) {
     if (!keys.has(u.key)) continue;
-    await client.abortMultipartUpload(u.key, u.uploadId);
+    await client.abortMultipartUpload(u.key, u.uploadId).catch(explain);
     ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
   }
 }
