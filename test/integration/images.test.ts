@@ -282,11 +282,15 @@ describe('images migrate from an http(s) origin', () => {
     const http = await import('node:http');
     const methods: string[] = [];
     const served: Record<string, Buffer> = { '/media/catalog/product/a/b/ab-1.jpg': jpeg(3000, 41), '/media/catalog/product/c/d/cd-2.png': png(2500, 42) };
+    const statuses: number[] = [];
     const origin = http.createServer((req, res) => {
       methods.push(req.method ?? '');
       const body = served[decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)];
-      if (!body) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+      if (!body) return statuses.push(404), res.writeHead(404).end();
+      const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+      if (req.headers['if-none-match'] === etag) return statuses.push(304), res.writeHead(304, { etag }).end();
+      statuses.push(200);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, etag }).end(body);
     });
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
     const base = `http://127.0.0.1:${(origin.address() as { port: number }).port}/`;
@@ -308,6 +312,22 @@ describe('images migrate from an http(s) origin', () => {
       expect(manifest.find((m) => m.status === 'missing')).toMatchObject({ source: `${base}media/catalog/product/x/gone.jpg`, reason: 'not found on the origin (404)' });
       expect(Object.keys(JSON.parse(await readFile(path.join(dir, 'remote.json'), 'utf8')))).toEqual(['/media/catalog/product/a/b/ab-1.jpg', '/media/catalog/product/c/d/cd-2.png']);
       expect(await readFile(path.join(dir, 'remote.map'), 'utf8')).toContain('"/media/catalog/product/a/b/ab-1.jpg" "https://cdn.example.com/bags/ab-1/ab-1.jpg";');
+
+      // a rerun asks the origin with If-None-Match (the journal kept its ETags): 304s, nothing downloaded or uploaded
+      statuses.length = 0;
+      await control.clearRequests();
+      const again = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 2, failed: 0, missing: 1 });
+      expect(statuses.sort()).toEqual([304, 304, 404]);
+      expect(await puts()).toBe(0);
+      // an image changed on the origin is downloaded and replaced
+      served['/media/catalog/product/a/b/ab-1.jpg'] = jpeg(3100, 43);
+      statuses.length = 0;
+      const changed = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(JSON.parse(changed.stdout).counts).toEqual({ uploaded: 1, skipped: 1, failed: 0, missing: 1 });
+      expect(statuses.sort()).toEqual([200, 304, 404]);
+      expect((await body('remote', 'bags/ab-1/ab-1.jpg')).equals(served['/media/catalog/product/a/b/ab-1.jpg']!)).toBe(true);
+      expect(new Set(methods)).toEqual(new Set(['GET']));
     } finally {
       origin.close();
     }

@@ -140,6 +140,8 @@ interface Loaded {
   md5?: string;
   head: Uint8Array;
   mtimeMs?: number;
+  originEtag?: string;
+  originModified?: string;
 }
 
 async function hashStream(file: string, wantMd5: boolean): Promise<{ sha256: Buffer; md5?: string; head: Buffer; size: number }> {
@@ -165,17 +167,37 @@ function plainMd5Etag(etag: string): boolean {
   return /^[0-9a-f]{32}$/.test(etag);
 }
 
-async function fetchRemote(url: string, doFetch: typeof fetch, signal?: AbortSignal): Promise<Buffer | 'missing'> {
+interface Remote {
+  body: Buffer;
+  originEtag?: string;
+  originModified?: string;
+}
+
+/**
+ * GET an origin image (the only method ever sent to an origin). With validators from the journal
+ * the GET is conditional, and `unchanged` comes back on 304 Not Modified without a body.
+ */
+async function fetchRemote(url: string, doFetch: typeof fetch, signal: AbortSignal | undefined, known?: JournalEntry): Promise<Remote | 'missing' | 'unchanged'> {
   let lastError: unknown;
+  const headers: Record<string, string> = {};
+  if (known?.originEtag) headers['if-none-match'] = known.originEtag;
+  if (known?.originModified) headers['if-modified-since'] = known.originModified;
   for (let attempt = 1; attempt <= 4; attempt++) {
     try {
-      const res = await doFetch(url, { method: 'GET', redirect: 'follow', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(60_000)]) : AbortSignal.timeout(60_000) });
+      const res = await doFetch(url, { method: 'GET', headers, redirect: 'follow', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(60_000)]) : AbortSignal.timeout(60_000) });
+      if (res.status === 304 && known) {
+        await res.body?.cancel();
+        return 'unchanged';
+      }
       if (res.status === 404 || res.status === 410) return 'missing';
       if (res.status >= 500 || res.status === 429) throw new Error(`HTTP ${res.status} from the origin`);
       if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status} from the origin`), { final: true });
       const declared = Number(res.headers.get('content-length') ?? 0);
       if (declared > MAX_REMOTE_BYTES) throw Object.assign(new Error(`${declared} bytes: larger than ${MAX_REMOTE_BYTES / 1024 / 1024} MiB; download it and migrate from a directory`), { final: true });
-      return Buffer.from(await res.arrayBuffer());
+      const body = Buffer.from(await res.arrayBuffer());
+      const originEtag = res.headers.get('etag') ?? undefined;
+      const originModified = res.headers.get('last-modified') ?? undefined;
+      return { body, ...(originEtag ? { originEtag } : {}), ...(originModified ? { originModified } : {}) };
     } catch (err) {
       if (signal?.aborted || (err as { final?: boolean }).final) throw err;
       lastError = err;
@@ -269,12 +291,13 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   const reader = new SmallFileReader();
 
   /** The body of a small file lives in the worker's scratch buffer until the item is done. */
-  const load = async (item: PlanItem, wantMd5: boolean, scratch: Scratch): Promise<Loaded | 'missing'> => {
+  const load = async (item: PlanItem, wantMd5: boolean, scratch: Scratch): Promise<Loaded | 'missing' | 'unchanged'> => {
     const image = item.image;
     if (image.url) {
-      const body = await fetchRemote(image.url, doFetch, options.signal);
-      if (body === 'missing') return 'missing';
-      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES) };
+      const remote = await fetchRemote(image.url, doFetch, options.signal, item.action === 'check' ? item.known : undefined);
+      if (remote === 'missing' || remote === 'unchanged') return remote;
+      const body = remote.body;
+      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), ...(remote.originEtag ? { originEtag: remote.originEtag } : {}), ...(remote.originModified ? { originModified: remote.originModified } : {}) };
     }
     const file = fileOf(image);
     if ((image.size ?? 0) <= SMALL_FILE) {
@@ -292,7 +315,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
     const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
-    let loaded: Loaded | 'missing';
+    let loaded: Loaded | 'missing' | 'unchanged';
     try {
       loaded = await load(item, compareMd5, scratch);
     } catch (err) {
@@ -301,6 +324,10 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       return { item, status: 'failed', reason: `cannot read ${item.image.url ?? item.image.path}: ${e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOENT' ? 'file disappeared' : e.message}` };
     }
     if (loaded === 'missing') return { item, status: 'missing', reason: 'not found on the origin (404)' };
+    if (loaded === 'unchanged') {
+      const k = item.known!;
+      return { item, status: 'skipped', reason: 'unchanged (the origin answered 304 Not Modified)', size: k.size, sha256: k.sha256, contentType: k.contentType, etag: k.etag };
+    }
     const sha256Hex = loaded.sha256.toString('hex');
     const { contentType, warning } = await detectContentType(item.image.path, loaded.head);
 
@@ -372,7 +399,17 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
 }
 
 function journalEntry(item: PlanItem, loaded: Loaded, sha256: string, etag: string, contentType: string): JournalEntry {
-  return { key: item.key, source: item.image.path, size: loaded.size, ...(loaded.mtimeMs !== undefined ? { mtimeMs: loaded.mtimeMs } : {}), sha256, etag, contentType };
+  return {
+    key: item.key,
+    source: item.image.path,
+    size: loaded.size,
+    ...(loaded.mtimeMs !== undefined ? { mtimeMs: loaded.mtimeMs } : {}),
+    sha256,
+    etag,
+    contentType,
+    ...(loaded.originEtag ? { originEtag: loaded.originEtag } : {}),
+    ...(loaded.originModified ? { originModified: loaded.originModified } : {}),
+  };
 }
 
 /** Multipart upload through lib-storage; on any failure lib-storage aborts the upload (no orphaned parts). */

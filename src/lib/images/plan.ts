@@ -22,6 +22,9 @@ export interface JournalEntry {
   sha256: string;
   etag: string;
   contentType: string;
+  /** For images from an http(s) origin: the origin's validators, for a conditional GET on the next run. */
+  originEtag?: string;
+  originModified?: string;
 }
 
 /**
@@ -141,7 +144,11 @@ export function planMigration(input: PlanInput): ImagesPlan {
       else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
         item.action = 'skip';
         item.known = known;
-      } else item.action = 'check';
+      } else {
+        item.action = 'check';
+        // an origin image we uploaded and that is still there as we left it: ask the origin whether it changed
+        if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
+      }
     }
     items.push(item);
   }
