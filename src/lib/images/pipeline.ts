@@ -182,7 +182,6 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const distributionId = request.invalidate;
   const started = Date.now();
 
-  // catalogue and source
   // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
   const aws = await ctx.aws();
   const remoteState = (async () => {
