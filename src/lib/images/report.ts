@@ -3,10 +3,7 @@
  * sha256, content type, status and reason), the old-path → new-URL redirect map (nginx `map` and
  * JSON), and the CloudFront paths to invalidate. Pure except the writers.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomic, writeRowsFile } from '../io/rows.js';
 import type { ItemResult } from './execute.js';
 
 export const MANIFEST_COLUMNS = ['source', 'key', 'url', 'size', 'sha256', 'contentType', 'status', 'reason', 'bucket'] as const;
@@ -36,60 +33,8 @@ export function* manifestRows(results: Iterable<ItemResult>, domain: string | un
   }
 }
 
-/** Write a file from chunks, atomically (temp file + rename): a killed run never leaves half a file. */
-async function writeAtomic(file: string, chunks: Iterable<string>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const out = createWriteStream(tmp);
-  try {
-    let pending = '';
-    for (const chunk of chunks) {
-      pending += chunk;
-      if (pending.length >= 1 << 16) {
-        if (!out.write(pending)) await once(out, 'drain');
-        pending = '';
-      }
-    }
-    out.end(pending);
-    await once(out, 'finish');
-  } catch (err) {
-    out.destroy();
-    throw err;
-  }
-  await rename(tmp, file);
-}
-
 export async function writeManifest(file: string, rows: Iterable<ManifestRow>): Promise<void> {
-  if (file.toLowerCase().endsWith('.json')) {
-    await writeAtomic(file, jsonArray(rows));
-    return;
-  }
-  const { stringify } = await import('csv-stringify/sync');
-  await writeAtomic(
-    file,
-    (function* () {
-      yield stringify([], { header: true, columns: [...MANIFEST_COLUMNS] });
-      let batch: ManifestRow[] = [];
-      for (const row of rows) {
-        batch.push(row);
-        if (batch.length === 1000) {
-          yield stringify(batch as Record<string, unknown>[], { columns: [...MANIFEST_COLUMNS] });
-          batch = [];
-        }
-      }
-      if (batch.length) yield stringify(batch as Record<string, unknown>[], { columns: [...MANIFEST_COLUMNS] });
-    })(),
-  );
-}
-
-function* jsonArray(items: Iterable<unknown>): Generator<string> {
-  let first = true;
-  yield '[';
-  for (const item of items) {
-    yield `${first ? '' : ','}\n  ${JSON.stringify(item)}`;
-    first = false;
-  }
-  yield first ? ']\n' : '\n]\n';
+  await writeRowsFile(file, rows, MANIFEST_COLUMNS);
 }
 
 /**
@@ -134,8 +79,8 @@ export function redirectFiles(file: string): { mapFile: string; jsonFile: string
 /** Writes the nginx map and the JSON object (see redirectFiles); `pairs` is read twice. */
 export async function writeRedirects(file: string, pairs: () => Iterable<[string, string]>): Promise<string[]> {
   const { mapFile, jsonFile } = redirectFiles(file);
-  await writeAtomic(mapFile, nginxMap(pairs()));
-  await writeAtomic(jsonFile, jsonObject(pairs()));
+  await writeFileAtomic(mapFile, nginxMap(pairs()));
+  await writeFileAtomic(jsonFile, jsonObject(pairs()));
   return [mapFile, jsonFile];
 }
 

@@ -1,10 +1,9 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InventoryConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { writeRowsFile } from '../io/rows.js';
 import { DelimitedReader } from './delimited.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcile, type ResultRow } from './reconcile.js';
@@ -71,37 +70,6 @@ async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => st
   return (sku) => values.get(sku) ?? 0;
 }
 
-/** Write rows as JSON or CSV (by extension), streamed: drift files can have millions of rows. */
-async function writeRows(file: string, rows: Iterable<object>, columns: string[]): Promise<void> {
-  const out = createWriteStream(file);
-  const write = async (chunk: string) => {
-    if (!out.write(chunk)) await once(out, 'drain');
-  };
-  if (file.toLowerCase().endsWith('.json')) {
-    let first = true;
-    await write('[');
-    for (const row of rows) {
-      await write(`${first ? '' : ','}\n  ${JSON.stringify(row)}`);
-      first = false;
-    }
-    await write(first ? ']\n' : '\n]\n');
-  } else {
-    const { stringify } = await import('csv-stringify/sync');
-    await write(stringify([], { header: true, columns }));
-    let batch: object[] = [];
-    for (const row of rows) {
-      batch.push(row);
-      if (batch.length === 10_000) {
-        await write(stringify(batch as Record<string, unknown>[], { columns }));
-        batch = [];
-      }
-    }
-    if (batch.length) await write(stringify(batch as Record<string, unknown>[], { columns }));
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
 export const RESULT_COLUMNS = ['class', 'sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'price', 'valueAtRisk'];
 
 /** `retailctl inventory reconcile`: read every source, reconcile, report, exit 5 on a failOn class. */
@@ -127,7 +95,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
   const cwd = ctx.cwd;
-  if (request.errors) await writeRows(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
+  if (request.errors) await writeRowsFile(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
   if (errors.length > request.maxErrors) {
     throw new RetailctlError('INVENTORY_INPUT', `${errors.length} bad row${errors.length === 1 ? '' : 's'} in the inputs (--max-errors ${request.maxErrors})`, {
       exitCode: ExitCode.Usage,
@@ -157,7 +125,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   if (request.out) {
     // without --since/--publish the rows are written as they are built, class by class, never all in memory
     const toWrite: Iterable<object> = needRows ? (request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift) : result.stream();
-    await writeRows(path.resolve(cwd, request.out), toWrite, columns);
+    await writeRowsFile(path.resolve(cwd, request.out), toWrite, columns);
   }
   const failing = config.failOn.filter((c) => summary.byClass[c] > 0);
 
