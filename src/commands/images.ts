@@ -1,16 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { Runtime } from '../cli.js';
-import { usageError } from '../lib/errors.js';
-import { parseDurationFlag } from '../lib/util/duration.js';
+import { parseDurationFlag, parseIntegerFlag } from '../lib/util/duration.js';
 
 const repeat = (v: string, prev: string[]) => [...prev, v];
-
-function positiveInt(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw usageError(`${flag}: expected a whole number from 1 to ${max}, got "${text}"`);
-  return n;
-}
 
 export function registerImages(program: Command, runtime: Runtime): void {
   const images = program
@@ -54,7 +46,7 @@ Examples:
         opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string },
       ) =>
         runtime.execute(migrate, async (ctx) => {
-          const concurrency = positiveInt('--concurrency', opts.concurrency, 512);
+          const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 512 });
           const wait = parseDurationFlag('--wait', opts.wait);
           const { imagesMigrate } = await import('../lib/images/pipeline.js');
           return imagesMigrate(ctx, {
@@ -89,7 +81,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ retailctl images verify --manifest images.csv\n  $ retailctl images verify --manifest images.json --json')
     .action((opts: { manifest: string; bucket?: string; concurrency: string }) =>
       runtime.execute(verify, async (ctx) => {
-        const concurrency = positiveInt('--concurrency', opts.concurrency, 256)!;
+        const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 256 })!;
         const { imagesVerify } = await import('../lib/images/verify.js');
         return imagesVerify(ctx, { manifest: opts.manifest, bucket: opts.bucket, concurrency });
       }),

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { Runtime } from '../cli.js';
-import { usageError } from '../lib/errors.js';
+import { parseIntegerFlag } from '../lib/util/duration.js';
 
 export function registerInventory(program: Command, runtime: Runtime): void {
   const inventory = program
@@ -29,8 +29,7 @@ Examples:
     )
     .action((opts: { source: string[]; out?: string; since?: string; publish?: string; all?: boolean; errors?: string; maxErrors: string; duplicates: 'error' | 'sum' }) =>
       runtime.execute(reconcile, async (ctx) => {
-        const maxErrors = Number(opts.maxErrors);
-        if (!Number.isInteger(maxErrors) || maxErrors < 0) throw usageError(`--max-errors: expected a whole number ≥ 0, got "${opts.maxErrors}"`);
+        const maxErrors = parseIntegerFlag('--max-errors', opts.maxErrors, { min: 0 })!;
         const { inventoryReconcile } = await import('../lib/inventory/pipeline.js');
         return inventoryReconcile(ctx, { sources: opts.source, out: opts.out, since: opts.since, publish: opts.publish, all: Boolean(opts.all), errors: opts.errors, maxErrors, duplicates: opts.duplicates });
       }),

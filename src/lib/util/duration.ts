@@ -40,3 +40,17 @@ export function parseDurationFlag(flag: string, text: string): number {
   if (ms === undefined) throw new RetailctlError('USAGE', `${flag}: expected a duration like 90s, 15m or 1h30m (0 = do not wait), got "${text}"`, { exitCode: ExitCode.Usage });
   return ms;
 }
+
+/**
+ * A whole-number flag, or undefined when not given. Next to parseDurationFlag as the other flag
+ * parser commands share: one wording for every bad number.
+ */
+export function parseIntegerFlag(flag: string, text: string | undefined, range: { min: number; max?: number }): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < range.min || (range.max !== undefined && n > range.max)) {
+    const expected = range.max === undefined ? `a whole number ≥ ${range.min}` : `a whole number from ${range.min} to ${range.max}`;
+    throw new RetailctlError('USAGE', `${flag}: expected ${expected}, got "${text}"`, { exitCode: ExitCode.Usage });
+  }
+  return n;
+}
