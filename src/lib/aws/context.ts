@@ -47,10 +47,12 @@ const READ_ONLY_OPERATION = /^(Get|List|Describe|Head|Select|Test)[A-Z]/;
 
 export type Access = 'read' | 'write';
 
+type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+const providers = new WeakMap<AwsSettings, Promise<CredentialProvider>>();
+
 /** Lazily built SDK clients for one access level. */
 export class AwsClients {
   readonly #cache = new Map<string, Promise<unknown>>();
-  #credentials: Promise<() => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>> | undefined;
   constructor(
     readonly settings: AwsSettings,
     readonly access: Access,
@@ -121,8 +123,11 @@ export class AwsClients {
    * for code that signs its own requests; memoised and refreshed by the SDK. Loading it costs
    * ~35 ms instead of the ~125 ms of a whole S3 client.
    */
-  credentialProvider(): Promise<() => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>> {
-    this.#credentials ??= import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => {
+  credentialProvider(): Promise<CredentialProvider> {
+    // one provider per run, shared by the read and the write side (an assume-role profile is assumed once)
+    let pending = providers.get(this.settings);
+    if (pending) return pending;
+    pending = import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => {
       const provider = defaultProvider(this.settings.profile ? { profile: this.settings.profile } : {});
       return async () => {
         try {
@@ -133,7 +138,8 @@ export class AwsClients {
         }
       };
     });
-    return this.#credentials;
+    providers.set(this.settings, pending);
+    return pending;
   }
 
   /** The run's region: --region / AWS_REGION / AWS_DEFAULT_REGION, else the profile's (through an SDK client). */
