@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jpeg, png, webp } from '../test/support/images.js';
+import { timed, type Timed } from './timed.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CREDS = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_REGION: 'us-east-1' };
@@ -45,29 +46,9 @@ async function generate(dir: string, count: number, minKb: number, maxKb: number
   return { bytes };
 }
 
-interface Run {
-  wallS: number;
-  cpuS: number;
-  rssMb: number;
-  ok: boolean;
-  note?: string;
-}
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Run & { stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+)\s*$/.exec(stderr.trim());
-      if (!m) return reject(new Error(`no timing from ${cmd}: ${stderr.slice(-800)}`));
-      resolve({ wallS: Number(m[1]), cpuS: Number(m[2]) + Number(m[3]), rssMb: Math.round(Number(m[4]) / 1024), ok: code === 0, ...(code === 0 ? {} : { note: stderr.trim().split('\n').slice(-3, -1).join(' | ') }), stdout });
-    });
-  });
-}
+type Run = Omit<Timed, 'stdout'>;
+/** The figures of a run without its output (which would otherwise land in results.json). */
+const figuresOf = ({ stdout: _stdout, ...run }: Timed): Run => run;
 
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
@@ -155,7 +136,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
     const rcloneEnv: NodeJS.ProcessEnv = { ...baseEnv, RCLONE_CONFIG_BENCH_TYPE: 's3', RCLONE_CONFIG_BENCH_PROVIDER: 'Other', RCLONE_CONFIG_BENCH_ENDPOINT: server.url, RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDS.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDS.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_BENCH_REGION: 'us-east-1', RCLONE_CONFIG: '/dev/null' };
     delete rcloneEnv.AWS_CA_BUNDLE; // Debian's rclone 1.60 fails on it
     const runs: Record<string, { cold: Run; rerun: Run }[]> = {};
-    const record = (name: string, cold: Run, rerun: Run) => (runs[name] ??= []).push({ cold, rerun });
+    const record = (name: string, cold: Timed, rerun: Timed) => (runs[name] ??= []).push({ cold: figuresOf(cold), rerun: figuresOf(rerun) });
     // rounds (BENCH_ROUNDS, default 3) with the tools interleaved, each cold run into a fresh bucket;
     // the best of each is kept: the 2-core machines are noisy, and every tool gets the same chances
     const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -169,7 +150,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
       record('retailctl', cold, await retailctl(`retailctl-${round}`, state));
       if (round === 0) {
         await rm(path.join(work, 'state-fresh'), { recursive: true, force: true });
-        figures.retailctlRerunWithoutJournal = await retailctl('retailctl-0', path.join(work, 'state-fresh'));
+        figures.retailctlRerunWithoutJournal = figuresOf(await retailctl('retailctl-0', path.join(work, 'state-fresh')));
       }
       if (peers.aws) {
         await createBucket(server.url, `aws-${round}`);

@@ -4,12 +4,12 @@
  * Goals: retailctl ≤ 1.0× DuckDB's wall time, peak RSS ≤ 400 MB at 1M rows per source; 4 sources
  * × 5M rows within 2 GB (BENCH_BIG=1, it takes minutes).
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { timed } from './timed.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -56,23 +56,6 @@ async function generate(dir: string, rows: number): Promise<void> {
   await writeFile(path.join(dir, 'done'), '');
 }
 
-/** Run a command under GNU time: wall seconds, peak RSS (MB) and stdout. */
-function timed(cmd: string, args: string[], cwd: string): Promise<{ wallS: number; rssMb: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', () => {
-      const m = /(\d+(?:\.\d+)?) (\d+)\s*$/.exec(stderr.trim());
-      if (!m) return reject(new Error(`no timing from ${cmd}: ${stderr.slice(-500)}`));
-      resolve({ wallS: Number(m[1]), rssMb: Math.round(Number(m[2]) / 1024), stdout });
-    });
-  });
-}
-
 export interface InventoryFigures {
   rowsPerSource: number;
   retailctl: { wallS: number; rssMb: number };
@@ -84,7 +67,7 @@ export interface InventoryFigures {
 }
 
 async function retailctlRun(dir: string) {
-  const r = await timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'inventory', 'reconcile', '--json', '--config', 'retailctl.yaml'], dir);
+  const r = await timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'inventory', 'reconcile', '--json', '--config', 'retailctl.yaml'], { ...process.env, CI: 'true' }, dir);
   const byClass = (JSON.parse(r.stdout) as { summary: { byClass: Record<string, number> } }).summary.byClass;
   return { ...r, counts: Object.fromEntries(Object.entries(byClass).filter(([, n]) => n > 0)) };
 }
@@ -94,9 +77,9 @@ export async function benchInventory(rows = Number(process.env.BENCH_INVENTORY_R
   await generate(dir, rows);
   // interleave and keep the better of two runs each (page cache warm for both)
   const ours = [await retailctlRun(dir)];
-  const theirs = [await timed(process.execPath, [path.join(ROOT, 'bench', 'duckdb-reconcile.mjs'), dir, '2'], dir)];
+  const theirs = [await timed(process.execPath, [path.join(ROOT, 'bench', 'duckdb-reconcile.mjs'), dir, '2'], { ...process.env, CI: 'true' }, dir)];
   ours.push(await retailctlRun(dir));
-  theirs.push(await timed(process.execPath, [path.join(ROOT, 'bench', 'duckdb-reconcile.mjs'), dir, '2'], dir));
+  theirs.push(await timed(process.execPath, [path.join(ROOT, 'bench', 'duckdb-reconcile.mjs'), dir, '2'], { ...process.env, CI: 'true' }, dir));
   const best = <T extends { wallS: number }>(xs: T[]) => xs.reduce((a, b) => (b.wallS < a.wallS ? b : a));
   const o = best(ours);
   const t = best(theirs);
