@@ -2,16 +2,18 @@
  * Content-Type from an image's own bytes (magic numbers, via file-type), checked against what its
  * extension claims (mime-types); SVG (text) is recognised by its root element.
  */
-/** What the extensions of image files claim; mime-types (and its ~20 ms database load) for anything else. */
-const IMAGE_TYPES: Record<string, string> = {
+/**
+ * The image file extensions retailctl moves (a directory walk takes only these) and the type each
+ * claims; mime-types (and its ~20 ms database load) answers for any other name.
+ */
+export const IMAGE_TYPES: Record<string, string> = {
   jpg: 'image/jpeg', jpeg: 'image/jpeg', jpe: 'image/jpeg', jfif: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp',
   avif: 'image/avif', svg: 'image/svg+xml', tif: 'image/tiff', tiff: 'image/tiff', bmp: 'image/bmp', ico: 'image/x-icon', heic: 'image/heic', heif: 'image/heif', jxl: 'image/jxl',
 };
 
 async function typeByName(name: string): Promise<string | undefined> {
   const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
-  const known = IMAGE_TYPES[ext];
-  if (known) return known;
+  if (Object.hasOwn(IMAGE_TYPES, ext)) return IMAGE_TYPES[ext];
   const { lookup } = await import('mime-types');
   return lookup(name) || undefined;
 }

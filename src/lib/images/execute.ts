@@ -13,6 +13,7 @@ import type { JournalWriter } from './journal.js';
 import { fileOf } from './source.js';
 import type { JournalEntry, PlanItem } from './plan.js';
 import type { LeanS3 } from './s3put.js';
+import { sleep } from '../util/sleep.js';
 
 /** Files up to this size are read into memory once; bigger ones are streamed (hash pass + upload). */
 export const SMALL_FILE = 4 * 1024 * 1024;
@@ -144,7 +145,13 @@ interface Loaded {
   originModified?: string;
 }
 
-async function hashStream(file: string, wantMd5: boolean): Promise<{ sha256: Buffer; md5?: string; head: Buffer; size: number }> {
+/** SHA-256 (and MD5 when asked) of a whole body, and the bytes the type sniffer reads. */
+function digest(body: Buffer, wantMd5: boolean): { sha256: Buffer; md5?: string; head: Uint8Array } {
+  return { sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES) };
+}
+
+/** The same for a file too big to hold: one streamed pass. */
+export async function hashStream(file: string, wantMd5: boolean): Promise<{ sha256: Buffer; md5?: string; head: Buffer; size: number }> {
   const sha = createHash('sha256');
   const md5 = wantMd5 ? createHash('md5') : undefined;
   let size = 0;
@@ -201,7 +208,7 @@ async function fetchRemote(url: string, doFetch: typeof fetch, signal: AbortSign
     } catch (err) {
       if (signal?.aborted || (err as { final?: boolean }).final) throw err;
       lastError = err;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt * Math.random()));
+      await sleep(200 * 2 ** attempt * Math.random(), signal);
     }
   }
   throw lastError;
@@ -272,10 +279,6 @@ export class ResultStore implements Iterable<ItemResult> {
     return r;
   }
 
-  get length(): number {
-    return this.#items.length;
-  }
-
   *[Symbol.iterator](): Iterator<ItemResult> {
     for (let i = 0; i < this.#items.length; i++) {
       const r = this.get(i);
@@ -296,22 +299,20 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     if (image.url) {
       const remote = await fetchRemote(image.url, doFetch, options.signal, item.action === 'check' ? item.known : undefined);
       if (remote === 'missing' || remote === 'unchanged') return remote;
-      const body = remote.body;
-      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), ...(remote.originEtag ? { originEtag: remote.originEtag } : {}), ...(remote.originModified ? { originModified: remote.originModified } : {}) };
+      const { body, ...validators } = remote;
+      return { body, size: body.length, ...digest(body, wantMd5), ...validators };
     }
     const file = fileOf(image);
     if ((image.size ?? 0) <= SMALL_FILE) {
       const body = await reader.read(file, image.size ?? 0, scratch);
-      return { body, size: body.length, sha256: createHash('sha256').update(body).digest(), ...(wantMd5 ? { md5: createHash('md5').update(body).digest('hex') } : {}), head: body.subarray(0, SNIFF_BYTES), mtimeMs: image.mtimeMs };
+      return { body, size: body.length, ...digest(body, wantMd5), mtimeMs: image.mtimeMs };
     }
     const hashed = await hashStream(file, wantMd5);
     return { body: () => createReadStream(file, { highWaterMark: 1 << 20 }), ...hashed, mtimeMs: image.mtimeMs };
   };
 
   const processItem = async (item: PlanItem, scratch: Scratch): Promise<ItemResult> => {
-    if (item.action === 'skip' && item.known) {
-      return { item, status: 'skipped', reason: 'unchanged', size: item.known.size, sha256: item.known.sha256, contentType: item.known.contentType, etag: item.known.etag };
-    }
+    if (item.action === 'skip' && item.known) return fromJournal(item, item.known, 'unchanged');
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
     const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
@@ -324,10 +325,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       return { item, status: 'failed', reason: `cannot read ${item.image.url ?? item.image.path}: ${e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOENT' ? 'file disappeared' : e.message}` };
     }
     if (loaded === 'missing') return { item, status: 'missing', reason: 'not found on the origin (404)' };
-    if (loaded === 'unchanged') {
-      const k = item.known!;
-      return { item, status: 'skipped', reason: 'unchanged (the origin answered 304 Not Modified)', size: k.size, sha256: k.sha256, contentType: k.contentType, etag: k.etag };
-    }
+    if (loaded === 'unchanged') return fromJournal(item, item.known!, 'unchanged (the origin answered 304 Not Modified)');
     const sha256Hex = loaded.sha256.toString('hex');
     const { contentType, warning } = await detectContentType(item.image.path, loaded.head);
 
@@ -396,6 +394,11 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   options.gate.wakeAll();
   options.signal?.throwIfAborted();
   return results;
+}
+
+/** A skipped item, described from what the journal recorded when it was uploaded. */
+function fromJournal(item: PlanItem, known: JournalEntry, reason: string): ItemResult {
+  return { item, status: 'skipped', reason, size: known.size, sha256: known.sha256, contentType: known.contentType, etag: known.etag };
 }
 
 function journalEntry(item: PlanItem, loaded: Loaded, sha256: string, etag: string, contentType: string): JournalEntry {

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients } from '../aws/context.js';
 import type { LeanS3 } from './s3put.js';
@@ -7,11 +6,12 @@ import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { sleep } from '../util/sleep.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
-import { executePlan, Gate, type ItemResult, type ResultStore } from './execute.js';
+import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
-import { defaultCacheControl, planMigration, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
+import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
 import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
@@ -62,20 +62,20 @@ async function leanS3(clients: AwsClients, bucket: string, concurrency: number, 
   return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(onThrottle ? { onThrottle } : {}) });
 }
 
-/** An error of the lean S3 path, explained like any AWS error (hints for denied, throttled, missing bucket). */
-async function explainS3Error(err: unknown, clients: AwsClients, bucket: string, operation: string): Promise<unknown> {
+/** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
+async function rethrowS3(err: unknown, clients: AwsClients, bucket: string, operation: string): Promise<never> {
   const { S3RequestError } = await import('./s3put.js');
-  if (!(err instanceof S3RequestError)) return err;
-  if (err.code === 'NoSuchBucket') return new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
+  if (!(err instanceof S3RequestError)) throw err;
+  if (err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
   const { translateAwsError } = await import('../aws/translate-error.js');
   const s = clients.settings;
-  return translateAwsError(Object.assign(new Error(err.message.replace(/ \(HTTP \d+\)$/, '')), { name: err.code, $metadata: { httpStatusCode: err.status } }), { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation });
+  throw translateAwsError(Object.assign(new Error(err.message.replace(/ \(HTTP \d+\)$/, '')), { name: err.code, $metadata: { httpStatusCode: err.status } }), { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation });
 }
 
 /** What the bucket holds under the prefix (one ListObjectsV2 pass, 1,000 keys a page) and its unfinished multipart uploads. */
 async function bucketState(client: LeanS3, bucket: string, prefix: string, clients: AwsClients): Promise<[Map<string, ExistingObject>, { key: string; uploadId: string }[]]> {
-  const existing = await client.list(prefix).catch(async (err: unknown) => Promise.reject(await explainS3Error(err, clients, bucket, 'ListObjectsV2')));
-  const unfinished = await client.listMultipartUploads(prefix).catch(async (err: unknown) => Promise.reject(await explainS3Error(err, clients, bucket, 'ListMultipartUploads')));
+  const existing = await client.list(prefix).catch((err: unknown) => rethrowS3(err, clients, bucket, 'ListObjectsV2'));
+  const unfinished = await client.listMultipartUploads(prefix).catch((err: unknown) => rethrowS3(err, clients, bucket, 'ListMultipartUploads'));
   return [existing, unfinished];
 }
 
@@ -86,12 +86,6 @@ function problemsError(problems: CatalogProblem[], what: string): RetailctlError
     hint: 'fix the catalogue or the key template, then rerun',
     data: { problems: problems.slice(0, 1000), problemCount: problems.length },
   });
-}
-
-async function hashFile(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) h.update(chunk);
-  return h.digest('hex');
 }
 
 /** sha256 of every image, for templates with {hash}; the journal saves re-reading unchanged files. */
@@ -106,7 +100,7 @@ async function contentHashes(images: SourceImage[], journal: Map<string, Journal
       limit(async () => {
         const known = bySource.get(image.path);
         if (known && known.size === image.size && known.mtimeMs === image.mtimeMs) out.set(image.path, known.sha256);
-        else out.set(image.path, await hashFile(fileOf(image)));
+        else out.set(image.path, (await hashStream(fileOf(image), false)).sha256.toString('hex'));
       }),
     ),
   );
@@ -224,7 +218,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const [existing, unfinished] = await remoteState;
+  const [existing, allUnfinished] = await remoteState;
   ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
   await loadKeyRules();
   const plan = planMigration({
@@ -239,6 +233,12 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     force: request.force,
     ...(hashes ? { hashes } : {}),
   });
+  // multipart uploads an interrupted run left for keys of this plan (the set is built only when there are any)
+  let unfinished = allUnfinished;
+  if (unfinished.length) {
+    const keys = new Set(plan.items.map((i) => i.key));
+    unfinished = unfinished.filter((u) => keys.has(u.key));
+  }
   if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
 
   // where the images will be served from
@@ -258,38 +258,30 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     unreferenced: plan.audit.unreferenced.slice(0, 1000),
     ignoredFiles: ignored,
   };
-  const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })) };
-
   if (ctx.options.dryRun) {
     // same size but no proof: compare contents now (read-only), so the plan says what would really be skipped
     const checks = plan.items.filter((i) => i.action === 'check');
     if (checks.length) {
       const settled = await executePlan(checks, { s3: () => aws.read.client('s3'), bucket, sse, concurrency: Math.min(concurrency, 16), signal: ctx.signal, gate: new Gate(16), dryRun: true });
       for (const r of settled) r.item.action = r.status === 'skipped' ? 'skip' : r.status === 'planned' ? 'replace' : r.item.action;
-      plan.counts = { upload: 0, replace: 0, skip: 0, check: 0 };
-      plan.bytes.toUpload = 0;
-      for (const i of plan.items) {
-        plan.counts[i.action]++;
-        if (i.action === 'upload' || i.action === 'replace') plan.bytes.toUpload += i.image.size ?? 0;
-      }
-      planData.counts = plan.counts;
-      planData.bytes = plan.bytes;
-      planData.sampleKeys = plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action }));
+      Object.assign(plan, tally(plan.items));
     }
-    const keys = new Set(plan.items.map((i) => i.key));
-    const leftover = unfinished.filter((u) => keys.has(u.key)).length;
+    const leftover = unfinished.length;
     const extra = leftover ? [`${leftover} unfinished multipart upload${leftover === 1 ? '' : 's'} from an interrupted run would be aborted`] : [];
-    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: { ...planData, unfinishedUploads: leftover }, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
+    const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })), unfinishedUploads: leftover };
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
   }
   for (const line of describePlan(plan, target)) ctx.out.info(line);
-  const work = plan.items.filter((i) => i.action !== 'skip');
-  if (work.length) await ctx.confirm(`Upload up to ${work.length} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
+  const work = plan.items.length - plan.counts.skip;
+  if (work) await ctx.confirm(`Upload up to ${work} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
 
   const write = aws.write();
   const gate = new Gate(concurrency);
   const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
-  const explainFor = (clients: AwsClients) => async (err: unknown): Promise<never> => Promise.reject(await explainS3Error(err, clients, bucket, 'AbortMultipartUpload'));
-  await abortLeftoverUploads(putter, unfinished, new Set(plan.items.map((i) => i.key)), ctx, explainFor(write));
+  for (const u of unfinished) {
+    await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
+    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
+  }
   const journalWriter = await JournalWriter.open(stateFile, path.relative(ctx.cwd, stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ResultStore;
@@ -345,7 +337,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     if (request.wait && status !== 'Completed') {
       const deadline = Date.now() + request.wait;
       while (status !== 'Completed' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 5000));
+        await sleep(5000, ctx.signal);
         status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
       }
     }
@@ -378,15 +370,6 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
   ].join('\n');
   return { exitCode: counts.failed ? ExitCode.PartialFailure : ExitCode.Ok, data, text };
-}
-
-/** Multipart uploads a killed run left behind for keys of this plan: aborted, so no parts linger. */
-async function abortLeftoverUploads(client: LeanS3, unfinished: { key: string; uploadId: string }[], keys: Set<string>, ctx: CommandContext, explain: (err: unknown) => Promise<never>): Promise<void> {
-  for (const u of unfinished) {
-    if (!keys.has(u.key)) continue;
-    await client.abortMultipartUpload(u.key, u.uploadId).catch(explain);
-    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
-  }
 }
 
 /** A bar on a terminal; a plain line every 5 seconds otherwise. */

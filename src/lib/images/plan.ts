@@ -155,6 +155,11 @@ export function planMigration(input: PlanInput): ImagesPlan {
   for (const [key, list] of collisions) problems.push({ at: list[0]!.split(' ')[0]!, reason: `${list.length} different images map to the key ${key}: ${list.join(', ')}` });
 
   const unreferenced = input.catalog ? input.images.filter((i) => !referenced.has(i.path)).map((i) => i.path) : [];
+  return { items, problems, audit: { missing, unreferenced }, ...tally(items) };
+}
+
+/** Counts per action and bytes (all, and to upload) of plan items. */
+export function tally(items: PlanItem[]): Pick<ImagesPlan, 'counts' | 'bytes'> {
   const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0 };
   let total = 0;
   let toUpload = 0;
@@ -163,5 +168,5 @@ export function planMigration(input: PlanInput): ImagesPlan {
     total += item.image.size ?? 0;
     if (item.action === 'upload' || item.action === 'replace') toUpload += item.image.size ?? 0;
   }
-  return { items, problems, audit: { missing, unreferenced }, counts, bytes: { total, toUpload } };
+  return { counts, bytes: { total, toUpload } };
 }

@@ -17,6 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { S3Signer, uriEncode } from '../aws/sigv4.js';
+import { sleep } from '../util/sleep.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -73,8 +74,6 @@ export interface LeanS3Options {
   /** Per-attempt idle timeout (default 60 s). */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** For tests: no waiting between retries. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export class LeanS3 {
@@ -119,7 +118,7 @@ export class LeanS3 {
         'x-amz-server-side-encryption': object.sse,
       };
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
-      return this.#request('PUT', this.#basePath + object.key.split('/').map(uriEncode).join('/'), undefined, headers, hex, object.body, false);
+      return this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false);
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
@@ -136,12 +135,11 @@ export class LeanS3 {
       const xml = res.body.toString('utf8');
       const urlEncoded = /<EncodingType>url<\/EncodingType>/.test(xml);
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-        const c = m[1]!;
-        const rawKey = xmlText(/<Key>([\s\S]*?)<\/Key>/.exec(c)?.[1] ?? '');
+        const rawKey = tag(m[1]!, 'Key');
         const key = urlEncoded ? decodeURIComponent(rawKey.replace(/\+/g, ' ')) : rawKey;
-        out.set(key, { size: Number(/<Size>(\d+)<\/Size>/.exec(c)?.[1] ?? 0), etag: xmlText(/<ETag>([\s\S]*?)<\/ETag>/.exec(c)?.[1] ?? '').replace(/"/g, '') });
+        out.set(key, { size: Number(tag(m[1]!, 'Size') || 0), etag: tag(m[1]!, 'ETag').replace(/"/g, '') });
       }
-      token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? xmlText(/<NextContinuationToken>([\s\S]*?)<\/NextContinuationToken>/.exec(xml)?.[1] ?? '') || undefined : undefined;
+      token = tag(xml, 'IsTruncated') === 'true' ? tag(xml, 'NextContinuationToken') || undefined : undefined;
     } while (token);
     return out;
   }
@@ -159,25 +157,28 @@ export class LeanS3 {
       const res = await this.#retrying(() => this.#request('GET', this.#basePath, query, {}, EMPTY_SHA256, undefined, true));
       const xml = res.body.toString('utf8');
       for (const m of xml.matchAll(/<Upload>([\s\S]*?)<\/Upload>/g)) {
-        const key = xmlText(/<Key>([\s\S]*?)<\/Key>/.exec(m[1]!)?.[1] ?? '');
-        const uploadId = xmlText(/<UploadId>([\s\S]*?)<\/UploadId>/.exec(m[1]!)?.[1] ?? '');
+        const key = tag(m[1]!, 'Key');
+        const uploadId = tag(m[1]!, 'UploadId');
         if (key && uploadId) out.push({ key, uploadId });
       }
-      const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
-      keyMarker = truncated ? xmlText(/<NextKeyMarker>([\s\S]*?)<\/NextKeyMarker>/.exec(xml)?.[1] ?? '') || undefined : undefined;
-      uploadIdMarker = truncated ? xmlText(/<NextUploadIdMarker>([\s\S]*?)<\/NextUploadIdMarker>/.exec(xml)?.[1] ?? '') || undefined : undefined;
+      const truncated = tag(xml, 'IsTruncated') === 'true';
+      keyMarker = truncated ? tag(xml, 'NextKeyMarker') || undefined : undefined;
+      uploadIdMarker = truncated ? tag(xml, 'NextUploadIdMarker') || undefined : undefined;
     } while (keyMarker);
     return out;
   }
 
   /** AbortMultipartUpload: its parts are deleted. */
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.#retrying(() => this.#request('DELETE', this.#basePath + key.split('/').map(uriEncode).join('/'), { uploadId }, {}, EMPTY_SHA256, undefined, false));
+    await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false));
+  }
+
+  #objectPath(key: string): string {
+    return this.#basePath + key.split('/').map(uriEncode).join('/');
   }
 
   async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
     const attempts = this.#o.maxAttempts ?? 8;
-    const sleep = this.#o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     for (let n = 1; ; n++) {
       try {
         return await attempt();
@@ -187,7 +188,7 @@ export class LeanS3 {
         if (e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl')) this.#o.onThrottle?.();
         this.retries++;
         // full jitter: 0..min(10 s, 100 ms × 2^attempt)
-        await sleep(Math.random() * Math.min(10_000, 100 * 2 ** n));
+        await sleep(Math.random() * Math.min(10_000, 100 * 2 ** n), this.#o.signal);
       }
     }
   }
@@ -215,8 +216,8 @@ export class LeanS3 {
           const data = Buffer.concat(chunks);
           if (ok) return resolve({ headers: res.headers, body: data });
           const text = data.toString('utf8');
-          const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`;
-          const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
+          const code = tag(text, 'Code') || `HTTP${status}`;
+          const message = tag(text, 'Message');
           reject(new S3RequestError(`${code}${message ? `: ${message}` : ''} (HTTP ${status})`, status, code, status >= 500 || status === 429 || RETRYABLE_CODES.has(code)));
         });
       });
@@ -239,6 +240,15 @@ export class LeanS3 {
 
 const EMPTY = Buffer.alloc(0);
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** The text of the first <name> element of a small S3 XML document ('' when absent), entities decoded. */
+function tag(xml: string, name: string): string {
+  const open = xml.indexOf(`<${name}>`);
+  if (open < 0) return '';
+  const start = open + name.length + 2;
+  const end = xml.indexOf(`</${name}>`, start);
+  return end < 0 ? '' : xmlText(xml.slice(start, end));
+}
 
 function xmlText(s: string): string {
   return s.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-f]+));/gi, (all, name: string, dec?: string, hex?: string) =>

@@ -5,6 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { IMAGE_TYPES } from './content.js';
 
 /** One source image. */
 export interface SourceImage {
@@ -23,8 +24,6 @@ export interface SourceImage {
   mtimeMs?: number;
 }
 
-/** Extensions treated as images when walking a directory; other files are counted, not moved. */
-export const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'jpe', 'jfif', 'png', 'gif', 'webp', 'avif', 'svg', 'tif', 'tiff', 'bmp', 'ico', 'heic', 'heif', 'jxl']);
 
 export function isRemote(source: string): boolean {
   return /^https?:\/\//i.test(source);
@@ -68,7 +67,7 @@ export async function walkImages(root: string, signal?: AbortSignal): Promise<{ 
       if (entry.isDirectory()) pending.push(childRel);
       else if (entry.isFile()) {
         const dot = entry.name.lastIndexOf('.');
-        if (dot <= 0 || !IMAGE_EXTENSIONS.has(entry.name.slice(dot + 1).toLowerCase())) {
+        if (dot <= 0 || !Object.hasOwn(IMAGE_TYPES, entry.name.slice(dot + 1).toLowerCase())) {
           ignored++;
           continue;
         }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
-import { ExitCode, RetailctlError } from '../errors.js';
+import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 
 export interface VerifyRequest {
   manifest: string;
@@ -70,8 +70,7 @@ export async function imagesVerify(ctx: CommandContext, request: VerifyRequest):
           if (head.ContentLength !== row.size) problems.push({ key: row.key, row: row.at, problem: `size ${head.ContentLength} in S3, ${row.size} in the manifest` });
           else if (head.Metadata?.sha256 !== row.sha256) problems.push({ key: row.key, row: row.at, problem: head.Metadata?.sha256 ? 'sha256 differs' : 'no sha256 stored with the object' });
         } catch (err) {
-          const e = err as RetailctlError;
-          if (e.aws?.httpStatus === 404 || e.aws?.name === 'NotFound' || e.aws?.name === 'NoSuchKey') problems.push({ key: row.key, row: row.at, problem: 'missing in S3' });
+          if (isAwsError(err, 'NotFound', 'NoSuchKey')) problems.push({ key: row.key, row: row.at, problem: 'missing in S3' });
           else throw err;
         }
       }),
