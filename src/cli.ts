@@ -11,6 +11,8 @@ import { registerLoadtest } from './commands/loadtest.js';
 import { registerPrescale } from './commands/prescale.js';
 import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
 import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
+import { DEFAULT_INTERRUPT_GRACE_MS, RunSignals } from './lib/interrupt.js';
+import { parseDuration } from './lib/util/duration.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
 import { packageRoot } from './lib/util/package-root.js';
 
@@ -74,14 +76,23 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, now: deps.now });
   let exitCode: ExitCodeValue = ExitCode.Ok;
 
-  const abort = new AbortController();
+  const signals = new RunSignals(parseDuration(deps.env.RETAILCTL_INTERRUPT_GRACE ?? '') ?? DEFAULT_INTERRUPT_GRACE_MS);
   const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) {
-      deps.stderr.write(`\n${signal} again: stopping now\n`);
+    const writes = signals.inFlight();
+    if (signals.stop.aborted) {
+      signals.abandon(`${signal} again`);
+      const unknown = writes.length
+        ? `: ${writes.join(', ')} had been sent and not answered, so its outcome is unknown; ${signals.checkCommand ? `run \`${signals.checkCommand}\`` : 'check the state in AWS'} before doing anything else`
+        : '';
+      deps.stderr.write(`\n${signal} again: stopping now${unknown}\n`);
       process.exit(ExitCode.Interrupted);
     }
-    out.warn(`${signal}: stopping after the calls in flight; completed work is kept and a rerun finishes the job (press Ctrl-C again to stop at once)`);
-    abort.abort(interruptedError(`interrupted by ${signal}`));
+    out.warn(
+      writes.length
+        ? `${signal}: waiting for ${writes.join(', ')} to answer (up to ${Math.round(signals.graceMs / 1000)} s) so its result can be recorded, then stopping; press Ctrl-C again to abandon it (its outcome is then unknown)`
+        : `${signal}: stopping; completed work is kept and a rerun finishes the job (press Ctrl-C again to stop at once)`,
+    );
+    signals.interrupt(signal);
   };
   // `retailctl ... | head`: the reader went away, which is not an error worth a stack trace
   const onPipeError = (err: NodeJS.ErrnoException) => {
@@ -104,7 +115,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
         out,
         env: deps.env,
         cwd: deps.cwd,
-        signal: abort.signal,
+        signals,
         version,
         canPrompt: interactive && Boolean(deps.stdin.isTTY),
         now: deps.now,
@@ -114,7 +125,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
       try {
         const result = await handler(ctx);
         // A command may finish its in-flight work after Ctrl-C; the run still counts as interrupted.
-        if (abort.signal.aborted) throw abort.signal.reason;
+        if (signals.stop.aborted) throw signals.stop.reason;
         exitCode = result.exitCode ?? ExitCode.Ok;
         out.result({ ok: exitCode === ExitCode.Ok, ...result.data });
         if (result.text) out.print(result.text);
@@ -128,7 +139,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
   } catch (err) {
-    exitCode = report(err, out, abort.signal.aborted);
+    exitCode = report(err, out, signals.stop.aborted);
   } finally {
     if (deps.processHandlers) {
       process.off('SIGINT', onSignal);
@@ -149,8 +160,9 @@ function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
       error = new RetailctlError('USAGE', err.message.replace(/^error: /, ''), { exitCode: ExitCode.Usage, hint: 'run the command with --help to see its options' });
     }
   } else if (aborted) {
-    // whatever the command was doing when Ctrl-C arrived, the run was interrupted
-    error = err instanceof RetailctlError && err.exitCode === ExitCode.Interrupted ? err : interruptedError();
+    // whatever the command was doing when Ctrl-C arrived, the run was interrupted; an error that
+    // says what was applied (or that an outcome is unknown) is kept as it is
+    error = err instanceof RetailctlError && (err.exitCode === ExitCode.Interrupted || err.data?.applied !== undefined) ? err : interruptedError();
   } else if (err instanceof RetailctlError) {
     error = err;
   } else {

@@ -1,6 +1,7 @@
 import type { AwsContext } from './aws/context.js';
 import type { LoadedConfig } from './config/load.js';
 import type { ExitCodeValue } from './errors.js';
+import type { RunSignals } from './interrupt.js';
 import { confirmPlan, rerunWithYes } from './io/prompt.js';
 import type { Output } from './io/output.js';
 
@@ -44,7 +45,8 @@ export interface ContextInit {
   out: Output;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  signal: AbortSignal;
+  /** Ctrl-C/SIGTERM: `signals.stop` is the run's abort signal; writes in flight run on `signals.kill`. */
+  signals: RunSignals;
   version: string;
   /** A person can answer a prompt: stdin and stderr are TTYs and CI is not set. */
   canPrompt: boolean;
@@ -63,7 +65,10 @@ export class CommandContext {
   readonly out: Output;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** Aborted by the first Ctrl-C/SIGTERM: reads stop, no new work starts. */
   readonly signal: AbortSignal;
+  /** The run's signal handling, for code that must finish a write it has sent (RunSignals). */
+  readonly signals: RunSignals;
   readonly version: string;
   readonly canPrompt: boolean;
   readonly now: () => Date;
@@ -78,7 +83,8 @@ export class CommandContext {
     this.out = init.out;
     this.env = init.env;
     this.cwd = init.cwd;
-    this.signal = init.signal;
+    this.signals = init.signals;
+    this.signal = init.signals.stop;
     this.version = init.version;
     this.canPrompt = init.canPrompt;
     this.now = init.now;
@@ -99,6 +105,7 @@ export class CommandContext {
           maxAttempts: Number.isInteger(attempts) && attempts > 0 ? attempts : 5,
           userAgent: `retailctl/${this.version}`,
           env: this.env,
+          signals: this.signals,
           trace: o.verbose >= 2 ? (m) => this.out.debug(m, 2) : undefined,
           debug: o.verbose >= 3 ? (m) => this.out.debug(m, 3) : undefined,
         },

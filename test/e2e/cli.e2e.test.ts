@@ -90,7 +90,7 @@ describe('Ctrl-C', () => {
     const res = await spawnCli(['doctor', '--config', EXAMPLE], { env, signalAfterMs: 1500 });
     expect(res.code).toBe(130);
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(res.stderr).toContain('SIGINT: stopping after the calls in flight');
+    expect(res.stderr).toContain('SIGINT: stopping; completed work is kept');
     expect(res.stderr).toMatch(/error: interrupted/);
     expect(res.stderr).not.toMatch(NO_STACK);
   });

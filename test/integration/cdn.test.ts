@@ -4,7 +4,7 @@
  * DELETE-must-match and HealthCheckVersion compare-and-set (moto enforces neither), and
  * PriorRequestNotComplete throttling.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ChangeResourceRecordSetsCommand, GetHealthCheckCommand, UpdateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
@@ -153,10 +153,22 @@ describe('weighted routing', () => {
     expect(zero.code).toBe(2);
     expect(zero.stderr).toContain('all weights are 0');
     expect((await cli(f, ['cdn', 'shift', '--weights', 'cloudfront-0=256', '--yes'])).code).toBe(2);
-    // split traffic: failover needs to be told where
+    // split traffic: failover means 100% on the secondary
     const split = await cli(f, ['cdn', 'failover', '--yes']);
-    expect(split.code).toBe(2);
-    expect(split.stderr).toContain('--to primary or --to secondary');
+    expect(split.code).toBe(0);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+  });
+
+  it('a config whose two sides name the same record set is refused (exit 2) and nothing changes', async () => {
+    const f = await fixture('weighted');
+    const text = await readFile(f.configFile, 'utf8');
+    await writeFile(f.configFile, text.replace(/fastly-0/, 'cloudfront-0'));
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'failover', '--yes']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/retailctl\.yaml:\d+:\d+: cdn\.storefront\.secondary\.setIdentifier: "cloudfront-0" is also the primary's set identifier/);
+    expect((await control.requests()).filter((r) => r.service === 'route53')).toHaveLength(0);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
   });
 
   it('--dry-run prints the ChangeBatch and makes no write call', async () => {
@@ -218,7 +230,7 @@ describe('weighted routing', () => {
     // someone else shifts 10% to fastly in the meantime
     const current = await f.sets(f.records[0]!);
     await f.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: f.zoneId, ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { ...current['fastly-0']!, Weight: 10 } }] } }));
-    const err = (await executeCdnPlan(plan, { write: aws.write(), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
+    const err = (await executeCdnPlan(plan, { write: aws.write(), sideWrite: aws.write({ side: true }), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
     await aws.destroy();
     expect(err.code).toBe('CDN_CONFLICT');
     expect(err.exitCode).toBe(1);
@@ -251,7 +263,7 @@ describe('failover routing', () => {
     const state: GroupState = { group: 'storefront', config, records: await readRecords(aws.read, config), health: await readHealth(aws.read, ids, ids), distributions: {}, readAt: '' };
     const plan = planCdnChange(state, { action: 'failover', to: 'secondary', now: new Date() });
     await f.route53.send(new UpdateHealthCheckCommand({ HealthCheckId: f.healthChecks.primary, ResourcePath: '/healthz' }));
-    const err = (await executeCdnPlan(plan, { write: aws.write(), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
+    const err = (await executeCdnPlan(plan, { write: aws.write(), sideWrite: aws.write({ side: true }), read: aws.read, state, audit: { file: path.join(f.dir, 'audit.jsonl') }, caller: 'test', waitMs: 0, now: () => new Date() }).catch((e: unknown) => e)) as RetailctlError;
     await aws.destroy();
     expect(err.code).toBe('CDN_CONFLICT');
     expect(err.message).toContain('nothing was changed');

@@ -15,6 +15,8 @@
  *   match the current record exactly, or the whole batch is refused with InvalidChangeBatch; and
  *   UpdateHealthCheck with a stale HealthCheckVersion is refused with HealthCheckVersionMismatch
  *   (the shim keeps the version count moto does not, and reports it in health-check responses).
+ *   Changes to one zone, and to one health check, are checked and applied one at a time, as Route 53
+ *   does, so two concurrent compare-and-set writes cannot both pass.
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call.
@@ -280,14 +282,17 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       if (!rule.forward) return { status: rule.status ?? 500, headers: rule.headers ?? {}, body: rule.body ?? '' };
     }
 
+    // Route 53 applies one change to a zone (or a health check) at a time: check and apply are one
+    // step, so two concurrent compare-and-set writes cannot both pass the check
     const rrsetMatch = RRSET_PATH.exec(url.pathname);
     if (rrsetMatch && method === 'POST') {
-      const checked = await checkChangeBatch(rrsetMatch[1]!, body);
-      if (checked.refusal) return checked.refusal;
-      body = checked.body!;
+      return serialized(`zone:${rrsetMatch[1]}`, async () => {
+        const checked = await checkChangeBatch(rrsetMatch[1]!, body);
+        return checked.refusal ?? relay(req, checked.body!);
+      });
     }
     const healthCheckMatch = HEALTHCHECK_PATH.exec(url.pathname);
-    if (healthCheckMatch) return healthCheck(req, method, healthCheckMatch[1]!, body);
+    if (healthCheckMatch) return serialized(`healthcheck:${healthCheckMatch[1]}`, () => healthCheck(req, method, healthCheckMatch[1]!, body));
 
     const pcMatch = PC_PATH.exec(url.pathname);
     if (pcMatch) return provisionedConcurrency(method, functionNameOf(pcMatch[1]!), url, body);
@@ -312,16 +317,30 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       return failFirstEntry(req, operation, body);
     }
 
-    const res = await forward(req, body);
+    const reply = await relay(req, body);
     const reservedMatch = RESERVED_PATH.exec(url.pathname);
-    if (reservedMatch && res.status < 300) {
+    if (reservedMatch && reply.status < 300) {
       const name = functionNameOf(reservedMatch[1]!);
       if (method === 'PUT') reserved.set(name, Number((JSON.parse(body.toString()) as { ReservedConcurrentExecutions: number }).ReservedConcurrentExecutions));
       if (method === 'DELETE') reserved.delete(name);
     }
+    return reply;
+  }
+
+  /** Pass a request to moto and its answer back. */
+  async function relay(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+    const res = await forward(req, body);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== 'transfer-encoding' && k !== 'connection') headers[k] = Array.isArray(v) ? v.join(', ') : v;
     return { status: res.status, headers, body: res.body };
+  }
+
+  /** Run `work` for `key` only after every earlier work for the same key has finished. */
+  const queues = new Map<string, Promise<unknown>>();
+  function serialized(key: string, work: () => Promise<Reply>): Promise<Reply> {
+    const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(key, next.catch(() => undefined));
+    return next;
   }
 
   const route53Error = (status: number, code: string, message: string): Reply => ({

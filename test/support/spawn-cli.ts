@@ -15,7 +15,17 @@ export interface SpawnResult {
  * Run the built binary exactly as CI does: CI=true, no TTY (stdin closed), a clean environment
  * with HOME pointing at an empty directory so no real ~/.aws profile can leak in.
  */
-export function spawnCli(args: string[], options: { env?: Record<string, string>; cwd?: string; home?: string; signalAfterMs?: number } = {}): Promise<SpawnResult> {
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  home?: string;
+  /** Send SIGINT this long after the start. */
+  signalAfterMs?: number;
+  /** Send these signals at these times after the start (e.g. SIGTERM, or SIGINT twice). */
+  signals?: { afterMs: number; signal: NodeJS.Signals }[];
+}
+
+export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<SpawnResult> {
   if (!existsSync(path.join(ROOT, 'dist', 'cli.cjs'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -33,6 +43,7 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     if (options.signalAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), options.signalAfterMs);
+    for (const { afterMs, signal } of options.signals ?? []) setTimeout(() => child.kill(signal), afterMs);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

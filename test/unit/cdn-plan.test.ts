@@ -2,7 +2,7 @@ import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
 import type { GroupState, HealthState } from '../../src/lib/cdn/model.js';
 import { lastChange } from '../../src/lib/cdn/gather.js';
-import { defaultDestination, parseWeights, planCdnChange } from '../../src/lib/cdn/plan.js';
+import { destinationFor, parseWeights, planCdnChange } from '../../src/lib/cdn/plan.js';
 import { groupTraffic } from '../../src/lib/cdn/traffic.js';
 
 const now = new Date('2026-11-27T09:00:00Z');
@@ -33,7 +33,7 @@ describe('weighted planning', () => {
 
   it('fails over away from the serving CDN with DELETE-as-read + CREATE for every set, in one batch', () => {
     const s = weighted(100, 0, [health('hc-fa')]);
-    expect(defaultDestination(s)).toBe('secondary');
+    expect(destinationFor('failover', undefined)).toBe('secondary');
     const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
     expect(plan.trafficBefore).toBe('100% cloudfront');
     expect(plan.trafficAfter).toBe('100% fastly');
@@ -49,10 +49,32 @@ describe('weighted planning', () => {
     expect(plan.noop).toBe(false);
   });
 
-  it('is a no-op when traffic already goes there', () => {
+  it('is a no-op when traffic already goes there, whatever non-zero weight the destination has', () => {
     const plan = planCdnChange(weighted(0, 100), { action: 'failover', to: 'secondary', now });
     expect(plan.noop).toBe(true);
     expect(plan.changeBatch).toBeUndefined();
+    expect(plan.destination).toBe('fastly');
+    expect(planCdnChange(weighted(0, 255), { action: 'failover', to: 'secondary', now }).noop).toBe(true);
+    expect(planCdnChange(weighted(7, 0), { action: 'failback', to: 'primary', now }).noop).toBe(true);
+  });
+
+  it('failover always means "to the secondary" and failback "to the primary": a second run never moves traffic back', () => {
+    expect(destinationFor('failover', undefined)).toBe('secondary');
+    expect(destinationFor('failback', undefined)).toBe('primary');
+    expect(destinationFor('failover', 'primary')).toBe('primary');
+    expect(destinationFor('shift', undefined)).toBeUndefined();
+    // after a failover, the same command again is a no-op (it used to toggle back to the primary)
+    expect(planCdnChange(weighted(0, 100), { action: 'failover', to: destinationFor('failover', undefined), now }).noop).toBe(true);
+  });
+
+  it('split traffic: failover goes to 100% secondary, shown in the plan', () => {
+    const plan = planCdnChange(weighted(90, 10, [health('hc-fa')]), { action: 'failover', to: destinationFor('failover', undefined), now });
+    expect(plan.trafficBefore).toBe('90/10 cloudfront/fastly');
+    expect(plan.trafficAfter).toBe('100% fastly');
+    expect(plan.changeBatch!.Changes.filter((c) => c.Action === 'CREATE').map((c) => [c.ResourceRecordSet!.SetIdentifier, c.ResourceRecordSet!.Weight])).toEqual([
+      ['cloudfront', 0],
+      ['fastly', 100],
+    ]);
   });
 
   it('refuses an unhealthy destination, on intent even though Route 53 would hide it', () => {
@@ -76,8 +98,7 @@ describe('weighted planning', () => {
     );
   });
 
-  it('split traffic needs --to; shift validates weights and set identifiers', () => {
-    expect(() => defaultDestination(weighted(90, 10))).toThrow(/split \(90\/10 cloudfront\/fastly\)/);
+  it('shift validates weights and set identifiers', () => {
     expect(parseWeights('cloudfront=90, fastly=10')).toEqual({ cloudfront: 90, fastly: 10 });
     expect(() => parseWeights('cloudfront=0,fastly=0')).toThrow(/all weights are 0/);
     expect(() => parseWeights('cloudfront=300')).toThrow(/maximum weight of 255/);
@@ -107,7 +128,7 @@ describe('failover routing planning', () => {
   it('a primary failing on its own: failover pins traffic to the secondary by inverting it', () => {
     const s = failover([health('hc-cf', { healthy: false, checkersHealthy: 0 }), health('hc-fa')]);
     expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)');
-    expect(defaultDestination(s)).toBe('secondary');
+    expect(destinationFor('failover', undefined)).toBe('secondary');
     const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
     expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-cf', true]]);
     expect(plan.refusals).toEqual([]);
@@ -116,7 +137,9 @@ describe('failover routing planning', () => {
   it('failback un-inverts; a primary without a health check cannot be forced', () => {
     const s = failover([health('hc-cf', { inverted: true }), health('hc-fa')]);
     expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');
-    expect(defaultDestination(s)).toBe('primary');
+    // failover again is a no-op (it used to toggle back to the primary)
+    const again = planCdnChange(s, { action: 'failover', to: destinationFor('failover', undefined), now });
+    expect([again.noop, again.destination]).toEqual([true, 'fastly']);
     expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true }]);
     const bare = state('failover', [set('cloudfront', { Failover: 'PRIMARY' }), set('fastly', { Failover: 'SECONDARY' })]);
     expect(() => planCdnChange(bare, { action: 'failover', to: 'secondary', now })).toThrow(/have no health check/);

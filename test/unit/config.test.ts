@@ -104,6 +104,27 @@ describe('config validation', () => {
     ]);
   });
 
+  it('refuses cdn groups whose sides are the same record set, a record listed twice, and a record in two groups', () => {
+    const group = (name: string, record: string, primary: string, secondary: string) =>
+      `  ${name}:\n    zoneId: Z1\n    record: ${record}\n    routing: weighted\n    primary: { setIdentifier: ${primary} }\n    secondary: { setIdentifier: ${secondary} }\n`;
+    expect(problemsOf(`cdn:\n${group('storefront', 'www.example.com', 'cf', 'cf')}`)).toEqual([
+      'retailctl.yaml:7:18: cdn.storefront.secondary.setIdentifier: "cf" is also the primary\'s set identifier for record "www.example.com": the two sides must be different record sets',
+    ]);
+    expect(problemsOf(`cdn:\n${group('storefront', '[www.example.com, WWW.example.com.]', 'cf', 'fa')}`)).toEqual([
+      'retailctl.yaml:4:31: cdn.storefront.record[1]: record "WWW.example.com." is listed twice in this group',
+    ]);
+    expect(problemsOf(`cdn:\n${group('storefront', 'www.example.com', 'cf', 'fa')}${group('campaign', 'www.example.com.', 'cf2', 'fa2')}`)).toEqual([
+      'retailctl.yaml:10:5: cdn.campaign.record: record "www.example.com." (CNAME) is also in cdn group "storefront": a record may belong to one group only',
+    ]);
+    // a map of identifiers: same check per record, and every record needs an entry
+    expect(
+      problemsOf('cdn:\n  storefront:\n    zoneId: Z1\n    record: [www.example.com, example.com]\n    routing: weighted\n    primary: { setIdentifier: { www.example.com: cf-www, example.com: cf-apex } }\n    secondary: { setIdentifier: { www.example.com: cf-www } }\n'),
+    ).toEqual([
+      'retailctl.yaml:7:18: cdn.storefront.secondary.setIdentifier: "cf-www" is also the primary\'s set identifier for record "www.example.com": the two sides must be different record sets',
+      'retailctl.yaml:7:18: cdn.storefront.secondary.setIdentifier: no set identifier for record "example.com": add "example.com: <id>" to the map',
+    ]);
+  });
+
   it('a missing file is a usage error that says how to create one', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-config-'));
     await expect(loadConfig('nope.yaml', dir)).rejects.toMatchObject({ code: 'CONFIG_NOT_FOUND', exitCode: 2, message: 'config file nope.yaml not found' });

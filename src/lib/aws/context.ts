@@ -1,4 +1,5 @@
 import { RetailctlError } from '../errors.js';
+import type { RunSignals } from '../interrupt.js';
 import { translateAwsError } from './translate-error.js';
 
 /**
@@ -40,12 +41,19 @@ export interface AwsSettings {
   trace?: (message: string) => void;
   /** The SDK's own logger (inputs/outputs with sensitive fields filtered by the SDK): -vvv. */
   debug?: (message: string) => void;
+  /**
+   * Ctrl-C/SIGTERM handling for writes (see RunSignals): once `stop` is aborted no write call
+   * starts (side-write clients excepted), and a write already sent is given `kill` as its abort
+   * signal instead of the caller's, so the first signal lets it answer.
+   */
+  signals?: RunSignals;
 }
 
 /** Read-only verbs: the only operations a read-only client lets through. */
 const READ_ONLY_OPERATION = /^(Get|List|Describe|Head|Select|Test)[A-Z]/;
 
-export type Access = 'read' | 'write';
+/** `side`: writes that record what happened (audit, lock release) and may still start after the first signal. */
+export type Access = 'read' | 'write' | 'side';
 
 type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 const providers = new WeakMap<AwsSettings, Promise<CredentialProvider>>();
@@ -92,6 +100,7 @@ export class AwsClients {
     const site = { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts };
     const access = this.access;
     const trace = s.trace;
+    if (access !== 'read' && s.signals) guardWrites(client, Ctor.name.replace(/Client$/, ''), s.signals, access === 'side');
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const service = String(context.clientName ?? '').replace(/Client$/, '');
@@ -167,7 +176,35 @@ export class AwsClients {
   }
 }
 
+/**
+ * Writes are never abandoned on the first signal: a write that has not started is refused once the
+ * run is stopping (unless it is a side write), and one that has started runs on the `kill` signal,
+ * not the caller's. The SDK's command class names are its operation names.
+ */
+function guardWrites(client: MiddlewareClient, service: string, signals: RunSignals, side: boolean): void {
+  const send = client.send.bind(client);
+  client.send = (command: { constructor: { name: string } }, options?: { abortSignal?: AbortSignal }) => {
+    const operation = command.constructor.name.replace(/Command$/, '');
+    if (READ_ONLY_OPERATION.test(operation)) return send(command, options);
+    const label = `${service} ${operation}`;
+    if (!side && signals.stop.aborted) return Promise.reject(signals.notSent(label));
+    if (signals.kill.aborted) return Promise.reject(signals.outcomeUnknown(label));
+    const done = signals.begin(label);
+    return send(command, { ...options, abortSignal: signals.kill }).then(
+      (result) => {
+        done();
+        return result;
+      },
+      (err: unknown) => {
+        done();
+        throw signals.kill.aborted ? signals.outcomeUnknown(label) : err;
+      },
+    );
+  };
+}
+
 interface MiddlewareClient {
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
   middlewareStack: {
     add(
       mw: (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => (args: unknown) => Promise<unknown>,
@@ -197,25 +234,31 @@ export function endpointOverridden(settings: Pick<AwsSettings, 'endpointUrl' | '
 export class AwsContext {
   readonly read: AwsClients;
   readonly #write: AwsClients;
+  readonly #side: AwsClients;
   constructor(
     readonly settings: AwsSettings,
     readonly dryRun: boolean,
   ) {
     this.read = new AwsClients(settings, 'read');
     this.#write = new AwsClients(settings, 'write');
+    this.#side = new AwsClients(settings, 'side');
   }
 
-  /** Writing clients. Throws in a dry run: an executor must never be reached then. */
-  write(): AwsClients {
+  /**
+   * Writing clients. Throws in a dry run: an executor must never be reached then.
+   * `side: true`: for writes that record what happened (audit copy, lock release), which must still
+   * be made after the first Ctrl-C; every other write is refused once the run is stopping.
+   */
+  write(options: { side?: boolean } = {}): AwsClients {
     if (this.dryRun) {
       throw new RetailctlError('READ_ONLY_VIOLATION', 'internal error: write access requested during --dry-run', {
         hint: 'please report this: a dry run must never write',
       });
     }
-    return this.#write;
+    return options.side ? this.#side : this.#write;
   }
 
   async destroy(): Promise<void> {
-    await Promise.all([this.read.destroy(), this.#write.destroy()]);
+    await Promise.all([this.read.destroy(), this.#write.destroy(), this.#side.destroy()]);
   }
 }

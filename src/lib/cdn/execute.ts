@@ -1,13 +1,15 @@
-import type { AwsClients } from '../aws/context.js';
+import type { AwsClients, ClientFor } from '../aws/context.js';
 import { sleep } from '../util/sleep.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
-import { writeAudit, type AuditTargets } from './audit.js';
+import { writeAudit, type AuditEntry, type AuditResult, type AuditTargets } from './audit.js';
 import { readRecords } from './gather.js';
 import { routingOf, targetOf, type GroupState } from './model.js';
 import type { CdnPlan } from './plan.js';
 
 export interface ExecuteCdnOptions {
   write: AwsClients;
+  /** Writes that record what happened (the audit copy): still made after the first Ctrl-C. */
+  sideWrite: AwsClients;
   read: AwsClients;
   /** The state the plan was built from (to show what changed on a conflict). */
   state: GroupState;
@@ -18,6 +20,7 @@ export interface ExecuteCdnOptions {
   waitMs: number;
   /** GetChange polling interval (default 2 s; Route 53 allows ~5 requests/s per account). */
   pollMs?: number;
+  /** The run's stop signal (first Ctrl-C): ends the INSYNC wait, never a write already sent. */
   signal?: AbortSignal;
   now: () => Date;
   onProgress?: (message: string) => void;
@@ -26,11 +29,34 @@ export interface ExecuteCdnOptions {
 export interface CdnResult {
   /** Route 53 change id (weighted changes). */
   changeId?: string;
-  /** INSYNC: on every Route 53 server; PENDING: applied, still propagating at the deadline; APPLIED: health checks updated (no change id). */
+  /** INSYNC: on every Route 53 server; PENDING: applied, still propagating at the deadline (or not waited for); APPLIED: health checks updated (no change id). */
   status: 'INSYNC' | 'PENDING' | 'APPLIED';
   healthChecksUpdated: string[];
-  audit: { file: string; s3Key?: string };
+  audit: AuditResult;
+  /** The entry written (or meant to be written) to the audit log. */
+  auditEntry: AuditEntry;
   waitedMs: number;
+  /** Why the INSYNC wait ended early: interrupted, or GetChange failed (the change is applied either way). */
+  waitEnded?: string;
+}
+
+/** The audit entry for a plan, or for the part of it that was applied. */
+export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'caller' | 'now'>, outcome: AuditEntry['outcome'], extra: { changeId?: string; applied?: string[]; note?: string } = {}): AuditEntry {
+  const entry: AuditEntry = {
+    time: opts.now().toISOString(),
+    caller: opts.caller,
+    group: plan.group,
+    action: plan.action,
+    routing: plan.routing,
+    outcome,
+    trafficBefore: plan.trafficBefore,
+    trafficAfter: outcome === 'applied' ? plan.trafficAfter : outcome === 'noop' ? plan.trafficBefore : `unknown: only part of the plan was applied (planned: ${plan.trafficAfter})`,
+    records: plan.records,
+    healthCheckUpdates: outcome === 'partial' ? plan.healthCheckUpdates.filter((u) => extra.applied?.includes(u.healthCheckId)) : outcome === 'noop' ? [] : plan.healthCheckUpdates,
+  };
+  if (extra.changeId) entry.changeId = extra.changeId;
+  if (extra.note) entry.note = extra.note;
+  return entry;
 }
 
 function conflict(message: string, details: string[]): RetailctlError {
@@ -65,17 +91,18 @@ async function describeDrift(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<st
 /**
  * Apply a CDN plan: the ONE ChangeResourceRecordSets batch (weighted), or the health-check
  * inversions in the planned order (failover/latency), each a compare-and-set. Then write the audit
- * entry, then wait for INSYNC. Never called for a dry run.
+ * entry (always, also after Ctrl-C: a write that was sent is finished and recorded), then wait for
+ * INSYNC. Never called for a dry run. Throws only when nothing was applied, or with `data.applied`.
  */
 export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<CdnResult> {
   const route53 = await opts.write.client('route53');
-  const { ChangeResourceRecordSetsCommand, UpdateHealthCheckCommand, GetChangeCommand } = await import('@aws-sdk/client-route-53');
+  const { ChangeResourceRecordSetsCommand, UpdateHealthCheckCommand } = await import('@aws-sdk/client-route-53');
   let changeId: string | undefined;
   const healthChecksUpdated: string[] = [];
 
   if (plan.changeBatch) {
     try {
-      const res = await route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: plan.zoneId, ChangeBatch: plan.changeBatch }), { abortSignal: opts.signal });
+      const res = await route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: plan.zoneId, ChangeBatch: plan.changeBatch }));
       changeId = res.ChangeInfo?.Id;
     } catch (err) {
       if (isAwsError(err, 'InvalidChangeBatch') && /do not match|not found/i.test((err as Error).message)) {
@@ -84,56 +111,62 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
       throw err;
     }
   }
+  let failure: unknown;
   for (const update of plan.healthCheckUpdates) {
     try {
-      await route53.send(new UpdateHealthCheckCommand({ HealthCheckId: update.healthCheckId, HealthCheckVersion: update.version, Inverted: update.inverted }), { abortSignal: opts.signal });
+      await route53.send(new UpdateHealthCheckCommand({ HealthCheckId: update.healthCheckId, HealthCheckVersion: update.version, Inverted: update.inverted }));
       healthChecksUpdated.push(update.healthCheckId);
     } catch (err) {
-      if (isAwsError(err, 'HealthCheckVersionMismatch')) {
-        const done = healthChecksUpdated.length
-          ? `already applied: ${healthChecksUpdated.join(', ')} (so both CDNs may now serve, which is safe); not applied: ${update.healthCheckId}`
-          : 'nothing was changed';
-        throw conflict(`${plan.group}: health check ${update.healthCheckId} changed since the plan was read (HealthCheckVersion ${update.version} is stale); ${done}`, []);
-      }
-      throw err;
+      const stale = isAwsError(err, 'HealthCheckVersionMismatch');
+      const error = stale ? conflict(`${plan.group}: health check ${update.healthCheckId} changed since the plan was read (HealthCheckVersion ${update.version} is stale)`, []) : err;
+      if (healthChecksUpdated.length === 0) throw stale ? conflict(`${(error as Error).message}; nothing was changed`, []) : err;
+      failure = error;
+      break;
     }
   }
 
   // the change is made: record it before anything else can go wrong (waiting, Ctrl-C)
-  const audit = await writeAudit(
-    {
-      time: opts.now().toISOString(),
-      caller: opts.caller,
-      group: plan.group,
-      action: plan.action,
-      routing: plan.routing,
-      trafficBefore: plan.trafficBefore,
-      trafficAfter: plan.trafficAfter,
-      records: plan.records,
-      healthCheckUpdates: plan.healthCheckUpdates,
-      ...(changeId ? { changeId } : {}),
-    },
-    opts.audit,
-    opts.audit.bucket ? opts.write : undefined,
-  );
+  if (failure) {
+    const pending = plan.healthCheckUpdates.map((u) => u.healthCheckId).filter((id) => !healthChecksUpdated.includes(id));
+    const what = `applied: health check ${healthChecksUpdated.join(', ')}; not applied: ${pending.join(', ')} (the destination was restored first, so both CDNs may serve now, which is safe)`;
+    const entry = auditEntryFor(plan, opts, 'partial', { applied: healthChecksUpdated, note: `${(failure as Error).message}; ${what}` });
+    const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+    const base = failure instanceof RetailctlError ? failure : undefined;
+    throw new RetailctlError(base?.code ?? 'CDN_PARTIAL', `${(failure as Error).message}; ${what}`, {
+      exitCode: base?.exitCode ?? ExitCode.Failure,
+      cause: failure,
+      hint: `rerun the same command to finish (it continues from the state now)${audit.errors.length ? `; the audit entry was NOT written (${audit.errors.join('; ')}): ${JSON.stringify(entry)}` : ''}`,
+      data: { applied: true, partial: true, healthChecksUpdated, audit },
+    });
+  }
+  const entry = auditEntryFor(plan, opts, 'applied', changeId ? { changeId } : {});
+  const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
 
   const started = Date.now();
-  let status: CdnResult['status'] = changeId ? 'PENDING' : 'APPLIED';
+  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit, auditEntry: entry, waitedMs: 0 };
+  if (changeId) result.changeId = changeId;
   if (changeId && opts.waitMs > 0) {
-    const deadline = started + opts.waitMs;
-    for (;;) {
-      const res = await route53.send(new GetChangeCommand({ Id: changeId }), { abortSignal: opts.signal });
-      if (res.ChangeInfo?.Status === 'INSYNC') {
-        status = 'INSYNC';
-        break;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      opts.onProgress?.(`change ${changeId} is ${res.ChangeInfo?.Status ?? 'PENDING'} (${Math.round((Date.now() - started) / 1000)} s)`);
-      await sleep(Math.min(opts.pollMs ?? 2000, left), opts.signal);
+    try {
+      if (await waitInSync(route53, changeId, started + opts.waitMs, opts)) result.status = 'INSYNC';
+    } catch (err) {
+      // the change is applied whatever happens to the wait: report it, never lose it
+      result.waitEnded = opts.signal?.aborted ? 'interrupted' : `GetChange failed: ${(err as Error).message}`;
     }
   }
-  const result: CdnResult = { status, healthChecksUpdated, audit, waitedMs: Date.now() - started };
-  if (changeId) result.changeId = changeId;
+  result.waitedMs = Date.now() - started;
   return result;
+}
+
+/** Poll GetChange until INSYNC (true) or the deadline (false). */
+async function waitInSync(route53: ClientFor<'route53'>, changeId: string, deadline: number, opts: ExecuteCdnOptions): Promise<boolean> {
+  const { GetChangeCommand } = await import('@aws-sdk/client-route-53');
+  const started = Date.now();
+  for (;;) {
+    const res = await route53.send(new GetChangeCommand({ Id: changeId }), { abortSignal: opts.signal });
+    if (res.ChangeInfo?.Status === 'INSYNC') return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    opts.onProgress?.(`change ${changeId} is ${res.ChangeInfo?.Status ?? 'PENDING'} (${Math.round((Date.now() - started) / 1000)} s)`);
+    await sleep(Math.min(opts.pollMs ?? 2000, left), opts.signal);
+  }
 }

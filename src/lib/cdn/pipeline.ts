@@ -1,14 +1,17 @@
-import type { AwsClients } from '../aws/context.js';
+import type { AwsClients, AwsContext } from '../aws/context.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Output } from '../io/output.js';
 import type { RetailctlConfig } from '../config/schema.js';
 import { cdnGroupNames } from '../config/summary.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { executeCdnPlan } from './execute.js';
+import { checkAuditTargets, writeAudit, type AuditEntry, type AuditResult, type AuditTargets } from './audit.js';
+import { auditEntryFor, executeCdnPlan, type CdnResult } from './execute.js';
 import { readDistribution, readHealth, readHealthChanges, readRecords } from './gather.js';
 import { healthCheckIdFor, routingOf, SIDES, sideSet, targetOf, type GroupState, type Side } from './model.js';
-import { defaultDestination, planCdnChange, type PlanRequest } from './plan.js';
-import { renderPlan, renderStatus } from './render.js';
+import { destinationFor, planCdnChange, type CdnPlan, type PlanRequest } from './plan.js';
+import { noopMessage, renderPlan, renderStatus } from './render.js';
 import { groupTraffic } from './traffic.js';
 
 /** Default audit log, relative to the config file. */
@@ -88,37 +91,56 @@ export interface ChangeRequest {
   waitMs: number;
 }
 
-/** `retailctl cdn failover | failback | shift`: read → plan → (dry run stops) → confirm → apply → audit → wait. */
+/** Read only what the decision needs, and plan. */
+async function gatherAndPlan(ctx: CommandContext, read: AwsClients, group: string, groupConfig: GroupState['config'], request: ChangeRequest): Promise<{ state: GroupState; plan: CdnPlan }> {
+  // weighted routing decides from weights, so it reads the destination's health and CloudFront
+  // state only; failover/latency need every check's Inverted flag and version
+  const records = await readRecords(read, groupConfig, ctx.signal);
+  let state: GroupState = { group, config: groupConfig, records, health: {}, distributions: {}, readAt: ctx.now().toISOString() };
+  const hc = (s: Side) => healthCheckIdFor(state, s);
+  const to = destinationFor(request.action, request.to);
+  const healthSides = groupConfig.routing === 'weighted' ? (to ? [to] : [...SIDES]) : [...SIDES];
+  const distSides = groupConfig.routing === 'latency' && request.action === 'failback' ? [...SIDES] : to ? [to] : [...SIDES];
+  const ids = healthSides.map(hc).filter((x): x is string => Boolean(x));
+  const [health, distributions] = await Promise.all([readHealth(read, ids, groupConfig.routing === 'weighted' ? [] : ids, ctx.signal), readDistributions(read, groupConfig, distSides, ctx.signal)]);
+  state = { ...state, health, distributions };
+  return { state, plan: planCdnChange(state, { action: request.action, to, weights: request.weights, now: ctx.now() }) };
+}
+
+async function callerArn(ctx: CommandContext, read: AwsClients): Promise<string> {
+  const sts = await read.client('sts');
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  return (await sts.send(new GetCallerIdentityCommand({}), { abortSignal: ctx.signal })).Arn ?? 'unknown';
+}
+
+function auditTargets(loaded: LoadedConfig): AuditTargets {
+  return { file: loaded.resolve(loaded.config.cdn?.auditLog ?? DEFAULT_AUDIT_LOG), bucket: loaded.config.cdn?.auditBucket };
+}
+
+function auditWhere(audit: AuditResult, bucket: string | undefined): string {
+  return [audit.file, audit.s3Key ? `s3://${bucket}/${audit.s3Key}` : undefined].filter(Boolean).join(' and ');
+}
+
+/**
+ * `retailctl cdn failover | failback | shift`: check the audit destinations → read → plan → (no-op,
+ * refusal or dry run stops) → confirm → apply → audit → wait. Traffic already where the command
+ * sends it is a no-op (exit 0, audited); a compare-and-set conflict is re-planned once, so a second
+ * operator running the same command converges instead of failing.
+ */
 export async function cdnChange(ctx: CommandContext, name: string | undefined, request: ChangeRequest): Promise<CommandResult> {
   const loaded = await ctx.config();
   const names = groupsOf(loaded.config, name);
   if (names.length !== 1) throw new RetailctlError('CDN_GROUP_REQUIRED', `say which cdn group to change: ${names.join(', ')}`, { exitCode: ExitCode.Usage, hint: `e.g. retailctl cdn ${request.action} ${names[0]}` });
   const group = names[0]!;
   const groupConfig = loaded.config.cdn![group] as GroupState['config'];
+  ctx.signals.checkCommand = `retailctl cdn status ${group}`;
   const aws = await ctx.aws();
+  const targets = auditTargets(loaded);
+  await checkAuditTargets(targets, aws.read, ctx.signal);
 
-  // Read only what the decision needs: weighted routing decides from weights, so it reads the
-  // destination's health and CloudFront state only; failover/latency need every check's Inverted flag.
-  const records = await readRecords(aws.read, groupConfig, ctx.signal);
-  let state: GroupState = { group, config: groupConfig, records, health: {}, distributions: {}, readAt: ctx.now().toISOString() };
-  const hc = (s: Side) => healthCheckIdFor(state, s);
-  let to = request.to ?? (request.action === 'failback' ? 'primary' : undefined);
-  if (groupConfig.routing === 'weighted') {
-    to ??= request.action === 'shift' ? undefined : defaultDestination(state);
-    const sides = to ? [to] : [...SIDES];
-    const ids = sides.map(hc).filter((x): x is string => Boolean(x));
-    const [health, distributions] = await Promise.all([readHealth(aws.read, ids, [], ctx.signal), readDistributions(aws.read, groupConfig, sides, ctx.signal)]);
-    state = { ...state, health, distributions };
-  } else {
-    const ids = SIDES.map(hc).filter((x): x is string => Boolean(x));
-    state = { ...state, health: await readHealth(aws.read, ids, ids, ctx.signal) };
-    to ??= defaultDestination(state);
-    state = { ...state, distributions: await readDistributions(aws.read, groupConfig, request.action === 'failback' && groupConfig.routing === 'latency' ? SIDES : [to], ctx.signal) };
-  }
-
-  const plan = planCdnChange(state, { action: request.action, to, weights: request.weights, now: ctx.now() });
+  const { state, plan } = await gatherAndPlan(ctx, aws.read, group, groupConfig, request);
   const text = renderPlan(plan, ctx.out, { showBatch: ctx.options.dryRun });
-  if (plan.noop) return { data: { plan, applied: false }, text };
+  if (plan.noop) return ctx.options.dryRun ? { data: { plan, applied: false, dryRun: true }, text } : noop(ctx, aws, plan, targets, text);
   if (plan.refusals.length && !request.force) {
     if (!ctx.options.json) ctx.out.info(text);
     throw new RetailctlError('CDN_PREFLIGHT_FAILED', `refusing to move ${group}'s traffic: ${plan.refusals[0]}`, {
@@ -132,37 +154,71 @@ export async function cdnChange(ctx: CommandContext, name: string | undefined, r
 
   ctx.out.info(text);
   await ctx.confirm(`Apply this change to ${group}?`);
-  const sts = await aws.read.client('sts');
-  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
-  const caller = (await sts.send(new GetCallerIdentityCommand({}), { abortSignal: ctx.signal })).Arn ?? 'unknown';
+  const caller = await callerArn(ctx, aws.read);
   const progress = request.waitMs > 0 && plan.changeBatch ? await ctx.out.progress(`waiting for Route 53 to apply the change everywhere (up to ${formatDuration(request.waitMs)})`) : undefined;
-  let result;
+  let result: CdnResult;
   try {
-    result = await executeCdnPlan(plan, {
-      write: aws.write(),
-      read: aws.read,
-      state,
-      audit: { file: loaded.resolve(loaded.config.cdn?.auditLog ?? DEFAULT_AUDIT_LOG), bucket: loaded.config.cdn?.auditBucket },
-      caller,
-      waitMs: request.waitMs,
-      signal: ctx.signal,
-      now: ctx.now,
-      onProgress: (m) => progress?.update(m),
-    });
+    result = await executeCdnPlan(plan, { write: aws.write(), sideWrite: aws.write({ side: true }), read: aws.read, state, audit: targets, caller, waitMs: request.waitMs, signal: ctx.signal, now: ctx.now, onProgress: (m) => progress?.update(m) });
   } catch (err) {
     progress?.fail();
-    throw err;
+    if (!(err instanceof RetailctlError) || err.code !== 'CDN_CONFLICT' || ctx.signal.aborted) throw err;
+    // someone else changed the group between our read and our write: if they moved it where we
+    // were going, the job is done; otherwise report the conflict
+    const again = await gatherAndPlan(ctx, aws.read, group, groupConfig, request).catch(() => undefined);
+    if (!again?.plan.noop) throw err;
+    return noop(ctx, aws, again.plan, targets, renderPlan(again.plan, ctx.out, { showBatch: false }), 'another change got there first', caller);
   }
+  return reportApplied(ctx, plan, result, targets, request.waitMs, progress);
+}
+
+/** Traffic already goes there: nothing is written to Route 53; the no-op is audited. */
+async function noop(ctx: CommandContext, aws: AwsContext, plan: CdnPlan, targets: AuditTargets, text: string, why?: string, knownCaller?: string): Promise<CommandResult> {
+  const caller = knownCaller ?? (await callerArn(ctx, aws.read));
+  const message = `${noopMessage(plan)}${why ? ` (${why})` : ''}`;
+  const entry = auditEntryFor(plan, { caller, now: ctx.now }, 'noop', { note: message });
+  const audit = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
+  if (!ctx.options.json) ctx.out.info(text);
+  const data = { plan, applied: false, noop: true, audit };
+  if (audit.errors.length) return auditNotWritten(ctx, data, `${plan.group}: ${message}, but the audit entry of the no-op was not written`, audit, entry);
+  return { data, text: `${plan.group}: ${message} (audit: ${auditWhere(audit, targets.bucket)})` };
+}
+
+/** The change is applied but its audit entry is not (all or part): exit 4, the entry on stderr to keep by hand. */
+function auditNotWritten(ctx: CommandContext, data: Record<string, unknown>, message: string, audit: AuditResult, entry: AuditEntry): CommandResult {
+  ctx.out.error(`${message}: ${audit.errors.join('; ')}`);
+  ctx.out.info(`audit entry (keep it: it is the only record of this change): ${JSON.stringify(entry)}`);
+  return { exitCode: ExitCode.PartialFailure, data: { ...data, auditEntry: entry } };
+}
+
+function reportApplied(ctx: CommandContext, plan: CdnPlan, result: CdnResult, targets: AuditTargets, waitMs: number, progress: Awaited<ReturnType<Output['progress']>> | undefined): CommandResult {
+  const group = plan.group;
   const data = { plan, applied: true, changeId: result.changeId ?? null, status: result.status, healthChecksUpdated: result.healthChecksUpdated, audit: result.audit };
-  if (result.status === 'PENDING' && request.waitMs > 0) {
-    progress?.fail(`change ${result.changeId} still PENDING after ${formatDuration(request.waitMs)}`);
+  const how = result.changeId ? `change ${result.changeId} ${result.status}` : `health checks updated: ${result.healthChecksUpdated.join(', ')}`;
+  if (ctx.signal.aborted) {
+    progress?.fail();
+    // the write was sent before the signal: it was let finish and recorded; say exactly what holds now
+    throw new RetailctlError('INTERRUPTED', `${(ctx.signal.reason as Error).message} after the change was applied: ${group}: ${plan.trafficAfter} (${how}${result.changeId ? ', not waited for INSYNC' : ''}); audit: ${result.audit.errors.length ? `NOT written (${result.audit.errors.join('; ')}): ${JSON.stringify(result.auditEntry)}` : auditWhere(result.audit, targets.bucket)}`, {
+      exitCode: ExitCode.Interrupted,
+      hint: `nothing to redo: \`retailctl cdn status ${group}\` shows where traffic goes, and the same command again is a no-op`,
+      data,
+    });
+  }
+  if (result.audit.errors.length) {
+    progress?.fail();
+    return auditNotWritten(ctx, data, `${group}: change applied (${how}), audit entry not written`, result.audit, result.auditEntry);
+  }
+  if (result.waitEnded) {
+    progress?.fail(`change ${result.changeId}: ${result.waitEnded}`);
+    return { exitCode: ExitCode.CheckFailed, data, text: `applied, but waiting for change ${result.changeId} ended (${result.waitEnded}): Route 53 keeps propagating it; \`retailctl cdn status ${group}\` shows the records` };
+  }
+  if (result.status === 'PENDING' && waitMs > 0) {
+    progress?.fail(`change ${result.changeId} still PENDING after ${formatDuration(result.waitedMs)}`);
     return {
       exitCode: ExitCode.CheckFailed,
       data,
-      text: `applied, but change ${result.changeId} was still PENDING after ${formatDuration(request.waitMs)}: Route 53 keeps propagating it; \`retailctl cdn status ${group}\` shows the records`,
+      text: `applied, but change ${result.changeId} was still PENDING after ${formatDuration(result.waitedMs)}: Route 53 keeps propagating it; \`retailctl cdn status ${group}\` shows the records`,
     };
   }
   progress?.succeed(`change ${result.changeId} is INSYNC`);
-  const how = result.changeId ? `change ${result.changeId} ${result.status}` : `health checks updated: ${result.healthChecksUpdated.join(', ')}`;
-  return { data, text: `${group}: ${plan.trafficAfter} (${how}; audit: ${result.audit.file}${result.audit.s3Key ? ` and s3://${loaded.config.cdn?.auditBucket}/${result.audit.s3Key}` : ''})` };
+  return { data, text: `${group}: ${plan.trafficAfter} (${how}; audit: ${auditWhere(result.audit, targets.bucket)})` };
 }

@@ -55,6 +55,10 @@ export interface CdnPlan {
   refusals: string[];
   /** Nothing to change: traffic already goes where asked. */
   noop: boolean;
+  /** failover/failback: the side meant to take the traffic (latency failback: undefined = both). */
+  to?: Side;
+  /** What the destination is called in messages, e.g. `fastly` or `both CDNs`. */
+  destination?: string;
 }
 
 export interface PlanRequest {
@@ -125,6 +129,11 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
         const w = request.weights?.[set.SetIdentifier ?? ''];
         return w ?? set.Weight ?? 0;
       }
+      // already all on the destination (any non-zero weight there, 0 elsewhere): leave it as it is
+      const to = request.to!;
+      const dest = sideSet(state, record, to)!;
+      const other = sideSet(state, record, to === 'primary' ? 'secondary' : 'primary')!;
+      if ((dest.Weight ?? 0) > 0 && (other.Weight ?? 0) === 0) return set.Weight ?? 0;
       return side === request.to ? 100 : 0;
     };
     if (request.action === 'shift') {
@@ -200,7 +209,7 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
       : side === request.to || healthCheckUpdates.some((u) => u.side === side && !u.inverted),
   );
   for (const side of gaining) {
-    const label = sideSet(state, state.records[0]!, side)?.SetIdentifier ?? side;
+    const label = sideLabel(state, side);
     const hcId = healthCheckIdFor(state, side);
     const health = hcId ? state.health[hcId] : undefined;
     if (!hcId) warnings.push(`${label} has no health check: its health cannot be verified before traffic moves to it`);
@@ -242,23 +251,24 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
     noop,
   };
   if (changeBatch) plan.changeBatch = changeBatch;
+  if (request.action !== 'shift') {
+    const latencyBoth = config.routing === 'latency' && request.action === 'failback' && request.to === 'primary';
+    if (!latencyBoth && request.to) plan.to = request.to;
+    plan.destination = latencyBoth ? 'both CDNs' : request.to ? sideLabel(state, request.to) : undefined;
+  }
   return plan;
 }
 
 /**
- * Default destination: away from the side that serves now; a split needs --to. Failover routing
- * goes by what retailctl forces (the primary's Inverted flag), not by the live verdict: when the
- * primary is failing on its own and Route 53 already answers with the secondary, `failover` pins
- * traffic there (so it does not flap back) instead of aiming at the failing primary.
+ * Where a change sends traffic: `--to` when given, else `failover` = the secondary and `failback` =
+ * the primary. An end state, never "away from the side serving now": a rerun after an interrupt, or a
+ * second operator running the same command, then finds the work done instead of moving traffic back.
  */
-export function defaultDestination(state: GroupState): Side {
-  if (state.config.routing === 'failover') {
-    const id = healthCheckIdFor(state, 'primary');
-    return id && state.health[id]?.inverted ? 'primary' : 'secondary';
-  }
-  const { serving, summary } = groupTraffic(state);
-  if (serving === 'mixed' || serving.length !== 1) {
-    throw usage(`traffic for ${state.group} is split (${summary}), so "away from the one serving now" is ambiguous`, 'say where it should go: --to primary or --to secondary');
-  }
-  return serving[0] === 'primary' ? 'secondary' : 'primary';
+export function destinationFor(action: PlanRequest['action'], to: Side | undefined): Side | undefined {
+  return to ?? (action === 'failover' ? 'secondary' : action === 'failback' ? 'primary' : undefined);
+}
+
+/** How a side is named in messages: its set identifier (e.g. `fastly`), else `primary`/`secondary`. */
+export function sideLabel(state: GroupState, side: Side): string {
+  return (state.records[0] && sideSet(state, state.records[0], side)?.SetIdentifier) || side;
 }

@@ -33,7 +33,7 @@ export function renderPlan(plan: CdnPlan, out: Style, options: { showBatch: bool
   lines.push(`  traffic now:   ${plan.trafficBefore}`);
   lines.push(`  traffic after: ${plan.trafficAfter}`);
   if (plan.noop) {
-    lines.push('  nothing to change: traffic already goes there');
+    lines.push(`  ${noopMessage(plan)}`);
     return lines.join('\n');
   }
   for (const record of plan.records) {
@@ -55,4 +55,9 @@ export function renderPlan(plan: CdnPlan, out: Style, options: { showBatch: bool
     lines.push(JSON.stringify(plan.changeBatch, null, 2).replace(/^/gm, '    '));
   }
   return lines.join('\n');
+}
+
+/** `already on fastly: nothing to do` */
+export function noopMessage(plan: Pick<CdnPlan, 'destination'>): string {
+  return plan.destination ? `already on ${plan.destination}: nothing to do` : 'the weights are already as asked: nothing to do';
 }

@@ -161,13 +161,49 @@ const cdnGroup = z.strictObject({
   secondary: cdnEndpoint,
 });
 
-/** `cdn:` holds groups by name, plus the reserved keys `auditBucket` and `auditLog`. */
+/** Lower case, no trailing dot: how record names are compared (as Route 53 does). */
+const recordKey = (name: string) => name.toLowerCase().replace(/\.$/, '');
+
+/**
+ * `cdn:` holds groups by name, plus the reserved keys `auditBucket` and `auditLog`. Refused: the two
+ * sides of a group naming the same record set (a failover would then zero every weight), a record
+ * listed twice in a group, and a record in two groups (two groups would move the same traffic).
+ */
 const cdn = z
   .object({
     auditBucket: z.string().optional(),
     auditLog: z.string().optional(),
   })
-  .catchall(cdnGroup);
+  .catchall(cdnGroup)
+  .superRefine((value, ctx) => {
+    const owner = new Map<string, string>();
+    for (const [group, raw] of Object.entries(value)) {
+      if (group === 'auditBucket' || group === 'auditLog' || typeof raw !== 'object' || raw === null) continue;
+      const g = raw as z.output<typeof cdnGroup>;
+      const names = Array.isArray(g.record) ? g.record : [g.record];
+      const at = (i: number): (string | number)[] => (Array.isArray(g.record) ? [group, 'record', i] : [group, 'record']);
+      const seen = new Set<string>();
+      names.forEach((name, i) => {
+        const key = recordKey(name);
+        if (seen.has(key)) return ctx.addIssue({ code: 'custom', path: at(i), message: `record "${name}" is listed twice in this group` });
+        seen.add(key);
+        const id = (side: 'primary' | 'secondary') => {
+          const sid = g[side].setIdentifier;
+          return typeof sid === 'string' ? sid : (sid[key] ?? sid[`${key}.`] ?? Object.entries(sid).find(([k]) => recordKey(k) === key)?.[1]);
+        };
+        for (const side of ['primary', 'secondary'] as const) {
+          if (id(side) === undefined) ctx.addIssue({ code: 'custom', path: [group, side, 'setIdentifier'], message: `no set identifier for record "${name}": add "${name}: <id>" to the map` });
+        }
+        if (id('primary') !== undefined && id('primary') === id('secondary')) {
+          ctx.addIssue({ code: 'custom', path: [group, 'secondary', 'setIdentifier'], message: `"${id('secondary')}" is also the primary's set identifier for record "${name}": the two sides must be different record sets` });
+        }
+        const where = `${g.zoneId}|${key}|${g.type}`;
+        const other = owner.get(where);
+        if (other) ctx.addIssue({ code: 'custom', path: at(i), message: `record "${name}" (${g.type}) is also in cdn group "${other}": a record may belong to one group only` });
+        else owner.set(where, group);
+      });
+    }
+  });
 
 // ---------- inventory (retailctl inventory reconcile) ----------
 

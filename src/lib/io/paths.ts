@@ -1,0 +1,52 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, RetailctlError } from '../errors.js';
+
+/** Deepest directory walk when looking for an existing ancestor (no real path is this deep). */
+const MAX_DEPTH = 256;
+
+function unusable(label: string, file: string, why: string, hint: string): RetailctlError {
+  return new RetailctlError('OUTPUT_UNUSABLE', `${label} ${file}: ${why}`, { exitCode: ExitCode.Usage, hint });
+}
+
+/**
+ * Check, before any work starts, that `file` can be created or appended to: it is not a directory,
+ * and it (or the nearest existing ancestor directory, when it does not exist yet) is writable.
+ * Nothing is created. `label` names the flag or config key in the message (exit 2).
+ */
+export async function checkOutputFile(file: string, label: string): Promise<void> {
+  const absolute = path.resolve(file);
+  const hint = `point ${label} at a file in a writable directory`;
+  const existing = await stat(absolute).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw unusable(label, file, `cannot be checked (${err.code ?? err.message})`, hint);
+  });
+  if (existing?.isDirectory()) throw unusable(label, file, 'is a directory, not a file', hint);
+  if (existing) {
+    if (!(await writable(absolute))) throw unusable(label, file, 'is not writable by this user', hint);
+    return;
+  }
+  let dir = path.dirname(absolute);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const found = await stat(dir).catch(() => undefined);
+    if (found) {
+      if (!found.isDirectory()) throw unusable(label, file, `${dir} is not a directory`, hint);
+      if (!(await writable(dir))) throw unusable(label, file, `cannot be created: ${dir} is not writable by this user`, hint);
+      return;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw unusable(label, file, 'no existing directory above it', hint);
+}
+
+async function writable(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

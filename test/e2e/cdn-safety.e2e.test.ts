@@ -1,0 +1,199 @@
+/**
+ * cdn failover/failback under faults, through the built binary against moto + the shim: a signal
+ * while the Route 53 write is in flight (the shim holds the request, then forwards it, as a slow
+ * Route 53 would), concurrent operators, reruns, and an audit destination that fails.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetHealthCheckCommand } from '@aws-sdk/client-route-53';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCdnFixture, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
+import { awsErrors } from '../support/emulator.js';
+import { spawnCli, type SpawnOptions } from '../support/spawn-cli.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control, env } = useEmulator();
+const fixtures: CdnFixture[] = [];
+afterAll(() => fixtures.forEach((f) => f.close()));
+
+async function fixture(routing: Routing, options: Parameters<typeof createCdnFixture>[2] = {}): Promise<CdnFixture> {
+  const f = await createCdnFixture(endpoint, routing, options);
+  fixtures.push(f);
+  return f;
+}
+
+function cdn(f: CdnFixture, args: string[], options: SpawnOptions = {}) {
+  return spawnCli(['cdn', ...args, '--config', f.configFile], { env, ...options });
+}
+
+async function weights(f: CdnFixture): Promise<Record<string, number | undefined>> {
+  return Object.fromEntries(Object.entries(await f.sets(f.records[0]!)).map(([id, s]) => [id, s.Weight]));
+}
+
+async function inverted(f: CdnFixture, id: string): Promise<boolean> {
+  return (await f.route53.send(new GetHealthCheckCommand({ HealthCheckId: id }))).HealthCheck!.HealthCheckConfig!.Inverted ?? false;
+}
+
+async function auditLines(f: CdnFixture): Promise<Record<string, unknown>[]> {
+  const text = await readFile(path.join(f.dir, 'audit.jsonl'), 'utf8').catch(() => '');
+  return text.trim() ? text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+}
+
+async function route53Writes(): Promise<number> {
+  return (await control.requests()).filter((r) => r.service === 'route53' && r.method === 'POST').length;
+}
+
+/** Route 53 answering ChangeResourceRecordSets only after `ms` (the shim holds the request, then forwards it). */
+const slowChange = (ms: number) => control.fault({ service: 'route53', method: 'POST', path: '/rrset', delayMs: ms, forward: true });
+
+describe('a signal while the Route 53 write is in flight', () => {
+  it('SIGINT: the write is let finish, audited with its change id, exit 130 saying what was applied; the rerun is a no-op', async () => {
+    const f = await fixture('weighted');
+    await slowChange(3000);
+    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1800 });
+    expect(res.code).toBe(130);
+    expect(res.stderr).toContain('SIGINT: waiting for Route53 ChangeResourceRecordSets to answer');
+    expect(res.stderr).toMatch(/interrupted by SIGINT after the change was applied: storefront: 100% fastly-0 \(change \S+ PENDING, not waited for INSYNC\); audit: /);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    // what Route 53 has is what the audit says
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    const [entry] = await auditLines(f);
+    expect(entry).toMatchObject({ group: 'storefront', action: 'failover', outcome: 'applied', trafficAfter: '100% fastly-0', changeId: expect.stringMatching(/\S/) });
+
+    // the documented "rerun to finish": nothing to do, nothing written to Route 53, the no-op audited
+    await control.clearFaults();
+    await control.clearRequests();
+    const again = await cdn(f, ['failover', '--yes']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('storefront: already on fastly-0: nothing to do');
+    expect(await route53Writes()).toBe(0);
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect((await auditLines(f)).map((l) => l.outcome)).toEqual(['applied', 'noop']);
+  });
+
+  it('SIGTERM is handled like SIGINT, with --json carrying applied and the change id', async () => {
+    const f = await fixture('weighted');
+    await slowChange(2500);
+    const res = await cdn(f, ['failover', '--yes', '--json'], { signals: [{ afterMs: 1500, signal: 'SIGTERM' }] });
+    await control.clearFaults();
+    expect(res.code).toBe(130);
+    const doc = JSON.parse(res.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ ok: false, applied: true, changeId: expect.stringMatching(/\S/), error: { code: 'INTERRUPTED' } });
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect((await auditLines(f))[0]).toMatchObject({ outcome: 'applied', changeId: doc.changeId });
+  });
+
+  it('a second signal abandons the write: exit 130 at once, the outcome named unknown and how to check it', async () => {
+    const f = await fixture('weighted');
+    await slowChange(6000);
+    const started = Date.now();
+    const res = await cdn(f, ['failover', '--yes'], { signals: [{ afterMs: 1200, signal: 'SIGINT' }, { afterMs: 2000, signal: 'SIGINT' }] });
+    expect(res.code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(res.stderr).toContain('SIGINT again: stopping now: Route53 ChangeResourceRecordSets had been sent and not answered, so its outcome is unknown; run `retailctl cdn status storefront`');
+    // wait until the held request reaches moto, then clear: the outcome really was unknown to the CLI
+    await new Promise((r) => setTimeout(r, 4500));
+    await control.clearFaults();
+  });
+
+  it('failover routing: a signal between the two health-check updates applies the first only, audits it as partial and says so', async () => {
+    const f = await fixture('failover');
+    // a wrongly inverted secondary: the plan restores it first, then inverts the primary
+    await f.route53.send(new (await import('@aws-sdk/client-route-53')).UpdateHealthCheckCommand({ HealthCheckId: f.healthChecks.secondary, Inverted: true }));
+    await control.fault({ service: 'route53', method: 'POST', path: `/healthcheck/${f.healthChecks.secondary}$`, delayMs: 2500, forward: true });
+    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1500 });
+    await control.clearFaults();
+    expect(res.code).toBe(130);
+    expect(res.stderr).toContain(`before Route53 UpdateHealthCheck was sent: it was not applied; applied: health check ${f.healthChecks.secondary}; not applied: ${f.healthChecks.primary}`);
+    expect(await inverted(f, f.healthChecks.secondary)).toBe(false);
+    expect(await inverted(f, f.healthChecks.primary)).toBe(false);
+    const [entry] = await auditLines(f);
+    expect(entry).toMatchObject({ outcome: 'partial', healthCheckUpdates: [{ healthCheckId: f.healthChecks.secondary, inverted: false }] });
+    // the rerun finishes the job
+    expect((await cdn(f, ['failover', '--yes'])).code).toBe(0);
+    expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+  });
+});
+
+describe('idempotent intent: reruns and concurrent operators converge', () => {
+  it('weighted: 5 concurrent `cdn failover` runs × 3 rounds all exit 0 and end on the secondary; failback likewise on the primary', async () => {
+    const f = await fixture('weighted');
+    for (let round = 0; round < 3; round++) {
+      const runs = await Promise.all(Array.from({ length: 5 }, () => cdn(f, ['failover', '--yes', '--wait', '0'])));
+      expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+      expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    }
+    const lines = await auditLines(f);
+    expect(lines).toHaveLength(15);
+    expect(lines.filter((l) => l.outcome === 'applied')).toHaveLength(1);
+    const back = await Promise.all(Array.from({ length: 5 }, () => cdn(f, ['failback', '--yes', '--wait', '0'])));
+    expect(back.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+  });
+
+  it('failover routing: concurrent runs converge on the inverted primary [shim: HealthCheckVersion compare-and-set]', async () => {
+    const f = await fixture('failover');
+    for (let round = 0; round < 2; round++) {
+      const runs = await Promise.all(Array.from({ length: 5 }, () => cdn(f, ['failover', '--yes'])));
+      expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+      expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+      expect(await inverted(f, f.healthChecks.secondary)).toBe(false);
+    }
+    const again = await cdn(f, ['failover', '--yes']);
+    expect(again.stdout).toContain('already on fastly-0: nothing to do');
+  });
+
+  it('split traffic: failover goes to 100% on the secondary, shown in the plan', async () => {
+    const f = await fixture('weighted');
+    expect((await cdn(f, ['shift', '--weights', 'cloudfront-0=90,fastly-0=10', '--yes'])).code).toBe(0);
+    const dry = await cdn(f, ['failover', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('traffic now:   90/10 cloudfront-0/fastly-0');
+    expect(dry.stdout).toContain('traffic after: 100% fastly-0');
+  });
+});
+
+describe('the audit trail', () => {
+  it('cdn.auditLog pointing at a directory: exit 2 before anything changes', async () => {
+    const f = await fixture('weighted');
+    await mkdir(path.join(f.dir, 'audit.jsonl'));
+    await control.clearRequests();
+    const res = await cdn(f, ['failover', '--yes']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('cdn.auditLog');
+    expect(res.stderr).toContain('is a directory, not a file');
+    expect(await route53Writes()).toBe(0);
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+  });
+
+  it('cdn.auditBucket missing: exit 2 before anything changes', async () => {
+    const f = await fixture('weighted', { auditBucket: 'no-such-audit-bucket' });
+    await control.clearRequests();
+    const res = await cdn(f, ['failover', '--yes']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('cdn.auditBucket: bucket "no-such-audit-bucket" does not exist');
+    expect(await route53Writes()).toBe(0);
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+  });
+
+  it('the audit copy denied after the change: exit 4 "change applied", the entry on stderr, --json with applied and the change id [shim: AccessDenied on PutObject]', async () => {
+    const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'cdn-audit-denied' }));
+    const f = await fixture('weighted', { auditBucket: 'cdn-audit-denied' });
+    await control.fault({ service: 's3', method: 'PUT', path: '^/cdn-audit-denied/', times: 0, ...awsErrors.restXml('AccessDenied', 'Access Denied', 403) });
+    const res = await cdn(f, ['failover', '--yes', '--json']);
+    await control.clearFaults();
+    expect(res.code).toBe(4);
+    const doc = JSON.parse(res.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ ok: false, applied: true, changeId: expect.stringMatching(/\S/) });
+    expect(res.stderr).toMatch(/storefront: change applied \(change \S+ INSYNC\), audit entry not written: s3:\/\/cdn-audit-denied\/retailctl\/cdn-audit\/storefront\/\S+: /);
+    const kept = /audit entry \(keep it[^)]*\): (\{.*\})/.exec(res.stderr);
+    expect(JSON.parse(kept![1]!)).toMatchObject({ outcome: 'applied', changeId: doc.changeId, trafficAfter: '100% fastly-0' });
+    // traffic moved and the local log has it; the bucket has nothing
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect((await auditLines(f))[0]).toMatchObject({ changeId: doc.changeId });
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: 'cdn-audit-denied' }))).KeyCount ?? 0).toBe(0);
+    s3.destroy();
+  });
+});
