@@ -96,7 +96,7 @@ try {
     { title: 'CDN: a gradual move back, 90/10', args: ['cdn', 'shift', 'storefront', '--weights', 'cloudfront=90,fastly=10', '--config', config, '--yes'], expect: 0 },
     { title: 'CDN: fail back to CloudFront', args: ['cdn', 'failback', 'storefront', '--config', config, '--yes', '--json'], expect: 0 },
     { title: 'Prescale: plan the campaign (targets before → after, sizing arithmetic, cost)', args: ['prescale', '--campaign', 'spring-sale-email', '--schedule', '--config', config, '--dry-run'], expect: 0 },
-    { title: 'Prescale: schedule the way up and down in the campaign time zone', args: ['prescale', '--campaign', 'spring-sale-email', '--schedule', '--config', config, '--yes'], expect: 0 },
+    { title: 'Prescale: schedule the way up and down (written in UTC, shown in the campaign time zone)', args: ['prescale', '--campaign', 'spring-sale-email', '--schedule', '--config', config, '--yes'], expect: 0 },
     { title: 'Prescale: raise now and wait until Lambda, ECS and DynamoDB are really ready', args: ['prescale', '--campaign', 'spring-sale-email', '--config', config, '--yes', '--wait', '1m'], expect: 0 },
     { title: 'Prescale: status per target', args: ['prescale', 'status', '--campaign', 'spring-sale-email', '--config', config], expect: 0 },
     { title: 'Prescale: restore the baseline now (read back from AWS)', args: ['prescale', 'restore', '--campaign', 'spring-sale-email', '--config', config, '--yes'], expect: 0 },

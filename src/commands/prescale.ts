@@ -21,7 +21,9 @@ export function registerPrescale(program: Command, runtime: Runtime): void {
       'after',
       `
 Raising now also schedules the way down (at sendAt + duration, to the min/max recorded before the
-change), so capacity comes back down even if nobody runs anything else.
+change), so capacity comes back down even if nobody runs anything else. Scheduled actions are written
+in UTC (the plan shows local times too). Campaigns whose windows overlap on a target are planned
+together: the larger minimum while both are live, one way down after the last window.
 
 Examples:
   $ retailctl prescale --campaign spring-sale-email --dry-run
@@ -42,7 +44,7 @@ Examples:
 
   const restore = prescale
     .command('restore')
-    .description('put every target back to its recorded baseline now and remove the campaign\'s scheduled actions (works from any machine: the baseline lives in AWS)')
+    .description('put every target back to its recorded baseline now (or to what another live campaign on it needs) and remove the campaign\'s scheduled actions (works from any machine: the baseline lives in AWS)')
     .addHelpText('after', '\nExamples:\n  $ retailctl prescale restore --campaign spring-sale-email --dry-run\n  $ retailctl prescale restore --campaign spring-sale-email --yes')
     .action(() =>
       runtime.execute(restore, async (ctx) => {

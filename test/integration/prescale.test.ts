@@ -6,10 +6,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, PutScalingPolicyCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, PutScalingPolicyCommand, PutScheduledActionCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firesAt } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -64,6 +65,54 @@ const CAMPAIGNS = `campaigns:
     targets:
       - lambda: pricing-api:live
         provisioned: 950
+  started:
+    sendAt: "2026-11-27T09:50:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 2h
+    targets:
+      - dynamodb: Carts
+        read: 300
+  ny-spring:
+    sendAt: "2027-03-14T00:00:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 1h59m
+    targets:
+      - dynamodb: Carts
+        write: 300
+  ny-fall:
+    sendAt: "2027-11-07T00:00:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 1h59m
+    targets:
+      - dynamodb: Carts
+        write: 300
+  uk-spring:
+    sendAt: "2027-03-28T00:00:00"
+    timezone: Europe/London
+    leadTime: 20m
+    duration: 1h59m
+    targets:
+      - dynamodb: Carts
+        write: 300
+  uk-fall:
+    sendAt: "2027-10-31T00:00:00"
+    timezone: Europe/London
+    leadTime: 20m
+    duration: 1h59m
+    targets:
+      - dynamodb: Carts
+        write: 300
+  legacy:
+    sendAt: "2027-03-02T09:00:00"
+    timezone: America/New_York
+    leadTime: 20m
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        min: 10
 `;
 
 let configFile: string;
@@ -146,14 +195,15 @@ describe('prescale now', () => {
     expect((await dynamodb.send(new DescribeTableCommand({ TableName: 'Carts' }))).Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 2000, WriteCapacityUnits: 800 });
     expect(await registered('ecs')).toEqual({ 'service/storefront/web|ecs:service:DesiredCount': [40, 40] });
     // no scaling policy on the service: max capped at the baseline minimum at the end, exact baseline 2 minutes later
+    // written in UTC (14:00 in New York is 19:00Z): a UTC time never happens twice
     expect(await actions('ecs')).toEqual([
-      ['retailctl-spring-storefront-web-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 4, 20],
-      ['retailctl-spring-storefront-web-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 4, 4],
+      ['retailctl-spring-storefront-web-down', 'at(2026-11-27T19:02:00)', 'UTC', 4, 20],
+      ['retailctl-spring-storefront-web-drain', 'at(2026-11-27T19:00:00)', 'UTC', 4, 4],
     ]);
     expect(await actions('dynamodb')).toEqual([
-      ['retailctl-spring-Carts-read-down', 'at(2026-11-27T14:00:00)', 'America/New_York', 100, 4000],
-      ['retailctl-spring-Carts-write-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 50, 4000],
-      ['retailctl-spring-Carts-write-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 50, 50],
+      ['retailctl-spring-Carts-read-down', 'at(2026-11-27T19:00:00)', 'UTC', 100, 4000],
+      ['retailctl-spring-Carts-write-down', 'at(2026-11-27T19:02:00)', 'UTC', 50, 4000],
+      ['retailctl-spring-Carts-write-drain', 'at(2026-11-27T19:00:00)', 'UTC', 50, 50],
     ]);
   });
 
@@ -171,7 +221,7 @@ describe('prescale now', () => {
     const doc = JSON.parse(res.stdout) as { targets: { target: string; baseline: unknown; current: number; ready: boolean; scheduledActions: { down: { schedule: string; timezone: string; utc: string } } }[] };
     const ecs = doc.targets.find((t) => t.target === 'ecs storefront/web')!;
     expect(ecs).toMatchObject({ baseline: { min: 4, max: 20 }, current: 40, ready: true });
-    expect(ecs.scheduledActions.down).toMatchObject({ schedule: 'at(2026-11-27T14:02:00)', timezone: 'America/New_York', utc: '2026-11-27T19:02:00Z' });
+    expect(ecs.scheduledActions.down).toMatchObject({ schedule: 'at(2026-11-27T19:02:00)', timezone: 'UTC', utc: '2026-11-27T19:02:00Z' });
   });
 
   it('restore from another machine (a fresh config copy, no local state) puts the recorded baseline back and removes the actions', async () => {
@@ -199,16 +249,16 @@ describe('prescale now', () => {
 });
 
 describe('prescale --schedule', () => {
-  it('creates up and down actions with deterministic names in the campaign time zone; a rerun updates them', async () => {
+  it('creates up and down actions with deterministic names, in UTC; a rerun updates them', async () => {
     await cli(['prescale', 'restore', '--campaign', 'spring', '--yes']);
     const first = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
     expect(first.code).toBe(0);
     const second = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
     expect(second.code).toBe(0);
     expect(await actions('lambda')).toEqual([
-      ['retailctl-spring-checkout-api-live-down', 'at(2026-11-27T14:02:00)', 'America/New_York', 0, 500],
-      ['retailctl-spring-checkout-api-live-drain', 'at(2026-11-27T14:00:00)', 'America/New_York', 0, 0],
-      ['retailctl-spring-checkout-api-live-up', 'at(2026-11-27T10:40:00)', 'America/New_York', 300, 500],
+      ['retailctl-spring-checkout-api-live-down', 'at(2026-11-27T19:02:00)', 'UTC', 0, 500],
+      ['retailctl-spring-checkout-api-live-drain', 'at(2026-11-27T19:00:00)', 'UTC', 0, 0],
+      ['retailctl-spring-checkout-api-live-up', 'at(2026-11-27T15:40:00)', 'UTC', 300, 500],
     ]);
   });
 
@@ -216,11 +266,85 @@ describe('prescale --schedule', () => {
     const res = await cli(['prescale', '--campaign', 'dst', '--schedule', '--yes']);
     expect(res.code).toBe(0);
     expect((await actions('ecs')).filter((a) => String(a[0]).startsWith('retailctl-dst-'))).toEqual([
-      ['retailctl-dst-storefront-web-down', 'at(2027-03-14T05:32:00)', 'America/New_York', 4, 20],
-      ['retailctl-dst-storefront-web-drain', 'at(2027-03-14T05:30:00)', 'America/New_York', 4, 4],
-      ['retailctl-dst-storefront-web-up', 'at(2027-03-14T01:10:00)', 'America/New_York', 10, 20],
+      ['retailctl-dst-storefront-web-down', 'at(2027-03-14T09:32:00)', 'UTC', 4, 20],
+      ['retailctl-dst-storefront-web-drain', 'at(2027-03-14T09:30:00)', 'UTC', 4, 4],
+      ['retailctl-dst-storefront-web-up', 'at(2027-03-14T06:10:00)', 'UTC', 10, 20],
     ]);
     const status = JSON.parse((await cli(['prescale', 'status', '--campaign', 'dst', '--json'])).stdout) as { targets: { scheduledActions: Record<string, { utc: string }> }[] };
     expect(Object.fromEntries(Object.entries(status.targets[0]!.scheduledActions).map(([k, v]) => [k, v.utc]))).toEqual({ up: '2027-03-14T06:10:00Z', drain: '2027-03-14T09:30:00Z', down: '2027-03-14T09:32:00Z' });
+  });
+});
+
+describe('prescale across daylight-saving changes', () => {
+  it.each([
+    ['ny-spring', ['2027-03-14T04:40:00Z', '2027-03-14T06:59:00Z', '2027-03-14T07:01:00Z']],
+    ['ny-fall', ['2027-11-07T03:40:00Z', '2027-11-07T05:59:00Z', '2027-11-07T06:01:00Z']],
+    ['uk-spring', ['2027-03-27T23:40:00Z', '2027-03-28T01:59:00Z', '2027-03-28T02:01:00Z']],
+    ['uk-fall', ['2027-10-30T22:40:00Z', '2027-10-31T00:59:00Z', '2027-10-31T01:01:00Z']],
+  ])('%s: the actions left in AWS are in UTC, each fires at one instant, and up → drain → down strictly in that order', async (name, expected) => {
+    const res = await cli(['prescale', '--campaign', name, '--schedule', '--yes']);
+    expect(res.code).toBe(0);
+    const mine = (await actions('dynamodb')).filter((a) => String(a[0]).startsWith(`retailctl-${name}-`));
+    const byDirection = Object.fromEntries(mine.map((a) => [String(a[0]).split('-').pop(), a]));
+    const order = ['up', 'drain', 'down'].map((d) => byDirection[d]!);
+    for (const a of order) expect(a[2]).toBe('UTC');
+    // 2027-11-07 in New York: the drain at 01:59 EDT and the down at 01:01 EST; written in local time the
+    // down would read as 01:01 EDT, an hour before the drain, and leave the maximum capped
+    expect(order.map((a) => firesAt(String(a[1]), a[2] as string))).toEqual(expected.map((t) => [t]));
+    expect(order.map((a) => [a[3], a[4]])).toEqual([[300, 4000], [50, 50], [50, 4000]]);
+  });
+
+  it('actions written in local time by an earlier version are read back as AWS reads them, and a rerun rewrites them in UTC', async () => {
+    for (const [direction, schedule, min, max] of [['up', 'at(2027-03-02T08:40:00)', 10, 20], ['drain', 'at(2027-03-02T12:00:00)', 4, 4], ['down', 'at(2027-03-02T12:02:00)', 4, 20]] as const) {
+      await aas.send(new PutScheduledActionCommand({ ServiceNamespace: 'ecs', ResourceId: 'service/storefront/web', ScalableDimension: 'ecs:service:DesiredCount', ScheduledActionName: `retailctl-legacy-storefront-web-${direction}`, Schedule: schedule, Timezone: 'America/New_York', ScalableTargetAction: { MinCapacity: min, MaxCapacity: max } }));
+    }
+    const status = JSON.parse((await cli(['prescale', 'status', '--campaign', 'legacy', '--json'])).stdout) as { targets: { baseline: unknown; scheduledActions: Record<string, { utc: string }> }[] };
+    expect(status.targets[0]!.baseline).toEqual({ min: 4, max: 20 });
+    expect(Object.fromEntries(Object.entries(status.targets[0]!.scheduledActions).map(([k, v]) => [k, v.utc]))).toEqual({ up: '2027-03-02T13:40:00Z', drain: '2027-03-02T17:00:00Z', down: '2027-03-02T17:02:00Z' });
+    const rerun = await cli(['prescale', '--campaign', 'legacy', '--schedule', '--yes']);
+    expect(rerun.code).toBe(0);
+    expect((await actions('ecs')).filter((a) => String(a[0]).startsWith('retailctl-legacy-'))).toEqual([
+      ['retailctl-legacy-storefront-web-down', 'at(2027-03-02T17:02:00)', 'UTC', 4, 20],
+      ['retailctl-legacy-storefront-web-drain', 'at(2027-03-02T17:00:00)', 'UTC', 4, 4],
+      ['retailctl-legacy-storefront-web-up', 'at(2027-03-02T13:40:00)', 'UTC', 10, 20],
+    ]);
+  });
+});
+
+describe('prescale timings', () => {
+  it('--schedule when the scale-up time has passed: exit 2 naming file:line of leadTime, nothing written; raise-now says the window has started', async () => {
+    await control.clearRequests();
+    // started: ready by 09:30 New York (14:30Z); the clock says 15:00Z
+    const res = await cli(['prescale', '--campaign', 'started', '--schedule', '--yes']);
+    expect(res.code).toBe(2);
+    const lines = CAMPAIGNS.split('\n');
+    const line = lines.findIndex((l, i) => l.includes('leadTime') && i > lines.indexOf('  started:')) + 1;
+    expect(res.stderr).toContain(`${configFile}:${line}:5: campaigns.started.leadTime: the scale-up time 2026-11-27 09:30 America/New_York (2026-11-27T14:30:00Z, sendAt − leadTime) has passed: a scheduled action for it would never fire. The window has started: run without --schedule to raise capacity now`);
+    expect(res.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    expect((await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation))).toEqual([]);
+    const now = await cli(['prescale', '--campaign', 'started', '--dry-run']);
+    expect(now.code).toBe(0);
+    expect(now.stderr + now.stdout).toContain('note: the window started at 2026-11-27 09:30 America/New_York (2026-11-27T14:30:00Z): capacity is raised now, and only raise-now is possible');
+  });
+
+  it('a zero-length window, one over 14 days, or a zone name in the wrong case: exit 2 with file:line and the reason', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-bad-'));
+    const cases: [string, string][] = [
+      ['duration: 3h', 'duration: 0s'],
+      ['duration: 3h', 'duration: 15d'],
+      ['timezone: America/New_York', 'timezone: america/new_york'],
+    ];
+    const messages = [
+      'campaigns.bad.duration: a campaign window must last longer than 0s',
+      'campaigns.bad.duration: 15d is longer than the 14d a campaign may hold raised capacity',
+      'campaigns.bad.timezone: "america/new_york" is not spelt as the IANA time zone database spells it: did you mean America/New_York?',
+    ];
+    for (const [i, [from, to]] of cases.entries()) {
+      const file = path.join(dir, `bad-${i}.yaml`);
+      await writeFile(file, `campaigns:\n  bad:\n    sendAt: "2026-11-28T09:00:00"\n    timezone: America/New_York\n    duration: 3h\n    targets:\n      - ecs: storefront/web\n        min: 10\n`.replace(from, to));
+      const res = await cli(['prescale', '--campaign', 'bad', '--schedule', '--yes'], file);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain(`${file}:${to.startsWith('timezone') ? 4 : 5}:5: ${messages[i]}`);
+    }
   });
 });

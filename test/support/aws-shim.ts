@@ -11,6 +11,10 @@
  *   RegisterScalableTarget the shim brings the capacity inside the new [min, max] the way AAS does
  *   (Lambda provisioned concurrency here; ECS desired count and DynamoDB capacity through moto).
  *   A Lambda target whose alias does not exist is refused (moto accepts it).
+ * - Application Auto Scaling PutScheduledAction checked as AWS documents it (moto accepts anything):
+ *   the scalable target must be registered (ObjectNotFoundException); the schedule must be
+ *   `at(yyyy-mm-ddThh:mm:ss)`, `cron(...)` or `rate(...)`; a Timezone must be an IANA name spelt as the
+ *   database spells it (`america/new_york` or `utc` is refused) (ValidationException).
  * - Route 53 compare-and-set, which moto does not enforce: a DELETE in ChangeResourceRecordSets must
  *   match the current record exactly, or the whole batch is refused with InvalidChangeBatch; and
  *   UpdateHealthCheck with a stale HealthCheckVersion is refused with HealthCheckVersionMismatch
@@ -148,6 +152,19 @@ function operationOf(req: http.IncomingMessage, url: URL, body: Buffer): string 
     return new URLSearchParams(body.toString()).get('Action') ?? undefined;
   }
   return undefined;
+}
+
+/**
+ * A time zone name as AWS accepts it (IANA names, case-sensitive): Intl's canonical names, UTC, or a
+ * name Intl resolves to itself. Intl alone accepts any case, which AWS does not.
+ */
+function isSpeltZone(tz: string): boolean {
+  if (tz === 'UTC' || tz === 'Etc/UTC' || tz === 'GMT' || Intl.supportedValuesOf('timeZone').includes(tz)) return true;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone === tz;
+  } catch {
+    return false;
+  }
 }
 
 /** Start the shim on 127.0.0.1 in front of `upstream` (moto's endpoint). */
@@ -312,6 +329,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
 
     const operation = operationOf(req, url, body);
     if (operation === 'RegisterScalableTarget' && serviceOf(req) === 'application-autoscaling') return registerScalableTarget(req, body);
+    if (operation === 'PutScheduledAction' && serviceOf(req) === 'application-autoscaling') {
+      const refusal = await checkScheduledAction(body);
+      if (refusal) return refusal;
+    }
     if ((operation === 'PutEvents' || operation === 'SendMessageBatch') && (config.failFirstEntry[operation] ?? 0) > 0) {
       config.failFirstEntry = { ...config.failFirstEntry, [operation]: config.failFirstEntry[operation]! - 1 };
       return failFirstEntry(req, operation, body);
@@ -423,6 +444,21 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       body: JSON.stringify(payload),
     });
     return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** PutScheduledAction's documented rules, which moto does not check: a registered target, a valid schedule, a real zone name. */
+  async function checkScheduledAction(body: Buffer): Promise<Reply | undefined> {
+    const input = JSON.parse(body.toString()) as { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; Schedule?: string; Timezone?: string };
+    const aasError = (type: string, message: string): Reply => ({ status: 400, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type }, body: JSON.stringify({ __type: type, Message: message }) });
+    if (input.Schedule !== undefined && !/^(at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)|cron\(.+\)|rate\(.+\))$/.test(input.Schedule)) {
+      return aasError('ValidationException', `Unsupported schedule format: ${input.Schedule}`);
+    }
+    if (input.Timezone !== undefined && !isSpeltZone(input.Timezone)) return aasError('ValidationException', `Invalid value for Timezone: ${input.Timezone}`);
+    const described = await motoJson('application-autoscaling', 'AnyScaleFrontendService.DescribeScalableTargets', { ServiceNamespace: input.ServiceNamespace, ResourceIds: [input.ResourceId], ScalableDimension: input.ScalableDimension });
+    if (!((described.ScalableTargets as unknown[] | undefined)?.length)) {
+      return aasError('ObjectNotFoundException', `No scalable target registered for service namespace: ${input.ServiceNamespace}, resource ID: ${input.ResourceId}, scalable dimension: ${input.ScalableDimension}`);
+    }
+    return undefined;
   }
 
   /** RegisterScalableTarget, then move the capacity inside [min, max] as Application Auto Scaling does. */

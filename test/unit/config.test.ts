@@ -87,6 +87,30 @@ describe('config validation', () => {
     expect(problemsOf('imagez: {}\n')).toEqual(['retailctl.yaml:1:1: imagez: unknown key (misspelt? keys are case-sensitive)']);
   });
 
+  it('refuses campaign timings that cannot work: a 0s or over-14-day window, a misspelt zone name, a sendAt the clocks skip', () => {
+    expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 0s'))).toEqual([
+      'retailctl.yaml:5:5: campaigns.spring-sale.duration: a campaign window must last longer than 0s: the capacity would go up and straight back down',
+    ]);
+    expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 15d'))).toEqual([
+      "retailctl.yaml:5:5: campaigns.spring-sale.duration: 15d is longer than the 14d a campaign may hold raised capacity: raise the service's normal capacity instead, or split the campaign",
+    ]);
+    expect(parseConfigText(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 14d'), 'r.yaml').campaigns!['spring-sale']!.duration).toBe(14 * 86_400_000);
+    // Intl accepts any case; AWS and other tools do not, and the config should say exactly what it means
+    expect(problemsOf(GOOD_CAMPAIGN.replace('timezone: America/New_York', 'timezone: america/new_york'))).toEqual([
+      'retailctl.yaml:4:5: campaigns.spring-sale.timezone: "america/new_york" is not spelt as the IANA time zone database spells it: did you mean America/New_York?',
+    ]);
+    expect(problemsOf(GOOD_CAMPAIGN.replace('timezone: America/New_York', 'timezone: utc'))).toEqual([
+      'retailctl.yaml:4:5: campaigns.spring-sale.timezone: "utc" is not spelt as the IANA time zone database spells it: did you mean UTC?',
+    ]);
+    for (const zone of ['UTC', 'Europe/London', 'US/Eastern', 'Asia/Kolkata']) {
+      expect(parseConfigText(GOOD_CAMPAIGN.replace('timezone: America/New_York', `timezone: ${zone}`), 'r.yaml').campaigns!['spring-sale']!.timezone).toBe(zone);
+    }
+    // 02:30 never happens in New York on 2027-03-14 (02:00 EST is followed by 03:00 EDT)
+    expect(problemsOf(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', '2027-03-14T02:30:00'))).toEqual([
+      'retailctl.yaml:3:5: campaigns.spring-sale.sendAt: 2027-03-14T02:30:00 does not exist in America/New_York: the clocks skip that hour that night (daylight-saving change); pick a time outside it',
+    ]);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const [problem] = problemsOf('campaigns:\n  a: [1, 2\n');
     expect(problem).toMatch(/^retailctl\.yaml:\d+:\d+: syntax error: /);

@@ -14,6 +14,11 @@ export interface LoadedConfig {
   config: RetailctlConfig;
   /** Resolve a path written in the config relative to the config file's directory. */
   resolve(relative: string): string;
+  /**
+   * Where a key is written (`retailctl.yaml:12:7`), for problems found after loading (e.g. a time
+   * that has passed); `found` is false when the key is absent and the location is its nearest parent.
+   */
+  locate(segments: readonly (string | number)[]): { location: string; found: boolean };
 }
 
 /** One problem found in a config file, already located. */
@@ -39,11 +44,17 @@ export async function loadConfig(file: string, cwd: string = process.cwd()): Pro
     if (code === 'EISDIR') throw new RetailctlError('CONFIG_NOT_FOUND', `config path ${file} is a directory, not a file`, { exitCode: ExitCode.Usage, hint: NOT_FOUND_HINT });
     throw new RetailctlError('CONFIG_UNREADABLE', `cannot read config file ${file}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, cause: err });
   }
-  return { file, absolutePath, config: parseConfigText(text, file), resolve: (p) => path.resolve(path.dirname(absolutePath), p) };
+  const parsed = parseConfigDocument(text, file);
+  return { file, absolutePath, config: parsed.config, locate: parsed.locate, resolve: (p) => path.resolve(path.dirname(absolutePath), p) };
 }
 
 /** Parse and validate config text; `file` is only used in messages. Pure: no I/O. */
 export function parseConfigText(text: string, file: string): RetailctlConfig {
+  return parseConfigDocument(text, file).config;
+}
+
+/** Parse and validate config text, keeping the document so later problems can name file:line:col. */
+export function parseConfigDocument(text: string, file: string): Pick<LoadedConfig, 'config' | 'locate'> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -55,7 +66,15 @@ export function parseConfigText(text: string, file: string): RetailctlConfig {
   }
   const data = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(data, { reportInput: true });
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    return {
+      config: parsed.data,
+      locate: (segments) => {
+        const pos = locate(doc, lineCounter, segments);
+        return { location: pos ? `${file}:${pos.line}:${pos.col}` : file, found: pos?.depth === segments.length };
+      },
+    };
+  }
   const problems = describeIssues(parsed.error.issues, doc, lineCounter, file).map((p) => `${p.location}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
   throw configError(file, problems);
 }
@@ -103,26 +122,29 @@ export function formatPath(segments: readonly (string | number)[]): string {
   return out;
 }
 
-/** Line and column of the deepest existing node on `segments` (the key itself for a map entry). */
-function locate(doc: Document, lineCounter: LineCounter, segments: readonly (string | number)[]): { line: number; col: number } | undefined {
+/** Line and column of the deepest existing node on `segments` (the key itself for a map entry), and how deep that is. */
+function locate(doc: Document, lineCounter: LineCounter, segments: readonly (string | number)[]): { line: number; col: number; depth: number } | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined = isNode(node) ? node.range?.[0] : undefined;
+  let depth = 0;
   for (const seg of segments) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) === seg);
       if (!pair) break;
       if (isNode(pair.key) && pair.key.range) offset = pair.key.range[0];
       node = pair.value;
+      depth += 1;
     } else if (node && typeof node === 'object' && 'items' in node && typeof seg === 'number') {
       const item = (node as { items: unknown[] }).items[seg];
       if (!isNode(item)) break;
       if (item.range) offset = item.range[0];
       node = item;
+      depth += 1;
     } else {
       break;
     }
   }
-  return offset === undefined ? undefined : lineCounter.linePos(offset);
+  return offset === undefined ? undefined : { ...lineCounter.linePos(offset), depth };
 }
 
 function article(type: string): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { checkTimeZone, instantsOfLocal } from '../util/time.js';
 
 /**
  * The retailctl.yaml schema. Every section is optional; a command that needs one says so when it
@@ -24,17 +25,17 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const timezone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: (issue) => `expected an IANA time zone like America/New_York or Europe/Berlin, got "${String(issue.input)}"` },
-);
+/** An IANA zone name, spelt as the database spells it (`utc` or `america/new_york` is refused with the right spelling). */
+const timezone = z.string().superRefine((tz, ctx) => {
+  const check = checkTimeZone(tz);
+  if (check.ok) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: check.suggestion
+      ? `"${tz}" is not spelt as the IANA time zone database spells it: did you mean ${check.suggestion}?`
+      : `expected an IANA time zone like America/New_York or Europe/Berlin, got "${tz}"`,
+  });
+});
 
 const localDateTime = z
   .string()
@@ -107,17 +108,36 @@ const loadtest = z.strictObject({
   thresholds: z.strictObject({ p95Ms: z.number().positive().optional(), errorRate: z.number().min(0).max(1).optional() }).default({}),
 });
 
-const campaign = z.strictObject({
-  /** When the email goes out, local time in `timezone`. */
-  sendAt: localDateTime,
-  timezone,
-  /** Capacity must be ready this long before sendAt (default 15m). */
-  leadTime: duration.default(15 * 60_000),
-  /** Window after sendAt during which capacity is held. */
-  duration,
-  targets: z.array(target).min(1, 'a campaign needs at least one target'),
-  loadtest: loadtest.optional(),
+/** The longest window a campaign may hold raised capacity for. */
+export const MAX_CAMPAIGN_MS = 14 * 86_400_000;
+
+/** A campaign window: more than nothing, at most 14 days (longer is a new normal, not a campaign). */
+const campaignDuration = duration.superRefine((ms, ctx) => {
+  if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'a campaign window must last longer than 0s: the capacity would go up and straight back down' });
+  else if (ms > MAX_CAMPAIGN_MS) {
+    ctx.addIssue({ code: 'custom', message: `${formatDuration(ms)} is longer than the 14d a campaign may hold raised capacity: raise the service's normal capacity instead, or split the campaign` });
+  }
 });
+
+const campaign = z
+  .strictObject({
+    /** When the email goes out, local time in `timezone`. */
+    sendAt: localDateTime,
+    timezone,
+    /** Capacity must be ready this long before sendAt (default 15m). */
+    leadTime: duration.default(15 * 60_000),
+    /** Window after sendAt during which capacity is held (more than 0s, at most 14d). */
+    duration: campaignDuration,
+    targets: z.array(target).min(1, 'a campaign needs at least one target'),
+    loadtest: loadtest.optional(),
+  })
+  .superRefine((c, ctx) => {
+    // a send time the clocks skip (spring forward) never happens: say so rather than guess
+    if (!checkTimeZone(c.timezone).ok) return;
+    if (instantsOfLocal(c.sendAt, c.timezone).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['sendAt'], message: `${c.sendAt} does not exist in ${c.timezone}: the clocks skip that hour that night (daylight-saving change); pick a time outside it` });
+    }
+  });
 
 // ---------- images (retailctl images migrate) ----------
 

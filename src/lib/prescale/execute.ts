@@ -1,7 +1,10 @@
 import type { AwsClients } from '../aws/context.js';
+import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
 import { readReadiness, type Readiness } from './gather.js';
-import type { PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
+import type { OtherActionUpdate, PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
+import type { RestoreStep } from './restore.js';
 import type { ScalableTargetRef } from './targets.js';
 
 /** How many targets are changed or polled at once (Application Auto Scaling allows bursts of ~10-20 req/s). */
@@ -56,21 +59,45 @@ async function putAction(write: AwsClients, ref: ScalableTargetRef, action: Sche
 
 /**
  * Make one target's changes, in the order that keeps it safe if the run dies half-way: the way
- * down is scheduled BEFORE capacity goes up (so it always comes back down), and an unregistered
- * Lambda alias is first registered at its baseline so the down action has a target to live on.
+ * down is scheduled BEFORE capacity goes up (so it always comes back down), other campaigns' ways
+ * down are moved after this window before anything rises, and an unregistered Lambda alias is first
+ * registered at its baseline so the down action has a target to live on. Actions AWS already holds
+ * exactly are not written again.
  */
 async function applyTarget(t: TargetPlan, opts: ExecuteOptions): Promise<void> {
-  if (t.baselineSource === 'unregistered') await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
-  await putAction(opts.write, t.ref, t.down, opts.signal);
-  if (t.drain) await putAction(opts.write, t.ref, t.drain, opts.signal);
-  if (t.up) await putAction(opts.write, t.ref, t.up, opts.signal);
-  if (t.register) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
+  const put = async (a: ScheduledActionPlan | undefined) => {
+    if (a?.changed) await putAction(opts.write, t.ref, a, opts.signal);
+  };
+  if (t.baselineSource === 'unregistered' && !t.registered) await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
+  await putOtherWaysDown(opts.write, t.ref, t.otherUpdates, opts.signal);
+  for (const a of wayDownOrder(t.drain, t.down)) await put(a);
+  for (const u of t.otherUpdates.filter((x) => x.direction === 'up')) await put(u);
+  await put(t.up);
+  if (t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max)) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
 }
 
-/** Apply a prescale plan; in now mode, then wait until every target is really ready. */
-export async function executePrescale(plan: PrescalePlan, opts: ExecuteOptions): Promise<TargetResult[]> {
+/**
+ * The order to write a drain and its down in, so that a run that dies between the two never leaves
+ * a drain with no down after it (the maximum would stay capped): a way down that moves later (or
+ * is new) gets its down first, one that moves earlier its drain first.
+ */
+export function wayDownOrder<A extends Pick<ScheduledActionPlan, 'utc' | 'previousUtc'>>(drain: A | undefined, down: A | undefined): A[] {
+  const earlier = drain?.previousUtc !== undefined && Date.parse(drain.utc) < Date.parse(drain.previousUtc);
+  return (earlier ? [drain, down] : [down, drain]).filter((a): a is A => a !== undefined);
+}
+
+/** Other campaigns' drains and downs on a shared target, each pair in a safe order. */
+async function putOtherWaysDown(write: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal): Promise<void> {
+  for (const campaign of new Set(updates.map((u) => u.campaign))) {
+    const mine = updates.filter((u) => u.campaign === campaign);
+    for (const a of wayDownOrder(mine.find((u) => u.direction === 'drain'), mine.find((u) => u.direction === 'down'))) await putAction(write, ref, a, signal);
+  }
+}
+
+/** Apply a prescale plan's writes (no waiting). */
+export async function applyPrescale(plan: PrescalePlan, opts: ExecuteOptions): Promise<TargetResult[]> {
   const limit = await limiter();
-  const results: TargetResult[] = await Promise.all(
+  return Promise.all(
     plan.targets.map((t) =>
       limit(async (): Promise<TargetResult> => {
         try {
@@ -83,12 +110,17 @@ export async function executePrescale(plan: PrescalePlan, opts: ExecuteOptions):
       }),
     ),
   );
+}
+
+/** Apply a prescale plan; in now mode, then wait until every target is really ready. */
+export async function executePrescale(plan: PrescalePlan, opts: ExecuteOptions): Promise<TargetResult[]> {
+  const results = await applyPrescale(plan, opts);
   if (plan.mode === 'now' && opts.waitMs > 0) await waitUntilReady(plan, results, opts);
   return results;
 }
 
 /** Poll every raised target until all are ready or the deadline passes; results carry the last readiness seen. */
-async function waitUntilReady(plan: PrescalePlan, results: TargetResult[], opts: ExecuteOptions): Promise<void> {
+export async function waitUntilReady(plan: PrescalePlan, results: TargetResult[], opts: ExecuteOptions): Promise<void> {
   const limit = await limiter();
   const deadline = Date.now() + opts.waitMs;
   const pending = () => results.filter((r) => r.status === 'ok' && !r.readiness?.ready);
@@ -105,5 +137,56 @@ async function waitUntilReady(plan: PrescalePlan, results: TargetResult[], opts:
     const left = deadline - Date.now();
     if (pending().length === 0 || left <= 0) return;
     await sleep(Math.min(opts.pollMs ?? 5000, left), opts.signal);
+  }
+}
+
+export interface RestoreResult {
+  target: string;
+  status: 'ok' | 'failed';
+  reason?: string;
+}
+
+/**
+ * Carry out a restore: other campaigns' actions first (their way down re-planned without this
+ * campaign), then the target's values now (capping the maximum first and waiting for capacity to
+ * come down where no scaling policy would), then this campaign's actions are deleted.
+ */
+export async function executeRestore(steps: readonly RestoreStep[], opts: { write: AwsClients; read: AwsClients; waitMs: number; signal?: AbortSignal }): Promise<RestoreResult[]> {
+  const aas = await opts.write.client('autoscaling');
+  const { DeleteScheduledActionCommand } = await import('@aws-sdk/client-application-auto-scaling');
+  return Promise.all(
+    steps.map(async (s): Promise<RestoreResult> => {
+      try {
+        await putOtherWaysDown(opts.write, s.ref, s.otherUpdates, opts.signal);
+        for (const a of s.otherUpdates.filter((u) => u.direction === 'up')) await putAction(opts.write, s.ref, a, opts.signal);
+        if (s.to && s.drainFirst) {
+          await registerTarget(opts.write, s.ref, s.to.min, s.to.min, opts.signal);
+          await waitForDrain(opts.read, s.ref, s.to.min, opts.waitMs, opts.signal);
+        }
+        if (s.to) await registerTarget(opts.write, s.ref, s.to.min, s.to.max, opts.signal);
+        for (const name of s.deletes) {
+          try {
+            await aas.send(new DeleteScheduledActionCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, ScheduledActionName: name }), { abortSignal: opts.signal });
+          } catch (err) {
+            if (!isAwsError(err, 'ObjectNotFoundException')) throw err;
+          }
+        }
+        return { target: s.ref.label, status: 'ok' };
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        return { target: s.ref.label, status: 'failed', reason: (err as Error).message };
+      }
+    }),
+  );
+}
+
+/** Poll until a target's capacity is at most `wanted` (after capping its max), or the deadline passes. */
+async function waitForDrain(read: AwsClients, ref: ScalableTargetRef, wanted: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const now = await readReadiness(read, ref, wanted, signal);
+    if (now.current <= wanted) return;
+    if (Date.now() >= deadline) throw new RetailctlError('PRESCALE_DRAIN_TIMEOUT', `${ref.label} still has ${now.current} after ${formatDuration(waitMs)} capped at ${wanted}; its maximum stays capped, rerun restore to finish`, { exitCode: ExitCode.CheckFailed });
+    await sleep(Math.min(5000, Math.max(0, deadline - Date.now())), signal);
   }
 }

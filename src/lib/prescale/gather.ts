@@ -1,16 +1,13 @@
+import type { ScheduledAction } from '@aws-sdk/client-application-auto-scaling';
 import type { AwsClients } from '../aws/context.js';
 import { isAwsError } from '../errors.js';
+import { atInstant, utcText } from '../util/time.js';
 import type { LambdaObservation, TargetObservation } from './plan.js';
-import { actionName, type ScalableTargetRef } from './targets.js';
+import type { ActionState, CampaignActions, OtherCampaignActions } from './shared.js';
+import { slug, type ScalableTargetRef } from './targets.js';
 
 /** A scheduled action as read back from Application Auto Scaling. */
-export interface ScheduledActionState {
-  name: string;
-  schedule: string;
-  timezone?: string;
-  min?: number;
-  max?: number;
-}
+export type ScheduledActionState = ActionState;
 
 /** A Lambda alias's provisioned concurrency config as read (GetProvisionedConcurrencyConfig). */
 export interface ProvisionedConcurrency {
@@ -56,18 +53,52 @@ export interface PrescaleState {
   /** Provisioned concurrency as read, by target key (Lambda targets with a config only). */
   pc: Record<string, ProvisionedConcurrency>;
   /** Scheduled actions of this campaign, by target key. */
-  actions: Record<string, { up?: ScheduledActionState; drain?: ScheduledActionState; down?: ScheduledActionState }>;
+  actions: Record<string, CampaignActions>;
 }
 
 const DIRECTIONS = ['up', 'drain', 'down'] as const;
 const keyOf = (ref: Pick<ScalableTargetRef, 'resourceId' | 'dimension'>) => `${ref.resourceId}|${ref.dimension}`;
 
+/** A scheduled action as retailctl reads it: its instant from the schedule in its own Timezone (UTC, or a local zone written by older versions). */
+function actionState(a: ScheduledAction): ActionState {
+  const state: ActionState = { name: a.ScheduledActionName!, schedule: a.Schedule ?? '' };
+  if (a.Timezone) state.timezone = a.Timezone;
+  const at = atInstant(state.schedule, a.Timezone);
+  if (at !== undefined) state.utc = utcText(at);
+  if (a.ScalableTargetAction?.MinCapacity !== undefined) state.min = a.ScalableTargetAction.MinCapacity;
+  if (a.ScalableTargetAction?.MaxCapacity !== undefined) state.max = a.ScalableTargetAction.MaxCapacity;
+  return state;
+}
+
 /**
- * Read what planning needs, all read-only and concurrent: registered targets and this campaign's
- * scheduled actions (one call per namespace each), each Lambda alias and its provisioned
- * concurrency, the account's concurrency, and current capacity.
+ * The retailctl campaigns' actions on one target, by the names retailctl gives them
+ * (`retailctl-<campaign>-<key>-up|drain|down`): this campaign's, and every other campaign's.
  */
-export async function gatherPrescale(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<PrescaleState> {
+export function campaignActionsOn(scheduled: readonly ScheduledAction[], ref: ScalableTargetRef, campaignName: string): { own: CampaignActions; others: OtherCampaignActions[] } {
+  const own: CampaignActions = {};
+  const others = new Map<string, OtherCampaignActions>();
+  for (const a of scheduled) {
+    if (a.ResourceId !== ref.resourceId || a.ScalableDimension !== ref.dimension || !a.ScheduledActionName?.startsWith('retailctl-')) continue;
+    const direction = DIRECTIONS.find((d) => a.ScheduledActionName!.endsWith(`-${ref.key}-${d}`));
+    if (!direction) continue;
+    const campaign = a.ScheduledActionName.slice('retailctl-'.length, -`-${ref.key}-${direction}`.length);
+    if (!campaign) continue;
+    if (campaign === slug(campaignName)) own[direction] = actionState(a);
+    else {
+      const entry = others.get(campaign) ?? { campaign };
+      entry[direction] = actionState(a);
+      others.set(campaign, entry);
+    }
+  }
+  return { own, others: [...others.values()].sort((a, b) => a.campaign.localeCompare(b.campaign)) };
+}
+
+/**
+ * Read the scalable targets' side, read-only: registered targets, then every scheduled action on
+ * them (so a target seen raised by another run is seen with that run's way down, which it writes
+ * first), and scaling policies; one listing per namespace for each.
+ */
+export async function readScalableTargets(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<Pick<PrescaleState, 'observations' | 'actions'>> {
   const aas = await aws.client('autoscaling');
   const { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, DescribeScalingPoliciesCommand } = await import('@aws-sdk/client-application-auto-scaling');
   const namespaces = [...new Set(refs.map((r) => r.namespace))];
@@ -78,13 +109,14 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
     namespaces.map(async (namespace) => {
       const mine = refs.filter((r) => r.namespace === namespace);
       const resourceIds = [...new Set(mine.map((r) => r.resourceId))];
-      const [targets, scheduled, policies] = await Promise.all([
-        paginate((NextToken) => aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: resourceIds, NextToken }), { abortSignal: signal }), (p) => p.ScalableTargets ?? []),
-        paginate(
-          (NextToken) =>
-            aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ScheduledActionNames: mine.flatMap((r) => DIRECTIONS.map((d) => actionName(campaignName, r, d))), NextToken }), { abortSignal: signal }),
-          (p) => p.ScheduledActions ?? [],
-        ),
+      const [[targets, scheduled], policies] = await Promise.all([
+        (async () => {
+          const t = await paginate((NextToken) => aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: resourceIds, NextToken }), { abortSignal: signal }), (p) => p.ScalableTargets ?? []);
+          // every campaign's actions, not only this one's: another campaign may share a target.
+          // The API filters by one ResourceId at most: list the namespace (a page per 50 actions)
+          const a = await paginate((NextToken) => aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, NextToken }), { abortSignal: signal }), (p) => p.ScheduledActions ?? []);
+          return [t, a] as const;
+        })(),
         // the API filters policies by one ResourceId at most: list the namespace instead (a page per 50 policies, not a call per target)
         paginate((NextToken) => aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: namespace, NextToken }), { abortSignal: signal }), (p) => p.ScalingPolicies ?? []),
       ]);
@@ -93,24 +125,24 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
         const t = targets.find((x) => x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
         if (t) obs.registered = { min: t.MinCapacity ?? 0, max: t.MaxCapacity ?? 0 };
         obs.hasPolicy = policies.some((p) => p.ResourceId === ref.resourceId && p.ScalableDimension === ref.dimension);
-        const find = (direction: (typeof DIRECTIONS)[number]) => {
-          const a = scheduled.find((x) => x.ScheduledActionName === actionName(campaignName, ref, direction) && x.ResourceId === ref.resourceId && x.ScalableDimension === ref.dimension);
-          if (!a) return undefined;
-          const state: ScheduledActionState = { name: a.ScheduledActionName!, schedule: a.Schedule ?? '' };
-          if (a.Timezone) state.timezone = a.Timezone;
-          if (a.ScalableTargetAction?.MinCapacity !== undefined) state.min = a.ScalableTargetAction.MinCapacity;
-          if (a.ScalableTargetAction?.MaxCapacity !== undefined) state.max = a.ScalableTargetAction.MaxCapacity;
-          return state;
-        };
-        const up = find('up');
-        const drain = find('drain');
-        const down = find('down');
-        actions[ref.key] = { ...(up ? { up } : {}), ...(drain ? { drain } : {}), ...(down ? { down } : {}) };
-        if (down?.min !== undefined && down.max !== undefined) obs.downAction = { min: down.min, max: down.max };
+        const { own, others } = campaignActionsOn(scheduled, ref, campaignName);
+        actions[ref.key] = own;
+        obs.actions = own;
+        obs.others = others;
+        if (own.down?.min !== undefined && own.down.max !== undefined) obs.downAction = { min: own.down.min, max: own.down.max };
         observations[keyOf(ref)] = obs;
       }
     }),
   );
+  return { observations, actions };
+}
+
+/**
+ * Read what planning needs, all read-only: the scalable targets' side (readScalableTargets), each
+ * Lambda alias and its provisioned concurrency, the account's concurrency, and current capacity.
+ */
+export async function gatherPrescale(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<PrescaleState> {
+  const { observations, actions } = await readScalableTargets(aws, campaignName, refs, signal);
 
   const lambdaRefs = refs.filter((r) => r.lambda);
   const lambdas: Record<string, LambdaObservation> = {};

@@ -1,28 +1,63 @@
-import { DateTime } from 'luxon';
 import { findCampaign } from '../config/campaign.js';
+import { formatPath, type LoadedConfig } from '../config/load.js';
 import type { Campaign } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
-import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
+import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { sleep } from '../util/sleep.js';
-import { executePrescale } from './execute.js';
-import { gatherPrescale, lambdaReadiness, readReadiness } from './gather.js';
-import { planPrescale } from './plan.js';
-import { renderPrescalePlan, renderPrescaleStatus, type StatusRow } from './render.js';
-import { actionName, resolveTargets } from './targets.js';
+import { applyPrescale, executeRestore, waitUntilReady, type ExecuteOptions, type TargetResult } from './execute.js';
+import { gatherPrescale, lambdaReadiness, readReadiness, readScalableTargets, type PrescaleState } from './gather.js';
+import { pendingWrites, planPrescale, type ConfigTimingProblem, type PrescalePlan } from './plan.js';
+import { renderPrescalePlan, renderPrescaleStatus, renderRestorePlan, type StatusRow } from './render.js';
+import { planRestore } from './restore.js';
+import { resolveTargets } from './targets.js';
 import { campaignWindow } from './window.js';
 
-async function campaignOf(ctx: CommandContext, name: string): Promise<Campaign> {
-  return findCampaign((await ctx.config()).config, name);
+/** Rounds of re-reading after applying, to converge with another run writing the same targets at the same time. */
+export const CONVERGE_ROUNDS = 3;
+
+async function campaignOf(ctx: CommandContext, name: string): Promise<{ campaign: Campaign; loaded: LoadedConfig }> {
+  const loaded = await ctx.config();
+  return { campaign: findCampaign(loaded.config, name), loaded };
 }
 
-/** `retailctl prescale --campaign <name> [--schedule]`: read → plan → (dry run) → confirm → apply → wait. */
+/** Config problems the clock revealed: exit 2, one `file:line:col: path: message` line each, like any config problem. */
+function timingError(loaded: LoadedConfig, problems: ConfigTimingProblem[]): RetailctlError {
+  const lines = problems.map((p) => {
+    const first = loaded.locate(p.path);
+    const [where, path] = !first.found && p.fallbackPath ? [loaded.locate(p.fallbackPath), p.fallbackPath] : [first, p.path];
+    return `${where.location}: ${formatPath(path)}: ${p.message}`;
+  });
+  return new RetailctlError('CONFIG_INVALID', lines[0]!, { exitCode: ExitCode.Usage, details: lines.slice(1), hint: 'nothing was changed; fix the config or the command, then rerun' });
+}
+
+/**
+ * After applying, read the targets again: another run (another campaign sharing a target, started
+ * at the same time, perhaps from another machine) may have written in between without seeing this
+ * run's actions. Plan again with what is there now and write what differs, until nothing does.
+ */
+async function converge(replan: (state: Pick<PrescaleState, 'observations'>) => PrescalePlan, read: () => Promise<Pick<PrescaleState, 'observations'>>, opts: ExecuteOptions): Promise<{ plan: PrescalePlan; replanned: string[]; settled: boolean; results: TargetResult[] }> {
+  const replanned = new Set<string>();
+  const results: TargetResult[] = [];
+  for (let round = 0; ; round++) {
+    const next = replan(await read());
+    const pending = next.targets.filter((t) => pendingWrites(t) > 0);
+    if (pending.length === 0 || round === CONVERGE_ROUNDS) return { plan: next, replanned: [...replanned], settled: pending.length === 0, results };
+    for (const t of pending) replanned.add(t.ref.label);
+    results.push(...(await applyPrescale({ ...next, targets: pending }, opts)));
+  }
+}
+
+/** `retailctl prescale --campaign <name> [--schedule]`: read → plan → (dry run) → confirm → apply → converge → wait. */
 export async function prescaleRun(ctx: CommandContext, name: string, options: { schedule: boolean; waitMs: number }): Promise<CommandResult> {
-  const campaign = await campaignOf(ctx, name);
+  const { campaign, loaded } = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
+  const now = ctx.now();
   const [state, region] = await Promise.all([gatherPrescale(aws.read, name, refs, ctx.signal), (await aws.read.client('lambda')).config.region()]);
-  const plan = planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now: ctx.now(), observations: state.observations, lambdas: state.lambdas, account: state.account, region });
+  const planWith = (observations: PrescaleState['observations']) =>
+    planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now, observations, lambdas: state.lambdas, account: state.account, region, campaigns: loaded.config.campaigns });
+  const plan = planWith(state.observations);
+  if (plan.configProblems.length) throw timingError(loaded, plan.configProblems);
   const text = renderPrescalePlan(plan, ctx.out);
   if (plan.refusals.length) {
     if (!ctx.options.json) ctx.out.info(text);
@@ -39,7 +74,7 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
   await ctx.confirm(`${options.schedule ? 'Schedule' : 'Raise'} capacity for ${plan.targets.length} targets of ${name}?`);
   const progress = !options.schedule && options.waitMs > 0 ? await ctx.out.progress(`raising ${plan.targets.length} targets and waiting until they are ready (up to ${formatDuration(options.waitMs)})`) : undefined;
   let lastPrinted = 0;
-  const results = await executePrescale(plan, {
+  const opts: ExecuteOptions = {
     write: aws.write(),
     read: aws.read,
     waitMs: options.schedule ? 0 : options.waitMs,
@@ -51,35 +86,54 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
         for (const l of lines) ctx.out.info(l);
       }
     },
-  });
+  };
+  const results = await applyPrescale(plan, opts);
+  const settled = results.some((r) => r.status === 'failed')
+    ? { plan, replanned: [], settled: true, results: [] as TargetResult[] }
+    : await converge((fresh) => planWith(withCapacity(fresh.observations, state.observations)), () => readScalableTargets(aws.read, name, refs, ctx.signal), opts);
+  for (const late of settled.results.filter((r) => r.status === 'failed')) Object.assign(results.find((r) => r.key === late.key)!, late);
+  const applied = settled.plan;
+  if (!options.schedule && options.waitMs > 0) await waitUntilReady(applied, results, opts);
+
   const failed = results.filter((r) => r.status === 'failed');
   const notReady = options.schedule ? [] : results.filter((r) => r.status === 'ok' && options.waitMs > 0 && !r.readiness?.ready);
   const lines = results.map((r) => `${r.status === 'failed' ? '✗' : !options.schedule && options.waitMs > 0 && !r.readiness?.ready ? '…' : '✓'} ${r.label}: ${r.status === 'failed' ? `failed: ${r.reason}` : options.schedule ? 'scheduled' : (r.readiness?.detail ?? 'raised')}`);
-  const data = { plan, applied: true, results };
+  if (settled.replanned.length) lines.push(`another campaign wrote to ${settled.replanned.join(', ')} while this run applied: planned together with it again`);
+  const data = { plan: applied, applied: true, results, ...(settled.replanned.length ? { replanned: settled.replanned } : {}) };
   if (failed.length) {
     progress?.fail();
     return { exitCode: ExitCode.PartialFailure, data, text: `${lines.join('\n')}\n${failed.length} of ${results.length} targets failed; rerun the same command to retry them (done ones are unchanged)` };
   }
+  if (!settled.settled) {
+    progress?.fail();
+    return { exitCode: ExitCode.CheckFailed, data, text: `${lines.join('\n')}\nanother run kept changing these targets' scheduled actions; rerun the same command to converge, then check with prescale status` };
+  }
   if (notReady.length) {
     progress?.fail(`not ready after ${formatDuration(options.waitMs)}: ${notReady.map((r) => r.label).join(', ')}`);
-    return { exitCode: ExitCode.CheckFailed, data, text: `${lines.join('\n')}\nnot ready after ${formatDuration(options.waitMs)}: ${notReady.map((r) => `${r.label} (${r.readiness?.detail ?? 'unknown'})`).join(', ')}; capacity keeps coming and still scales down at ${plan.window.endsAt.local} ${plan.window.timezone}` };
+    return { exitCode: ExitCode.CheckFailed, data, text: `${lines.join('\n')}\nnot ready after ${formatDuration(options.waitMs)}: ${notReady.map((r) => `${r.label} (${r.readiness?.detail ?? 'unknown'})`).join(', ')}; capacity keeps coming and still scales down at ${applied.window.endsAt.local} ${applied.window.timezone}` };
   }
   progress?.succeed();
   const done = options.schedule
-    ? `scheduled: up at ${plan.window.readyBy.local}, down at ${plan.window.endsAt.local} ${plan.window.timezone}`
-    : `ready; scales back down at ${plan.window.endsAt.local} ${plan.window.timezone} (${plan.window.endsAt.utc})`;
-  return { data, text: `${lines.join('\n')}\n${name}: ${done}` };
+    ? `scheduled: up at ${applied.window.readyBy.local}, down at ${applied.window.endsAt.local} ${applied.window.timezone}`
+    : `ready; scales back down at ${applied.window.endsAt.local} ${applied.window.timezone} (${applied.window.endsAt.utc})`;
+  return { data, text: `${lines.join('\n')}\n${name}: ${done}${sharedNote(applied)}` };
 }
 
-const utcOf = (schedule: string, timezone: string | undefined) => {
-  const local = /^at\((.+)\)$/.exec(schedule)?.[1];
-  if (!local) return undefined;
-  return DateTime.fromISO(local, { zone: timezone ?? 'UTC' }).toUTC().toISO({ suppressMilliseconds: true }) ?? undefined;
-};
+/** Capacity read once (Lambda's from its provisioned concurrency) carried into a re-read of the targets. */
+function withCapacity(fresh: PrescaleState['observations'], first: PrescaleState['observations']): PrescaleState['observations'] {
+  return Object.fromEntries(Object.entries(fresh).map(([k, o]) => [k, first[k]?.current !== undefined ? { ...o, current: first[k]!.current } : o]));
+}
+
+/** ` (shared: … way down after the last window at …)` when a target is planned together with another campaign. */
+function sharedNote(plan: PrescalePlan): string {
+  const together = plan.targets.filter((t) => t.shared.some((s) => s.together));
+  if (!together.length) return '';
+  return together.map((t) => `\n${t.ref.label}: planned together with ${t.shared.filter((s) => s.together).map((s) => s.campaign).join(', ')}; way down at ${(t.drain ?? t.down).local.replace('T', ' ').slice(0, 16)} (${(t.drain ?? t.down).utc}), after the last window`).join('');
+}
 
 /** `retailctl prescale status --campaign <name>`: read-only. */
 export async function prescaleStatus(ctx: CommandContext, name: string): Promise<CommandResult> {
-  const campaign = await campaignOf(ctx, name);
+  const { campaign } = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
@@ -88,13 +142,14 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
       const seen = state.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
       // Lambda's provisioned concurrency was just read by gatherPrescale: no second call
       const readiness = ref.lambda ? lambdaReadiness(state.pc[ref.key], ref.desired) : await readReadiness(aws.read, ref, ref.desired, ctx.signal);
-      const row: StatusRow = { ref, planned: ref.desired, readiness, actions: state.actions[ref.key] ?? {} };
+      const row: StatusRow = { ref, planned: ref.desired, readiness, actions: state.actions[ref.key] ?? {}, others: seen.others ?? [] };
       if (seen.downAction) row.baseline = seen.downAction;
       if (seen.registered) row.registered = seen.registered;
       return row;
     }),
   );
   const window = campaignWindow(campaign);
+  const actionsJson = (actions: StatusRow['actions']) => Object.fromEntries(Object.entries(actions).map(([d, a]) => [d, { ...a, utc: a.utc ?? null }]));
   const targets = rows.map((r) => ({
     target: r.ref.label,
     resourceId: r.ref.resourceId,
@@ -105,80 +160,51 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
     current: r.readiness.current,
     ready: r.readiness.ready,
     readiness: r.readiness.detail,
-    scheduledActions: Object.fromEntries(Object.entries(r.actions).map(([d, a]) => [d, { ...a, utc: utcOf(a.schedule, a.timezone) ?? null }])),
+    scheduledActions: actionsJson(r.actions),
+    otherCampaigns: r.others.map((o) => ({ campaign: o.campaign, scheduledActions: actionsJson(o) })),
   }));
   return { data: { campaign: name, window, targets }, text: renderPrescaleStatus(name, window, rows, ctx.out) };
 }
 
-/** `retailctl prescale restore --campaign <name>`: baseline from the down actions in AWS, so it works from any machine. */
+/**
+ * `retailctl prescale restore --campaign <name>`: baseline from the down actions in AWS, so it works
+ * from any machine; where another campaign is live on a target, only this campaign's part is undone.
+ */
 export async function prescaleRestore(ctx: CommandContext, name: string, options: { waitMs: number }): Promise<CommandResult> {
-  const campaign = await campaignOf(ctx, name);
+  const { campaign, loaded } = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
-  const steps = refs.map((ref) => {
-    const seen = state.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
-    const actions = state.actions[ref.key] ?? {};
-    return {
-      ref,
-      baseline: seen.downAction,
-      registered: seen.registered,
-      // without a scaling policy, lowering the minimum leaves the capacity up: cap it first
-      drainFirst: Boolean(seen.downAction && !seen.hasPolicy && (seen.current ?? seen.registered?.min ?? 0) > seen.downAction.min),
-      deletes: (['up', 'drain', 'down'] as const).filter((d) => actions[d]).map((d) => actionName(name, ref, d)),
-    };
-  });
-  const todo = steps.filter((s) => s.baseline || s.deletes.length);
-  const lines = [`prescale restore ${name}:`];
-  for (const s of steps) {
-    lines.push(s.baseline
-      ? `  ${s.ref.label}: min/max ${s.registered ? `${s.registered.min}/${s.registered.max}` : '?'} → ${s.drainFirst ? `${s.baseline.min}/${s.baseline.min} until capacity is down, then ` : ''}${s.baseline.min}/${s.baseline.max}; delete ${s.deletes.join(', ')}`
-      : `  ${s.ref.label}: nothing recorded by retailctl (no down action)${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
-  }
-  const text = lines.join('\n');
-  const plan = { version: 1, campaign: name, steps: steps.map((s) => ({ target: s.ref.label, baseline: s.baseline ?? null, registered: s.registered ?? null, deleteActions: s.deletes })) };
+  const steps = planRestore({ campaignName: name, campaign, now: ctx.now(), observations: state.observations, campaigns: loaded.config.campaigns });
+  const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length);
+  const text = renderRestorePlan(name, steps, ctx.out);
+  const plan = {
+    version: 1,
+    campaign: name,
+    steps: steps.map((s) => ({
+      target: s.ref.label,
+      baseline: s.baseline ?? null,
+      registered: s.registered ?? null,
+      restoreTo: s.to ?? null,
+      keptFor: s.keptFor,
+      deleteActions: s.deletes,
+      updateActions: s.otherUpdates,
+    })),
+  };
   if (todo.length === 0) return { data: { plan, applied: false }, text: `${text}\nnothing to restore` };
   if (ctx.options.dryRun) return { data: { plan, applied: false, dryRun: true }, text };
   ctx.out.info(text);
-  await ctx.confirm(`Restore ${todo.length} targets of ${name} to their baseline now?`);
-  const write = aws.write();
-  const aas = await write.client('autoscaling');
-  const { RegisterScalableTargetCommand, DeleteScheduledActionCommand } = await import('@aws-sdk/client-application-auto-scaling');
-  const results = await Promise.all(
-    todo.map(async (s) => {
-      try {
-        const register = (min: number, max: number) =>
-          aas.send(new RegisterScalableTargetCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, MinCapacity: min, MaxCapacity: max }), { abortSignal: ctx.signal });
-        if (s.baseline && s.drainFirst) {
-          await register(s.baseline.min, s.baseline.min);
-          await waitForDrain(ctx, aws.read, s.ref, s.baseline.min, options.waitMs);
-        }
-        if (s.baseline) await register(s.baseline.min, s.baseline.max);
-        for (const actionNameToDelete of s.deletes) {
-          try {
-            await aas.send(new DeleteScheduledActionCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, ScheduledActionName: actionNameToDelete }), { abortSignal: ctx.signal });
-          } catch (err) {
-            if (!isAwsError(err, 'ObjectNotFoundException')) throw err;
-          }
-        }
-        return { target: s.ref.label, status: 'ok' as const };
-      } catch (err) {
-        return { target: s.ref.label, status: 'failed' as const, reason: (err as Error).message };
-      }
-    }),
-  );
+  const kept = todo.filter((s) => s.keptFor.length).length;
+  await ctx.confirm(`Restore ${todo.length} targets of ${name}${kept ? ` (${kept} kept up for other live campaigns)` : ' to their baseline'} now?`);
+  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal });
   const failed = results.filter((r) => r.status === 'failed');
-  const summary = results.map((r) => `${r.status === 'ok' ? '✓' : '✗'} ${r.target}${r.status === 'failed' ? `: ${r.reason}` : ''}`).join('\n');
+  const summary = results
+    .map((r) => {
+      const s = todo.find((x) => x.ref.label === r.target)!;
+      const what = s.keptFor.length ? `: this campaign's part removed; kept at ${s.to!.min}/${s.to!.max} for ${s.keptFor.map((k) => k.campaign).join(', ')} (still live), which comes down after its own window` : '';
+      return `${r.status === 'ok' ? '✓' : '✗'} ${r.target}${r.status === 'failed' ? `: ${r.reason}` : what}`;
+    })
+    .join('\n');
   return { exitCode: failed.length ? ExitCode.PartialFailure : ExitCode.Ok, data: { plan, applied: true, results }, text: summary };
 }
 
-/** Poll until a target's capacity is at most `wanted` (after capping its max), or the deadline passes. */
-async function waitForDrain(ctx: CommandContext, read: import('../aws/context.js').AwsClients, ref: import('./targets.js').ScalableTargetRef, wanted: number, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const now = await readReadiness(read, ref, wanted, ctx.signal);
-    if (now.current <= wanted) return;
-    if (Date.now() >= deadline) throw new RetailctlError('PRESCALE_DRAIN_TIMEOUT', `${ref.label} still has ${now.current} after ${formatDuration(waitMs)} capped at ${wanted}; its maximum stays capped, rerun restore to finish`, { exitCode: ExitCode.CheckFailed });
-    await sleep(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
-  }
-}

@@ -1,6 +1,17 @@
 import type { Campaign } from '../config/schema.js';
+import {
+  campaignMax,
+  firstRecordedBaseline,
+  groupOf,
+  needAt,
+  otherOccupant,
+  type ActionState,
+  type CampaignActions,
+  type Occupant,
+  type OtherCampaignActions,
+} from './shared.js';
 import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
-import { campaignWindow, shiftLocal, type CampaignWindow } from './window.js';
+import { campaignWindow, windowTime, type CampaignWindow, type WindowTime } from './window.js';
 
 /** What was read about one scalable target before planning. */
 export interface TargetObservation {
@@ -12,6 +23,10 @@ export interface TargetObservation {
    * machine) put back the real original values, not the raised ones.
    */
   downAction?: { min: number; max: number };
+  /** This campaign's scheduled actions on the target, as read (a rerun updates them). */
+  actions?: CampaignActions;
+  /** Other retailctl campaigns' scheduled actions on the same target. */
+  others?: OtherCampaignActions[];
   /** Capacity in place now (allocated provisioned concurrency, running tasks, provisioned units). */
   current?: number;
   /** A scaling policy is attached: it brings capacity back down once the minimum is lowered. */
@@ -39,16 +54,50 @@ export interface PrescaleInputs {
   account?: { limit: number; unreserved: number };
   /** Region the cost estimate assumes. */
   region: string;
+  /**
+   * Every campaign in the config (this one included). Another campaign found on a shared target is
+   * taken at its configured minimum and window when it is here; otherwise at what its scheduled
+   * actions say.
+   */
+  campaigns?: Record<string, Campaign>;
 }
 
 export interface ScheduledActionPlan {
   name: string;
-  /** `at(yyyy-mm-ddThh:mm:ss)` in `timezone`. */
+  /** `at(yyyy-mm-ddThh:mm:ss)` in `timezone`, which is always UTC: a UTC time never happens twice. */
   schedule: string;
   timezone: string;
   utc: string;
+  /** The same instant as local time in the campaign's zone, with its offset (`2027-11-07T01:59:00-04:00`). */
+  local: string;
   min: number;
   max: number;
+  /** False when the action already exists exactly like this (nothing to write). */
+  changed: boolean;
+  /** When the action exists at another time: that time (the action moves). */
+  previousUtc?: string;
+}
+
+/** A change to another campaign's scheduled action on a shared target (planned together). */
+export interface OtherActionUpdate extends ScheduledActionPlan {
+  campaign: string;
+  direction: 'up' | 'drain' | 'down';
+  /** The action as it was read. */
+  previous: ActionState;
+}
+
+/** Another campaign that holds, or will hold, the same scalable target. */
+export interface SharedCampaign {
+  campaign: string;
+  /** When its minimum applies; null when it raised at once (no up action). */
+  start: WindowTime | null;
+  end: WindowTime;
+  min: number;
+  max: number;
+  /** Where its needs were read from (see Occupant.source). */
+  source: Occupant['source'];
+  /** Its window overlaps this campaign's: planned together (largest minimum, one way down after the last). */
+  together: boolean;
 }
 
 export interface TargetPlan {
@@ -57,10 +106,17 @@ export interface TargetPlan {
   baseline: { min: number; max: number };
   /** Where the baseline came from. */
   baselineSource: 'down-action' | 'registered' | 'unregistered';
+  /** The campaign whose down action recorded the baseline (this one, or one sharing the target). */
+  baselineCampaign?: string;
+  /** What this run writes at the scale-up: this campaign's own minimum, or more while another campaign on the target needs more. */
   planned: { min: number; max: number };
+  /** This campaign's own needs from the config. */
+  own: { min: number; max: number };
   /** The plan raises the registered maximum to fit the new minimum. */
   raisesMax: boolean;
   current?: number;
+  /** The registered min/max as read. */
+  registered?: { min: number; max: number };
   /** now mode: RegisterScalableTarget with the planned min/max. */
   register?: { min: number; max: number };
   up?: ScheduledActionPlan;
@@ -72,6 +128,10 @@ export interface TargetPlan {
    */
   drain?: ScheduledActionPlan;
   down: ScheduledActionPlan;
+  /** Other campaigns on this target (empty when it is this campaign's alone). */
+  shared: SharedCampaign[];
+  /** Other campaigns' actions rewritten so that the campaigns planned together stay consistent. */
+  otherUpdates: OtherActionUpdate[];
 }
 
 /** Lambda provisioned concurrency price, per GB-second (published, us-east-1, Nov 2026). */
@@ -82,6 +142,20 @@ export const DRAIN_MS = 2 * 60_000;
 export const EARLY_WARNING_MS = 6 * 3_600_000;
 /** AWS keeps at least this much unreserved concurrency in every account. */
 export const MIN_UNRESERVED = 100;
+/**
+ * A scheduled action must fire at least this long after planning: an at() time in the past never
+ * fires, and a plan takes a moment to confirm and apply.
+ */
+export const SCHEDULE_MARGIN_MS = 60_000;
+
+/** A problem with the config that only shows against the clock: exit 2, located like other config problems. */
+export interface ConfigTimingProblem {
+  /** Config path of the key to blame, e.g. `campaigns.spring.leadTime`… */
+  path: (string | number)[];
+  /** …or this one, when the first is not written in the file (a default applied). */
+  fallbackPath?: (string | number)[];
+  message: string;
+}
 
 export interface PrescalePlan {
   version: 1;
@@ -90,65 +164,64 @@ export interface PrescalePlan {
   window: CampaignWindow;
   targets: TargetPlan[];
   cost: { usd: number; seconds: number; region: string; assumption: string; lines: string[] };
+  /** Config problems shown by the clock (exit 2): nothing is written. */
+  configProblems: ConfigTimingProblem[];
   /** Preflight failures: nothing is written. */
   refusals: string[];
   warnings: string[];
+  /** Facts the operator should see (e.g. the window has started, so capacity is raised now). */
+  notes: string[];
 }
 
-const atExpression = (local: string) => `at(${local})`;
+/** An action at an instant, in UTC, compared with what was read. */
+export function actionAt(name: string, ms: number, timezone: string, min: number, max: number, read?: ActionState): ScheduledActionPlan {
+  const t = windowTime(ms, timezone);
+  const schedule = `at(${t.utc.replace(/Z$/, '').slice(0, 19)})`;
+  const changed = !(read && read.schedule === schedule && read.timezone === 'UTC' && read.min === min && read.max === max);
+  const plan: ScheduledActionPlan = { name, schedule, timezone: 'UTC', utc: t.utc, local: t.localOffset, min, max, changed };
+  if (read?.utc && read.utc !== t.utc) plan.previousUtc = read.utc;
+  return plan;
+}
+
+/** Number of writes a target's plan still needs (0: AWS already holds it). */
+export function pendingWrites(t: TargetPlan): number {
+  const actions = [t.up, t.drain, t.down, ...t.otherUpdates].filter((a) => a?.changed).length;
+  const register = t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max) ? 1 : 0;
+  return actions + register;
+}
+
+const fmt = (t: WindowTime) => `${t.local.replace('T', ' ').slice(0, 16)}`;
 
 /** Pure: everything `prescale` would do, and why it would refuse. */
 export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
   const { campaign, campaignName, mode } = inputs;
   const window = campaignWindow(campaign);
+  const tz = window.timezone;
+  const configProblems: ConfigTimingProblem[] = [];
   const refusals: string[] = [];
   const warnings: string[] = [];
+  const notes: string[] = [];
   const nowMs = inputs.now.getTime();
-  if (nowMs >= Date.parse(window.endsAt.utc)) {
-    refusals.push(`campaign ${campaignName} ended at ${window.endsAt.local} ${window.timezone} (${window.endsAt.utc}): nothing to prescale`);
-  } else if (mode === 'now' && Date.parse(window.readyBy.utc) - nowMs > EARLY_WARNING_MS) {
-    warnings.push(`raising now holds the capacity (and pays for it) from now until ${window.endsAt.local} ${window.timezone}, ${Math.round((Date.parse(window.readyBy.utc) - nowMs) / 3_600_000)} h before it is needed: --schedule raises it at ${window.readyBy.local} instead`);
-  } else if (mode === 'schedule' && nowMs >= Date.parse(window.readyBy.utc)) {
-    warnings.push(`the scale-up time ${window.readyBy.local} ${window.timezone} has passed: run without --schedule to raise capacity now`);
+  const readyMs = Date.parse(window.readyBy.utc);
+  const endMs = Date.parse(window.endsAt.utc);
+  if (nowMs >= endMs) {
+    refusals.push(`campaign ${campaignName} ended at ${window.endsAt.local} ${tz} (${window.endsAt.utc}): nothing to prescale`);
+  } else if (mode === 'schedule' && readyMs < nowMs + SCHEDULE_MARGIN_MS) {
+    configProblems.push({
+      path: ['campaigns', campaignName, 'leadTime'],
+      fallbackPath: ['campaigns', campaignName, 'sendAt'],
+      message: `the scale-up time ${fmt(window.readyBy)} ${tz} (${window.readyBy.utc}, sendAt − leadTime) ${readyMs <= nowMs ? 'has passed' : 'is less than a minute away'}: a scheduled action for it would never fire. The window has started: run without --schedule to raise capacity now`,
+    });
+  } else if (mode === 'now' && readyMs <= nowMs) {
+    notes.push(`the window started at ${fmt(window.readyBy)} ${tz} (${window.readyBy.utc}): capacity is raised now, and only raise-now is possible`);
+  } else if (mode === 'now' && readyMs - nowMs > EARLY_WARNING_MS) {
+    warnings.push(`raising now holds the capacity (and pays for it) from now until ${window.endsAt.local} ${tz}, ${Math.round((readyMs - nowMs) / 3_600_000)} h before it is needed: --schedule raises it at ${window.readyBy.local} instead`);
+  }
+  if (window.sendAtAlsoAt) {
+    warnings.push(`sendAt ${campaign.sendAt} happens twice in ${tz} (clocks go back that night): the first, ${window.sendAt.localOffset} (${window.sendAt.utc}), is used, not ${window.sendAtAlsoAt.localOffset}`);
   }
 
-  const targets: TargetPlan[] = resolveTargets(campaign).map((ref) => {
-    const seen = inputs.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
-    let baseline: { min: number; max: number };
-    let baselineSource: TargetPlan['baselineSource'];
-    if (seen.downAction) {
-      baseline = seen.downAction;
-      baselineSource = 'down-action';
-    } else if (seen.registered) {
-      baseline = seen.registered;
-      baselineSource = 'registered';
-    } else {
-      // only Lambda can be prescaled unregistered: no provisioned concurrency before, none after
-      baseline = { min: 0, max: 0 };
-      baselineSource = 'unregistered';
-      if (ref.namespace !== 'lambda') {
-        refusals.push(`${ref.label} is not registered with Application Auto Scaling (${ref.dimension}): register it with its normal min/max first, so retailctl knows what to restore`);
-      }
-    }
-    const max = Math.max(ref.max ?? 0, ref.desired, seen.registered?.max ?? 0, baseline.max);
-    const planned = { min: ref.desired, max };
-    const drains = !seen.hasPolicy && planned.min > baseline.min;
-    const restoreAt = drains ? shiftLocal(window, window.endsAt, DRAIN_MS) : window.endsAt;
-    const plan: TargetPlan = {
-      ref,
-      baseline,
-      baselineSource,
-      planned,
-      raisesMax: planned.max > (seen.registered?.max ?? baseline.max),
-      down: { name: actionName(campaignName, ref, 'down'), schedule: atExpression(restoreAt.local), timezone: window.timezone, utc: restoreAt.utc, min: baseline.min, max: baseline.max },
-    };
-    if (drains) plan.drain = { name: actionName(campaignName, ref, 'drain'), schedule: atExpression(window.endsAt.local), timezone: window.timezone, utc: window.endsAt.utc, min: baseline.min, max: baseline.min };
-    if (seen.current !== undefined) plan.current = seen.current;
-    if (mode === 'now') plan.register = planned;
-    else plan.up = { name: actionName(campaignName, ref, 'up'), schedule: atExpression(window.readyBy.local), timezone: window.timezone, utc: window.readyBy.utc, min: planned.min, max: planned.max };
-    if (planned.min < baseline.min) warnings.push(`${ref.label}: the campaign minimum ${planned.min} is below the normal minimum ${baseline.min}; it is kept at ${planned.min} during the window`);
-    return plan;
-  });
+  const targets: TargetPlan[] = resolveTargets(campaign).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings));
 
   // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency
   let extraPc = 0;
@@ -167,19 +240,19 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     }
   }
 
-  // cost of the provisioned concurrency held through the window
+  // cost of the provisioned concurrency this campaign holds through its window
   // now mode holds capacity from now; schedule mode from the scale-up time
-  const start = mode === 'now' ? nowMs : Math.max(nowMs, Date.parse(window.readyBy.utc));
-  const seconds = Math.max(0, Math.round((Date.parse(window.endsAt.utc) - start) / 1000));
+  const start = mode === 'now' ? nowMs : Math.max(nowMs, readyMs);
+  const seconds = Math.max(0, Math.round((endMs - start) / 1000));
   const lines: string[] = [];
   let usd = 0;
   for (const t of targets.filter((t) => t.ref.namespace === 'lambda')) {
     const seen = inputs.lambdas[`${t.ref.lambda!.functionName}:${t.ref.lambda!.qualifier}`];
     if (!seen?.exists) continue;
     const price = PC_PRICE_PER_GB_SECOND[seen.architecture];
-    const cost = (seen.memoryMb / 1024) * t.planned.min * seconds * price;
+    const cost = (seen.memoryMb / 1024) * t.own.min * seconds * price;
     usd += cost;
-    lines.push(`${t.ref.label}: ${seen.memoryMb} MB × ${t.planned.min} × ${seconds} s × $${price}/GB-s (${seen.architecture}) = $${cost.toFixed(2)}`);
+    lines.push(`${t.ref.label}: ${seen.memoryMb} MB × ${t.own.min} × ${seconds} s × $${price}/GB-s (${seen.architecture}) = $${cost.toFixed(2)}`);
   }
   return {
     version: 1,
@@ -188,7 +261,122 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     window,
     targets,
     cost: { usd: Number(usd.toFixed(2)), seconds, region: inputs.region, assumption: `Lambda provisioned concurrency list price in ${inputs.region === 'us-east-1' ? 'us-east-1' : `us-east-1 (your region ${inputs.region} may differ)`}; invocations are billed on top`, lines },
+    configProblems,
     refusals,
     warnings,
+    notes,
   };
+}
+
+/** One target: baseline, the raised values (together with other campaigns), the way down after the last window. */
+function planTarget(
+  ref: ScalableTargetRef,
+  inputs: PrescaleInputs,
+  window: CampaignWindow,
+  clock: { nowMs: number; readyMs: number; endMs: number },
+  refusals: string[],
+  warnings: string[],
+): TargetPlan {
+  const { campaignName, mode } = inputs;
+  const { nowMs, readyMs, endMs } = clock;
+  const tz = window.timezone;
+  const seen = inputs.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
+  const ownDown = seen.actions?.down ?? (seen.downAction ? { name: actionName(campaignName, ref, 'down'), schedule: '', ...seen.downAction } : undefined);
+
+  // every campaign on the target: this one, and the others that still have something to do
+  const selfStart = mode === 'now' ? Math.min(nowMs, readyMs) : readyMs;
+  const others = othersOn(ref, seen, nowMs, inputs.campaigns);
+  const self: Occupant = { campaign: campaignName, self: true, start: selfStart, end: endMs, holds: endMs, min: ref.desired, max: ref.desired, source: 'this-run', actions: seen.actions ?? {} };
+  if (ownDown?.min !== undefined && ownDown.max !== undefined) self.recordedBaseline = { min: ownDown.min, max: ownDown.max };
+
+  // the baseline: recorded before the first retailctl campaign raised the target, never the raised values
+  let baseline: { min: number; max: number };
+  let baselineSource: TargetPlan['baselineSource'];
+  let baselineCampaign: string | undefined;
+  const recorded = firstRecordedBaseline([self, ...others]);
+  if (recorded) {
+    baseline = recorded.baseline;
+    baselineSource = 'down-action';
+    baselineCampaign = recorded.campaign;
+  } else if (seen.registered) {
+    baseline = seen.registered;
+    baselineSource = 'registered';
+  } else {
+    // only Lambda can be prescaled unregistered: no provisioned concurrency before, none after
+    baseline = { min: 0, max: 0 };
+    baselineSource = 'unregistered';
+    if (ref.namespace !== 'lambda') {
+      refusals.push(`${ref.label} is not registered with Application Auto Scaling (${ref.dimension}): register it with its normal min/max first, so retailctl knows what to restore`);
+    }
+  }
+  for (const o of [self, ...others]) {
+    if (o.recordedBaseline && (o.recordedBaseline.min !== baseline.min || o.recordedBaseline.max !== baseline.max)) {
+      warnings.push(`${ref.label}: ${o.self ? 'this campaign' : `campaign ${o.campaign}`}'s down action records ${o.recordedBaseline.min}/${o.recordedBaseline.max} as the baseline; ${baseline.min}/${baseline.max}, recorded by ${baselineCampaign} before it, is the one restored`);
+    }
+  }
+  self.max = campaignMax(ref, seen.registered, baseline);
+  for (const o of others) o.max = Math.max(o.max, o.min, o.source === 'config' ? baseline.max : 0);
+  const own = { min: self.min, max: self.max };
+
+  const group = groupOf([self, ...others], self);
+  const need = needAt(group, mode === 'now' ? nowMs : readyMs) ?? { min: self.min, max: self.max, campaigns: [campaignName] };
+  const planned = { min: need.min, max: need.max };
+  const way = wayDownOf(group, baseline, Boolean(seen.hasPolicy), nowMs);
+
+  const plan: TargetPlan = {
+    ref,
+    baseline,
+    baselineSource,
+    planned,
+    own,
+    raisesMax: planned.max > (seen.registered?.max ?? baseline.max),
+    down: actionAt(actionName(campaignName, ref, 'down'), way.downAt, tz, baseline.min, baseline.max, seen.actions?.down),
+    shared: others.map((o) => sharedCampaign(o, group.includes(o), tz)),
+    otherUpdates: otherUpdatesOf(group, baseline, way, nowMs, tz),
+  };
+  if (baselineCampaign) plan.baselineCampaign = baselineCampaign;
+  if (seen.registered) plan.registered = seen.registered;
+  if (way.drains) plan.drain = actionAt(actionName(campaignName, ref, 'drain'), way.drainAt, tz, baseline.min, baseline.min, seen.actions?.drain);
+  if (seen.current !== undefined) plan.current = seen.current;
+  if (mode === 'now') plan.register = planned;
+  else plan.up = actionAt(actionName(campaignName, ref, 'up'), readyMs, tz, planned.min, planned.max, seen.actions?.up);
+  if (self.min < baseline.min) warnings.push(`${ref.label}: the campaign minimum ${self.min} is below the normal minimum ${baseline.min}; it is kept at ${self.min} during the window`);
+  return plan;
+}
+
+/** The other campaigns on a target that still have something to do. */
+export function othersOn(ref: ScalableTargetRef, seen: TargetObservation, nowMs: number, campaigns: Record<string, Campaign> | undefined): Occupant[] {
+  return (seen.others ?? []).map((o) => otherOccupant(o, ref, nowMs, seen.registered, campaigns)).filter((o): o is Occupant => o !== undefined);
+}
+
+/** When a group of campaigns comes down: once, after the last window; a drain first where no scaling policy brings capacity down. */
+export function wayDownOf(group: readonly Occupant[], baseline: { min: number }, hasPolicy: boolean, nowMs: number): { drains: boolean; drainAt: number; downAt: number } {
+  const lastEnd = Math.max(...group.map((o) => o.holds));
+  const drains = !hasPolicy && (group.some((o) => o.min > baseline.min) || group.some((o) => !o.self && o.actions.drain !== undefined));
+  const drainAt = Math.max(lastEnd, nowMs + SCHEDULE_MARGIN_MS);
+  return { drains, drainAt, downAt: drains ? drainAt + DRAIN_MS : drainAt };
+}
+
+/**
+ * Other campaigns' actions in a group, made consistent with it: a scale-up still to come carries
+ * what the whole group needs at that time, and every way down moves to the group's (never inside
+ * another campaign's window). Only the actions that change.
+ */
+export function otherUpdatesOf(group: readonly Occupant[], baseline: { min: number; max: number }, way: { drainAt: number; downAt: number }, nowMs: number, tz: string): OtherActionUpdate[] {
+  const out: OtherActionUpdate[] = [];
+  for (const o of group.filter((g) => !g.self)) {
+    const { up, drain, down } = o.actions;
+    const upAt = up?.utc ? Date.parse(up.utc) : undefined;
+    if (up && upAt !== undefined && upAt > nowMs) {
+      const then = needAt(group, upAt)!;
+      out.push({ ...actionAt(up.name, upAt, tz, then.min, then.max, up), campaign: o.campaign, direction: 'up', previous: up });
+    }
+    if (drain) out.push({ ...actionAt(drain.name, way.drainAt, tz, baseline.min, baseline.min, drain), campaign: o.campaign, direction: 'drain', previous: drain });
+    if (down) out.push({ ...actionAt(down.name, way.downAt, tz, baseline.min, baseline.max, down), campaign: o.campaign, direction: 'down', previous: down });
+  }
+  return out.filter((u) => u.changed);
+}
+
+function sharedCampaign(o: Occupant, together: boolean, tz: string): SharedCampaign {
+  return { campaign: o.campaign, start: Number.isFinite(o.start) ? windowTime(o.start, tz) : null, end: windowTime(o.end, tz), min: o.min, max: o.max, source: o.source, together };
 }

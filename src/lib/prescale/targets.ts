@@ -26,7 +26,8 @@ export function sizeConcurrency(peakRps: number, avgDurationMs: number, headroom
   return { value, formula: `ceil(${peakRps} req/s × ${avgDurationMs} ms / 1000 × (1 + ${headroom})) = ceil(${Number((inFlight * (1 + headroom)).toFixed(3))}) = ${value}` };
 }
 
-const slug = (text: string) => text.replace(/[:/|\s]+/g, '-');
+/** The form a campaign or target name takes inside a scheduled action name. */
+export const slug = (text: string) => text.replace(/[:/|\s]+/g, '-');
 
 /** Pure: the scalable targets of a campaign (a DynamoDB target is one per capacity dimension). */
 export function resolveTargets(campaign: Pick<Campaign, 'targets'>): ScalableTargetRef[] {

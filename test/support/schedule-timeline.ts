@@ -1,0 +1,47 @@
+import { DateTime } from 'luxon';
+
+/** A scheduled action as the tests read it back from the emulator. */
+export interface ReadAction {
+  name: string;
+  schedule: string;
+  timezone?: string;
+  min?: number;
+  max?: number;
+}
+
+/**
+ * When an `at()` action fires, as Application Auto Scaling reads it: the wall-clock time in the
+ * action's Timezone (UTC when none). Every reading is returned when that wall-clock time happens
+ * twice (the night clocks go back), none when it never happens.
+ */
+export function firesAt(schedule: string, timezone: string | undefined): string[] {
+  const local = /^at\((.+)\)$/.exec(schedule)?.[1];
+  if (!local) return [];
+  const guess = DateTime.fromISO(local, { zone: timezone ?? 'UTC' });
+  return [-1, 0, 1]
+    .map((h) => guess.plus({ hours: h }))
+    .filter((d) => d.toFormat("yyyy-MM-dd'T'HH:mm:ss") === local)
+    .map((d) => d.toUTC().toISO({ suppressMilliseconds: true })!)
+    .filter((v, i, all) => all.indexOf(v) === i)
+    .sort();
+}
+
+/**
+ * The registered min/max of a target at `utc`, had Application Auto Scaling run its scheduled
+ * actions: start from `registered` and apply every action that fired by then, in time order (the
+ * emulator keeps actions but never runs them, so tests replay them to see what a user would get).
+ * An action whose time is ambiguous makes the replay throw: that is a defect to report, not guess.
+ */
+export function capacityAt(actions: readonly ReadAction[], registered: { min: number; max: number }, utc: string): { min: number; max: number } {
+  const timed = actions.map((a) => {
+    const at = firesAt(a.schedule, a.timezone);
+    if (at.length !== 1) throw new Error(`${a.name}: ${a.schedule} in ${a.timezone ?? 'UTC'} fires at ${at.length} instants`);
+    return { ...a, at: at[0]! };
+  });
+  const state = { ...registered };
+  for (const a of timed.filter((x) => x.at <= utc).sort((x, y) => x.at.localeCompare(y.at))) {
+    if (a.min !== undefined) state.min = a.min;
+    if (a.max !== undefined) state.max = a.max;
+  }
+  return state;
+}
