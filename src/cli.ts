@@ -76,15 +76,19 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, now: deps.now });
   let exitCode: ExitCodeValue = ExitCode.Ok;
 
-  const signals = new RunSignals(parseDuration(deps.env.RETAILCTL_INTERRUPT_GRACE ?? '') ?? DEFAULT_INTERRUPT_GRACE_MS);
+  const grace = deps.env.RETAILCTL_INTERRUPT_GRACE ? parseDuration(deps.env.RETAILCTL_INTERRUPT_GRACE) : undefined;
+  if (deps.env.RETAILCTL_INTERRUPT_GRACE && grace === undefined) out.warn(`RETAILCTL_INTERRUPT_GRACE: "${deps.env.RETAILCTL_INTERRUPT_GRACE}" is not a duration like 10s or 1m: using ${DEFAULT_INTERRUPT_GRACE_MS / 1000}s`);
+  const signals = new RunSignals(grace ?? DEFAULT_INTERRUPT_GRACE_MS);
   const onSignal = (signal: NodeJS.Signals) => {
     const writes = signals.inFlight();
     if (signals.stop.aborted) {
-      signals.abandon(`${signal} again`);
-      const unknown = writes.length
-        ? `: ${writes.join(', ')} had been sent and not answered, so its outcome is unknown; ${signals.checkCommand ? `run \`${signals.checkCommand}\`` : 'check the state in AWS'} before doing anything else`
-        : '';
-      deps.stderr.write(`\n${signal} again: stopping now${unknown}\n`);
+      signals.abandon(`second signal (${signal})`);
+      const check = signals.checkCommand ? `run \`${signals.checkCommand}\`` : 'check the state in AWS';
+      const unknown = writes.length ? `: ${writes.join(', ')} had been sent and not answered, so its outcome is unknown; ${check} before doing anything else` : '';
+      const applied = signals.applied.length ? ` Already applied: ${signals.applied.join('; ')}.` : '';
+      const message = `second signal (${signal}): stopping now${unknown}.${applied}`;
+      deps.stderr.write(`\n${message}\n`);
+      if (early.json) deps.stdout.write(`${JSON.stringify({ ok: false, applied: signals.applied, inFlight: writes, error: { code: writes.length ? 'OUTCOME_UNKNOWN' : 'INTERRUPTED', message, hint: writes.length ? check : null } })}\n`);
       process.exit(ExitCode.Interrupted);
     }
     out.warn(

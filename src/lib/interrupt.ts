@@ -19,6 +19,8 @@ export class RunSignals {
   #timer: NodeJS.Timeout | undefined;
   /** What to run to see the real state when an outcome is unknown (set by the command), e.g. `retailctl cdn status storefront`. */
   checkCommand: string | undefined;
+  /** What this run is known to have applied so far (set by commands), e.g. `Route 53 change /change/C1 (storefront: 100% fastly)`. */
+  readonly applied: string[] = [];
 
   constructor(readonly graceMs: number = DEFAULT_INTERRUPT_GRACE_MS) {}
 
@@ -65,6 +67,19 @@ export class RunSignals {
     const why = (this.#kill.signal.reason as Error | undefined)?.message ?? 'interrupted';
     return new RetailctlError('OUTCOME_UNKNOWN', `interrupted while ${label} was in flight (${why}): it was sent, so it may or may not have been applied`, {
       exitCode: ExitCode.Interrupted,
+      hint: this.checkCommand ? `run \`${this.checkCommand}\` to see the state now before doing anything else` : 'check the state in AWS before rerunning',
+    });
+  }
+
+  /**
+   * The error for a write whose connection failed after it was sent (reset, timeout): AWS may have
+   * applied it. Exit 1, not 130: nobody interrupted the run.
+   */
+  sentUnanswered(label: string, cause: RetailctlError): RetailctlError {
+    return new RetailctlError('OUTCOME_UNKNOWN', `${label} was sent but the connection failed before its answer (${(cause.cause as { code?: string } | undefined)?.code ?? cause.aws?.name ?? cause.code}): it may or may not have been applied`, {
+      exitCode: ExitCode.Failure,
+      cause,
+      aws: cause.aws,
       hint: this.checkCommand ? `run \`${this.checkCommand}\` to see the state now before doing anything else` : 'check the state in AWS before rerunning',
     });
   }

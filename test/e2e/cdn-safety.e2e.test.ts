@@ -8,7 +8,7 @@ import path from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCdnFixture, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
+import { createCdnFixture, failingHealthCheck, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
 import { awsErrors } from '../support/emulator.js';
 import { spawnCli, type SpawnOptions } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -54,7 +54,7 @@ describe('a signal while the Route 53 write is in flight', () => {
     const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1800 });
     expect(res.code).toBe(130);
     expect(res.stderr).toContain('SIGINT: waiting for Route53 ChangeResourceRecordSets to answer');
-    expect(res.stderr).toMatch(/interrupted by SIGINT after the change was applied: storefront: 100% fastly-0 \(change \S+ PENDING, not waited for INSYNC\); audit: /);
+    expect(res.stderr).toMatch(/interrupted by SIGINT after the change was applied: storefront: 100% fastly-0 \(change \S+ PENDING, INSYNC not confirmed\); audit: /);
     expect(res.stderr).not.toMatch(/\n\s+at /);
     // what Route 53 has is what the audit says
     expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
@@ -88,12 +88,26 @@ describe('a signal while the Route 53 write is in flight', () => {
     const f = await fixture('weighted');
     await slowChange(6000);
     const started = Date.now();
-    const res = await cdn(f, ['failover', '--yes'], { signals: [{ afterMs: 1200, signal: 'SIGINT' }, { afterMs: 2000, signal: 'SIGINT' }] });
+    const res = await cdn(f, ['failover', '--yes', '--json'], { signals: [{ afterMs: 1200, signal: 'SIGINT' }, { afterMs: 2000, signal: 'SIGINT' }] });
     expect(res.code).toBe(130);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(res.stderr).toContain('SIGINT again: stopping now: Route53 ChangeResourceRecordSets had been sent and not answered, so its outcome is unknown; run `retailctl cdn status storefront`');
+    // --json: still exactly one document, saying what is unknown
+    expect(JSON.parse(res.stdout)).toMatchObject({ ok: false, inFlight: ['Route53 ChangeResourceRecordSets'], error: { code: 'OUTCOME_UNKNOWN' } });
+    expect(res.stderr).toContain('second signal (SIGINT): stopping now: Route53 ChangeResourceRecordSets had been sent and not answered, so its outcome is unknown; run `retailctl cdn status storefront`');
     // wait until the held request reaches moto, then clear: the outcome really was unknown to the CLI
     await new Promise((r) => setTimeout(r, 4500));
+    await control.clearFaults();
+  });
+
+  it('a write held past the grace period: exit 130 "may or may not have been applied", the attempt audited as outcome unknown', async () => {
+    const f = await fixture('weighted');
+    await slowChange(4000);
+    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1200, env: { ...env, RETAILCTL_INTERRUPT_GRACE: '1s' } });
+    expect(res.code).toBe(130);
+    expect(res.stderr).toContain('interrupted while Route53 ChangeResourceRecordSets was in flight (no answer within 1 s of SIGINT): it was sent, so it may or may not have been applied');
+    expect(res.stderr).toContain('retailctl cdn status storefront');
+    expect((await auditLines(f))[0]).toMatchObject({ outcome: 'unknown', action: 'failover' });
+    await new Promise((r) => setTimeout(r, 3500));
     await control.clearFaults();
   });
 
@@ -144,6 +158,33 @@ describe('idempotent intent: reruns and concurrent operators converge', () => {
     expect(again.stdout).toContain('already on fastly-0: nothing to do');
   });
 
+  it('latency routing: opposite failovers at the same time never leave both health checks inverted [shim: HealthCheckVersion compare-and-set]', async () => {
+    const f = await fixture('latency');
+    // hold every UpdateHealthCheck so that both runs read before either writes
+    await control.fault({ service: 'route53', method: 'POST', path: '/healthcheck/', times: 0, delayMs: 800, forward: true });
+    const runs = await Promise.all([cdn(f, ['failover', '--yes']), cdn(f, ['failover', '--to', 'primary', '--yes'])]);
+    await control.clearFaults();
+    const both = [await inverted(f, f.healthChecks.primary), await inverted(f, f.healthChecks.secondary)];
+    expect(both).not.toEqual([true, true]);
+    // whoever lost was told so (exit 1, conflict), not "done"
+    const losers = runs.filter((r) => r.code !== 0);
+    for (const r of losers) expect(r.stderr).toContain('changed since the plan was read');
+    expect(runs.filter((r) => r.code === 0).length + losers.length).toBe(2);
+  });
+
+  it('failover routing with the primary failing on its own: no inversion (it would make Route 53 count the primary healthy), already on the secondary', async () => {
+    const f = await fixture('failover');
+    await control.fault(failingHealthCheck(f.healthChecks.primary));
+    await control.clearRequests();
+    const res = await cdn(f, ['failover', '--yes']);
+    await control.clearFaults();
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('already on fastly-0: nothing to do');
+    expect(res.stderr).toContain('cloudfront-0 is failing its health check on its own');
+    expect(await inverted(f, f.healthChecks.primary)).toBe(false);
+    expect(await route53Writes()).toBe(0);
+  });
+
   it('split traffic: failover goes to 100% on the secondary, shown in the plan', async () => {
     const f = await fixture('weighted');
     expect((await cdn(f, ['shift', '--weights', 'cloudfront-0=90,fastly-0=10', '--yes'])).code).toBe(0);
@@ -151,6 +192,30 @@ describe('idempotent intent: reruns and concurrent operators converge', () => {
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('traffic now:   90/10 cloudfront-0/fastly-0');
     expect(dry.stdout).toContain('traffic after: 100% fastly-0');
+  });
+});
+
+describe('a write whose answer is lost', () => {
+  it('without retries: exit 1 "sent but the connection failed before its answer", audited as unknown, not "unreachable" [shim: applied, then the connection dropped]', async () => {
+    const f = await fixture('weighted');
+    await control.fault({ service: 'route53', method: 'POST', path: '/rrset', loseAnswer: true });
+    const res = await cdn(f, ['failover', '--yes'], { env: { ...env, AWS_MAX_ATTEMPTS: '1' } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Route53 ChangeResourceRecordSets was sent but the connection failed before its answer');
+    expect(res.stderr).toContain('retailctl cdn status storefront');
+    expect(res.stderr).not.toContain('cannot reach');
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect((await auditLines(f))[0]).toMatchObject({ outcome: 'unknown' });
+  });
+
+  it('with retries: the retry is refused by the compare-and-set, and the run reports the change in place as applied, not as somebody else\'s no-op', async () => {
+    const f = await fixture('weighted');
+    await control.fault({ service: 'route53', method: 'POST', path: '/rrset', loseAnswer: true });
+    const res = await cdn(f, ['failover', '--yes']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('the first attempt of this run, whose answer was lost, probably made it');
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect((await auditLines(f))[0]).toMatchObject({ outcome: 'applied' });
   });
 });
 
@@ -165,6 +230,25 @@ describe('the audit trail', () => {
     expect(res.stderr).toContain('is a directory, not a file');
     expect(await route53Writes()).toBe(0);
     expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+  });
+
+  it('cdn.auditLog that is a device or a FIFO: exit 2 before anything changes; a dangling symlink is written through to its target', async () => {
+    const f = await fixture('weighted');
+    const { execFileSync } = await import('node:child_process');
+    const { symlink, writeFile: write } = await import('node:fs/promises');
+    const text = await readFile(f.configFile, 'utf8');
+    execFileSync('mkfifo', [path.join(f.dir, 'fifo')]);
+    await symlink(path.join(f.dir, 'missing', 'dir', 'audit.jsonl'), path.join(f.dir, 'dangling'));
+    for (const target of ['/dev/null', 'fifo']) {
+      await write(f.configFile, text.replace('auditLog: audit.jsonl', `auditLog: ${target}`));
+      const res = await cdn(f, ['failover', '--yes']);
+      expect([target, res.code]).toEqual([target, 2]);
+      expect(res.stderr).toContain('is not a regular file (a device, FIFO or socket)');
+    }
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
+    await write(f.configFile, text.replace('auditLog: audit.jsonl', 'auditLog: dangling'));
+    expect((await cdn(f, ['failover', '--yes'])).code).toBe(0);
+    expect(JSON.parse(await readFile(path.join(f.dir, 'missing', 'dir', 'audit.jsonl'), 'utf8'))).toMatchObject({ outcome: 'applied' });
   });
 
   it('cdn.auditBucket missing: exit 2 before anything changes', async () => {
@@ -187,7 +271,7 @@ describe('the audit trail', () => {
     expect(res.code).toBe(4);
     const doc = JSON.parse(res.stdout) as Record<string, unknown>;
     expect(doc).toMatchObject({ ok: false, applied: true, changeId: expect.stringMatching(/\S/) });
-    expect(res.stderr).toMatch(/storefront: change applied \(change \S+ INSYNC\), audit entry not written: s3:\/\/cdn-audit-denied\/retailctl\/cdn-audit\/storefront\/\S+: /);
+    expect(res.stderr).toMatch(/storefront: change applied \(change \S+ INSYNC\), audit entry not written to s3:\/\/cdn-audit-denied\/retailctl\/cdn-audit\/storefront\/\S+: /);
     const kept = /audit entry \(keep it[^)]*\): (\{.*\})/.exec(res.stderr);
     expect(JSON.parse(kept![1]!)).toMatchObject({ outcome: 'applied', changeId: doc.changeId, trafficAfter: '100% fastly-0' });
     // traffic moved and the local log has it; the bucket has nothing

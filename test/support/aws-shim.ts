@@ -45,6 +45,8 @@ export interface FaultRule {
   every?: number;
   /** Drop the connection (after reading the request) instead of answering: a network failure. */
   reset?: boolean;
+  /** Pass the request on (it is applied), then drop the connection instead of answering: a lost answer. */
+  loseAnswer?: boolean;
   /** Wait this long before answering (or before forwarding, when `forward` is set). */
   delayMs?: number;
   /** Forward to moto after the delay instead of answering with `status`. */
@@ -296,9 +298,19 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       rule.used += 1;
       if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
       if (rule.reset) return { status: 0, reset: true };
+      if (rule.loseAnswer) {
+        // the request reaches AWS and is applied; its answer never reaches the client
+        await serve(req, url, method, body);
+        return { status: 0, reset: true };
+      }
       if (!rule.forward) return { status: rule.status ?? 500, headers: rule.headers ?? {}, body: rule.body ?? '' };
     }
+    return serve(req, url, method, body);
+  }
 
+  /** What AWS (moto plus the rules the shim adds) answers to a request. */
+  async function serve(req: http.IncomingMessage, url: URL, method: string, requestBody: Buffer): Promise<Reply> {
+    const body = requestBody;
     // Route 53 applies one change to a zone (or a health check) at a time: check and apply are one
     // step, so two concurrent compare-and-set writes cannot both pass the check
     const rrsetMatch = RRSET_PATH.exec(url.pathname);

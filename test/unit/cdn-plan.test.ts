@@ -98,6 +98,44 @@ describe('weighted planning', () => {
     );
   });
 
+  it('shift: a record left at 0/0 is refused, and a side whose share rises is health-checked even when its weight does not', () => {
+    const two: GroupState = {
+      ...weighted(100, 0),
+      config: { zoneId: 'Z1', record: ['www.shop.example.com', 'api.shop.example.com'], type: 'CNAME', routing: 'weighted', primary: { setIdentifier: { 'www.shop.example.com': 'cf-0', 'api.shop.example.com': 'cf-1' } }, secondary: { setIdentifier: { 'www.shop.example.com': 'fa-0', 'api.shop.example.com': 'fa-1' } } },
+      records: [
+        { name: 'www.shop.example.com', type: 'CNAME', sets: [set('cf-0', { Weight: 100 }), set('fa-0', { Weight: 0, HealthCheckId: 'hc-fa' })] },
+        { name: 'api.shop.example.com', type: 'CNAME', sets: [set('cf-1', { Weight: 100 }), set('fa-1', { Weight: 0, HealthCheckId: 'hc-fa' })] },
+      ],
+    };
+    expect(() => planCdnChange(two, { action: 'shift', weights: { 'cf-0': 0, 'fa-1': 10 }, now })).toThrow(/every record set of www\.shop\.example\.com at weight 0/);
+    const failing = { ...weighted(10, 0, [health('hc-fa', { healthy: false, checkersHealthy: 0 })]) };
+    failing.records[0]!.sets[1]!.HealthCheckId = 'hc-fa';
+    // 10/0 → 10/10 hands fastly half the traffic: its health is checked first
+    expect(planCdnChange(failing, { action: 'shift', weights: { cloudfront: 10, fastly: 10 }, now }).refusals.join()).toContain('fastly health check hc-fa is failing');
+  });
+
+  it('weighted: "already there" with a failing destination is not done: refused, since Route 53 answers with the other side', () => {
+    const s = weighted(0, 100, [health('hc-fa', { healthy: false, checkersHealthy: 0 })]);
+    s.records[0]!.sets[1]!.HealthCheckId = 'hc-fa';
+    const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
+    expect(plan.noop).toBe(true);
+    expect(plan.refusals.join()).toMatch(/fastly health check hc-fa is failing .* so Route 53 does not answer with it/);
+  });
+
+  it('refuses a plan that would not send all traffic where asked (a record set the group does not manage keeps its weight)', () => {
+    const s = weighted(100, 0, [health('hc-fa')]);
+    s.records[0]!.sets.push(set('akamai', { Weight: 50 }));
+    const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
+    expect(plan.refusals.join()).toContain('the plan would not send all traffic to fastly');
+    expect([plan.trafficBefore, plan.trafficAfter]).toEqual(['67/0/33 cloudfront/fastly/akamai', '0/67/33 cloudfront/fastly/akamai']);
+  });
+
+  it('finds a side\'s record set by a set-identifier map key written in another case or with a trailing dot', () => {
+    const s = weighted(100, 0, [health('hc-fa')]);
+    s.config = { ...s.config, primary: { setIdentifier: { 'WWW.Shop.Example.com.': 'cloudfront' } }, secondary: { setIdentifier: { 'www.shop.example.com': 'fastly' } } };
+    expect(planCdnChange(s, { action: 'failover', to: 'secondary', now }).trafficAfter).toBe('100% fastly');
+  });
+
   it('shift validates weights and set identifiers', () => {
     expect(parseWeights('cloudfront=90, fastly=10')).toEqual({ cloudfront: 90, fastly: 10 });
     expect(() => parseWeights('cloudfront=0,fastly=0')).toThrow(/all weights are 0/);
@@ -113,10 +151,13 @@ describe('failover routing planning', () => {
   const failover = (hcs: HealthState[]) =>
     state('failover', [set('cloudfront', { Failover: 'PRIMARY', HealthCheckId: 'hc-cf' }), set('fastly', { Failover: 'SECONDARY', HealthCheckId: 'hc-fa' })], hcs);
 
-  it('inverts the primary check (compare-and-set on its version) and leaves records alone', () => {
+  it('inverts the primary check (compare-and-set on its version), guarded by a write of the secondary at its version, and leaves records alone', () => {
     const plan = planCdnChange(failover([health('hc-cf'), health('hc-fa')]), { action: 'failover', to: 'secondary', now });
     expect(plan.changeBatch).toBeUndefined();
-    expect(plan.healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: true, wasInverted: false }]);
+    expect(plan.healthCheckUpdates).toEqual([
+      { healthCheckId: 'hc-fa', side: 'secondary', version: 3, inverted: false, wasInverted: false, guard: true },
+      { healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: true, wasInverted: false },
+    ]);
     expect(plan.trafficAfter).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');
   });
 
@@ -125,13 +166,25 @@ describe('failover routing planning', () => {
     expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-fa', false], ['hc-cf', true]]);
   });
 
-  it('a primary failing on its own: failover pins traffic to the secondary by inverting it', () => {
+  it('a primary failing on its own is never inverted (that would make Route 53 count it healthy): already on the secondary, with a warning', () => {
     const s = failover([health('hc-cf', { healthy: false, checkersHealthy: 0 }), health('hc-fa')]);
     expect(groupTraffic(s).summary).toBe('100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)');
-    expect(destinationFor('failover', undefined)).toBe('secondary');
     const plan = planCdnChange(s, { action: 'failover', to: 'secondary', now });
-    expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-cf', true]]);
-    expect(plan.refusals).toEqual([]);
+    expect(plan.healthCheckUpdates).toEqual([]);
+    expect([plan.noop, plan.trafficAfter]).toEqual([true, '100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)']);
+    expect(plan.warnings.join('\n')).toContain('cloudfront is failing its health check on its own');
+    // inverted earlier while healthy, failing now: inverted + failing counts as healthy, so the fix is to un-invert it
+    const masked = planCdnChange(failover([health('hc-cf', { healthy: false, checkersHealthy: 0, inverted: true }), health('hc-fa')]), { action: 'failover', to: 'secondary', now });
+    expect(masked.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-fa', false], ['hc-cf', false]]);
+    expect(masked.trafficAfter).toBe('100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)');
+  });
+
+  it('latency: every check the move rests on is written at its read version, restores before drains', () => {
+    const latency = state('latency', [set('cloudfront', { Region: 'us-east-1', HealthCheckId: 'hc-cf' }), set('fastly', { Region: 'eu-west-1', HealthCheckId: 'hc-fa' })], [health('hc-cf'), health('hc-fa')]);
+    const plan = planCdnChange(latency, { action: 'failover', to: 'secondary', now });
+    expect(plan.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.guard ?? false])).toEqual([['hc-fa', false, true], ['hc-cf', true, false]]);
+    const back = planCdnChange(latency, { action: 'failover', to: 'primary', now });
+    expect(back.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.guard ?? false])).toEqual([['hc-cf', false, true], ['hc-fa', true, false]]);
   });
 
   it('failback un-inverts; a primary without a health check cannot be forced', () => {
@@ -140,7 +193,10 @@ describe('failover routing planning', () => {
     // failover again is a no-op (it used to toggle back to the primary)
     const again = planCdnChange(s, { action: 'failover', to: destinationFor('failover', undefined), now });
     expect([again.noop, again.destination]).toEqual([true, 'fastly']);
-    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true }]);
+    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([
+      { healthCheckId: 'hc-fa', side: 'secondary', version: 3, inverted: false, wasInverted: false, guard: true },
+      { healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true },
+    ]);
     const bare = state('failover', [set('cloudfront', { Failover: 'PRIMARY' }), set('fastly', { Failover: 'SECONDARY' })]);
     expect(() => planCdnChange(bare, { action: 'failover', to: 'secondary', now })).toThrow(/have no health check/);
   });

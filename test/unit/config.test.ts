@@ -140,6 +140,9 @@ describe('config validation', () => {
     expect(problemsOf(`cdn:\n${group('storefront', 'www.example.com', 'cf', 'fa')}${group('campaign', 'www.example.com.', 'cf2', 'fa2')}`)).toEqual([
       'retailctl.yaml:10:5: cdn.campaign.record: record "www.example.com." (CNAME) is also in cdn group "storefront": a record may belong to one group only',
     ]);
+    // the same zone written with and without the /hostedzone/ prefix is the same zone
+    const zoned = `cdn:\n${group('storefront', 'www.example.com', 'cf', 'fa')}${group('campaign', 'WWW.example.com.', 'cf2', 'fa2').replace('zoneId: Z1', 'zoneId: /hostedzone/Z1')}`;
+    expect(problemsOf(zoned)[0]).toContain('is also in cdn group "storefront"');
     // a map of identifiers: same check per record, and every record needs an entry
     expect(
       problemsOf('cdn:\n  storefront:\n    zoneId: Z1\n    record: [www.example.com, example.com]\n    routing: weighted\n    primary: { setIdentifier: { www.example.com: cf-www, example.com: cf-apex } }\n    secondary: { setIdentifier: { www.example.com: cf-www } }\n'),

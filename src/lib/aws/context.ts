@@ -197,10 +197,22 @@ function guardWrites(client: MiddlewareClient, service: string, signals: RunSign
       },
       (err: unknown) => {
         done();
-        throw signals.kill.aborted ? signals.outcomeUnknown(label) : err;
+        if (signals.kill.aborted) throw signals.outcomeUnknown(label);
+        if (sentButUnanswered(err)) throw signals.sentUnanswered(label, err);
+        throw err;
       },
     );
   };
+}
+
+/** Connection failures that happen before a request is sent: the write was certainly not applied. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** A network failure after the request may have reached AWS (reset, timeout): its outcome is unknown. */
+function sentButUnanswered(err: unknown): err is RetailctlError {
+  if (!(err instanceof RetailctlError) || err.code !== 'AWS_UNREACHABLE') return false;
+  const code = (err.cause as { code?: string } | undefined)?.code;
+  return !NEVER_SENT.has(code ?? '') && !NEVER_SENT.has(err.aws?.name ?? '');
 }
 
 interface MiddlewareClient {

@@ -2,7 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { AwsClients } from '../aws/context.js';
 import { awsErrorName, ExitCode, RetailctlError } from '../errors.js';
-import { checkOutputFile } from '../io/paths.js';
+import { checkOutputFile, resolveOutputPath } from '../io/paths.js';
 import type { CdnPlan } from './plan.js';
 
 /** One line of the CDN audit log (JSON Lines). */
@@ -16,9 +16,11 @@ export interface AuditEntry {
   /**
    * `applied`: the whole plan was applied; `noop`: traffic already went there, nothing was written;
    * `partial`: some health-check updates were applied before a failure or an interrupt (`records`
-   * and `healthCheckUpdates` list only what was applied).
+   * and `healthCheckUpdates` list only what was applied); `unknown`: a write was sent and its answer
+   * never came (connection lost, or abandoned after a second Ctrl-C) — `retailctl cdn status` shows
+   * whether it was applied.
    */
-  outcome: 'applied' | 'noop' | 'partial';
+  outcome: 'applied' | 'noop' | 'partial' | 'unknown';
   trafficBefore: string;
   trafficAfter: string;
   /** Per record: the record sets before and after. */
@@ -79,8 +81,9 @@ export async function checkAuditTargets(targets: AuditTargets, read: AwsClients,
 export async function writeAudit(entry: AuditEntry, targets: AuditTargets, write: AwsClients | undefined): Promise<AuditResult> {
   const result: AuditResult = { errors: [] };
   try {
-    await mkdir(path.dirname(targets.file), { recursive: true });
-    await appendFile(targets.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    const file = await resolveOutputPath(targets.file);
+    await mkdir(path.dirname(file), { recursive: true });
+    await appendFile(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
     result.file = targets.file;
   } catch (err) {
     result.errors.push(`${targets.file}: ${(err as Error).message}`);

@@ -24,6 +24,8 @@ export interface ExecuteCdnOptions {
   signal?: AbortSignal;
   now: () => Date;
   onProgress?: (message: string) => void;
+  /** Told each write as soon as it is known to be applied (so a second Ctrl-C can still say so). */
+  onApplied?: (what: string) => void;
 }
 
 export interface CdnResult {
@@ -50,7 +52,7 @@ export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'call
     routing: plan.routing,
     outcome,
     trafficBefore: plan.trafficBefore,
-    trafficAfter: outcome === 'applied' ? plan.trafficAfter : outcome === 'noop' ? plan.trafficBefore : `unknown: only part of the plan was applied (planned: ${plan.trafficAfter})`,
+    trafficAfter: outcome === 'applied' ? plan.trafficAfter : outcome === 'noop' ? plan.trafficBefore : `unknown: ${outcome === 'partial' ? 'only part of the plan was applied' : 'the answer to the write never came'} (planned: ${plan.trafficAfter})`,
     records: plan.records,
     healthCheckUpdates: outcome === 'partial' ? plan.healthCheckUpdates.filter((u) => extra.applied?.includes(u.healthCheckId)) : outcome === 'noop' ? [] : plan.healthCheckUpdates,
   };
@@ -59,11 +61,26 @@ export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'call
   return entry;
 }
 
-function conflict(message: string, details: string[]): RetailctlError {
+function conflict(message: string, details: string[], mayHaveApplied = false): RetailctlError {
   return new RetailctlError('CDN_CONFLICT', message, {
     exitCode: ExitCode.Failure,
     details,
     hint: 'someone (or another retailctl run) changed it after this plan was read: review `retailctl cdn status`, then rerun to plan from the current state',
+    // said even after a Ctrl-C: nothing (or, after a lost answer, maybe this very change) was applied
+    data: { applied: mayHaveApplied ? 'unknown' : false, mayHaveApplied },
+  });
+}
+
+/** A write sent without an answer: audit the attempt (outcome unknown), then report it. */
+async function unknownOutcome(plan: CdnPlan, opts: ExecuteCdnOptions, err: RetailctlError): Promise<RetailctlError> {
+  const entry = auditEntryFor(plan, opts, 'unknown', { note: err.message });
+  const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+  return new RetailctlError(err.code, err.message, {
+    exitCode: err.exitCode,
+    cause: err,
+    aws: err.aws,
+    hint: `${err.hint ?? `run \`retailctl cdn status ${plan.group}\``}; the attempt is in the audit log as outcome "unknown"${audit.errors.length ? ` (NOT written: ${audit.errors.join('; ')}: ${JSON.stringify(entry)})` : ''}`,
+    data: { applied: 'unknown', audit },
   });
 }
 
@@ -104,10 +121,14 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
     try {
       const res = await route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: plan.zoneId, ChangeBatch: plan.changeBatch }));
       changeId = res.ChangeInfo?.Id;
+      opts.onApplied?.(`Route 53 change ${changeId} (${plan.group}: ${plan.trafficAfter})`);
     } catch (err) {
       if (isAwsError(err, 'InvalidChangeBatch') && /do not match|not found/i.test((err as Error).message)) {
-        throw conflict(`${plan.group}: the records changed since the plan was read; Route 53 refused the whole batch and nothing was changed`, await describeDrift(plan, opts));
+        // refused on a retry: the attempt before it may have been applied with its answer lost
+        const retried = ((err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1;
+        throw conflict(`${plan.group}: the records changed since the plan was read; Route 53 refused the whole batch${retried ? ' on a retry (an earlier attempt, whose answer was lost, may have applied this very change)' : ' and nothing was changed'}`, await describeDrift(plan, opts), retried);
       }
+      if (err instanceof RetailctlError && err.code === 'OUTCOME_UNKNOWN') throw await unknownOutcome(plan, opts, err);
       throw err;
     }
   }
@@ -115,11 +136,18 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
   for (const update of plan.healthCheckUpdates) {
     try {
       await route53.send(new UpdateHealthCheckCommand({ HealthCheckId: update.healthCheckId, HealthCheckVersion: update.version, Inverted: update.inverted }));
-      healthChecksUpdated.push(update.healthCheckId);
+      // a guard write changes nothing a user would see: it is not reported as applied
+      if (!update.guard) {
+        healthChecksUpdated.push(update.healthCheckId);
+        opts.onApplied?.(`health check ${update.healthCheckId} (${update.side}) Inverted ${update.inverted}`);
+      }
     } catch (err) {
       const stale = isAwsError(err, 'HealthCheckVersionMismatch');
       const error = stale ? conflict(`${plan.group}: health check ${update.healthCheckId} changed since the plan was read (HealthCheckVersion ${update.version} is stale)`, []) : err;
-      if (healthChecksUpdated.length === 0) throw stale ? conflict(`${(error as Error).message}; nothing was changed`, []) : err;
+      if (healthChecksUpdated.length === 0) {
+        if (err instanceof RetailctlError && err.code === 'OUTCOME_UNKNOWN') throw await unknownOutcome(plan, opts, err);
+        throw stale ? conflict(`${(error as Error).message}; nothing was changed`, []) : err;
+      }
       failure = error;
       break;
     }
@@ -127,15 +155,16 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
 
   // the change is made: record it before anything else can go wrong (waiting, Ctrl-C)
   if (failure) {
-    const pending = plan.healthCheckUpdates.map((u) => u.healthCheckId).filter((id) => !healthChecksUpdated.includes(id));
-    const what = `applied: health check ${healthChecksUpdated.join(', ')}; not applied: ${pending.join(', ')} (the destination was restored first, so both CDNs may serve now, which is safe)`;
+    const pending = plan.healthCheckUpdates.filter((u) => !u.guard && !healthChecksUpdated.includes(u.healthCheckId)).map((u) => u.healthCheckId);
+    const unknown = failure instanceof RetailctlError && failure.code === 'OUTCOME_UNKNOWN';
+    const what = `applied: health check ${healthChecksUpdated.join(', ')}; ${unknown ? `outcome unknown: ${pending[0]}${pending.length > 1 ? `; not applied: ${pending.slice(1).join(', ')}` : ''}` : `not applied: ${pending.join(', ')}`} (the destination was restored first, so both CDNs may serve now, which is safe)`;
     const entry = auditEntryFor(plan, opts, 'partial', { applied: healthChecksUpdated, note: `${(failure as Error).message}; ${what}` });
     const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
     const base = failure instanceof RetailctlError ? failure : undefined;
     throw new RetailctlError(base?.code ?? 'CDN_PARTIAL', `${(failure as Error).message}; ${what}`, {
       exitCode: base?.exitCode ?? ExitCode.Failure,
       cause: failure,
-      hint: `rerun the same command to finish (it continues from the state now)${audit.errors.length ? `; the audit entry was NOT written (${audit.errors.join('; ')}): ${JSON.stringify(entry)}` : ''}`,
+      hint: `${unknown ? `run \`retailctl cdn status ${plan.group}\` to see the state, then rerun the same command to finish` : 'rerun the same command to finish (it continues from the state now)'}${audit.errors.length ? `; the audit entry was NOT written (${audit.errors.join('; ')}): ${JSON.stringify(entry)}` : ''}`,
       data: { applied: true, partial: true, healthChecksUpdated, audit },
     });
   }

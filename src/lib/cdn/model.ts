@@ -57,7 +57,8 @@ export interface GroupState {
 /** The SetIdentifier of `side` for `recordName` (a config string applies to every record). */
 export function setIdentifierFor(endpoint: CdnEndpoint, recordName: string): string | undefined {
   if (typeof endpoint.setIdentifier === 'string') return endpoint.setIdentifier;
-  return endpoint.setIdentifier[normalizeName(recordName)] ?? endpoint.setIdentifier[`${normalizeName(recordName)}.`];
+  const name = normalizeName(recordName);
+  return Object.entries(endpoint.setIdentifier).find(([key]) => normalizeName(key) === name)?.[1];
 }
 
 /** Lower case, no trailing dot: how record names are compared. */

@@ -138,10 +138,10 @@ export async function cdnChange(ctx: CommandContext, name: string | undefined, r
   const targets = auditTargets(loaded);
   await checkAuditTargets(targets, aws.read, ctx.signal);
 
-  const { state, plan } = await gatherAndPlan(ctx, aws.read, group, groupConfig, request);
+  const { state, plan } = await nothingChangedIfInterrupted(ctx, gatherAndPlan(ctx, aws.read, group, groupConfig, request));
   const text = renderPlan(plan, ctx.out, { showBatch: ctx.options.dryRun });
-  if (plan.noop) return ctx.options.dryRun ? { data: { plan, applied: false, dryRun: true }, text } : noop(ctx, aws, plan, targets, text);
-  if (plan.refusals.length && !request.force) {
+  if (plan.noop && !plan.refusals.length) return ctx.options.dryRun ? { data: { plan, applied: false, dryRun: true }, text } : noop(ctx, aws, plan, targets, text);
+  if (plan.refusals.length && (!request.force || plan.noop)) {
     if (!ctx.options.json) ctx.out.info(text);
     throw new RetailctlError('CDN_PREFLIGHT_FAILED', `refusing to move ${group}'s traffic: ${plan.refusals[0]}`, {
       exitCode: ExitCode.CheckFailed,
@@ -154,40 +154,65 @@ export async function cdnChange(ctx: CommandContext, name: string | undefined, r
 
   ctx.out.info(text);
   await ctx.confirm(`Apply this change to ${group}?`);
-  const caller = await callerArn(ctx, aws.read);
+  const caller = await nothingChangedIfInterrupted(ctx, callerArn(ctx, aws.read));
   const progress = request.waitMs > 0 && plan.changeBatch ? await ctx.out.progress(`waiting for Route 53 to apply the change everywhere (up to ${formatDuration(request.waitMs)})`) : undefined;
   let result: CdnResult;
   try {
-    result = await executeCdnPlan(plan, { write: aws.write(), sideWrite: aws.write({ side: true }), read: aws.read, state, audit: targets, caller, waitMs: request.waitMs, signal: ctx.signal, now: ctx.now, onProgress: (m) => progress?.update(m) });
+    result = await executeCdnPlan(plan, {
+      write: aws.write(),
+      sideWrite: aws.write({ side: true }),
+      read: aws.read,
+      state,
+      audit: targets,
+      caller,
+      waitMs: request.waitMs,
+      signal: ctx.signal,
+      now: ctx.now,
+      onProgress: (m) => progress?.update(m),
+      onApplied: (what) => ctx.signals.applied.push(what),
+    });
   } catch (err) {
     progress?.fail();
     if (!(err instanceof RetailctlError) || err.code !== 'CDN_CONFLICT' || ctx.signal.aborted) throw err;
     // someone else changed the group between our read and our write: if they moved it where we
     // were going, the job is done; otherwise report the conflict
     const again = await gatherAndPlan(ctx, aws.read, group, groupConfig, request).catch(() => undefined);
-    if (!again?.plan.noop) throw err;
-    return noop(ctx, aws, again.plan, targets, renderPlan(again.plan, ctx.out, { showBatch: false }), 'another change got there first', caller);
+    if (!again?.plan.noop || again.plan.refusals.length) throw err;
+    const lostAnswer = err.data?.mayHaveApplied === true;
+    const why = lostAnswer ? 'the change is in place: the first attempt of this run, whose answer was lost, probably made it (or another operator did)' : 'another change got there first';
+    return noop(ctx, aws, again.plan, targets, renderPlan(again.plan, ctx.out, { showBatch: false }), why, caller, lostAnswer ? 'applied' : 'noop');
   }
   return reportApplied(ctx, plan, result, targets, request.waitMs, progress);
 }
 
+/** Before the write is sent, an interrupt means nothing changed: say so. */
+async function nothingChangedIfInterrupted<T>(ctx: CommandContext, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!ctx.signal.aborted) throw err;
+    throw new RetailctlError('INTERRUPTED', `${(ctx.signal.reason as Error).message} before any change: nothing was changed`, { exitCode: ExitCode.Interrupted, cause: err, hint: 'run the same command again when you are ready', data: { applied: false } });
+  }
+}
+
 /** Traffic already goes there: nothing is written to Route 53; the no-op is audited. */
-async function noop(ctx: CommandContext, aws: AwsContext, plan: CdnPlan, targets: AuditTargets, text: string, why?: string, knownCaller?: string): Promise<CommandResult> {
-  const caller = knownCaller ?? (await callerArn(ctx, aws.read));
+async function noop(ctx: CommandContext, aws: AwsContext, plan: CdnPlan, targets: AuditTargets, text: string, why?: string, knownCaller?: string, outcome: 'noop' | 'applied' = 'noop'): Promise<CommandResult> {
+  const caller = knownCaller ?? (await nothingChangedIfInterrupted(ctx, callerArn(ctx, aws.read)));
   const message = `${noopMessage(plan)}${why ? ` (${why})` : ''}`;
-  const entry = auditEntryFor(plan, { caller, now: ctx.now }, 'noop', { note: message });
+  const entry = auditEntryFor(plan, { caller, now: ctx.now }, outcome, { note: message });
   const audit = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
   if (!ctx.options.json) ctx.out.info(text);
-  const data = { plan, applied: false, noop: true, audit };
-  if (audit.errors.length) return auditNotWritten(ctx, data, `${plan.group}: ${message}, but the audit entry of the no-op was not written`, audit, entry);
+  const data = { plan, applied: outcome === 'applied', noop: outcome === 'noop', audit };
+  if (audit.errors.length) return auditNotWritten(ctx, data, `${plan.group}: ${message}, but its audit entry was not written`, audit, entry);
   return { data, text: `${plan.group}: ${message} (audit: ${auditWhere(audit, targets.bucket)})` };
 }
 
-/** The change is applied but its audit entry is not (all or part): exit 4, the entry on stderr to keep by hand. */
+/** The change is applied (or a no-op) but its audit entry is not, everywhere: exit 4, the entry on stderr to keep by hand. */
 function auditNotWritten(ctx: CommandContext, data: Record<string, unknown>, message: string, audit: AuditResult, entry: AuditEntry): CommandResult {
-  ctx.out.error(`${message}: ${audit.errors.join('; ')}`);
-  ctx.out.info(`audit entry (keep it: it is the only record of this change): ${JSON.stringify(entry)}`);
-  return { exitCode: ExitCode.PartialFailure, data: { ...data, auditEntry: entry } };
+  const text = `${message} to ${audit.errors.join('; ')}`;
+  ctx.out.error(text);
+  ctx.out.info(`audit entry (keep it${audit.file ? '' : ': it is the only record of this run'}): ${JSON.stringify(entry)}`);
+  return { exitCode: ExitCode.PartialFailure, data: { ...data, auditEntry: entry, error: { code: 'CDN_AUDIT_NOT_WRITTEN', message: text, hint: 'keep the entry printed on stderr; fix the audit destination for the next run' } } };
 }
 
 function reportApplied(ctx: CommandContext, plan: CdnPlan, result: CdnResult, targets: AuditTargets, waitMs: number, progress: Awaited<ReturnType<Output['progress']>> | undefined): CommandResult {
@@ -197,7 +222,7 @@ function reportApplied(ctx: CommandContext, plan: CdnPlan, result: CdnResult, ta
   if (ctx.signal.aborted) {
     progress?.fail();
     // the write was sent before the signal: it was let finish and recorded; say exactly what holds now
-    throw new RetailctlError('INTERRUPTED', `${(ctx.signal.reason as Error).message} after the change was applied: ${group}: ${plan.trafficAfter} (${how}${result.changeId ? ', not waited for INSYNC' : ''}); audit: ${result.audit.errors.length ? `NOT written (${result.audit.errors.join('; ')}): ${JSON.stringify(result.auditEntry)}` : auditWhere(result.audit, targets.bucket)}`, {
+    throw new RetailctlError('INTERRUPTED', `${(ctx.signal.reason as Error).message} after the change was applied: ${group}: ${plan.trafficAfter} (${how}${result.status === 'PENDING' ? ', INSYNC not confirmed' : ''}); audit: ${result.audit.errors.length ? `NOT written (${result.audit.errors.join('; ')}): ${JSON.stringify(result.auditEntry)}` : auditWhere(result.audit, targets.bucket)}`, {
       exitCode: ExitCode.Interrupted,
       hint: `nothing to redo: \`retailctl cdn status ${group}\` shows where traffic goes, and the same command again is a no-op`,
       data,

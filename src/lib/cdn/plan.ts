@@ -1,6 +1,6 @@
 import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { ExitCode, RetailctlError } from '../errors.js';
-import { healthCheckIdFor, routingOf, SIDES, sideSet, targetOf, type GroupState, type Side } from './model.js';
+import { healthCheckIdFor, routingOf, setIdentifierFor, SIDES, sideSet, targetOf, type GroupState, type HealthState, type Side } from './model.js';
 import { groupTraffic } from './traffic.js';
 
 /** How a record set looks in a plan: enough to see what changes. */
@@ -28,6 +28,8 @@ export interface HealthCheckUpdate {
   version: number;
   inverted: boolean;
   wasInverted: boolean;
+  /** Written with its read version although Inverted stays: refuses a concurrent change of the other side. */
+  guard?: boolean;
 }
 
 /** Everything `cdn failover | failback | shift` would do; plain, versioned data. */
@@ -68,6 +70,13 @@ export interface PlanRequest {
   /** shift: weight per set identifier. */
   weights?: Record<string, number>;
   now: Date;
+}
+
+/** A record set's share of its record's weights (all zero: an equal share each). */
+function weightShare(record: GroupState['records'][number], set: ResourceRecordSet | undefined): number {
+  if (!set) return 0;
+  const total = record.sets.reduce((n, s) => n + (s.Weight ?? 0), 0);
+  return total === 0 ? 1 / record.sets.length : (set.Weight ?? 0) / total;
 }
 
 /** Longest TTL before resolvers must ask again; above this, say how long the old answer may live. */
@@ -115,7 +124,7 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
   for (const record of state.records) {
     for (const side of SIDES) {
       if (!sideSet(state, record, side)) {
-        throw usage(`${record.name} has no ${config.type} record with the ${side} set identifier "${String(config[side].setIdentifier)}" (found: ${record.sets.map((s) => s.SetIdentifier ?? '(none)').join(', ')})`, `fix cdn.${state.group}.${side}.setIdentifier in the config`);
+        throw usage(`${record.name} has no ${config.type} record with the ${side} set identifier "${setIdentifierFor(config[side], record.name) ?? '(none configured)'}" (found: ${record.sets.map((s) => s.SetIdentifier ?? '(none)').join(', ')})`, `fix cdn.${state.group}.${side}.setIdentifier in the config`);
       }
     }
   }
@@ -150,6 +159,11 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
       });
       return { ...record, sets };
     });
+    for (const record of records) {
+      if (record.sets.every((s) => (s.Weight ?? 0) === 0)) {
+        throw usage(`--weights would leave every record set of ${record.name} at weight 0, and Route 53 then answers with all of them equally`, 'give one side of every record a weight above 0');
+      }
+    }
     const changed = records.some((r, i) => r.sets.some((s, j) => s.Weight !== state.records[i]!.sets[j]!.Weight));
     if (changed) {
       // every set of the group, changed or not: the batch then fails if anything moved since it was read
@@ -167,32 +181,45 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
     const to = request.to!;
     const away: Side = to === 'primary' ? 'secondary' : 'primary';
     const id = (side: Side) => healthCheckIdFor(state, side);
-    const invert = (side: Side, inverted: boolean) => {
+    const read = (side: Side, why: string): { hcId: string; health: HealthState } => {
       const hcId = id(side);
       if (!hcId) {
         throw usage(
-          `${config.routing} routing: the ${side} records of ${state.group} have no health check, so retailctl cannot force traffic ${inverted ? 'away from' : 'back to'} them`,
+          `${config.routing} routing: the ${side} records of ${state.group} have no health check, so retailctl cannot ${why}`,
           `attach a Route 53 health check to the ${side} records (or set cdn.${state.group}.${side}.healthCheckId)`,
         );
       }
       const health = state.health[hcId];
       if (!health || health.version === undefined) throw new RetailctlError('INTERNAL', `health check ${hcId} was not read in detail`);
-      if ((health.inverted ?? false) !== inverted) healthCheckUpdates.push({ healthCheckId: hcId, side, version: health.version, inverted, wasInverted: health.inverted ?? false });
+      return { hcId, health };
+    };
+    // Route 53 uses a check's raw verdict flipped by Inverted (a disabled check counts as healthy).
+    // To serve, a side's check must not be inverted; to drain it, it must count as unhealthy: inverted
+    // while its checkers see it healthy, NOT inverted while they see it failing (inverting a failing
+    // check would make Route 53 treat it as healthy and send traffic to it).
+    const want = (side: Side, serve: boolean) => {
+      const { hcId, health } = read(side, serve ? 'force traffic back to them' : 'force traffic away from them');
+      const raw = health.disabled ? true : health.healthy;
+      const inverted = serve ? false : raw;
+      if (!serve && !raw) warnings.push(`${sideLabel(state, side)} is failing its health check on its own, so Route 53 already sends its traffic elsewhere; it will send it back as soon as the check passes again: rerun \`retailctl cdn ${request.action}\` then to keep it away`);
+      if ((health.inverted ?? false) !== inverted) healthCheckUpdates.push({ healthCheckId: hcId, side, version: health.version!, inverted, wasInverted: health.inverted ?? false });
     };
     // bring the destination back first, then drain the other side: never both drained at once
-    if (config.routing === 'failover') {
-      if (to === 'secondary') {
-        if (id('secondary')) invert('secondary', false);
-        invert('primary', true);
-      } else {
-        invert('primary', false);
-      }
-    } else if (request.action === 'failback') {
-      // latency failback = the normal state: both CDNs answer by latency
-      for (const side of SIDES) if (id(side)) invert(side, false);
-    } else {
-      if (id(to)) invert(to, false);
-      invert(away, true);
+    const serving = config.routing === 'latency' && request.action === 'failback' ? [...SIDES] : [to];
+    for (const side of serving) if (id(side)) want(side, true);
+    // failover routing answers with the secondary only when the primary counts as unhealthy, so only
+    // the primary is ever drained; latency routing drains whichever side should not answer
+    if (!serving.includes(away) && (config.routing === 'latency' || away === 'primary')) want(away, false);
+    // Every check the decision rests on is written with the version it was read at, also the ones
+    // whose Inverted flag stays (a guard write, first): Route 53 has no multi-check transaction, and
+    // without the guard two operators moving traffic opposite ways could each invert one side.
+    if (healthCheckUpdates.length) {
+      const guards = SIDES.filter((side) => id(side) && !healthCheckUpdates.some((u) => u.side === side)).map((side) => {
+        const { hcId, health } = read(side, '');
+        return { healthCheckId: hcId, side, version: health.version!, inverted: health.inverted ?? false, wasInverted: health.inverted ?? false, guard: true } satisfies HealthCheckUpdate;
+      });
+      healthCheckUpdates.unshift(...guards);
+      healthCheckUpdates.sort((a, b) => Number(a.inverted) - Number(b.inverted));
     }
     const health = { ...state.health };
     for (const u of healthCheckUpdates) health[u.healthCheckId] = { ...health[u.healthCheckId]!, inverted: u.inverted };
@@ -203,10 +230,11 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
   // Preflight: every side meant to take more traffic must be healthy and, if CloudFront, Enabled and
   // Deployed. Judged on intent (weights raised, checks restored), not on the simulated answer:
   // Route 53 would keep answering with the old CDN if the new one is unhealthy, hiding the problem.
+  // weighted: a side gains when its share of the weights rises (0/10 → 0/0 would hand it half)
   const gaining = SIDES.filter((side) =>
     config.routing === 'weighted'
-      ? state.records.some((record, i) => (sideSet(next, next.records[i]!, side)?.Weight ?? 0) > (sideSet(state, record, side)?.Weight ?? 0))
-      : side === request.to || healthCheckUpdates.some((u) => u.side === side && !u.inverted),
+      ? state.records.some((record, i) => weightShare(next.records[i]!, sideSet(next, next.records[i]!, side)) > weightShare(record, sideSet(state, record, side)))
+      : side === request.to || healthCheckUpdates.some((u) => u.side === side && !u.inverted && u.wasInverted),
   );
   for (const side of gaining) {
     const label = sideLabel(state, side);
@@ -226,6 +254,21 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
     after: next.records[i]!.sets.map((s) => view(next, record.name, s)),
   }));
   const noop = !changeBatch && healthCheckUpdates.length === 0;
+  // the records say "already there", but Route 53 skips a failing destination: that is not done
+  if (noop && request.to && request.action !== 'shift') {
+    const hcId = healthCheckIdFor(state, request.to);
+    const health = hcId ? state.health[hcId] : undefined;
+    if (health && !health.healthy && !(config.routing === 'latency' && request.action === 'failback')) {
+      refusals.push(`${sideLabel(state, request.to)} health check ${hcId} is failing (${health.checkersHealthy}/${health.checkersTotal} checkers healthy), so Route 53 does not answer with it although nothing is left to change: ${before.summary}`);
+    }
+  }
+  // the plan must deliver what the command means; anything else (a record set the group does not
+  // manage keeping its weight, say) is refused rather than reported as done
+  if (!noop && request.action !== 'shift' && request.to && !refusals.length) {
+    const expected = config.routing === 'latency' && request.action === 'failback' ? [...SIDES] : [request.to];
+    const wrong = after.records.filter((r) => r.serving.join(',') !== expected.join(',') || (config.routing === 'weighted' && (r.shares?.[request.to!] ?? 0) < 100 && expected.length === 1));
+    if (wrong.length) refusals.push(`the plan would not send all traffic to ${expected.map((s) => sideLabel(state, s)).join(' and ')}: after it, ${wrong.map((r) => `${r.name}: ${r.summary}`).join('; ')}`);
+  }
   if (!noop) {
     for (const record of state.records) {
       const ttl = Math.max(...record.sets.map((s) => s.TTL ?? 0));

@@ -34,6 +34,8 @@ export function renderPlan(plan: CdnPlan, out: Style, options: { showBatch: bool
   lines.push(`  traffic after: ${plan.trafficAfter}`);
   if (plan.noop) {
     lines.push(`  ${noopMessage(plan)}`);
+    for (const r of plan.refusals) lines.push(`  ${out.style('red', 'refused:')} ${r}`);
+    for (const w of plan.warnings) lines.push(`  ${out.style('yellow', 'warning:')} ${w}`);
     return lines.join('\n');
   }
   for (const record of plan.records) {

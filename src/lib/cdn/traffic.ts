@@ -48,7 +48,11 @@ export function recordTraffic(state: GroupState, record: RecordState): RecordTra
     };
     const shares = { primary: Math.round(shareOf(sets.primary)), secondary: Math.round(shareOf(sets.secondary)) };
     const serving = SIDES.filter((s) => shares[s] > 0);
-    let summary = serving.length === 1 ? `100% ${label(serving[0]!)}` : `${shares.primary}/${shares.secondary} ${label('primary')}/${label('secondary')}`;
+    // record sets the group does not manage still get their share: show them
+    const others = pool.filter((s) => s !== sets.primary && s !== sets.secondary && shareOf(s) > 0);
+    let summary = others.length
+      ? `${[shares.primary, shares.secondary, ...others.map((s) => Math.round(shareOf(s)))].join('/')} ${[label('primary'), label('secondary'), ...others.map((s) => s.SetIdentifier ?? '?')].join('/')}`
+      : serving.length === 1 ? `100% ${label(serving[0]!)}` : `${shares.primary}/${shares.secondary} ${label('primary')}/${label('secondary')}`;
     const skipped = SIDES.filter((s) => sets[s] && !healthy[s] && (sets[s]!.Weight ?? 0) > 0);
     if (skipped.length && candidates.length) summary += ` (${skipped.map((s) => `${label(s)} skipped: ${whyUnhealthy(state, sets[s])}`).join('; ')})`;
     if (!candidates.length) summary += ' (every record unhealthy: Route 53 answers with all of them)';

@@ -217,7 +217,7 @@ const cdn = z
         if (id('primary') !== undefined && id('primary') === id('secondary')) {
           ctx.addIssue({ code: 'custom', path: [group, 'secondary', 'setIdentifier'], message: `"${id('secondary')}" is also the primary's set identifier for record "${name}": the two sides must be different record sets` });
         }
-        const where = `${g.zoneId}|${key}|${g.type}`;
+        const where = `${g.zoneId.replace(/^\/?hostedzone\//, '')}|${key}|${g.type}`;
         const other = owner.get(where);
         if (other) ctx.addIssue({ code: 'custom', path: at(i), message: `record "${name}" (${g.type}) is also in cdn group "${other}": a record may belong to one group only` });
         else owner.set(where, group);

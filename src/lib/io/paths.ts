@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, lstat, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 
@@ -16,13 +16,15 @@ function unusable(label: string, file: string, why: string, hint: string): Retai
  * Nothing is created. `label` names the flag or config key in the message (exit 2).
  */
 export async function checkOutputFile(file: string, label: string): Promise<void> {
-  const absolute = path.resolve(file);
+  const absolute = await resolveOutputPath(file);
   const hint = `point ${label} at a file in a writable directory`;
   const existing = await stat(absolute).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
     throw unusable(label, file, `cannot be checked (${err.code ?? err.message})`, hint);
   });
   if (existing?.isDirectory()) throw unusable(label, file, 'is a directory, not a file', hint);
+  // a device or FIFO would swallow the output (or block the run) instead of keeping it
+  if (existing && !existing.isFile()) throw unusable(label, file, 'is not a regular file (a device, FIFO or socket)', hint);
   if (existing) {
     if (!(await writable(absolute))) throw unusable(label, file, 'is not writable by this user', hint);
     return;
@@ -40,6 +42,21 @@ export async function checkOutputFile(file: string, label: string): Promise<void
     dir = up;
   }
   throw unusable(label, file, 'no existing directory above it', hint);
+}
+
+/**
+ * The path a write to `file` really lands on: symlinks followed (a bounded number of hops), also a
+ * dangling one, whose target is then created. Writers create directories above this path, not above
+ * the link.
+ */
+export async function resolveOutputPath(file: string): Promise<string> {
+  let absolute = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    const link = await lstat(absolute).catch(() => undefined);
+    if (!link?.isSymbolicLink()) break;
+    absolute = path.resolve(path.dirname(absolute), await readlink(absolute));
+  }
+  return absolute;
 }
 
 async function writable(p: string): Promise<boolean> {
