@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { AwsClients } from '../aws/context.js';
-import type { LeanS3 } from './s3put.js';
+import type { AwsClients, AwsContext } from '../aws/context.js';
+import type { LeanS3, LeanS3Options } from './s3put.js';
 import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
 import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from './execute.js';
@@ -34,11 +35,15 @@ export interface MigrateRequest {
   invalidate?: string;
   wait?: number;
   stateDir: string;
+  /** `--give-up-after` in ms (0 = never): stop when no S3 request has succeeded for this long. */
+  giveUpAfter?: number;
 }
 
 /** Problems shown on the terminal; the --json document carries up to 1,000. */
 const SHOWN = 20;
 const DEFAULT_CONCURRENCY = 64;
+/** No S3 request has succeeded for this long while requests kept failing: the endpoint is lost (images.giveUpAfter). */
+const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
 
 async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConfig | undefined; resolve: (p: string) => string }> {
   const none = { images: undefined, resolve: (p: string) => path.resolve(ctx.cwd, p) };
@@ -55,11 +60,11 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, onThrottle?: () => void): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
-  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(onThrottle ? { onThrottle } : {}) });
+  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...more });
 }
 
 /** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
@@ -174,6 +179,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   }
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
   const distributionId = request.invalidate;
+  const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
 
   // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
@@ -277,7 +283,9 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 
   const write = aws.write();
   const gate = new Gate(concurrency);
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
+  // one breaker for every upload of the run: any success resets it, only a lasting outage trips it
+  const breaker = new CircuitBreaker(giveUpAfterMs);
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker });
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
     ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
@@ -287,7 +295,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, gate, onItem: progress.item });
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt: breaker.signal, gate, onItem: progress.item });
   } finally {
     progress.stop();
     putter.close();
@@ -326,22 +334,16 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     written.push(...(await writeRedirects(path.resolve(ctx.cwd, request.redirects), () => redirectMap(results, cdnDomain, request.redirectFrom))).map((f) => path.relative(ctx.cwd, f)));
   }
 
+  // a run that stopped early still invalidates what it replaced: a rerun skips those objects as unchanged
+  const stopped = breaker.tripped ? breaker.state : undefined;
   let invalidation: { id: string; paths: number; wildcards: boolean; status: string } | null = null;
   if (distributionId && replaced.length) {
-    const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
-    const cf = await write.client('cloudfront');
-    const { CreateInvalidationCommand, GetInvalidationCommand } = await import('@aws-sdk/client-cloudfront');
-    const res = await cf.send(new CreateInvalidationCommand({ DistributionId: distributionId, InvalidationBatch: { CallerReference: `retailctl-images-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } } }), { abortSignal: ctx.signal });
-    let status = res.Invalidation?.Status ?? 'InProgress';
-    const id = res.Invalidation?.Id ?? '';
-    if (request.wait && status !== 'Completed') {
-      const deadline = Date.now() + request.wait;
-      while (status !== 'Completed' && Date.now() < deadline) {
-        await sleep(5000, ctx.signal);
-        status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
-      }
+    try {
+      invalidation = await invalidate(ctx, aws, distributionId, replaced, stopped ? 0 : request.wait);
+    } catch (err) {
+      if (!stopped || ctx.signal.aborted) throw err;
+      ctx.out.warn(`CloudFront invalidation of the ${replaced.length} replaced object${replaced.length === 1 ? '' : 's'} not sent (${(err as Error).message}): invalidate ${replaced.slice(0, 3).map((k) => `/${k}`).join(', ')}${replaced.length > 3 ? ', …' : ''} by hand (all of them in --json)`);
     }
-    invalidation = { id, paths: paths.length, wildcards: paths.some((p) => p.endsWith('*')), status };
   }
 
   const seconds = (Date.now() - started) / 1000;
@@ -369,8 +371,38 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     ...(written.length ? [`wrote ${written.join(', ')}`] : []),
     ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
   ].join('\n');
+  if (stopped) {
+    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing;
+    const done = `${counts.uploaded} uploaded, ${counts.skipped} unchanged, ${counts.failed} failed, ${notStarted} not started; the journal ${data.state} has every completed upload${written.length ? `, ${written.join(', ')} what was done` : ''}`;
+    const report = { ...data, notStarted, ...(invalidation || !replaced.length || !distributionId ? {} : { notInvalidated: replaced.slice(0, 1000) }) };
+    const failures = `${stopped.failures} failed attempt${stopped.failures === 1 ? '' : 's'}`;
+    throw new RetailctlError('IMAGES_S3_UNREACHABLE', `S3 unreachable since ${new Date(stopped.since).toISOString()} (${failures}, last error ${stopped.lastError}); nothing more was sent; rerun the same command to resume`, {
+      details: [done],
+      hint: `no S3 request succeeded for ${formatDuration(giveUpAfterMs)} (--give-up-after): check the network path to S3 (endpoint, proxy, VPC endpoint, DNS)`,
+      data: { ...report, unreachableSince: new Date(stopped.since).toISOString(), failedAttempts: stopped.failures, lastError: stopped.lastError },
+    });
+  }
   return { exitCode: counts.failed ? ExitCode.PartialFailure : ExitCode.Ok, data, text };
 }
+
+/** One CloudFront invalidation for the replaced keys (exact paths, or wildcards beyond the free allowance); waits up to `waitMs`. */
+async function invalidate(ctx: CommandContext, aws: AwsContext, distributionId: string, replaced: string[], waitMs: number | undefined): Promise<{ id: string; paths: number; wildcards: boolean; status: string }> {
+  const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
+  const cf = await aws.write().client('cloudfront');
+  const { CreateInvalidationCommand, GetInvalidationCommand } = await import('@aws-sdk/client-cloudfront');
+  const res = await cf.send(new CreateInvalidationCommand({ DistributionId: distributionId, InvalidationBatch: { CallerReference: `retailctl-images-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } } }), { abortSignal: ctx.signal });
+  let status = res.Invalidation?.Status ?? 'InProgress';
+  const id = res.Invalidation?.Id ?? '';
+  if (waitMs && status !== 'Completed') {
+    const deadline = Date.now() + waitMs;
+    while (status !== 'Completed' && Date.now() < deadline) {
+      await sleep(5000, ctx.signal);
+      status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
+    }
+  }
+  return { id, paths: paths.length, wildcards: paths.some((p) => p.endsWith('*')), status };
+}
+
 
 /** A bar on a terminal; a plain line every 5 seconds otherwise. */
 async function startProgress(ctx: CommandContext, plan: ImagesPlan): Promise<{ item: (r: ItemResult) => void; stop: () => void }> {
