@@ -98,7 +98,7 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /**
    * Stop starting items, let those in flight end, and return what was done (the S3 endpoint is
-   * lost): the caller reports it. Items never started have no result.
+   * lost, or the run's lock is): the caller reports it. Items never started have no result.
    */
   halt?: AbortSignal;
   onItem?: (result: ItemResult) => void;

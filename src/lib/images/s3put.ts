@@ -47,6 +47,10 @@ export interface PutObject {
   cacheControl: string;
   sse: 'AES256' | 'aws:kms';
   kmsKeyId?: string;
+  /** Create only: `*` = only if no object has the key (412 PreconditionFailed otherwise). */
+  ifNoneMatch?: '*';
+  /** Replace only this version of the object (its ETag; 412 if it changed, 404 if it is gone). */
+  ifMatch?: string;
 }
 
 export class S3RequestError extends Error {
@@ -128,9 +132,36 @@ export class LeanS3 {
         'x-amz-server-side-encryption': object.sse,
       };
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
+      if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
+      if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
       return this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false);
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
+  }
+
+  /** One small object whole (GetObject), or undefined when no object has the key (NoSuchKey). */
+  async get(key: string): Promise<{ body: Buffer; etag: string } | undefined> {
+    try {
+      const res = await this.#retrying(() => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
+      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, '') };
+    } catch (err) {
+      if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * DeleteObject; with `ifMatch`, only while the object is still that version (412 if it changed).
+   * `missing`: there was no object to delete (S3 answers 404 NoSuchKey only to a conditional delete).
+   */
+  async delete(key: string, ifMatch?: string): Promise<'deleted' | 'missing'> {
+    try {
+      await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), undefined, ifMatch ? { 'if-match': `"${ifMatch}"` } : {}, EMPTY_SHA256, undefined, false));
+      return 'deleted';
+    } catch (err) {
+      if (err instanceof S3RequestError && err.code === 'NoSuchKey') return 'missing';
+      throw err;
+    }
   }
 
   /** Every object under `prefix` (ListObjectsV2, 1,000 a page): key → size and ETag. */
