@@ -29,11 +29,15 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .option('--cdn-domain <domain>', 'domain the images are served from (default: the distribution\'s alias or domain)')
     .option('--invalidate <distributionId>', 'after uploading, one CloudFront invalidation for replaced keys (wildcards beyond 1,000 paths)')
     .option('--wait <duration>', 'with --invalidate: wait this long for it to complete (0 = do not wait)', '0')
-    .option('--state-dir <dir>', 'where the journal of uploaded objects lives', '.retailctl')
+    .option('--state-dir <dir>', 'where the journal of uploaded objects and the local lock live', '.retailctl')
+    .option('--break-lock', 'take over the bucket lock (<prefix>.retailctl-lock) of a run that is gone, once it has expired; a live lock is refused')
+    .option('--give-up-after <duration>', 'stop (exit 1, resumable) when no S3 request has succeeded for this long (default 30s; 0 = never; images.giveUpAfter)')
+    .option('--lock-expiry <duration>', 'how long the bucket lock lives without a refresh (default 2m; refreshed every quarter of it; images.lockExpiry)')
     .addHelpText(
       'after',
       `
-Exit codes: 0 done; 4 some images failed (a rerun retries only those); 2 bad input (nothing uploaded); 3 needs --yes.
+One run at a time per bucket and prefix: a second one exits 1 naming the lock's holder.
+Exit codes: 0 done; 4 some images failed (a rerun retries only those); 1 locked, lost the lock, or S3 unreachable (rerun to resume); 2 bad input (nothing uploaded); 3 needs --yes; 130 interrupted.
 
 Examples:
   $ retailctl images migrate ./media/catalog/product --bucket shop-product-images --catalog catalog.csv --dry-run
@@ -43,11 +47,13 @@ Examples:
     .action(
       (
         source: string | undefined,
-        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string },
+        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string; breakLock?: boolean; giveUpAfter?: string; lockExpiry?: string },
       ) =>
         runtime.execute(migrate, async (ctx) => {
           const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 512 });
           const wait = parseDurationFlag('--wait', opts.wait);
+          const giveUpAfter = opts.giveUpAfter === undefined ? undefined : parseDurationFlag('--give-up-after', opts.giveUpAfter);
+          const lockExpiry = opts.lockExpiry === undefined ? undefined : parseDurationFlag('--lock-expiry', opts.lockExpiry);
           const { imagesMigrate } = await import('../lib/images/pipeline.js');
           return imagesMigrate(ctx, {
             source,
@@ -68,6 +74,9 @@ Examples:
             invalidate: opts.invalidate,
             wait,
             stateDir: opts.stateDir,
+            breakLock: Boolean(opts.breakLock),
+            giveUpAfter,
+            lockExpiry,
           });
         }),
     );

@@ -1,9 +1,11 @@
 /**
  * images migrate through the built binary, as CI runs it: killed with SIGKILL in the middle of a
- * run (a multipart upload in flight), then rerun to completion; and an unreadable file among
- * readable ones (exit 4, the rest uploaded, the manifest says which and why).
+ * run (a multipart upload in flight), then rerun to completion; an unreadable file among readable
+ * ones (exit 4, the rest uploaded, the manifest says which and why); two runs at once on one bucket
+ * and prefix (one uploads, the other is refused by the lock); Ctrl-C and SIGTERM removing the lock.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,15 +29,29 @@ beforeAll(async () => {
   for (const b of ['killed', 'unreadable']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
+const LOCK = '.retailctl-lock';
+
+/** The images in a bucket (the run's lock object, `<prefix>.retailctl-lock`, is not one). */
 async function listAll(bucket: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) out.set(o.Key!, o.Size!);
+    for (const o of page.Contents ?? []) if (!o.Key!.endsWith(LOCK)) out.set(o.Key!, o.Size!);
     token = page.NextContinuationToken;
   } while (token);
   return out;
+}
+
+/** The lock object's body under `prefix` (undefined when there is none). */
+async function lockOf(bucket: string, prefix = ''): Promise<Record<string, unknown> | undefined> {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${LOCK}` }));
+    return JSON.parse(await got.Body!.transformToString()) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
 }
 
 const pendingUploads = async (bucket: string) => (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
@@ -72,6 +88,7 @@ describe('images migrate, killed and rerun', () => {
     expect(before.size).toBeLessThan(121);
     expect(before.has('a-hero.jpg')).toBe(false);
     expect(await pendingUploads('killed')).toHaveLength(1); // what the killed run left behind
+    expect(await lockOf('killed')).toMatchObject({ command: expect.stringContaining('images migrate media --bucket killed') }); // kill -9 leaves the lock
 
     const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -80,6 +97,9 @@ describe('images migrate, killed and rerun', () => {
     expect(doc.counts.uploaded).toBe(121 - before.size); // completed objects were not uploaded again
     expect(doc.counts.skipped).toBe(before.size);
     expect(rerun.stderr).toContain('aborted an unfinished multipart upload of a-hero.jpg (from an interrupted run)');
+    // the same state directory on the same host proves the killed holder is gone: no wait for the expiry
+    expect(rerun.stderr).toMatch(/s3:\/\/killed\/\.retailctl-lock: took over the lock of an earlier run from this host \(pid \d+, no longer running\)/);
+    expect(await lockOf('killed')).toBeUndefined();
 
     const after = await listAll('killed');
     expect([...after.keys()].sort()).toEqual(Object.keys(tree).sort());
@@ -162,6 +182,105 @@ describe('images migrate, an unreadable file', () => {
     const second = await run();
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout).counts).toEqual({ uploaded: 1, skipped: 2, failed: 0, missing: 0 });
-    expect((await control.requests()).filter((r) => r.method === 'PUT')).toHaveLength(1);
+    expect((await control.requests()).filter((r) => r.method === 'PUT' && !r.path.endsWith(LOCK))).toHaveLength(1);
   });
+});
+
+/** `count` small PNGs in `dir/name`. */
+async function pngTree(name: string, count: number): Promise<void> {
+  await mkdir(path.join(dir, name), { recursive: true });
+  for (let i = 0; i < count; i++) await writeFile(path.join(dir, name, `i${String(i).padStart(2, '0')}.png`), png(1500 + i, i + 11));
+}
+
+describe('images migrate, two runs at once', () => {
+  it('on the same bucket and prefix from two machines: exactly one uploads; the other exits 1 naming the holder and sends no image PUT; then the lock is gone and a rerun works', async () => {
+    await pngTree('twice', 40);
+    await s3.send(new CreateBucketCommand({ Bucket: 'twice' }));
+    // each image PUT takes 60 ms longer, so the first run is still uploading when the second asks for the lock
+    await control.fault({ service: 's3', method: 'PUT', path: '^/twice/catalog/i', times: 0, delayMs: 60, forward: true });
+    await control.clearRequests();
+    // two machines: their own state directories, their own credentials (told apart in the shim's log)
+    const run = (who: string) => spawnCli(['images', 'migrate', 'twice', '--bucket', 'twice', '--prefix', 'catalog', '--concurrency', '2', '--state-dir', `state-${who}`, '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env, AWS_ACCESS_KEY_ID: `testing-${who}` } });
+    let a, b;
+    try {
+      [a, b] = await Promise.all([run('a'), run('b')]);
+    } finally {
+      await control.clearFaults();
+    }
+    expect([a.code, b.code].sort(), `${a.stderr}\n${b.stderr}`).toEqual([0, 1]);
+    const [winner, loser, loserKey] = a.code === 0 ? [a, b, 'testing-b'] : [b, a, 'testing-a'];
+    expect(JSON.parse(winner.stdout).counts).toMatchObject({ uploaded: 40, failed: 0 });
+    expect(loser.stderr).toMatch(/error: s3:\/\/twice\/catalog\/\.retailctl-lock is held by \S+ on \S+ \(pid \d+\) since \d{4}-[\d-]+T[\d:.]+Z, expires \d{4}-[\d-]+T[\d:.]+Z: another images migrate runs on this bucket and prefix; nothing was uploaded/);
+    expect(loser.stderr).toContain('rerun with --break-lock after');
+    expect(JSON.parse(loser.stdout).error.code).toBe('IMAGES_LOCKED');
+    const writes = (await control.requests()).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+    // the refused run's only write was its attempt to create the lock
+    expect(writes.filter((r) => r.accessKeyId === loserKey).map((r) => `${r.method} ${r.path}`)).toEqual([`PUT /twice/catalog/${LOCK}`]);
+    expect(writes.filter((r) => r.method === 'PUT' && !r.path.endsWith(LOCK))).toHaveLength(40);
+    expect(await lockOf('twice', 'catalog/')).toBeUndefined();
+    expect((await listAll('twice')).size).toBe(40);
+
+    const again = await run('b');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ uploaded: 0, skipped: 40 });
+  }, 60_000);
+
+  it('from one state directory: the second is refused by the local lock before any request, naming the pid', async () => {
+    await pngTree('local', 30);
+    await s3.send(new CreateBucketCommand({ Bucket: 'local' }));
+    await control.fault({ service: 's3', method: 'PUT', path: '^/local/i', times: 0, delayMs: 60, forward: true });
+    const args = ['images', 'migrate', 'local', '--bucket', 'local', '--concurrency', '2', '--state-dir', 'state-local', '--yes'];
+    try {
+      const first = spawnCli(args, { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env, AWS_ACCESS_KEY_ID: 'testing-first' } });
+      const lockFile = path.join(dir, 'state-local', 'images', 'local.lock');
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(lockFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await control.clearRequests();
+      const second = await spawnCli(args, { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env, AWS_ACCESS_KEY_ID: 'testing-second' } });
+      expect(second.code, second.stderr).toBe(1);
+      expect(second.stderr).toMatch(/error: state-local\/images\/local\.lock is held by pid \d+ on \S+ since \S+: another images migrate to s3:\/\/local\/ runs from this state directory; nothing was uploaded/);
+      expect((await control.requests()).filter((r) => r.accessKeyId === 'testing-second')).toEqual([]);
+      expect((await first).code).toBe(0);
+      expect(existsSync(lockFile)).toBe(false);
+    } finally {
+      await control.clearFaults();
+    }
+  }, 60_000);
+});
+
+describe('images migrate, Ctrl-C and SIGTERM release the lock', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s mid-run: exit 130, the lock object and the local lock file are gone, the rerun finishes', async (signal) => {
+    const bucket = `stop-${signal.toLowerCase()}`;
+    await pngTree(bucket, 60);
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/i`, times: 0, delayMs: 100, forward: true });
+    const localLock = path.join(dir, `state-${bucket}`, 'images', `${bucket}.lock`);
+    const args = [BIN, 'images', 'migrate', bucket, '--bucket', bucket, '--concurrency', '2', '--state-dir', `state-${bucket}`, '--yes'];
+    const child = spawn(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, CI: 'true', AWS_REGION: 'us-east-1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      // while it uploads, both locks are held
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !((await listAll(bucket)).size >= 3 && (await lockOf(bucket)) && existsSync(localLock))) await new Promise((r) => setTimeout(r, 25));
+      expect(await lockOf(bucket)).toMatchObject({ pid: child.pid });
+      expect(existsSync(localLock)).toBe(true);
+      child.kill(signal);
+      expect(await exited, stderr).toBe(130);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(await lockOf(bucket)).toBeUndefined();
+    expect(existsSync(localLock)).toBe(false);
+    await new Promise((r) => setTimeout(r, 300)); // requests already sent still land through the shim
+    const partial = (await listAll(bucket)).size;
+    expect(partial).toBeLessThan(60);
+    const rerun = await spawnCli(['images', 'migrate', bucket, '--bucket', bucket, '--state-dir', `state-${bucket}`, '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).not.toContain('took over'); // nothing was left to take over
+    expect(JSON.parse(rerun.stdout).counts).toMatchObject({ failed: 0, skipped: partial, uploaded: 60 - partial });
+    expect((await listAll(bucket)).size).toBe(60);
+  }, 60_000);
 });

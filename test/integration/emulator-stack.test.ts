@@ -1,11 +1,13 @@
 /**
  * The emulator stack itself: the seeded storefront exists as the example config describes it,
- * and the shim's Lambda provisioned-concurrency routes behave as AWS documents them.
+ * the shim's Lambda provisioned-concurrency routes behave as AWS documents them, and moto refuses
+ * S3 conditional writes and deletes as AWS does (the images lock relies on it).
  */
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudFrontClient, GetDistributionCommand } from '@aws-sdk/client-cloudfront';
 import { GetAccountSettingsCommand, GetProvisionedConcurrencyConfigCommand, LambdaClient, PutFunctionConcurrencyCommand, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda';
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorContext } from '../support/aws.js';
 import { seedStorefront, type SeededStorefront } from '../support/seed.js';
@@ -60,5 +62,23 @@ describe('Lambda provisioned concurrency (shim)', () => {
     // 1000 - 200 reserved - 50 (checkout-api) - 651 = 99 < 100
     await expect(lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pricing-api', Qualifier: 'live', ProvisionedConcurrentExecutions: 651 }))).rejects.toThrow(/below its minimum value of \[100\]/);
     await expect(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pricing-api', Qualifier: 'live' }))).rejects.toMatchObject({ name: 'ProvisionedConcurrencyConfigNotFoundException' });
+  });
+});
+
+describe('S3 conditional writes (moto, no shim)', () => {
+  it('If-None-Match: * creates only a missing key; If-Match replaces or deletes only the version named (412 otherwise)', async () => {
+    const s3 = new S3Client({ ...common, forcePathStyle: true });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'conditional' }));
+      const first = await s3.send(new PutObjectCommand({ Bucket: 'conditional', Key: 'k', Body: 'a', IfNoneMatch: '*' }));
+      await expect(s3.send(new PutObjectCommand({ Bucket: 'conditional', Key: 'k', Body: 'b', IfNoneMatch: '*' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+      await expect(s3.send(new PutObjectCommand({ Bucket: 'conditional', Key: 'k', Body: 'b', IfMatch: '"0123456789abcdef0123456789abcdef"' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+      const second = await s3.send(new PutObjectCommand({ Bucket: 'conditional', Key: 'k', Body: 'b', IfMatch: first.ETag }));
+      await expect(s3.send(new DeleteObjectCommand({ Bucket: 'conditional', Key: 'k', IfMatch: first.ETag }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+      await s3.send(new DeleteObjectCommand({ Bucket: 'conditional', Key: 'k', IfMatch: second.ETag }));
+      await expect(s3.send(new HeadObjectCommand({ Bucket: 'conditional', Key: 'k' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    } finally {
+      s3.destroy();
+    }
   });
 });

@@ -60,8 +60,16 @@ function migrate(args: string[], bucket = 'images') {
   return runInProcess(['images', 'migrate', 'media', '--bucket', bucket, '--prefix', 'catalog', '--endpoint-url', endpoint, ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
 }
 
+const LOCK = '.retailctl-lock';
+
+/** Image writes (PUT/POST) the shim saw; the run's lock object is written too, and counted apart. */
 async function puts(): Promise<number> {
-  return (await control.requests()).filter((r) => r.service === 's3' && (r.method === 'PUT' || r.method === 'POST')).length;
+  return (await control.requests()).filter((r) => r.service === 's3' && (r.method === 'PUT' || r.method === 'POST') && !r.path.includes(LOCK)).length;
+}
+
+/** Writes of the lock object (method and path), in order. */
+async function lockWrites(): Promise<string[]> {
+  return (await control.requests()).filter((r) => r.service === 's3' && r.method !== 'GET' && r.method !== 'HEAD' && r.path.includes(LOCK)).map((r) => `${r.method} ${r.path}`);
 }
 
 async function body(bucket: string, key: string): Promise<Buffer> {
@@ -112,12 +120,14 @@ describe('images migrate', () => {
     expect(r.stderr).toContain('warning: home/mug blue.gif: content is image/png but the name says image/gif');
   });
 
-  it('a rerun writes nothing: skipped from the journal, and also without it (MD5 against the listed ETag)', async () => {
+  it('a rerun uploads nothing (its only writes are its lock): skipped from the journal, and also without it (MD5 against the listed ETag)', async () => {
     await control.clearRequests();
     const again = await migrate(['--catalog', 'catalog.csv', '--yes', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0 });
     expect(await puts()).toBe(0);
+    // the only writes: the run's lock, taken and removed
+    expect(await lockWrites()).toEqual([`PUT /images/catalog/${LOCK}`, `DELETE /images/catalog/${LOCK}`]);
     // a fresh CI checkout has no journal: the listing's ETags decide
     const fresh = await migrate(['--catalog', 'catalog.csv', '--yes', '--json', '--state-dir', 'fresh-state']);
     expect(JSON.parse(fresh.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0 });

@@ -23,7 +23,8 @@
  *   does, so two concurrent compare-and-set writes cannot both pass.
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
- * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call.
+ * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call, and which
+ *   caller (access key id) sent what.
  *
  * Everything else is forwarded to moto unchanged. Test support only: never part of retailctl.
  */
@@ -76,6 +77,8 @@ export interface LoggedRequest {
   service?: string;
   operation?: string;
   userAgent?: string;
+  /** The access key id of the SigV4 credential: tells two callers apart. */
+  accessKeyId?: string;
 }
 
 interface PcConfig {
@@ -137,6 +140,10 @@ function functionNameOf(raw: string): string {
   const decoded = decodeURIComponent(raw);
   const m = /function:([^:]+)/.exec(decoded);
   return m ? m[1]! : decoded;
+}
+
+function accessKeyOf(req: http.IncomingMessage): string | undefined {
+  return /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
 }
 
 function serviceOf(req: http.IncomingMessage): string | undefined {
@@ -290,7 +297,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       requests = [];
       config = { ...DEFAULT_CONFIG };
     } else {
-      requests.push({ method, path: url.pathname + url.search, service: serviceOf(req), operation: operationOf(req, url, body), userAgent: String(req.headers['user-agent'] ?? '') });
+      requests.push({ method, path: url.pathname + url.search, service: serviceOf(req), operation: operationOf(req, url, body), userAgent: String(req.headers['user-agent'] ?? ''), accessKeyId: accessKeyOf(req) });
     }
 
     const rule = faults.find((f) => matches(f, req, url, body));

@@ -39,6 +39,7 @@ describe('config validation', () => {
     expect(campaign.duration).toBe(3 * 3_600_000);
     expect(campaign.targets.map((t) => t.kind)).toEqual(['lambda', 'lambda', 'ecs', 'dynamodb']);
     expect(config.images?.bucket).toBe('shop-product-images');
+    expect(config.images).toMatchObject({ giveUpAfter: 30_000, lockExpiry: 120_000 });
     expect(config.cdn?.storefront).toMatchObject({ routing: 'weighted', primary: { setIdentifier: 'cloudfront' } });
     expect(config.inventory?.failOn).toEqual(['oversell']);
   });
@@ -47,6 +48,13 @@ describe('config validation', () => {
     const config = parseConfigText(JSON.stringify({ images: { bucket: 'my-images' } }), 'retailctl.json');
     expect(config.images?.bucket).toBe('my-images');
     expect(config.images?.sse).toBe('AES256');
+  });
+
+  it('images.giveUpAfter is a duration or 0 (never); images.lockExpiry a duration of at least 1s', () => {
+    expect(parseConfigText('images: { giveUpAfter: 0 }', 'retailctl.yaml').images?.giveUpAfter).toBe(0);
+    expect(parseConfigText('images: { giveUpAfter: 90s, lockExpiry: 5m }', 'retailctl.yaml').images).toMatchObject({ giveUpAfter: 90_000, lockExpiry: 300_000 });
+    expect(problemsOf('images:\n  lockExpiry: 500ms\n').join('\n')).toContain('images.lockExpiry: at least 1s');
+    expect(problemsOf('images:\n  giveUpAfter: soon\n').join('\n')).toContain('images.giveUpAfter');
   });
 
   it('treats an empty file as an empty config', () => {

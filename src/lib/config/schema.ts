@@ -155,6 +155,10 @@ const images = z.strictObject({
   concurrency: posInt.max(512).optional(),
   cdnDomain: z.string().optional(),
   distributionId: z.string().optional(),
+  /** Stop (exit 1, resumable) when no S3 request has succeeded for this long while requests kept failing; `0` = never. Default 30s. */
+  giveUpAfter: z.union([z.literal(0), z.literal('0').transform(() => 0), duration]).optional(),
+  /** How long the bucket lock lives without a refresh (refreshed every quarter of it). Default 2m. */
+  lockExpiry: duration.refine((ms) => ms >= 1000, 'at least 1s').optional(),
 });
 
 // ---------- cdn (retailctl cdn ...) ----------

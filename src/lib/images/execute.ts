@@ -94,7 +94,13 @@ export interface ExecuteOptions {
   kmsKeyId?: string;
   concurrency: number;
   journal?: JournalWriter;
+  /** Ctrl-C: the run is interrupted (executePlan throws its reason). */
   signal?: AbortSignal;
+  /**
+   * Stop starting items, let those in flight end, and return what was done (the S3 endpoint is
+   * lost, or the run's lock is): the caller reports it. Items never started have no result.
+   */
+  halt?: AbortSignal;
   onItem?: (result: ItemResult) => void;
   /** Fetch for http(s) sources (tests pass their own). */
   fetch?: typeof fetch;
@@ -369,11 +375,12 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     return { item, status: 'uploaded', size: loaded.size, sha256: sha256Hex, contentType, etag, replaced: replacing, ...(warning ? { warning } : {}) };
   };
 
+  const stopped = () => Boolean(options.signal?.aborted || options.halt?.aborted);
   const worker = async (index: number) => {
     const scratch: Scratch = { buf: Buffer.allocUnsafeSlow(256 * 1024) };
     for (;;) {
-      if (index >= options.gate.limit) await options.gate.enter(index, () => next >= items.length || Boolean(options.signal?.aborted));
-      if (options.signal?.aborted) return;
+      if (index >= options.gate.limit) await options.gate.enter(index, () => next >= items.length || stopped());
+      if (stopped()) return;
       const i = next++;
       if (i >= items.length) {
         options.gate.wakeAll(); // let parked workers see there is nothing left
@@ -390,6 +397,8 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       options.onItem?.(result);
     }
   };
+  // workers parked by the gate must see the halt too
+  options.halt?.addEventListener('abort', () => options.gate.wakeAll(), { once: true });
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, items.length)) }, (_, i) => worker(i)));
   options.gate.wakeAll();
   options.signal?.throwIfAborted();

@@ -1,15 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { AwsClients } from '../aws/context.js';
-import type { LeanS3 } from './s3put.js';
+import type { AwsClients, AwsContext } from '../aws/context.js';
+import type { LeanS3, LeanS3Options } from './s3put.js';
 import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
 import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
+import { DEFAULT_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
@@ -34,11 +36,19 @@ export interface MigrateRequest {
   invalidate?: string;
   wait?: number;
   stateDir: string;
+  /** `--break-lock`: break the bucket lock if it has expired (a live one is refused). */
+  breakLock?: boolean;
+  /** `--give-up-after` in ms (0 = never): stop when no S3 request has succeeded for this long. */
+  giveUpAfter?: number;
+  /** `--lock-expiry` in ms: how long the lock lives without a refresh. */
+  lockExpiry?: number;
 }
 
 /** Problems shown on the terminal; the --json document carries up to 1,000. */
 const SHOWN = 20;
 const DEFAULT_CONCURRENCY = 64;
+/** No S3 request has succeeded for this long while requests kept failing: the endpoint is lost (images.giveUpAfter). */
+const DEFAULT_GIVE_UP_AFTER_MS = 30_000;
 
 async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConfig | undefined; resolve: (p: string) => string }> {
   const none = { images: undefined, resolve: (p: string) => path.resolve(ctx.cwd, p) };
@@ -55,11 +65,11 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, onThrottle?: () => void): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
-  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(onThrottle ? { onThrottle } : {}) });
+  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...more });
 }
 
 /** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
@@ -133,8 +143,25 @@ export function describePlan(plan: ImagesPlan, target: string): string[] {
   return lines;
 }
 
-/** `retailctl images migrate`. */
-export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest): Promise<CommandResult> {
+/** A migration as flags, the config and defaults make it, checked before any AWS call. */
+interface Migration {
+  config: ImagesConfig;
+  source: string;
+  bucket: string;
+  catalogFile: string | undefined;
+  remote: boolean;
+  prefix: string;
+  template: Template;
+  sse: 'AES256' | 'aws:kms';
+  kmsKeyId: string | undefined;
+  concurrency: number;
+  cacheControl: string;
+  distributionId: string | undefined;
+  giveUpAfterMs: number;
+  lockExpiryMs: number;
+}
+
+async function resolveMigration(ctx: CommandContext, request: MigrateRequest): Promise<Migration> {
   const { images: config = { sse: 'AES256' } as ImagesConfig, resolve } = await optionalConfig(ctx);
   const source = request.source ?? (config.source ? (isRemote(config.source) ? config.source : resolve(config.source)) : undefined);
   if (!source) throw new RetailctlError('USAGE', 'no source: give a directory or http(s):// origin (or set images.source in the config)', { exitCode: ExitCode.Usage, hint: 'retailctl images migrate ./media/catalog/product --bucket <name>' });
@@ -174,14 +201,61 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   }
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
   const distributionId = request.invalidate;
+  const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
+  const lockExpiryMs = request.lockExpiry ?? config.lockExpiry ?? DEFAULT_LOCK_EXPIRY_MS;
+  if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', '--lock-expiry: at least 1s (the lock is refreshed every quarter of it)', { exitCode: ExitCode.Usage });
+  return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+}
+
+/**
+ * `retailctl images migrate`: resolve the request, take the lock (not in a dry run: it writes
+ * nothing), migrate, and release the lock on every way out (done, exit 4, errors, Ctrl-C).
+ */
+export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest): Promise<CommandResult> {
+  const m = await resolveMigration(ctx, request);
+  const aws = await ctx.aws();
+  if (ctx.options.dryRun) return migrate(ctx, request, m, aws, undefined);
+  // its own small client: not aborted by the first Ctrl-C (release must still be sent), only by `kill`
+  const client = await leanS3(aws.write({ side: true }), m.bucket, 2, ctx.signals.kill, { maxAttempts: 3, timeoutMs: 10_000 });
+  const lock = new MigrationLock({
+    client,
+    bucket: m.bucket,
+    prefix: m.prefix,
+    stateDir: path.resolve(ctx.cwd, request.stateDir),
+    shownStateDir: request.stateDir,
+    expiryMs: m.lockExpiryMs,
+    breakLock: Boolean(request.breakLock),
+    sse: m.sse,
+    ...(m.kmsKeyId ? { kmsKeyId: m.kmsKeyId } : {}),
+    command: ['retailctl', ...ctx.argv].join(' '),
+    now: ctx.now,
+    signals: ctx.signals,
+    info: (line) => ctx.out.info(line),
+    warn: (line) => ctx.out.warn(line),
+  });
+  try {
+    return await migrate(ctx, request, m, aws, lock);
+  } finally {
+    await lock.release();
+    client.close();
+  }
+}
+
+async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migration, aws: AwsContext, lock: MigrationLock | undefined): Promise<CommandResult> {
+  const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
   const started = Date.now();
 
   // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
-  const aws = await ctx.aws();
+  // It is asked under the lock, so the plan is made from a state no other run is changing; a dry
+  // run takes no lock and only says whether one is held.
   const remoteState = (async () => {
+    await lock?.acquire().catch((err: unknown) => rethrowS3(err, aws.read, bucket, 'PutObject'));
     const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
     try {
-      return await bucketState(lister, bucket, prefix, aws.read);
+      const held = lock ? undefined : lister.get(lockKey(prefix)).catch(() => undefined);
+      const state = await bucketState(lister, bucket, prefix, aws.read);
+      state[0].delete(lockKey(prefix));
+      return [...state, await held] as const;
     } finally {
       lister.close();
     }
@@ -218,7 +292,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const [existing, allUnfinished] = await remoteState;
+  const [existing, allUnfinished, heldLock] = await remoteState;
   ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
   await loadKeyRules();
   const plan = planMigration({
@@ -268,7 +342,9 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     }
     const leftover = unfinished.length;
     const extra = leftover ? [`${leftover} unfinished multipart upload${leftover === 1 ? '' : 's'} from an interrupted run would be aborted`] : [];
-    const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })), unfinishedUploads: leftover };
+    const held = heldLock ? parseLockBody(heldLock.body.toString('utf8')) : undefined;
+    if (heldLock) extra.push(`s3://${bucket}/${lockKey(prefix)} is held${held ? ` by ${describeHolder(held)}` : ''}: a run now would be refused until it is released (or has expired and --break-lock is given)`);
+    const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })), unfinishedUploads: leftover, lock: heldLock ? (held ?? { unreadable: true }) : null };
     return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
   }
   for (const line of describePlan(plan, target)) ctx.out.info(line);
@@ -277,7 +353,10 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 
   const write = aws.write();
   const gate = new Gate(concurrency);
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, () => gate.throttle());
+  // one breaker for every upload of the run: any success resets it, only a lasting outage trips it
+  const breaker = new CircuitBreaker(m.giveUpAfterMs);
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker });
+  const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
     ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
@@ -287,7 +366,7 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, gate, onItem: progress.item });
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item });
   } finally {
     progress.stop();
     putter.close();
@@ -326,22 +405,16 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     written.push(...(await writeRedirects(path.resolve(ctx.cwd, request.redirects), () => redirectMap(results, cdnDomain, request.redirectFrom))).map((f) => path.relative(ctx.cwd, f)));
   }
 
+  // a run that stopped early still invalidates what it replaced: a rerun skips those objects as unchanged
+  const stopped = lock?.lostError ?? (breaker.tripped ? breaker.state : undefined);
   let invalidation: { id: string; paths: number; wildcards: boolean; status: string } | null = null;
   if (distributionId && replaced.length) {
-    const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
-    const cf = await write.client('cloudfront');
-    const { CreateInvalidationCommand, GetInvalidationCommand } = await import('@aws-sdk/client-cloudfront');
-    const res = await cf.send(new CreateInvalidationCommand({ DistributionId: distributionId, InvalidationBatch: { CallerReference: `retailctl-images-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } } }), { abortSignal: ctx.signal });
-    let status = res.Invalidation?.Status ?? 'InProgress';
-    const id = res.Invalidation?.Id ?? '';
-    if (request.wait && status !== 'Completed') {
-      const deadline = Date.now() + request.wait;
-      while (status !== 'Completed' && Date.now() < deadline) {
-        await sleep(5000, ctx.signal);
-        status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
-      }
+    try {
+      invalidation = await invalidate(ctx, aws, distributionId, replaced, stopped ? 0 : request.wait);
+    } catch (err) {
+      if (!stopped || ctx.signal.aborted) throw err;
+      ctx.out.warn(`CloudFront invalidation of the ${replaced.length} replaced object${replaced.length === 1 ? '' : 's'} not sent (${(err as Error).message}): invalidate ${replaced.slice(0, 3).map((k) => `/${k}`).join(', ')}${replaced.length > 3 ? ', …' : ''} by hand (all of them in --json)`);
     }
-    invalidation = { id, paths: paths.length, wildcards: paths.some((p) => p.endsWith('*')), status };
   }
 
   const seconds = (Date.now() - started) / 1000;
@@ -369,7 +442,37 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     ...(written.length ? [`wrote ${written.join(', ')}`] : []),
     ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
   ].join('\n');
+  if (stopped) {
+    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing;
+    const done = `${counts.uploaded} uploaded, ${counts.skipped} unchanged, ${counts.failed} failed, ${notStarted} not started; the journal ${data.state} has every completed upload${written.length ? `, ${written.join(', ')} what was done` : ''}`;
+    const report = { ...data, notStarted, ...(invalidation || !replaced.length || !distributionId ? {} : { notInvalidated: replaced.slice(0, 1000) }) };
+    if (stopped instanceof RetailctlError) throw new RetailctlError(stopped.code, stopped.message, { hint: stopped.hint, details: [done], data: { ...stopped.data, ...report } });
+    const failures = `${stopped.failures} failed attempt${stopped.failures === 1 ? '' : 's'}`;
+    throw new RetailctlError('IMAGES_S3_UNREACHABLE', `S3 unreachable since ${new Date(stopped.since).toISOString()} (${failures}, last error ${stopped.lastError}); nothing more was sent; rerun the same command to resume`, {
+      details: [done],
+      hint: `no S3 request succeeded for ${formatDuration(m.giveUpAfterMs)} (--give-up-after): check the network path to S3 (endpoint, proxy, VPC endpoint, DNS)`,
+      data: { ...report, unreachableSince: new Date(stopped.since).toISOString(), failedAttempts: stopped.failures, lastError: stopped.lastError },
+    });
+  }
   return { exitCode: counts.failed ? ExitCode.PartialFailure : ExitCode.Ok, data, text };
+}
+
+/** One CloudFront invalidation for the replaced keys (exact paths, or wildcards beyond the free allowance); waits up to `waitMs`. */
+async function invalidate(ctx: CommandContext, aws: AwsContext, distributionId: string, replaced: string[], waitMs: number | undefined): Promise<{ id: string; paths: number; wildcards: boolean; status: string }> {
+  const paths = invalidationPaths(replaced, FREE_INVALIDATION_PATHS);
+  const cf = await aws.write().client('cloudfront');
+  const { CreateInvalidationCommand, GetInvalidationCommand } = await import('@aws-sdk/client-cloudfront');
+  const res = await cf.send(new CreateInvalidationCommand({ DistributionId: distributionId, InvalidationBatch: { CallerReference: `retailctl-images-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } } }), { abortSignal: ctx.signal });
+  let status = res.Invalidation?.Status ?? 'InProgress';
+  const id = res.Invalidation?.Id ?? '';
+  if (waitMs && status !== 'Completed') {
+    const deadline = Date.now() + waitMs;
+    while (status !== 'Completed' && Date.now() < deadline) {
+      await sleep(5000, ctx.signal);
+      status = (await (await aws.read.client('cloudfront')).send(new GetInvalidationCommand({ DistributionId: distributionId, Id: id }), { abortSignal: ctx.signal })).Invalidation?.Status ?? status;
+    }
+  }
+  return { id, paths: paths.length, wildcards: paths.some((p) => p.endsWith('*')), status };
 }
 
 /** A bar on a terminal; a plain line every 5 seconds otherwise. */

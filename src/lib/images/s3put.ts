@@ -10,13 +10,16 @@
  * - `x-amz-checksum-sha256` (S3 verifies it and stores it with the object) and `x-amz-meta-sha256`,
  * - server-side encryption (AES256 or aws:kms + key id), Content-Type, Cache-Control; never an ACL.
  * Retries with jittered backoff on 5xx / SlowDown / throttling / dropped connections, and tells
- * the caller about SlowDown so it can lower the number of requests in flight.
+ * the caller about SlowDown so it can lower the number of requests in flight. With a circuit
+ * breaker (shared by every request of the run), a failure that looks like a lost endpoint is
+ * counted there, any success resets it, and once it has tripped nothing is retried any more.
  */
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { S3Signer, uriEncode } from '../aws/sigv4.js';
+import { backoffDelay, type CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 
 export interface Credentials {
@@ -44,6 +47,10 @@ export interface PutObject {
   cacheControl: string;
   sse: 'AES256' | 'aws:kms';
   kmsKeyId?: string;
+  /** Create only: `*` = only if no object has the key (412 PreconditionFailed otherwise). */
+  ifNoneMatch?: '*';
+  /** Replace only this version of the object (its ETag; 412 if it changed, 404 if it is gone). */
+  ifMatch?: string;
 }
 
 export class S3RequestError extends Error {
@@ -74,6 +81,8 @@ export interface LeanS3Options {
   /** Per-attempt idle timeout (default 60 s). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Outage detection across every request of the run (see CircuitBreaker). */
+  breaker?: CircuitBreaker;
 }
 
 export class LeanS3 {
@@ -84,6 +93,8 @@ export class LeanS3 {
   readonly #host: string;
   readonly #basePath: string;
   readonly #port: string;
+  /** What ends a backoff wait early: the run's signal, and the breaker tripping. */
+  readonly #wait: AbortSignal | undefined;
   /** Attempts that were retried (for the report). */
   retries = 0;
 
@@ -103,6 +114,9 @@ export class LeanS3 {
       setMaxListeners(0, options.signal);
       options.signal.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     }
+    const waits = [options.signal, options.breaker?.signal].filter((s): s is AbortSignal => s !== undefined);
+    this.#wait = waits.length > 1 ? AbortSignal.any(waits) : waits[0];
+    if (this.#wait) setMaxListeners(0, this.#wait);
   }
 
   /** Upload one object; resolves with its ETag (quotes removed). */
@@ -118,9 +132,36 @@ export class LeanS3 {
         'x-amz-server-side-encryption': object.sse,
       };
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
+      if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
+      if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
       return this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false);
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
+  }
+
+  /** One small object whole (GetObject), or undefined when no object has the key (NoSuchKey). */
+  async get(key: string): Promise<{ body: Buffer; etag: string } | undefined> {
+    try {
+      const res = await this.#retrying(() => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
+      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, '') };
+    } catch (err) {
+      if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * DeleteObject; with `ifMatch`, only while the object is still that version (412 if it changed).
+   * `missing`: there was no object to delete (S3 answers 404 NoSuchKey only to a conditional delete).
+   */
+  async delete(key: string, ifMatch?: string): Promise<'deleted' | 'missing'> {
+    try {
+      await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), undefined, ifMatch ? { 'if-match': `"${ifMatch}"` } : {}, EMPTY_SHA256, undefined, false));
+      return 'deleted';
+    } catch (err) {
+      if (err instanceof S3RequestError && err.code === 'NoSuchKey') return 'missing';
+      throw err;
+    }
   }
 
   /** Every object under `prefix` (ListObjectsV2, 1,000 a page): key → size and ETag. */
@@ -179,16 +220,27 @@ export class LeanS3 {
 
   async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
     const attempts = this.#o.maxAttempts ?? 8;
+    const breaker = this.#o.breaker;
     for (let n = 1; ; n++) {
       try {
-        return await attempt();
+        const out = await attempt();
+        breaker?.success();
+        return out;
       } catch (err) {
         const e = err instanceof S3RequestError ? err : networkError(err);
-        if (!e.retryable || n >= attempts || this.#o.signal?.aborted) throw e;
-        if (e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl')) this.#o.onThrottle?.();
+        const throttled = e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl');
+        // an endpoint that asks to slow down is there: only other retryable failures look like an outage
+        if (e.retryable && !throttled) breaker?.failure(e);
+        if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) throw e;
+        if (throttled) this.#o.onThrottle?.();
         this.retries++;
-        // full jitter: 0..min(10 s, 100 ms × 2^attempt)
-        await sleep(Math.random() * Math.min(10_000, 100 * 2 ** n), this.#o.signal);
+        try {
+          await sleep(backoffDelay(n), this.#wait);
+        } catch (stopped) {
+          // the breaker tripped during the wait: this request ends with its own error
+          if (breaker?.tripped && !this.#o.signal?.aborted) throw e;
+          throw stopped;
+        }
       }
     }
   }

@@ -1,0 +1,432 @@
+/**
+ * One `images migrate` at a time per bucket and prefix.
+ *
+ * - The bucket lock is the object `<prefix>.retailctl-lock` (no image key can have it: every key
+ *   segment starts with a-z 0-9 _ -). It is created with `If-None-Match: *`, so of two runs only one
+ *   gets it, wherever they run. Its body says who holds it (holder, host, pid, startedAt, expiresAt,
+ *   command, runId). While the run goes on it is refreshed every quarter of the expiry with
+ *   `If-Match: <our ETag>`: a run never refreshes a lock someone else holds now, and a run that
+ *   cannot refresh its lock (gone, taken, or unreachable until it would expire) stops instead of
+ *   writing without one. It is removed with a conditional delete (`If-Match: <our ETag>`) on every
+ *   exit path; after kill -9 it stays until it expires.
+ * - The local lock is `<state-dir>/images/<bucket>@<prefix>.lock` (created exclusively, with our pid):
+ *   a second run from the same state directory on the same bucket and prefix is refused before any
+ *   network call, and it is the proof that lets a rerun on this host take over, at once, the bucket
+ *   lock of a run of ours that was killed (same run id, same host, its pid no longer running),
+ *   instead of waiting for the expiry. Runs on disjoint prefixes may share a state directory.
+ * - `--break-lock` breaks an expired lock only (a live one is refused, naming its holder).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
+import { ExitCode, RetailctlError } from '../errors.js';
+import type { RunSignals } from '../interrupt.js';
+import { S3RequestError, type LeanS3 } from './s3put.js';
+
+/** The lock object's name under the destination prefix. */
+export const LOCK_NAME = '.retailctl-lock';
+/** How long a lock lives without a refresh (images.lockExpiry / --lock-expiry). */
+export const DEFAULT_LOCK_EXPIRY_MS = 120_000;
+
+export function lockKey(prefix: string): string {
+  return prefix + LOCK_NAME;
+}
+
+/** The local lock file for a bucket and prefix, beside the journal. */
+export function localLockPath(stateDir: string, bucket: string, prefix: string): string {
+  const p = prefix.replace(/\/$/, '').replaceAll('/', '+');
+  return path.join(stateDir, 'images', `${bucket}${p ? `@${p.length > 180 ? p.slice(0, 180) : p}` : ''}.lock`);
+}
+
+/** The body of the lock object (JSON). */
+export interface LockBody {
+  /** The user the run is for (the OS user). */
+  holder: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  /** Refreshed while the run goes on; after this time `--break-lock` may break it. */
+  expiresAt: string;
+  command: string;
+  /** Tells this run's lock from another's (and from a rerun's after a lost answer). */
+  runId: string;
+}
+
+/** What the local lock file holds. */
+interface LocalLockBody {
+  pid: number;
+  host: string;
+  runId: string;
+  startedAt: string;
+  target: string;
+}
+
+export function parseLockBody(text: string): LockBody | undefined {
+  try {
+    const b = JSON.parse(text) as Partial<LockBody>;
+    if (typeof b.runId !== 'string' || typeof b.expiresAt !== 'string') return undefined;
+    return { holder: String(b.holder ?? 'unknown'), host: String(b.host ?? 'unknown'), pid: Number(b.pid ?? 0), startedAt: String(b.startedAt ?? 'unknown'), expiresAt: b.expiresAt, command: String(b.command ?? ''), runId: b.runId };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `alice on build-7 (pid 4242) since …, expires …`. */
+export function describeHolder(b: LockBody): string {
+  return `${b.holder} on ${b.host} (pid ${b.pid}) since ${b.startedAt}, expires ${b.expiresAt}`;
+}
+
+/** True while `pid` runs on this host (a process of another user counts). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? 'unknown';
+  }
+}
+
+/** PreconditionFailed (412) or ConditionalRequestConflict (409): someone else's write decided it. */
+function conflict(err: unknown): boolean {
+  return err instanceof S3RequestError && (err.status === 412 || err.status === 409);
+}
+
+export interface MigrationLockOptions {
+  /** Lean S3 client for the lock only; its signal is the run's `kill`, so release works after the first Ctrl-C. */
+  client: LeanS3;
+  bucket: string;
+  prefix: string;
+  stateDir: string;
+  /** The state directory as shown to the user. */
+  shownStateDir: string;
+  expiryMs: number;
+  /** `--break-lock`: break the lock if it has expired. */
+  breakLock: boolean;
+  sse: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  command: string;
+  now: () => Date;
+  signals: RunSignals;
+  info: (line: string) => void;
+  warn: (line: string) => void;
+}
+
+export class MigrationLock {
+  readonly key: string;
+  readonly #o: MigrationLockOptions;
+  readonly #runId = randomUUID();
+  readonly #host = hostname();
+  readonly #localFile: string;
+  readonly #lost = new AbortController();
+  #acquired: Promise<void> | undefined;
+  #etag: string | undefined;
+  #body: LockBody | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #released = false;
+  /** The lock is someone else's now (or deleted): release must not touch it. */
+  #foreign = false;
+
+  constructor(options: MigrationLockOptions) {
+    this.#o = options;
+    this.key = lockKey(options.prefix);
+    this.#localFile = localLockPath(options.stateDir, options.bucket, options.prefix);
+  }
+
+  get where(): string {
+    return `s3://${this.#o.bucket}/${this.key}`;
+  }
+
+  /** Aborted (with the IMAGES_LOCK_LOST error) when the lock can no longer be counted on. */
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  get lostError(): RetailctlError | undefined {
+    return this.#lost.signal.aborted ? (this.#lost.signal.reason as RetailctlError) : undefined;
+  }
+
+  get refreshMs(): number {
+    return Math.max(250, Math.floor(this.#o.expiryMs / 4));
+  }
+
+  /** Take the local lock, then the bucket lock (once; later calls return the same promise). */
+  acquire(): Promise<void> {
+    this.#acquired ??= this.#acquire();
+    return this.#acquired;
+  }
+
+  async #acquire(): Promise<void> {
+    const stale = this.#takeLocal();
+    try {
+      await this.#takeBucket(stale);
+    } catch (err) {
+      this.#removeLocal();
+      throw err;
+    }
+    this.#timer = setInterval(() => void this.#refresh(), this.refreshMs);
+    this.#timer.unref();
+  }
+
+  #bodyNow(startedAt?: string): LockBody {
+    const now = this.#o.now().getTime();
+    return {
+      holder: userName(),
+      host: this.#host,
+      pid: process.pid,
+      startedAt: startedAt ?? new Date(now).toISOString(),
+      expiresAt: new Date(now + this.#o.expiryMs).toISOString(),
+      command: this.#o.command.slice(0, 500),
+      runId: this.#runId,
+    };
+  }
+
+  /** The local lock: exclusive create; a lock of a process of this host that is gone is taken over. */
+  #takeLocal(): LocalLockBody | undefined {
+    const file = this.#localFile;
+    const shown = path.join(this.#o.shownStateDir, path.relative(this.#o.stateDir, file));
+    const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}` };
+    let stale: LocalLockBody | undefined;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+    } catch (err) {
+      throw new RetailctlError('IMAGES_STATE', `cannot create the state directory for ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        try {
+          writeSync(fd, `${JSON.stringify(mine)}\n`);
+        } finally {
+          closeSync(fd);
+        }
+        return stale;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') throw new RetailctlError('IMAGES_STATE', `cannot create the lock file ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
+      }
+      let other: LocalLockBody | undefined;
+      try {
+        const text = readFileSync(file, 'utf8');
+        try {
+          other = JSON.parse(text) as LocalLockBody;
+        } catch {
+          // cut short by a crash between create and write (or being written right now: wait for that)
+          if (Date.now() - statSync(file).mtimeMs < 10_000) throw new RetailctlError('IMAGES_LOCKED', `${shown} is being created by another run: nothing was uploaded`, { hint: 'rerun in a few seconds' });
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw err;
+      }
+      const gone = !other || (other.host === this.#host && (other.pid === process.pid || !running(other.pid)));
+      if (!gone) {
+        throw new RetailctlError('IMAGES_LOCKED', `${shown} is held by pid ${other!.pid} on ${other!.host} since ${other!.startedAt}: another images migrate to ${other!.target} runs from this state directory; nothing was uploaded`, {
+          hint: `wait for it to finish; if no such process runs on ${other!.host}, delete ${shown}`,
+          data: { lockFile: shown, localLock: other },
+        });
+      }
+      if (other) stale = other;
+      try {
+        unlinkSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (other) this.#o.info(`${shown}: pid ${other.pid} that held it is no longer running; taking it over`);
+    }
+    throw new RetailctlError('IMAGES_LOCKED', `${shown} keeps being taken by another run: nothing was uploaded`, { hint: 'check for other retailctl images migrate runs on this host' });
+  }
+
+  #removeLocal(): void {
+    try {
+      unlinkSync(this.#localFile);
+    } catch {
+      // already gone
+    }
+  }
+
+  async #put(body: LockBody, condition: { ifNoneMatch?: '*'; ifMatch?: string }): Promise<string> {
+    const bytes = Buffer.from(`${JSON.stringify(body, null, 2)}\n`);
+    return this.#o.client.put({
+      key: this.key,
+      body: bytes,
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest(),
+      contentType: 'application/json',
+      cacheControl: 'no-store',
+      sse: this.#o.sse,
+      ...(this.#o.kmsKeyId ? { kmsKeyId: this.#o.kmsKeyId } : {}),
+      ...condition,
+    });
+  }
+
+  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string } | undefined> {
+    const got = await this.#o.client.get(this.key);
+    if (!got) return undefined;
+    const text = got.body.toString('utf8');
+    return { body: parseLockBody(text), etag: got.etag, text };
+  }
+
+  /** A write of the lock, counted as in flight for Ctrl-C (it is let finish, then released). */
+  async #tracked<T>(what: string, write: () => Promise<T>): Promise<T> {
+    const done = this.#o.signals.begin(`S3 ${what} ${this.key} (lock)`);
+    try {
+      return await write();
+    } finally {
+      done();
+    }
+  }
+
+  async #takeBucket(stale: LocalLockBody | undefined): Promise<void> {
+    const stop = this.#o.signals.stop;
+    const body = this.#bodyNow();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      stop.throwIfAborted();
+      try {
+        this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifNoneMatch: '*' }));
+        this.#body = body;
+        return;
+      } catch (err) {
+        if (!conflict(err)) throw err;
+      }
+      const current = await this.#read();
+      if (!current) continue; // released between our write and our read: try again
+      if (current.body?.runId === this.#runId) {
+        // our own create landed and its answer was lost (the retry saw it)
+        this.#etag = current.etag;
+        this.#body = current.body;
+        return;
+      }
+      const held = current.body;
+      const now = this.#o.now().getTime();
+      const expired = !held || !(Date.parse(held.expiresAt) > now);
+      const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host);
+      if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);
+      stop.throwIfAborted();
+      try {
+        this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: current.etag }));
+        this.#body = body;
+      } catch (err) {
+        if (conflict(err) || (err instanceof S3RequestError && err.code === 'NoSuchKey')) continue; // someone else moved first: look again
+        throw err;
+      }
+      this.#o.info(
+        ours
+          ? `${this.where}: took over the lock of an earlier run from this host (pid ${held!.pid}, no longer running)`
+          : `${this.where}: broke the expired lock ${held ? `of ${describeHolder(held)}` : `(unreadable: ${current.text.slice(0, 200)})`}`,
+      );
+      return;
+    }
+    throw new RetailctlError('IMAGES_LOCKED', `${this.where} keeps changing under us (another run is taking it): nothing was uploaded`, { hint: 'check for other runs of retailctl images migrate on this bucket and prefix' });
+  }
+
+  #heldError(held: LockBody | undefined, text: string, expired: boolean): RetailctlError {
+    const who = held ? describeHolder(held) : `an unreadable lock (${text.slice(0, 200)})`;
+    const data = { lockKey: this.key, lock: held ?? null };
+    if (this.#o.breakLock) {
+      return new RetailctlError('IMAGES_LOCKED', `--break-lock: ${this.where} is live, held by ${who}: not broken, nothing was uploaded`, {
+        hint: `a lock is broken only once it has expired; wait for that run to finish, or until ${held!.expiresAt} if it is dead`,
+        data,
+      });
+    }
+    return new RetailctlError('IMAGES_LOCKED', `${this.where} is held by ${who}: another images migrate runs on this bucket and prefix; nothing was uploaded`, {
+      hint: expired ? 'the lock has expired: if that run is gone, rerun with --break-lock' : `wait for it to finish; if that run is dead, rerun with --break-lock after ${held!.expiresAt}`,
+      data,
+    });
+  }
+
+  #lose(why: string): void {
+    if (this.#lost.signal.aborted) return;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#o.warn(`lost the lock ${this.where}: ${why}; stopping`);
+    this.#lost.abort(
+      new RetailctlError('IMAGES_LOCK_LOST', `lost the lock ${this.where}: ${why}; no upload was started after that (those in flight were let finish)`, {
+        hint: 'check that no other run is writing to this bucket and prefix, then rerun the same command to resume',
+        data: { lockKey: this.key },
+      }),
+    );
+  }
+
+  /** The timer's tick: one refresh at a time; one that hangs past the lock's last safe moment loses it. */
+  #refresh(): Promise<void> {
+    if (this.#released || this.#lost.signal.aborted || this.#o.signals.stop.aborted) return Promise.resolve();
+    if (this.#refreshing) {
+      if (!this.#safe()) this.#lose(`its refresh has not answered and it expires at ${this.#body!.expiresAt}`);
+      return Promise.resolve();
+    }
+    this.#refreshing = this.#refreshOnce().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  /** More than one refresh interval left before the lock we last wrote expires. */
+  #safe(): boolean {
+    return Date.parse(this.#body!.expiresAt) - this.#o.now().getTime() > this.refreshMs;
+  }
+
+  async #refreshOnce(): Promise<void> {
+    const body = this.#bodyNow(this.#body!.startedAt);
+    try {
+      this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: this.#etag! }));
+      this.#body = body;
+      return;
+    } catch (err) {
+      if (this.#released) return;
+      const gone = err instanceof S3RequestError && err.code === 'NoSuchKey';
+      if (!conflict(err) && !gone) {
+        // unreachable for now: keep going while the lock has more than one refresh interval to live
+        if (!this.#safe()) this.#lose(`it could not be refreshed (${(err as Error).message}) and expires at ${this.#body!.expiresAt}`);
+        return;
+      }
+    }
+    const current = await this.#read().catch(() => undefined);
+    if (current?.body?.runId === this.#runId) {
+      // our refresh landed and its answer was lost
+      this.#etag = current.etag;
+      this.#body = current.body;
+      return;
+    }
+    this.#foreign = true;
+    this.#lose(current ? `it is now held by ${current.body ? describeHolder(current.body) : 'someone else'}` : 'the lock object was deleted');
+  }
+
+  /**
+   * Remove the bucket lock if it is still ours, then the local lock. When the bucket lock cannot be
+   * removed (S3 unreachable), the local lock stays with it: a rerun from here takes both over.
+   */
+  async release(): Promise<void> {
+    this.#released = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (!this.#acquired) return;
+    try {
+      await this.#acquired;
+    } catch {
+      return; // not taken: acquire() cleaned up
+    }
+    await this.#refreshing;
+    if (this.#foreign) {
+      this.#removeLocal();
+      return;
+    }
+    // conditional: whatever happened meanwhile, only our own version of the lock is deleted
+    try {
+      await this.#tracked('DeleteObject', () => this.#o.client.delete(this.key, this.#etag));
+    } catch (err) {
+      if (conflict(err)) {
+        this.#o.warn(`${this.where} changed since this run last wrote it (someone else holds it now): left in place`);
+        this.#removeLocal();
+      } else {
+        this.#o.warn(`could not remove the lock ${this.where} (${(err as Error).message}): it expires at ${this.#body?.expiresAt}; a rerun from this state directory takes it over, elsewhere rerun with --break-lock after that`);
+      }
+      return;
+    }
+    this.#removeLocal();
+  }
+}

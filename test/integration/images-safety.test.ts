@@ -1,0 +1,241 @@
+/**
+ * images migrate against moto through the shim: the bucket lock (`<prefix>.retailctl-lock`) seen in
+ * the emulator — refused, broken, lost mid-run — and giving up on a lost S3 endpoint (every
+ * connection dropped by the shim) without mistaking throttling for an outage. moto 5.2 enforces
+ * `If-None-Match: *` and `If-Match` on PutObject and `If-Match` on DeleteObject (412) as AWS does;
+ * test/integration/emulator-stack.test.ts checks that.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { png } from '../support/images.js';
+import { runInProcess } from '../support/streams.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control } = useEmulator();
+const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+afterAll(() => s3.destroy());
+
+const LOCK = '.retailctl-lock';
+const FILES = 40;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
+  await mkdir(path.join(dir, 'media'), { recursive: true });
+  for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+});
+
+/** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
+function migrate(bucket: string, args: string[], now?: () => Date) {
+  return runInProcess(['images', 'migrate', 'media', '--bucket', bucket, '--prefix', 'catalog', '--endpoint-url', endpoint, '--state-dir', `state-${bucket}`, '--yes', ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir, ...(now ? { now } : {}) });
+}
+const realClock = () => new Date();
+
+/** The image keys in a bucket (the lock object is not an image). */
+async function images(bucket: string): Promise<string[]> {
+  const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  return (page.Contents ?? []).map((o) => o.Key!).filter((k) => !k.endsWith(LOCK)).sort();
+}
+
+async function lockBody(bucket: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `catalog/${LOCK}` }));
+    return JSON.parse(await got.Body!.transformToString()) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+/** A lock another run holds, written by hand. */
+async function seedLock(bucket: string, expiresAt: string): Promise<string> {
+  const body = { holder: 'ci-bot', host: 'runner-7', pid: 4242, startedAt: '2026-11-27T08:00:00.000Z', expiresAt, command: 'retailctl images migrate media --bucket x', runId: 'someone-else' };
+  return (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `catalog/${LOCK}`, Body: JSON.stringify(body), ContentType: 'application/json' }))).ETag!;
+}
+
+/** Image writes the shim saw (the lock object's own writes are not counted). */
+async function imagePuts(): Promise<number> {
+  return (await control.requests()).filter((r) => r.service === 's3' && (r.method === 'PUT' || r.method === 'POST') && !r.path.includes(LOCK)).length;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Keys the journal recorded as uploaded. */
+async function journalKeys(bucket: string): Promise<string[]> {
+  const text = await readFile(path.join(dir, `state-${bucket}`, 'images', `${bucket}.jsonl`), 'utf8');
+  return [...new Set(text.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key))].sort();
+}
+
+const slowImagePuts = (bucket: string, delayMs: number) => control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/i`, times: 0, delayMs, forward: true });
+
+describe('images migrate: a lock another run holds', () => {
+  it('is refused with exit 1 naming holder, host, pid, start and expiry, and no image written; --break-lock refuses a live lock; --dry-run reports it and writes nothing', async () => {
+    const etag = await seedLock('held', '2099-01-01T00:00:00.000Z');
+    await control.clearRequests();
+    const r = await migrate('held', []);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: s3://held/catalog/.retailctl-lock is held by ci-bot on runner-7 (pid 4242) since 2026-11-27T08:00:00.000Z, expires 2099-01-01T00:00:00.000Z: another images migrate runs on this bucket and prefix; nothing was uploaded');
+    expect(r.stderr).toContain('hint: wait for it to finish; if that run is dead, rerun with --break-lock after 2099-01-01T00:00:00.000Z');
+    expect(await imagePuts()).toBe(0);
+
+    const broken = await migrate('held', ['--break-lock']);
+    expect(broken.code, broken.stderr).toBe(1);
+    expect(broken.stderr).toContain('error: --break-lock: s3://held/catalog/.retailctl-lock is live, held by ci-bot on runner-7 (pid 4242)');
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'held', Key: `catalog/${LOCK}` }))).ETag).toBe(etag); // untouched
+    expect(await images('held')).toEqual([]);
+    expect(existsSync(path.join(dir, 'state-held', 'images', 'held@catalog.lock'))).toBe(false); // the local lock is not left behind
+
+    await control.clearRequests();
+    const dry = await runInProcess(['images', 'migrate', 'media', '--bucket', 'held', '--prefix', 'catalog', '--endpoint-url', endpoint, '--dry-run'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('s3://held/catalog/.retailctl-lock is held by ci-bot on runner-7 (pid 4242)');
+    expect((await control.requests()).filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
+  });
+
+  it('--break-lock breaks an expired lock, says what it broke, and the run proceeds; without it the expired lock is refused', async () => {
+    await seedLock('expired', '2020-01-01T00:00:00.000Z');
+    await control.clearRequests();
+    const refused = await migrate('expired', []);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is held by ci-bot on runner-7 (pid 4242) since 2026-11-27T08:00:00.000Z, expires 2020-01-01T00:00:00.000Z');
+    expect(refused.stderr).toContain('hint: the lock has expired: if that run is gone, rerun with --break-lock');
+    expect(await imagePuts()).toBe(0);
+
+    const r = await migrate('expired', ['--break-lock', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('s3://expired/catalog/.retailctl-lock: broke the expired lock of ci-bot on runner-7 (pid 4242) since 2026-11-27T08:00:00.000Z, expires 2020-01-01T00:00:00.000Z');
+    expect(JSON.parse(r.stdout).counts).toMatchObject({ uploaded: FILES, failed: 0 });
+    expect(await images('expired')).toHaveLength(FILES);
+    expect(await lockBody('expired')).toBeUndefined(); // released at the end
+  });
+});
+
+describe('images migrate: the lock lost mid-run', () => {
+  it('taken by someone else: the run stops (exit 1) without starting more uploads, leaves their lock alone, and a rerun resumes', async () => {
+    await slowImagePuts('taken', 150);
+    const running = migrate('taken', ['--lock-expiry', '2s', '--concurrency', '1'], realClock);
+    let atTakeover = 0;
+    try {
+      await until(async () => (await images('taken')).length >= 4 && (await lockBody('taken')) !== undefined);
+      atTakeover = (await images('taken')).length;
+      await s3.send(new PutObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}`, Body: JSON.stringify({ holder: 'intruder', host: 'other-host', pid: 99, startedAt: new Date().toISOString(), expiresAt: '2099-01-01T00:00:00.000Z', command: 'x', runId: 'theirs' }) }));
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: lost the lock s3://taken/catalog/.retailctl-lock: it is now held by intruder on other-host (pid 99)');
+    const landed = await images('taken');
+    expect(landed.length).toBeLessThan(FILES);
+    expect(landed.length - atTakeover).toBeLessThanOrEqual(10); // noticed at the next refresh (every 500 ms); none started after
+    expect((await lockBody('taken'))?.holder).toBe('intruder'); // their lock is not deleted
+    expect(await journalKeys('taken')).toEqual(landed);
+
+    await s3.send(new DeleteObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}` }));
+    await control.clearRequests();
+    const again = await migrate('taken', ['--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ uploaded: FILES - landed.length, skipped: landed.length, failed: 0 });
+    expect(await imagePuts()).toBe(FILES - landed.length);
+    expect(await images('taken')).toHaveLength(FILES);
+  }, 60_000);
+
+  it('its refresh failing (S3 refuses every write of the lock): the run stops before the lock would expire, exit 1, and removes its lock', async () => {
+    await slowImagePuts('refresh', 150);
+    const running = migrate('refresh', ['--lock-expiry', '2s', '--concurrency', '1'], realClock);
+    try {
+      await until(async () => (await images('refresh')).length >= 2);
+      await control.fault({ service: 's3', method: 'PUT', path: `^/refresh/catalog/\\${LOCK}`, times: 0, status: 500, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>' });
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error: lost the lock s3:\/\/refresh\/catalog\/\.retailctl-lock: it(s refresh has not answered| could not be refreshed \(InternalError)/);
+    const landed = await images('refresh');
+    expect(landed.length).toBeLessThan(FILES);
+    expect(await journalKeys('refresh')).toEqual(landed);
+    expect(await lockBody('refresh')).toBeUndefined(); // still ours, so removed (conditional delete)
+  }, 60_000);
+});
+
+describe('images migrate: a lost S3 endpoint', () => {
+  it('every connection dropped after some uploads: exit 1 "S3 unreachable since …" within a bounded time, the journal holds what succeeded, and the rerun uploads only the rest', async () => {
+    await slowImagePuts('lost', 100);
+    const running = migrate('lost', ['--give-up-after', '1s', '--concurrency', '2', '--manifest', 'lost.csv'], realClock);
+    let cut = 0;
+    try {
+      await until(async () => (await images('lost')).length >= 6);
+      await control.clearFaults();
+      await control.fault({ service: 's3', times: 0, reset: true });
+      cut = Date.now();
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    const took = Date.now() - cut;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error: S3 unreachable since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(\d+ failed attempts?, last error [^\n]+\); nothing more was sent; rerun the same command to resume/);
+    expect(took).toBeLessThan(15_000); // not minutes of retries
+    expect(r.stderr).toContain('could not remove the lock s3://lost/catalog/.retailctl-lock'); // S3 was gone for that too
+    const landed = await images('lost');
+    expect(landed.length).toBeGreaterThanOrEqual(6);
+    expect(landed.length).toBeLessThan(FILES);
+    expect(await journalKeys('lost')).toEqual(landed);
+    const manifest = (await readFile(path.join(dir, 'lost.csv'), 'utf8')).trim().split('\n').slice(1);
+    expect(manifest.filter((row) => row.includes(',uploaded,')).map((row) => row.split(',')[1]).sort()).toEqual(landed);
+
+    await control.clearRequests();
+    const again = await migrate('lost', ['--give-up-after', '1s', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('s3://lost/catalog/.retailctl-lock: took over the lock of an earlier run from this host');
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ uploaded: FILES - landed.length, skipped: landed.length, failed: 0 });
+    expect(await imagePuts()).toBe(FILES - landed.length);
+    expect(await images('lost')).toHaveLength(FILES);
+    expect(await lockBody('lost')).toBeUndefined();
+  }, 60_000);
+
+  it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1ms the run completes', async () => {
+    await control.fault({ service: 's3', method: 'PUT', path: '^/throttled/catalog/i', times: 0, every: 3, status: 503, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' });
+    let r;
+    try {
+      r = await migrate('throttled', ['--give-up-after', '1ms', '--concurrency', '4', '--json']);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.counts).toMatchObject({ uploaded: FILES, failed: 0 });
+    expect(doc.throttled).toBeGreaterThan(0);
+    expect(await images('throttled')).toHaveLength(FILES);
+  }, 60_000);
+});
+
+describe('images migrate: a manifest that cannot be written', () => {
+  it('fails the run as before (exit 1 after the uploads), and the lock taken for the run is still removed', async () => {
+    await writeFile(path.join(dir, 'not-a-dir'), 'x');
+    await control.clearRequests();
+    const r = await migrate('manifest', ['--manifest', 'not-a-dir/images.csv']);
+    expect(r.code).toBe(1);
+    expect(await images('manifest')).toHaveLength(FILES);
+    const lockWrites = (await control.requests()).filter((q) => q.path.includes(LOCK) && q.method !== 'GET').map((q) => q.method);
+    expect(lockWrites).toEqual(['PUT', 'DELETE']);
+    expect(await lockBody('manifest')).toBeUndefined();
+    expect(existsSync(path.join(dir, 'state-manifest', 'images', 'manifest@catalog.lock'))).toBe(false);
+  });
+});
