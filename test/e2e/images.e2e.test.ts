@@ -139,6 +139,36 @@ describe('images migrate, Ctrl-C', () => {
   });
 });
 
+describe('images migrate, Ctrl-C while uploads are on the wire', () => {
+  it('lets the uploads already sent finish and journals them (none abandoned); the rerun uploads only the rest', async () => {
+    const src = path.join(dir, 'inflight');
+    await mkdir(src, { recursive: true });
+    for (let i = 0; i < 12; i++) await writeFile(path.join(src, `f${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 3));
+    await s3.send(new CreateBucketCommand({ Bucket: 'inflight' }));
+    // S3 answers each image PUT after 2 s (the lock PUT is not held)
+    await control.fault({ service: 's3', method: 'PUT', path: '^/inflight/f', times: 0, delayMs: 2000, forward: true });
+    const started = Date.now();
+    let first;
+    try {
+      first = await spawnCli(['images', 'migrate', 'inflight', '--bucket', 'inflight', '--concurrency', '3', '--yes'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env }, signalAfterMs: 1000 });
+    } finally {
+      await control.clearFaults();
+    }
+    expect(first.code).toBe(130);
+    // it waited for the PUTs that were on the wire instead of dropping them
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    const inBucket = [...(await listAll('inflight')).keys()].sort();
+    expect(inBucket.length).toBeGreaterThanOrEqual(3);
+    const journal = (await readFile(path.join(dir, '.retailctl', 'images', 'inflight.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key);
+    expect([...new Set(journal)].sort()).toEqual(inBucket);
+    expect(await lockOf('inflight')).toBeUndefined();
+    await control.clearRequests();
+    const second = await spawnCli(['images', 'migrate', 'inflight', '--bucket', 'inflight', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).counts).toMatchObject({ failed: 0, skipped: inBucket.length, uploaded: 12 - inBucket.length });
+  });
+});
+
 describe('images migrate, an unreadable file', () => {
   it('is reported with its reason, the rest are uploaded, exit 4; a rerun after fixing it uploads only that one', async () => {
     const root = os.userInfo().uid === 0;

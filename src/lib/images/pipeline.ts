@@ -65,7 +65,7 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs'> = {}): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
@@ -355,7 +355,8 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const gate = new Gate(concurrency);
   // one breaker for every upload of the run: any success resets it, only a lasting outage trips it
   const breaker = new CircuitBreaker(m.giveUpAfterMs);
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker });
+  // uploads on the wire at the first Ctrl-C finish (and are journaled); only a second one abandons them
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill });
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));

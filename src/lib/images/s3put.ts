@@ -80,7 +80,13 @@ export interface LeanS3Options {
   onThrottle?: () => void;
   /** Per-attempt idle timeout (default 60 s). */
   timeoutMs?: number;
+  /** The run's stop signal (first Ctrl-C): no request or retry starts after it. */
   signal?: AbortSignal;
+  /**
+   * What abandons requests already sent (destroys the sockets); default `signal`. Writers pass the
+   * run's kill signal, so an upload on the wire at the first Ctrl-C is let finish and journaled.
+   */
+  abandonSignal?: AbortSignal;
   /** Outage detection across every request of the run (see CircuitBreaker). */
   breaker?: CircuitBreaker;
 }
@@ -110,9 +116,10 @@ export class LeanS3 {
     this.#basePath = pathStyle ? `${base}/${encodeURIComponent(options.bucket)}/` : `${base}/`;
     this.#signer = new S3Signer(region);
     // one abort listener for the whole pool (a signal per request costs ~20 µs each and warns past 10)
-    if (options.signal) {
-      setMaxListeners(0, options.signal);
-      options.signal.addEventListener('abort', () => this.#agent.destroy(), { once: true });
+    const abandon = options.abandonSignal ?? options.signal;
+    if (abandon) {
+      setMaxListeners(0, abandon);
+      abandon.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     }
     const waits = [options.signal, options.breaker?.signal].filter((s): s is AbortSignal => s !== undefined);
     this.#wait = waits.length > 1 ? AbortSignal.any(waits) : waits[0];
