@@ -162,7 +162,7 @@ describe('prescale preflight', () => {
     expect(typo.stderr).toContain('function checkout-api has no alias or version "nope"');
     const huge = await cli(['prescale', '--campaign', 'huge', '--yes']);
     expect(huge.code).toBe(5);
-    expect(huge.stderr).toContain('the plan adds 950 provisioned concurrency, leaving 50 of the account\'s 1000 unreserved');
+    expect(huge.stderr).toContain('the plan needs 950 provisioned concurrency at its peak, leaving 50 of the account\'s 1000 unreserved');
     const writes = (await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation));
     expect(writes).toEqual([]);
   });
