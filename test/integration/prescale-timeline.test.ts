@@ -206,3 +206,28 @@ describe('prescale: capacity comes back to where it was', () => {
     expect((await actionsOn()).find((a) => a.name.endsWith('-drain'))).toMatchObject({ min: 4, max: 4 });
   });
 });
+
+describe('prescale: two campaigns on two Lambda functions share the account limit', () => {
+  const LAMBDAS = campaign('p', '2027-03-02T09:00:00', '20m', '3h', '- lambda: pricing-api:live\n  provisioned: 800') + campaign('k', '2027-03-02T09:00:00', '20m', '3h', '- lambda: checkout-api:live\n  provisioned: 800');
+
+  it('the second one scheduled is refused (exit 5, nothing written): 800 + 800 would leave less than 100 of 1000 unreserved', async () => {
+    const file = await config(LAMBDAS);
+    const day = '2027-03-01T12:00:00Z';
+    expect((await cli(['prescale', '--campaign', 'p', '--schedule', '--yes'], day, file)).code).toBe(0);
+    const res = await cli(['prescale', '--campaign', 'k', '--schedule', '--yes'], day, file);
+    expect(res.code).toBe(5);
+    expect(res.stderr).toContain('pricing-api:live 800');
+    expect(await actionsOn({ ServiceNamespace: 'lambda', ResourceId: 'function:checkout-api:live' })).toEqual([]);
+  });
+
+  it('raised now one after the other: the second is refused by the preflight, and the emulator refuses such a raise through Application Auto Scaling as AWS does', async () => {
+    const file = await config(LAMBDAS);
+    expect((await cli(['prescale', '--campaign', 'p', '--yes', '--wait', '0s'], '2027-03-02T13:45:00Z', file)).code).toBe(0);
+    const res = await cli(['prescale', '--campaign', 'k', '--yes', '--wait', '0s'], '2027-03-02T13:46:00Z', file);
+    expect(res.code).toBe(5);
+    expect(res.stderr).toContain('not enough Lambda concurrency');
+    await expect(aas.send(new RegisterScalableTargetCommand({ ServiceNamespace: 'lambda', ResourceId: 'function:checkout-api:live', ScalableDimension: 'lambda:function:ProvisionedConcurrency', MinCapacity: 800, MaxCapacity: 800 }))).rejects.toThrow(/UnreservedConcurrentExecution below its minimum value of \[100\]/);
+    // back to normal for the other tests
+    await cli(['prescale', 'restore', '--campaign', 'p', '--yes', '--wait', '5s'], '2027-03-02T15:00:00Z', file);
+  });
+});
