@@ -335,7 +335,7 @@ describe('prescale timings', () => {
       ['timezone: America/New_York', 'timezone: america/new_york'],
     ];
     const messages = [
-      'campaigns.bad.duration: a campaign window must last longer than 0s',
+      'campaigns.bad.duration: a campaign window must last at least 1m, got 0s',
       'campaigns.bad.duration: 15d is longer than the 14d a campaign may hold raised capacity',
       'campaigns.bad.timezone: "america/new_york" is not spelt as the IANA time zone database spells it: did you mean America/New_York?',
     ];
