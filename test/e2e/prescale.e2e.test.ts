@@ -84,4 +84,32 @@ describe('two prescale runs at once on campaigns sharing a target', () => {
     // at least one of the runs saw the other only after writing, and said so
     expect(a.stdout + b.stdout).toMatch(/another campaign wrote to .* while this run applied: planned together with it again/);
   });
+
+  it("a restore of one campaign while the other is scheduled: the schedule run never brings back the restored campaign's actions", { timeout: 60_000 }, async () => {
+    const run = (args: string[]) => spawnCli([...args, '--yes', '--config', configFile], { env: { ...env, AWS_REGION: 'us-east-1' } });
+    // from the state the test above left: second-send restored, first-send scheduled on its own
+    const cleared = await run(['prescale', 'restore', '--campaign', 'second-send']);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect((await actionsOn('ecs', 'service/storefront/web')).map((x) => x.name)).toEqual([
+      'retailctl-first-send-storefront-web-down',
+      'retailctl-first-send-storefront-web-drain',
+      'retailctl-first-send-storefront-web-up',
+    ]);
+    // both runs read first-send's actions; the restore deletes them while the schedule run's writes are held back
+    await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 1500, forward: true, times: 0 });
+    await control.fault({ service: 'application-autoscaling', operation: 'DeleteScheduledAction', delayMs: 700, forward: true, times: 0 });
+    const [scheduled, restored] = await Promise.all([run(['prescale', '--campaign', 'second-send', '--schedule']), run(['prescale', 'restore', '--campaign', 'first-send', '--wait', '10s'])]);
+    await control.clearFaults();
+    expect([scheduled.code, restored.code], scheduled.stderr + scheduled.stdout + restored.stderr).toEqual([0, 0]);
+
+    for (const [namespace, resourceId, base] of [['ecs', 'service/storefront/web', { min: 4, max: 20 }], ['lambda', 'function:pricing-api:live', { min: 0, max: 500 }]] as const) {
+      const left = await actionsOn(namespace, resourceId);
+      // nothing of first-send is left to fire
+      expect(left.filter((x) => x.name.startsWith('retailctl-first-send-')).map((x) => x.name)).toEqual([]);
+      // second-send's own way down still brings the target back after its window
+      expect(capacityAt(left, base, '2030-01-15T20:03:00Z')).toEqual(base);
+    }
+    const ecs = await actionsOn('ecs', 'service/storefront/web');
+    expect(capacityAt(ecs, { min: 4, max: 20 }, '2030-01-15T18:30:00Z')).toEqual({ min: 60, max: 60 });
+  });
 });

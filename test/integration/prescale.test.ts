@@ -162,7 +162,7 @@ describe('prescale preflight', () => {
     expect(typo.stderr).toContain('function checkout-api has no alias or version "nope"');
     const huge = await cli(['prescale', '--campaign', 'huge', '--yes']);
     expect(huge.code).toBe(5);
-    expect(huge.stderr).toContain('the plan adds 950 provisioned concurrency, leaving 50 of the account\'s 1000 unreserved');
+    expect(huge.stderr).toContain('the plan needs 950 provisioned concurrency at its peak, leaving 50 of the account\'s 1000 unreserved');
     const writes = (await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation));
     expect(writes).toEqual([]);
   });
@@ -335,7 +335,7 @@ describe('prescale timings', () => {
       ['timezone: America/New_York', 'timezone: america/new_york'],
     ];
     const messages = [
-      'campaigns.bad.duration: a campaign window must last longer than 0s',
+      'campaigns.bad.duration: a campaign window must last at least 1m, got 0s',
       'campaigns.bad.duration: 15d is longer than the 14d a campaign may hold raised capacity',
       'campaigns.bad.timezone: "america/new_york" is not spelt as the IANA time zone database spells it: did you mean America/New_York?',
     ];

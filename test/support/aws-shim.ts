@@ -10,7 +10,9 @@
  * - Application Auto Scaling acting on its targets, which moto does not do: after a successful
  *   RegisterScalableTarget the shim brings the capacity inside the new [min, max] the way AAS does
  *   (Lambda provisioned concurrency here; ECS desired count and DynamoDB capacity through moto).
- *   A Lambda target whose alias does not exist is refused (moto accepts it).
+ *   A Lambda target whose alias does not exist is refused (moto accepts it), and so is one that would
+ *   leave the account less than 100 unreserved concurrency (AWS records a failed scaling activity
+ *   instead; the shim refuses the call so that the failure is visible).
  * - Application Auto Scaling PutScheduledAction checked as AWS documents it (moto accepts anything):
  *   the scalable target must be registered (ObjectNotFoundException); the schedule must be
  *   `at(yyyy-mm-ddThh:mm:ss)`, `cron(...)` or `rate(...)`; a Timezone must be an IANA name spelt as the
@@ -490,6 +492,17 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       const arn = await functionExists(name, qualifier);
       if (!arn) return json(400, { __type: 'ValidationException', Message: `Unable to register scalable target: function ${name} with qualifier ${qualifier} does not exist` });
       lambdaTarget = { name, qualifier, arn };
+      // the 100-unreserved rule holds on this path too (AWS fails the scaling activity; the shim refuses the call, which is easier to see)
+      const key = `${name}:${qualifier}`;
+      const current = pc.get(key)?.requested ?? 0;
+      const next = clamp(current);
+      if (next > current && config.accountConcurrency - totalReserved() - totalProvisioned(key) - next < MIN_UNRESERVED) {
+        return {
+          status: 400,
+          headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ValidationException' },
+          body: JSON.stringify({ __type: 'ValidationException', Message: `Failed to set provisioned concurrency for ${key}: Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${MIN_UNRESERVED}].` }),
+        };
+      }
     }
     const res = await forward(req, body);
     if (res.status < 300) {

@@ -97,7 +97,7 @@ describe('config validation', () => {
 
   it('refuses campaign timings that cannot work: a 0s or over-14-day window, a misspelt zone name, a sendAt the clocks skip', () => {
     expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 0s'))).toEqual([
-      'retailctl.yaml:5:5: campaigns.spring-sale.duration: a campaign window must last longer than 0s: the capacity would go up and straight back down',
+      'retailctl.yaml:5:5: campaigns.spring-sale.duration: a campaign window must last at least 1m, got 0s: the capacity would go up and straight back down',
     ]);
     expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 15d'))).toEqual([
       "retailctl.yaml:5:5: campaigns.spring-sale.duration: 15d is longer than the 14d a campaign may hold raised capacity: raise the service's normal capacity instead, or split the campaign",
@@ -117,6 +117,26 @@ describe('config validation', () => {
     expect(problemsOf(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', '2027-03-14T02:30:00'))).toEqual([
       'retailctl.yaml:3:5: campaigns.spring-sale.sendAt: 2027-03-14T02:30:00 does not exist in America/New_York: the clocks skip that hour that night (daylight-saving change); pick a time outside it',
     ]);
+  });
+
+  it('refuses a window under a minute, a date or time of day that does not exist, an all-capitals zone link, and action names over 256 characters', () => {
+    expect(problemsOf(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 500ms'))).toEqual([
+      'retailctl.yaml:5:5: campaigns.spring-sale.duration: a campaign window must last at least 1m, got 500ms: the capacity would go up and straight back down',
+    ]);
+    expect(parseConfigText(GOOD_CAMPAIGN.replace('duration: 3h', 'duration: 1m'), 'r.yaml').campaigns!['spring-sale']!.duration).toBe(60_000);
+    expect(problemsOf(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', '2027-02-30T09:00:00'))).toEqual([
+      'retailctl.yaml:3:5: campaigns.spring-sale.sendAt: 2027-02-30T09:00:00 is not a date (2027-02-30 does not exist in the calendar)',
+    ]);
+    expect(problemsOf(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', '2027-03-02T24:00:00'))).toEqual([
+      "retailctl.yaml:3:5: campaigns.spring-sale.sendAt: 2027-03-02T24:00:00 is not a time of day: hours go from 00 to 23 (write the next day's 00:00 for midnight)",
+    ]);
+    expect(problemsOf(GOOD_CAMPAIGN.replace('timezone: America/New_York', 'timezone: US/EASTERN'))).toEqual([
+      'retailctl.yaml:4:5: campaigns.spring-sale.timezone: "US/EASTERN" is not spelt as the IANA time zone database spells it: did you mean US/Eastern?',
+    ]);
+    const long = 'x'.repeat(240);
+    const [problem] = problemsOf(GOOD_CAMPAIGN.replace('spring-sale:', `${long}:`));
+    expect(problem).toContain(`retailctl.yaml:7:9: campaigns.${long}.targets`);
+    expect(problem).toMatch(/the scheduled action names for campaign x+ and lambda checkout-api:live would be 274 characters .*Application Auto Scaling allows 256: shorten the campaign name$/);
   });
 
   it('reports YAML syntax errors with their position', () => {

@@ -101,6 +101,26 @@ describe('planPrescale', () => {
     expect(byKey['Carts-read']).toMatchObject({ planned: { min: 2000, max: 4000 }, raisesMax: false });
   });
 
+  it('counts provisioned concurrency held on other functions and scheduled there by other campaigns during the window', () => {
+    const one = campaign(`sendAt: "2027-03-02T09:00:00"
+timezone: America/New_York
+leadTime: 20m
+duration: 3h
+targets:
+  - lambda: checkout-api:live
+    provisioned: 800`);
+    const input = (over: Partial<PrescaleInputs>): PrescaleInputs => ({ ...base({ campaign: one, mode: 'schedule', now: new Date('2027-03-01T12:00:00Z'), account: { limit: 1000, unreserved: 1000 } }), ...over });
+    expect(planPrescale(input({})).refusals).toEqual([]);
+    const scheduled = [{ target: 'pricing-api:live', campaign: 'p', up: { name: 'retailctl-p-pricing-api-live-up', schedule: 'at(2027-03-02T13:40:00)', timezone: 'UTC', utc: '2027-03-02T13:40:00Z', min: 800, max: 800 }, down: { name: 'retailctl-p-pricing-api-live-down', schedule: 'at(2027-03-02T17:02:00)', timezone: 'UTC', utc: '2027-03-02T17:02:00Z', min: 0, max: 500 } }];
+    expect(planPrescale(input({ lambdaScheduled: scheduled })).refusals).toEqual([
+      "not enough Lambda concurrency: the plan needs 800 provisioned concurrency at its peak and 800 on other functions (allocated now or scheduled by other campaigns during this window: pricing-api:live 800), leaving -600 of the account's 1000 unreserved (limit 1000); AWS keeps at least 100 unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by 700",
+    ]);
+    expect(planPrescale(input({ lambdaElsewhere: [{ target: 'search-api:live', requested: 150 }] })).refusals[0]).toContain('leaving 50 of');
+    // another campaign's window apart from this one does not count
+    const apart = [{ ...scheduled[0]!, up: { ...scheduled[0]!.up, utc: '2027-03-03T13:40:00Z' }, down: { ...scheduled[0]!.down, utc: '2027-03-03T17:02:00Z' } }];
+    expect(planPrescale(input({ lambdaScheduled: apart })).refusals).toEqual([]);
+  });
+
   it('a rerun keeps the baseline recorded in the existing down action, not the raised values', () => {
     const observations = { ...base().observations, 'service/storefront/web|ecs:service:DesiredCount': { registered: { min: 40, max: 40 }, downAction: { min: 4, max: 20 } } };
     const plan = planPrescale(base({ observations }));
@@ -125,7 +145,7 @@ describe('planPrescale', () => {
       'lambda pricing-api:live: function pricing-api has no alias or version "live" (provisioned concurrency needs an alias or a published version)',
     ]);
     expect(planPrescale(base({ account: { limit: 1000, unreserved: 500 } })).refusals).toEqual([
-      "not enough Lambda concurrency: the plan adds 441 provisioned concurrency, leaving 59 of the account's 500 unreserved (limit 1000); AWS keeps at least 100 unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by 41",
+      "not enough Lambda concurrency: the plan needs 441 provisioned concurrency at its peak, leaving 59 of the account's 500 unreserved (limit 1000); AWS keeps at least 100 unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by 41",
     ]);
     const observations = { ...base().observations };
     delete observations['service/storefront/web|ecs:service:DesiredCount'];
@@ -299,6 +319,19 @@ describe('campaigns that share a target', () => {
     expect(ecs).toMatchObject({ planned: { min: 80, max: 80 } });
     expect(ecs.shared[0]).toMatchObject({ campaign: 'elsewhere', source: 'scheduled-actions', min: 80, together: true });
     expect(ecs.otherUpdates.map((u) => [u.direction, u.utc])).toEqual([['drain', '2027-11-26T19:00:00Z'], ['down', '2027-11-26T19:02:00Z']]);
+  });
+
+  it("with a scaling policy, another campaign's drain is deleted, never moved to the down's instant", () => {
+    const p = plan('late', {
+      [ECS]: { registered: { min: 4, max: 20 }, hasPolicy: true, others: [alone('morning', 'storefront-web', ['2027-11-26T13:40:00Z', 40, 40], '2027-11-26T17:00:00Z', { min: 4, max: 20 })] },
+      [LAMBDA]: { registered: { min: 0, max: 500 } },
+    });
+    const ecs = byKey(p)['storefront-web']!;
+    expect(ecs.drain).toBeUndefined();
+    expect(ecs.otherUpdates.map((u) => [u.direction, u.utc])).toEqual([['down', '2027-11-26T19:00:00Z']]);
+    expect(ecs.deletes.map((d) => [d.name, d.self])).toEqual([['retailctl-morning-storefront-web-drain', false]]);
+    // no drain anywhere at or after a down
+    expect(ecs.otherUpdates.some((u) => u.direction === 'drain' && u.utc === ecs.down.utc)).toBe(false);
   });
 
   it('campaigns whose windows are apart stay independent', () => {

@@ -1,4 +1,6 @@
+import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { actionName, resolveTargets } from '../prescale/targets.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { checkTimeZone, instantsOfLocal } from '../util/time.js';
 
@@ -39,7 +41,12 @@ const timezone = z.string().superRefine((tz, ctx) => {
 
 const localDateTime = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)');
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)')
+  .superRefine((text, ctx) => {
+    const [, hh, mm, ss] = /T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text) ?? [];
+    if (Number(hh) > 23 || Number(mm) > 59 || Number(ss ?? 0) > 59) ctx.addIssue({ code: 'custom', message: `${text} is not a time of day: hours go from 00 to 23 (write the next day's 00:00 for midnight)` });
+    else if (!DateTime.fromISO(text, { zone: 'utc' }).isValid) ctx.addIssue({ code: 'custom', message: `${text} is not a date (${text.slice(0, 10)} does not exist in the calendar)` });
+  });
 
 // ---------- campaigns (retailctl prescale / loadtest) ----------
 
@@ -111,9 +118,12 @@ const loadtest = z.strictObject({
 /** The longest window a campaign may hold raised capacity for. */
 export const MAX_CAMPAIGN_MS = 14 * 86_400_000;
 
-/** A campaign window: more than nothing, at most 14 days (longer is a new normal, not a campaign). */
+/** The shortest campaign window: AWS runs at() actions within about a minute, so anything shorter is capacity up and straight back down. */
+export const MIN_CAMPAIGN_MS = 60_000;
+
+/** A campaign window: at least a minute, at most 14 days (longer is a new normal, not a campaign). */
 const campaignDuration = duration.superRefine((ms, ctx) => {
-  if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'a campaign window must last longer than 0s: the capacity would go up and straight back down' });
+  if (ms < MIN_CAMPAIGN_MS) ctx.addIssue({ code: 'custom', message: `a campaign window must last at least 1m, got ${ms <= 0 ? '0s' : `${ms}ms`}: the capacity would go up and straight back down` });
   else if (ms > MAX_CAMPAIGN_MS) {
     ctx.addIssue({ code: 'custom', message: `${formatDuration(ms)} is longer than the 14d a campaign may hold raised capacity: raise the service's normal capacity instead, or split the campaign` });
   }
@@ -132,6 +142,7 @@ const campaign = z
     loadtest: loadtest.optional(),
   })
   .superRefine((c, ctx) => {
+    if (!DateTime.fromISO(c.sendAt, { zone: 'utc' }).isValid) return;
     // a send time the clocks skip (spring forward) never happens: say so rather than guess
     if (!checkTimeZone(c.timezone).ok) return;
     if (instantsOfLocal(c.sendAt, c.timezone).length === 0) {
@@ -249,12 +260,32 @@ const inventory = z.strictObject({
 
 // ---------- the file ----------
 
-export const configSchema = z.strictObject({
-  campaigns: z.record(nameKey, campaign).optional(),
-  images: images.optional(),
-  cdn: cdn.optional(),
-  inventory: inventory.optional(),
-});
+/** Application Auto Scaling refuses a scheduled action name longer than this. */
+export const MAX_ACTION_NAME = 256;
+
+export const configSchema = z
+  .strictObject({
+    campaigns: z.record(nameKey, campaign).optional(),
+    images: images.optional(),
+    cdn: cdn.optional(),
+    inventory: inventory.optional(),
+  })
+  .superRefine((config, ctx) => {
+    // retailctl-<campaign>-<target>-drain must fit in AWS's limit on scheduled action names
+    for (const [name, c] of Object.entries(config.campaigns ?? {})) {
+      for (const [index, t] of c.targets.entries()) {
+        for (const ref of resolveTargets({ targets: [t] })) {
+          const longest = actionName(name, ref, 'drain');
+          if (longest.length <= MAX_ACTION_NAME) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['campaigns', name, 'targets', index],
+            message: `the scheduled action names for campaign ${name} and ${ref.label} would be ${longest.length} characters (${longest.slice(0, 40)}…); Application Auto Scaling allows ${MAX_ACTION_NAME}: shorten the campaign name`,
+          });
+        }
+      }
+    }
+  });
 
 export type RetailctlConfig = z.output<typeof configSchema>;
 export type Campaign = z.output<typeof campaign>;

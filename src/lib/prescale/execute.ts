@@ -27,6 +27,18 @@ export interface ExecuteOptions {
   pollMs?: number;
   signal?: AbortSignal;
   onProgress?: (lines: string[]) => void;
+  /** Every other campaign's action this run wrote (appended as they are written), for the re-read after applying. */
+  othersWritten?: OtherWrite[];
+}
+
+/** Another campaign's action written by this run. */
+export interface OtherWrite {
+  ref: ScalableTargetRef;
+  campaign: string;
+  name: string;
+  min: number;
+  max: number;
+  schedule: string;
 }
 
 async function limiter() {
@@ -69,11 +81,51 @@ async function applyTarget(t: TargetPlan, opts: ExecuteOptions): Promise<void> {
     if (a?.changed) await putAction(opts.write, t.ref, a, opts.signal);
   };
   if (t.baselineSource === 'unregistered' && !t.registered) await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
-  await putOtherWaysDown(opts.write, t.ref, t.otherUpdates, opts.signal);
+  // removing a drain never leaves a cap behind: other campaigns' drains the group no longer has go first
+  await deleteActions(opts.write, t.ref, t.deletes.filter((d) => !d.self).map((d) => d.name), opts.signal);
+  const others = await stillThere(opts.read, t.ref, t.otherUpdates, opts.signal);
+  await putOtherWaysDown(opts.write, t.ref, others, opts.signal, opts.othersWritten);
   for (const a of wayDownOrder(t.drain, t.down)) await put(a);
-  for (const u of t.otherUpdates.filter((x) => x.direction === 'up')) await put(u);
+  await deleteActions(opts.write, t.ref, t.deletes.filter((d) => d.self).map((d) => d.name), opts.signal);
+  for (const u of others.filter((x) => x.direction === 'up')) {
+    await putAction(opts.write, t.ref, u, opts.signal);
+    opts.othersWritten?.push(otherWrite(t.ref, u));
+  }
   await put(t.up);
   if (t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max)) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
+}
+
+const otherWrite = (ref: ScalableTargetRef, u: OtherActionUpdate): OtherWrite => ({ ref, campaign: u.campaign, name: u.name, min: u.min, max: u.max, schedule: u.schedule });
+
+/**
+ * Other campaigns' actions are only ever updated, never re-created: just before writing, read that
+ * they still exist (another operator may have restored that campaign since this run read the target).
+ */
+async function stillThere(read: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal): Promise<OtherActionUpdate[]> {
+  const wanted = updates.filter((u) => u.changed);
+  if (!wanted.length) return [];
+  const aas = await read.client('autoscaling');
+  const { DescribeScheduledActionsCommand } = await import('@aws-sdk/client-application-auto-scaling');
+  const res = await aas.send(
+    new DescribeScheduledActionsCommand({ ServiceNamespace: ref.namespace, ResourceId: ref.resourceId, ScalableDimension: ref.dimension as never, ScheduledActionNames: wanted.map((u) => u.name) }),
+    { abortSignal: signal },
+  );
+  const names = new Set((res.ScheduledActions ?? []).filter((a) => a.ResourceId === ref.resourceId && a.ScalableDimension === ref.dimension).map((a) => a.ScheduledActionName));
+  return wanted.filter((u) => names.has(u.name));
+}
+
+/** DeleteScheduledAction for each name; one already gone is fine. */
+export async function deleteActions(write: AwsClients, ref: ScalableTargetRef, names: readonly string[], signal?: AbortSignal): Promise<void> {
+  if (!names.length) return;
+  const aas = await write.client('autoscaling');
+  const { DeleteScheduledActionCommand } = await import('@aws-sdk/client-application-auto-scaling');
+  for (const name of names) {
+    try {
+      await aas.send(new DeleteScheduledActionCommand({ ServiceNamespace: ref.namespace, ResourceId: ref.resourceId, ScalableDimension: ref.dimension as never, ScheduledActionName: name }), { abortSignal: signal });
+    } catch (err) {
+      if (!isAwsError(err, 'ObjectNotFoundException')) throw err;
+    }
+  }
 }
 
 /**
@@ -87,10 +139,13 @@ export function wayDownOrder<A extends Pick<ScheduledActionPlan, 'utc' | 'previo
 }
 
 /** Other campaigns' drains and downs on a shared target, each pair in a safe order. */
-async function putOtherWaysDown(write: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal): Promise<void> {
+async function putOtherWaysDown(write: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal, written?: OtherWrite[]): Promise<void> {
   for (const campaign of new Set(updates.map((u) => u.campaign))) {
     const mine = updates.filter((u) => u.campaign === campaign);
-    for (const a of wayDownOrder(mine.find((u) => u.direction === 'drain'), mine.find((u) => u.direction === 'down'))) await putAction(write, ref, a, signal);
+    for (const a of wayDownOrder(mine.find((u) => u.direction === 'drain'), mine.find((u) => u.direction === 'down'))) {
+      await putAction(write, ref, a, signal);
+      written?.push(otherWrite(ref, a));
+    }
   }
 }
 
@@ -152,25 +207,20 @@ export interface RestoreResult {
  * come down where no scaling policy would), then this campaign's actions are deleted.
  */
 export async function executeRestore(steps: readonly RestoreStep[], opts: { write: AwsClients; read: AwsClients; waitMs: number; signal?: AbortSignal }): Promise<RestoreResult[]> {
-  const aas = await opts.write.client('autoscaling');
-  const { DeleteScheduledActionCommand } = await import('@aws-sdk/client-application-auto-scaling');
   return Promise.all(
     steps.map(async (s): Promise<RestoreResult> => {
       try {
-        await putOtherWaysDown(opts.write, s.ref, s.otherUpdates, opts.signal);
-        for (const a of s.otherUpdates.filter((u) => u.direction === 'up')) await putAction(opts.write, s.ref, a, opts.signal);
+        await deleteActions(opts.write, s.ref, s.otherDeletes.map((d) => d.name), opts.signal);
+        const others = await stillThere(opts.read, s.ref, s.otherUpdates, opts.signal);
+        await putOtherWaysDown(opts.write, s.ref, others, opts.signal);
+        for (const a of others.filter((u) => u.direction === 'up')) await putAction(opts.write, s.ref, a, opts.signal);
         if (s.to && s.drainFirst) {
-          await registerTarget(opts.write, s.ref, s.to.min, s.to.min, opts.signal);
-          await waitForDrain(opts.read, s.ref, s.to.min, opts.waitMs, opts.signal);
+          const cap = s.drainTo ?? s.to.min;
+          await registerTarget(opts.write, s.ref, s.to.min, cap, opts.signal);
+          await waitForDrain(opts.read, s.ref, cap, opts.waitMs, opts.signal);
         }
         if (s.to) await registerTarget(opts.write, s.ref, s.to.min, s.to.max, opts.signal);
-        for (const name of s.deletes) {
-          try {
-            await aas.send(new DeleteScheduledActionCommand({ ServiceNamespace: s.ref.namespace, ResourceId: s.ref.resourceId, ScalableDimension: s.ref.dimension as never, ScheduledActionName: name }), { abortSignal: opts.signal });
-          } catch (err) {
-            if (!isAwsError(err, 'ObjectNotFoundException')) throw err;
-          }
-        }
+        await deleteActions(opts.write, s.ref, s.deletes, opts.signal);
         return { target: s.ref.label, status: 'ok' };
       } catch (err) {
         if (opts.signal?.aborted) throw err;

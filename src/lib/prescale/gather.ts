@@ -54,6 +54,27 @@ export interface PrescaleState {
   pc: Record<string, ProvisionedConcurrency>;
   /** Scheduled actions of this campaign, by target key. */
   actions: Record<string, CampaignActions>;
+  /** Provisioned concurrency on the account's other Lambda aliases and versions (not this campaign's targets), requested now. */
+  lambdaElsewhere?: LambdaElsewhere[];
+  /** Other retailctl campaigns' scheduled actions on Lambda targets that are not this campaign's. */
+  lambdaScheduled?: LambdaScheduled[];
+}
+
+/** Provisioned concurrency configured on a Lambda alias or version outside this campaign. */
+export interface LambdaElsewhere {
+  /** `function:qualifier` */
+  target: string;
+  requested: number;
+}
+
+/** A retailctl campaign's scheduled actions on a Lambda alias outside this campaign. */
+export interface LambdaScheduled {
+  /** `function:qualifier` */
+  target: string;
+  campaign: string;
+  up?: ActionState;
+  drain?: ActionState;
+  down?: ActionState;
 }
 
 const DIRECTIONS = ['up', 'drain', 'down'] as const;
@@ -93,17 +114,37 @@ export function campaignActionsOn(scheduled: readonly ScheduledAction[], ref: Sc
   return { own, others: [...others.values()].sort((a, b) => a.campaign.localeCompare(b.campaign)) };
 }
 
+/** Retailctl actions on Lambda aliases that are not among `refs` (another campaign's provisioned concurrency, counted by the preflight). */
+function lambdaActionsElsewhere(scheduled: readonly ScheduledAction[], refs: readonly ScalableTargetRef[], campaignName: string): LambdaScheduled[] {
+  const out = new Map<string, LambdaScheduled>();
+  for (const a of scheduled) {
+    if (!a.ResourceId?.startsWith('function:') || refs.some((r) => r.resourceId === a.ResourceId)) continue;
+    const target = a.ResourceId.slice('function:'.length);
+    const ref = { key: slug(target), resourceId: a.ResourceId, dimension: a.ScalableDimension ?? 'lambda:function:ProvisionedConcurrency' } as ScalableTargetRef;
+    const { own, others } = campaignActionsOn([a], ref, campaignName);
+    for (const o of [{ campaign: slug(campaignName), ...own }, ...others]) {
+      const direction = (['up', 'drain', 'down'] as const).find((d) => o[d]);
+      if (!direction) continue;
+      const entry = out.get(`${target}|${o.campaign}`) ?? { target, campaign: o.campaign };
+      entry[direction] = o[direction];
+      out.set(`${target}|${o.campaign}`, entry);
+    }
+  }
+  return [...out.values()];
+}
+
 /**
  * Read the scalable targets' side, read-only: registered targets, then every scheduled action on
  * them (so a target seen raised by another run is seen with that run's way down, which it writes
  * first), and scaling policies; one listing per namespace for each.
  */
-export async function readScalableTargets(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<Pick<PrescaleState, 'observations' | 'actions'>> {
+export async function readScalableTargets(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<Pick<PrescaleState, 'observations' | 'actions' | 'lambdaScheduled'>> {
   const aas = await aws.client('autoscaling');
   const { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, DescribeScalingPoliciesCommand } = await import('@aws-sdk/client-application-auto-scaling');
   const namespaces = [...new Set(refs.map((r) => r.namespace))];
   const observations: Record<string, TargetObservation> = {};
   const actions: PrescaleState['actions'] = {};
+  const lambdaScheduled: LambdaScheduled[] = [];
 
   await Promise.all(
     namespaces.map(async (namespace) => {
@@ -132,9 +173,10 @@ export async function readScalableTargets(aws: AwsClients, campaignName: string,
         if (own.down?.min !== undefined && own.down.max !== undefined) obs.downAction = { min: own.down.min, max: own.down.max };
         observations[keyOf(ref)] = obs;
       }
+      if (namespace === 'lambda') lambdaScheduled.push(...lambdaActionsElsewhere(scheduled, mine, campaignName));
     }),
   );
-  return { observations, actions };
+  return { observations, actions, lambdaScheduled };
 }
 
 /**
@@ -142,7 +184,15 @@ export async function readScalableTargets(aws: AwsClients, campaignName: string,
  * Lambda alias and its provisioned concurrency, the account's concurrency, and current capacity.
  */
 export async function gatherPrescale(aws: AwsClients, campaignName: string, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<PrescaleState> {
-  const { observations, actions } = await readScalableTargets(aws, campaignName, refs, signal);
+  const { observations, actions, lambdaScheduled } = await readScalableTargets(aws, campaignName, refs, signal);
+  let lambdaElsewhere: LambdaElsewhere[] | undefined;
+  // capacity before anything changes (ECS desired count, DynamoDB units): where the target comes back to
+  await Promise.all(
+    refs.filter((r) => !r.lambda).map(async (ref) => {
+      const capacity = await readConfiguredCapacity(aws, ref, signal);
+      if (capacity !== undefined) observations[keyOf(ref)]!.capacity = capacity;
+    }),
+  );
 
   const lambdaRefs = refs.filter((r) => r.lambda);
   const lambdas: Record<string, LambdaObservation> = {};
@@ -161,6 +211,7 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
           if (config) pc[ref.key] = config;
           const provisioned = config?.requested ?? 0;
           observations[keyOf(ref)]!.current = config?.allocated ?? 0;
+          observations[keyOf(ref)]!.capacity = provisioned;
           lambdas[name] = { exists: true, memoryMb: fn.MemorySize ?? 128, architecture: fn.Architectures?.[0] === 'arm64' ? 'arm64' : 'x86_64', provisioned };
         } catch (err) {
           if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
@@ -171,11 +222,67 @@ export async function gatherPrescale(aws: AwsClients, campaignName: string, refs
         const settings = await lambda.send(new GetAccountSettingsCommand({}), { abortSignal: signal });
         account = { limit: settings.AccountLimit?.ConcurrentExecutions ?? 1000, unreserved: settings.AccountLimit?.UnreservedConcurrentExecutions ?? 1000 };
       })(),
+      (async () => {
+        lambdaElsewhere = await readProvisionedElsewhere(aws, lambdaRefs, signal);
+      })(),
     ]);
   }
   const state: PrescaleState = { observations, lambdas, pc, actions };
+  if (lambdaElsewhere) state.lambdaElsewhere = lambdaElsewhere;
+  if (lambdaScheduled?.length) state.lambdaScheduled = lambdaScheduled;
   if (account) state.account = account;
   return state;
+}
+
+/**
+ * Provisioned concurrency configured on every other alias or version in the account (ListFunctions,
+ * then ListProvisionedConcurrencyConfigs per function): it counts against the same account limit.
+ */
+async function readProvisionedElsewhere(aws: AwsClients, refs: readonly ScalableTargetRef[], signal?: AbortSignal): Promise<LambdaElsewhere[]> {
+  const lambda = await aws.client('lambda');
+  const { ListFunctionsCommand, ListProvisionedConcurrencyConfigsCommand } = await import('@aws-sdk/client-lambda');
+  const functions = await paginateMarker((Marker) => lambda.send(new ListFunctionsCommand({ Marker }), { abortSignal: signal }), (p) => p.Functions ?? []);
+  const out: LambdaElsewhere[] = [];
+  const { default: pLimit } = await import('p-limit');
+  const limit = pLimit(5);
+  await Promise.all(
+    functions.map((fn) =>
+      limit(async () => {
+        const configs = await paginateMarker((Marker) => lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: fn.FunctionName!, Marker }), { abortSignal: signal }), (p) => p.ProvisionedConcurrencyConfigs ?? []);
+        for (const c of configs) {
+          const qualifier = c.FunctionArn?.split(':').pop() ?? '';
+          const target = `${fn.FunctionName}:${qualifier}`;
+          if (refs.some((r) => `${r.lambda!.functionName}:${r.lambda!.qualifier}` === target)) continue;
+          out.push({ target, requested: c.RequestedProvisionedConcurrentExecutions ?? 0 });
+        }
+      }),
+    ),
+  );
+  return out.sort((a, b) => a.target.localeCompare(b.target));
+}
+
+async function paginateMarker<P extends { NextMarker?: string }, T>(call: (marker: string | undefined) => Promise<P>, items: (page: P) => T[]): Promise<T[]> {
+  const out: T[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await call(marker);
+    out.push(...items(page));
+    marker = page.NextMarker && page.NextMarker !== marker ? page.NextMarker : undefined;
+  } while (marker);
+  return out;
+}
+
+/** The capacity configured now (not what is running): ECS desired count, DynamoDB provisioned units. */
+async function readConfiguredCapacity(aws: AwsClients, ref: ScalableTargetRef, signal?: AbortSignal): Promise<number | undefined> {
+  if (ref.namespace === 'ecs') {
+    const ecs = await aws.client('ecs');
+    const { DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
+    const [cluster, service] = ref.resourceId.replace(/^service\//, '').split('/') as [string, string];
+    const res = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal: signal });
+    return res.services?.[0]?.desiredCount;
+  }
+  if (ref.namespace === 'dynamodb') return (await readReadiness(aws, ref, 0, signal)).current;
+  return undefined;
 }
 
 /** Capacity in place now for one target, and whether it has reached `wanted`. */

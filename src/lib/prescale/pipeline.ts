@@ -4,7 +4,7 @@ import type { Campaign } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { applyPrescale, executeRestore, waitUntilReady, type ExecuteOptions, type TargetResult } from './execute.js';
+import { applyPrescale, deleteActions, executeRestore, waitUntilReady, type ExecuteOptions, type OtherWrite, type TargetResult } from './execute.js';
 import { gatherPrescale, lambdaReadiness, readReadiness, readScalableTargets, type PrescaleState } from './gather.js';
 import { pendingWrites, planPrescale, type ConfigTimingProblem, type PrescalePlan } from './plan.js';
 import { renderPrescalePlan, renderPrescaleStatus, renderRestorePlan, type StatusRow } from './render.js';
@@ -35,16 +35,52 @@ function timingError(loaded: LoadedConfig, problems: ConfigTimingProblem[]): Ret
  * at the same time, perhaps from another machine) may have written in between without seeing this
  * run's actions. Plan again with what is there now and write what differs, until nothing does.
  */
-async function converge(replan: (state: Pick<PrescaleState, 'observations'>) => PrescalePlan, read: () => Promise<Pick<PrescaleState, 'observations'>>, opts: ExecuteOptions): Promise<{ plan: PrescalePlan; replanned: string[]; settled: boolean; results: TargetResult[] }> {
+async function converge(
+  replan: (state: Pick<PrescaleState, 'observations'>) => PrescalePlan,
+  read: () => Promise<Pick<PrescaleState, 'observations'>>,
+  opts: ExecuteOptions,
+  firstRead: PrescaleState['observations'],
+): Promise<{ plan: PrescalePlan; replanned: string[]; settled: boolean; results: TargetResult[]; undone: string[] }> {
   const replanned = new Set<string>();
   const results: TargetResult[] = [];
+  const undone: string[] = [];
+  let planned = firstRead;
   for (let round = 0; ; round++) {
-    const next = replan(await read());
+    let fresh = await read();
+    const recreated = recreatedByThisRun(planned, fresh.observations, opts.othersWritten ?? []);
+    if (recreated.length) {
+      for (const w of recreated) await deleteActions(opts.write, w.ref, [w.name], opts.signal);
+      undone.push(...recreated.map((w) => w.name));
+      opts.othersWritten = (opts.othersWritten ?? []).filter((w) => !recreated.includes(w));
+      fresh = await read();
+    }
+    planned = fresh.observations;
+    const next = replan(fresh);
     const pending = next.targets.filter((t) => pendingWrites(t) > 0);
-    if (pending.length === 0 || round === CONVERGE_ROUNDS) return { plan: next, replanned: [...replanned], settled: pending.length === 0, results };
+    if (pending.length === 0 || round === CONVERGE_ROUNDS) return { plan: next, replanned: [...replanned], settled: pending.length === 0, results, undone };
     for (const t of pending) replanned.add(t.ref.label);
     results.push(...(await applyPrescale({ ...next, targets: pending }, opts)));
   }
+}
+
+/**
+ * Another campaign's actions this run wrote that a concurrent restore of that campaign had deleted
+ * in between (the small race left after reading just before writing): that campaign's scale-up was
+ * read before and is gone now, while an action this run wrote for it is there. A rerun of a
+ * campaign never deletes its own scale-up, so it is a restore (a campaign raised at once has no
+ * scale-up: that case is not detected, and its re-created way down only brings the target to its
+ * baseline after the window).
+ */
+export function recreatedByThisRun(before: PrescaleState['observations'], now: PrescaleState['observations'], written: readonly OtherWrite[]): OtherWrite[] {
+  return written.filter((w) => {
+    const key = `${w.ref.resourceId}|${w.ref.dimension}`;
+    const was = before[key]?.others?.find((o) => o.campaign === w.campaign);
+    const is = now[key]?.others?.find((o) => o.campaign === w.campaign);
+    if (!was || !is) return false;
+    const present = [is.up, is.drain, is.down].some((a) => a?.name === w.name);
+    const gone = Boolean(was.up) && !is.up;
+    return present && gone;
+  });
 }
 
 /** `retailctl prescale --campaign <name> [--schedule]`: read → plan → (dry run) → confirm → apply → converge → wait. */
@@ -55,7 +91,7 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
   const now = ctx.now();
   const [state, region] = await Promise.all([gatherPrescale(aws.read, name, refs, ctx.signal), (await aws.read.client('lambda')).config.region()]);
   const planWith = (observations: PrescaleState['observations']) =>
-    planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now, observations, lambdas: state.lambdas, account: state.account, region, campaigns: loaded.config.campaigns });
+    planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now, observations, lambdas: state.lambdas, account: state.account, lambdaElsewhere: state.lambdaElsewhere, lambdaScheduled: state.lambdaScheduled, region, campaigns: loaded.config.campaigns });
   const plan = planWith(state.observations);
   if (plan.configProblems.length) throw timingError(loaded, plan.configProblems);
   const text = renderPrescalePlan(plan, ctx.out);
@@ -75,6 +111,7 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
   const progress = !options.schedule && options.waitMs > 0 ? await ctx.out.progress(`raising ${plan.targets.length} targets and waiting until they are ready (up to ${formatDuration(options.waitMs)})`) : undefined;
   let lastPrinted = 0;
   const opts: ExecuteOptions = {
+    othersWritten: [],
     write: aws.write(),
     read: aws.read,
     waitMs: options.schedule ? 0 : options.waitMs,
@@ -89,8 +126,8 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
   };
   const results = await applyPrescale(plan, opts);
   const settled = results.some((r) => r.status === 'failed')
-    ? { plan, replanned: [], settled: true, results: [] as TargetResult[] }
-    : await converge((fresh) => planWith(withCapacity(fresh.observations, state.observations)), () => readScalableTargets(aws.read, name, refs, ctx.signal), opts);
+    ? { plan, replanned: [], settled: true, results: [] as TargetResult[], undone: [] as string[] }
+    : await converge((fresh) => planWith(withCapacity(fresh.observations, state.observations)), () => readScalableTargets(aws.read, name, refs, ctx.signal), opts, state.observations);
   for (const late of settled.results.filter((r) => r.status === 'failed')) Object.assign(results.find((r) => r.key === late.key)!, late);
   const applied = settled.plan;
   if (!options.schedule && options.waitMs > 0) await waitUntilReady(applied, results, opts);
@@ -99,6 +136,7 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
   const notReady = options.schedule ? [] : results.filter((r) => r.status === 'ok' && options.waitMs > 0 && !r.readiness?.ready);
   const lines = results.map((r) => `${r.status === 'failed' ? '✗' : !options.schedule && options.waitMs > 0 && !r.readiness?.ready ? '…' : '✓'} ${r.label}: ${r.status === 'failed' ? `failed: ${r.reason}` : options.schedule ? 'scheduled' : (r.readiness?.detail ?? 'raised')}`);
   if (settled.replanned.length) lines.push(`another campaign wrote to ${settled.replanned.join(', ')} while this run applied: planned together with it again`);
+  if (settled.undone.length) lines.push(`another campaign was restored while this run applied: removed ${settled.undone.join(', ')}, which this run had written after the restore deleted it`);
   const data = { plan: applied, applied: true, results, ...(settled.replanned.length ? { replanned: settled.replanned } : {}) };
   if (failed.length) {
     progress?.fail();
@@ -121,7 +159,14 @@ export async function prescaleRun(ctx: CommandContext, name: string, options: { 
 
 /** Capacity read once (Lambda's from its provisioned concurrency) carried into a re-read of the targets. */
 function withCapacity(fresh: PrescaleState['observations'], first: PrescaleState['observations']): PrescaleState['observations'] {
-  return Object.fromEntries(Object.entries(fresh).map(([k, o]) => [k, first[k]?.current !== undefined ? { ...o, current: first[k]!.current } : o]));
+  return Object.fromEntries(
+    Object.entries(fresh).map(([k, o]) => {
+      const out = { ...o };
+      if (first[k]?.current !== undefined) out.current = first[k]!.current;
+      if (first[k]?.capacity !== undefined) out.capacity = first[k]!.capacity;
+      return [k, out];
+    }),
+  );
 }
 
 /** ` (shared: … way down after the last window at …)` when a target is planned together with another campaign. */
@@ -131,9 +176,35 @@ function sharedNote(plan: PrescalePlan): string {
   return together.map((t) => `\n${t.ref.label}: planned together with ${t.shared.filter((s) => s.together).map((s) => s.campaign).join(', ')}; way down at ${(t.drain ?? t.down).local.replace('T', ' ').slice(0, 16)} (${(t.drain ?? t.down).utc}), after the last window`).join('');
 }
 
+/**
+ * Drains on a target that would leave it capped: one with no down strictly after it (AWS does not
+ * order actions at the same instant), or one that fires inside the window of a campaign in the
+ * config that uses the target.
+ */
+function drainWarnings(row: StatusRow, self: string, campaigns: Record<string, Campaign>): string[] {
+  const out: string[] = [];
+  const windows = Object.entries(campaigns)
+    .filter(([, c]) => resolveTargets(c).some((r) => r.resourceId === row.ref.resourceId && r.dimension === row.ref.dimension))
+    .map(([n, c]) => ({ name: n, window: campaignWindow(c) }));
+  const sets = [{ owner: self, actions: row.actions }, ...row.others.map((o) => ({ owner: o.campaign, actions: o }))];
+  for (const { owner, actions } of sets) {
+    const { drain, down } = actions;
+    if (!drain?.utc) continue;
+    const rerun = `rerun prescale for ${owner}`;
+    if (!down?.utc || Date.parse(down.utc) <= Date.parse(drain.utc)) out.push(`${row.ref.label}: campaign ${owner}'s drain ${drain.name} (${drain.utc}) has no down strictly after it: the maximum would stay capped at ${drain.max}; ${rerun}`);
+    for (const w of windows) {
+      const t = Date.parse(drain.utc);
+      if (t > Date.parse(w.window.readyBy.utc) && t < Date.parse(w.window.endsAt.utc)) {
+        out.push(`${row.ref.label}: campaign ${owner}'s drain ${drain.name} (${drain.utc}) fires inside campaign ${w.name}'s window (${w.window.readyBy.utc}–${w.window.endsAt.utc}): capacity is capped at ${drain.max} while it is live; ${rerun}`);
+      }
+    }
+  }
+  return out;
+}
+
 /** `retailctl prescale status --campaign <name>`: read-only. */
 export async function prescaleStatus(ctx: CommandContext, name: string): Promise<CommandResult> {
-  const { campaign } = await campaignOf(ctx, name);
+  const { campaign, loaded } = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
@@ -149,6 +220,7 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
     }),
   );
   const window = campaignWindow(campaign);
+  const warnings = rows.flatMap((r) => drainWarnings(r, name, loaded.config.campaigns ?? {}));
   const actionsJson = (actions: StatusRow['actions']) => Object.fromEntries(Object.entries(actions).map(([d, a]) => [d, { ...a, utc: a.utc ?? null }]));
   const targets = rows.map((r) => ({
     target: r.ref.label,
@@ -163,7 +235,8 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
     scheduledActions: actionsJson(r.actions),
     otherCampaigns: r.others.map((o) => ({ campaign: o.campaign, scheduledActions: actionsJson(o) })),
   }));
-  return { data: { campaign: name, window, targets }, text: renderPrescaleStatus(name, window, rows, ctx.out) };
+  const text = [renderPrescaleStatus(name, window, rows, ctx.out), ...warnings.map((w) => `  ${ctx.out.style('yellow', 'warning:')} ${w}`)].join('\n');
+  return { data: { campaign: name, window, targets, warnings }, text };
 }
 
 /**
@@ -176,7 +249,7 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
   const steps = planRestore({ campaignName: name, campaign, now: ctx.now(), observations: state.observations, campaigns: loaded.config.campaigns });
-  const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length);
+  const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length || s.otherDeletes.length);
   const text = renderRestorePlan(name, steps, ctx.out);
   const plan = {
     version: 1,
@@ -189,6 +262,7 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
       keptFor: s.keptFor,
       deleteActions: s.deletes,
       updateActions: s.otherUpdates,
+      deleteOtherActions: s.otherDeletes,
     })),
   };
   if (todo.length === 0) return { data: { plan, applied: false }, text: `${text}\nnothing to restore` };

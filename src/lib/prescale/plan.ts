@@ -1,10 +1,13 @@
 import type { Campaign } from '../config/schema.js';
+import type { LambdaElsewhere, LambdaScheduled } from './gather.js';
 import {
   campaignMax,
   firstRecordedBaseline,
   groupOf,
   needAt,
+  MERGE_GAP_MS,
   otherOccupant,
+  raisedFor,
   type ActionState,
   type CampaignActions,
   type Occupant,
@@ -31,6 +34,8 @@ export interface TargetObservation {
   current?: number;
   /** A scaling policy is attached: it brings capacity back down once the minimum is lowered. */
   hasPolicy?: boolean;
+  /** The capacity configured now: ECS desired count, DynamoDB provisioned units, Lambda requested provisioned concurrency. */
+  capacity?: number;
 }
 
 /** What was read about a Lambda alias. */
@@ -52,6 +57,10 @@ export interface PrescaleInputs {
   lambdas: Record<string, LambdaObservation>;
   /** GetAccountSettings: account limit and unreserved concurrency. */
   account?: { limit: number; unreserved: number };
+  /** Provisioned concurrency on other aliases and versions in the account. */
+  lambdaElsewhere?: LambdaElsewhere[];
+  /** Other retailctl campaigns' actions on Lambda aliases that are not this campaign's. */
+  lambdaScheduled?: LambdaScheduled[];
   /** Region the cost estimate assumes. */
   region: string;
   /**
@@ -132,6 +141,10 @@ export interface TargetPlan {
   shared: SharedCampaign[];
   /** Other campaigns' actions rewritten so that the campaigns planned together stay consistent. */
   otherUpdates: OtherActionUpdate[];
+  /** Actions removed: this campaign's that the plan no longer wants (a drain once a scaling policy is attached), other campaigns' drains the group no longer has. */
+  deletes: ActionDelete[];
+  /** The capacity before the first campaign (ECS desired count, DynamoDB units, Lambda provisioned concurrency), clamped to the baseline: the drain caps the maximum there. */
+  capacityBefore: number;
 }
 
 /** Lambda provisioned concurrency price, per GB-second (published, us-east-1, Nov 2026). */
@@ -185,7 +198,7 @@ export function actionAt(name: string, ms: number, timezone: string, min: number
 
 /** Number of writes a target's plan still needs (0: AWS already holds it). */
 export function pendingWrites(t: TargetPlan): number {
-  const actions = [t.up, t.drain, t.down, ...t.otherUpdates].filter((a) => a?.changed).length;
+  const actions = [t.up, t.drain, t.down, ...t.otherUpdates].filter((a) => a?.changed).length + t.deletes.length;
   const register = t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max) ? 1 : 0;
   return actions + register;
 }
@@ -223,19 +236,36 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
 
   const targets: TargetPlan[] = resolveTargets(campaign).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings));
 
-  // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency
-  let extraPc = 0;
+  // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency with
+  // this plan at its peak, the provisioned concurrency on every other alias, and what other retailctl
+  // campaigns schedule on other aliases during this window
+  let peakPc = 0;
+  let heldHere = 0;
   for (const t of targets.filter((t) => t.ref.namespace === 'lambda')) {
     const fn = `${t.ref.lambda!.functionName}:${t.ref.lambda!.qualifier}`;
     const seen = inputs.lambdas[fn];
     if (!seen?.exists) refusals.push(`${t.ref.label}: function ${t.ref.lambda!.functionName} has no alias or version "${t.ref.lambda!.qualifier}" (provisioned concurrency needs an alias or a published version)`);
-    else extraPc += Math.max(0, t.planned.min - seen.provisioned);
+    else {
+      peakPc += Math.max(t.planned.min, t.own.min, seen.provisioned);
+      heldHere += seen.provisioned;
+    }
   }
-  if (inputs.account && extraPc > 0) {
-    const after = inputs.account.unreserved - extraPc;
+  if (inputs.account && peakPc > heldHere) {
+    const windowStart = mode === 'now' ? nowMs : readyMs;
+    const elsewhere = new Map<string, number>();
+    for (const e of inputs.lambdaElsewhere ?? []) elsewhere.set(e.target, Math.max(elsewhere.get(e.target) ?? 0, e.requested));
+    for (const o of inputs.lambdaScheduled ?? []) {
+      const upAt = o.up?.utc ? Date.parse(o.up.utc) : undefined;
+      const downAt = [o.drain, o.down].map((a) => (a?.utc ? Date.parse(a.utc) : undefined)).find((x) => x !== undefined);
+      if (upAt === undefined || o.up?.min === undefined) continue;
+      if (upAt < endMs && (downAt ?? Infinity) > windowStart) elsewhere.set(o.target, Math.max(elsewhere.get(o.target) ?? 0, o.up.min));
+    }
+    const others = [...elsewhere.values()].reduce((a, b) => a + b, 0);
+    const after = inputs.account.unreserved - others - peakPc;
     if (after < MIN_UNRESERVED) {
+      const detail = others > 0 ? ` and ${others} on other functions (allocated now or scheduled by other campaigns during this window: ${[...elsewhere].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
       refusals.push(
-        `not enough Lambda concurrency: the plan adds ${extraPc} provisioned concurrency, leaving ${after} of the account's ${inputs.account.unreserved} unreserved (limit ${inputs.account.limit}); AWS keeps at least ${MIN_UNRESERVED} unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by ${MIN_UNRESERVED - after}`,
+        `not enough Lambda concurrency: the plan needs ${peakPc} provisioned concurrency at its peak${detail}, leaving ${after} of the account's ${inputs.account.unreserved} unreserved (limit ${inputs.account.limit}); AWS keeps at least ${MIN_UNRESERVED} unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by ${MIN_UNRESERVED - after}`,
       );
     }
   }
@@ -285,7 +315,9 @@ function planTarget(
 
   // every campaign on the target: this one, and the others that still have something to do
   const selfStart = mode === 'now' ? Math.min(nowMs, readyMs) : readyMs;
-  const others = othersOn(ref, seen, nowMs, inputs.campaigns);
+  const ownUpAt = seen.actions?.up?.utc ? Date.parse(seen.actions.up.utc) : undefined;
+  const selfRaised = ownDown?.min !== undefined && ownDown.max !== undefined && (ownUpAt !== undefined ? ownUpAt <= nowMs : raisedFor({ min: ownDown.min, max: ownDown.max }, seen.registered));
+  const others = othersOn(ref, seen, nowMs, inputs.campaigns, selfRaised ? ref.desired : 0);
   const self: Occupant = { campaign: campaignName, self: true, start: selfStart, end: endMs, holds: endMs, min: ref.desired, max: ref.desired, source: 'this-run', actions: seen.actions ?? {} };
   if (ownDown?.min !== undefined && ownDown.max !== undefined) self.recordedBaseline = { min: ownDown.min, max: ownDown.max };
 
@@ -319,9 +351,24 @@ function planTarget(
   const own = { min: self.min, max: self.max };
 
   const group = groupOf([self, ...others], self);
+  // whatever the windows say, no other campaign's drain or down may fire inside this one's window
+  for (const o of others) {
+    if (group.includes(o)) continue;
+    const inside = [o.actions.drain, o.actions.down].some((a) => a?.utc && Date.parse(a.utc) >= selfStart && Date.parse(a.utc) <= endMs + MERGE_GAP_MS);
+    if (inside) group.push(o);
+  }
+  for (const o of group) {
+    if (!o.self && o.endFromActions) {
+      warnings.push(`${ref.label}: campaign ${o.campaign}'s way down is scheduled in AWS at ${windowTime(o.end, tz).utc}, after its window in the config ends: the scheduled actions are what will happen, so they are planned with (rerun prescale for ${o.campaign} to apply its config)`);
+    }
+  }
   const need = needAt(group, mode === 'now' ? nowMs : readyMs) ?? { min: self.min, max: self.max, campaigns: [campaignName] };
   const planned = { min: need.min, max: need.max };
   const way = wayDownOf(group, baseline, Boolean(seen.hasPolicy), nowMs);
+  const capacityBefore = capacityBeforeOf(group, baseline, baselineCampaign, seen.capacity);
+  const deletes: ActionDelete[] = [];
+  if (!way.drains && seen.actions?.drain) deletes.push({ name: seen.actions.drain.name, campaign: campaignName, direction: 'drain', self: true, previous: seen.actions.drain, reason: seen.hasPolicy ? 'a scaling policy brings capacity down: no drain needed' : 'no drain needed' });
+  deletes.push(...otherDeletesOf(group, way));
 
   const plan: TargetPlan = {
     ref,
@@ -332,11 +379,13 @@ function planTarget(
     raisesMax: planned.max > (seen.registered?.max ?? baseline.max),
     down: actionAt(actionName(campaignName, ref, 'down'), way.downAt, tz, baseline.min, baseline.max, seen.actions?.down),
     shared: others.map((o) => sharedCampaign(o, group.includes(o), tz)),
-    otherUpdates: otherUpdatesOf(group, baseline, way, nowMs, tz),
+    otherUpdates: otherUpdatesOf(group, baseline, way, nowMs, tz, capacityBefore),
+    deletes,
+    capacityBefore,
   };
   if (baselineCampaign) plan.baselineCampaign = baselineCampaign;
   if (seen.registered) plan.registered = seen.registered;
-  if (way.drains) plan.drain = actionAt(actionName(campaignName, ref, 'drain'), way.drainAt, tz, baseline.min, baseline.min, seen.actions?.drain);
+  if (way.drains) plan.drain = actionAt(actionName(campaignName, ref, 'drain'), way.drainAt, tz, baseline.min, capacityBefore, seen.actions?.drain);
   if (seen.current !== undefined) plan.current = seen.current;
   if (mode === 'now') plan.register = planned;
   else plan.up = actionAt(actionName(campaignName, ref, 'up'), readyMs, tz, planned.min, planned.max, seen.actions?.up);
@@ -344,9 +393,16 @@ function planTarget(
   return plan;
 }
 
-/** The other campaigns on a target that still have something to do. */
-export function othersOn(ref: ScalableTargetRef, seen: TargetObservation, nowMs: number, campaigns: Record<string, Campaign> | undefined): Occupant[] {
-  return (seen.others ?? []).map((o) => otherOccupant(o, ref, nowMs, seen.registered, campaigns)).filter((o): o is Occupant => o !== undefined);
+/**
+ * The other campaigns on a target that still have something to do. A campaign with no up action
+ * counts as live now only when its window has started or the target is raised beyond what the
+ * campaigns known to be live need (`selfLiveMin`: this campaign's part, when it is raised).
+ */
+export function othersOn(ref: ScalableTargetRef, seen: TargetObservation, nowMs: number, campaigns: Record<string, Campaign> | undefined, selfLiveMin = 0): Occupant[] {
+  const ownWayDown = [seen.actions?.drain, seen.actions?.down].filter((a) => a?.utc).map((a) => Date.parse(a!.utc!));
+  const pass = (explained: number) => (seen.others ?? []).map((o) => otherOccupant(o, ref, nowMs, seen.registered, campaigns, explained, ownWayDown)).filter((o): o is Occupant => o !== undefined);
+  const known = pass(Infinity).filter((o) => o.start <= nowMs && nowMs < o.holds);
+  return pass(Math.max(selfLiveMin, ...known.map((o) => o.min)));
 }
 
 /** When a group of campaigns comes down: once, after the last window; a drain first where no scaling policy brings capacity down. */
@@ -354,15 +410,44 @@ export function wayDownOf(group: readonly Occupant[], baseline: { min: number },
   const lastEnd = Math.max(...group.map((o) => o.holds));
   const drains = !hasPolicy && (group.some((o) => o.min > baseline.min) || group.some((o) => !o.self && o.actions.drain !== undefined));
   const drainAt = Math.max(lastEnd, nowMs + SCHEDULE_MARGIN_MS);
+  // a drain is always strictly before its down: AWS does not order actions at the same instant
   return { drains, drainAt, downAt: drains ? drainAt + DRAIN_MS : drainAt };
+}
+
+/**
+ * The capacity the target had before the first campaign raised it, clamped to the baseline: what
+ * the drain caps the maximum at, so that the target comes back where it was (not to its minimum).
+ * Recorded in AWS as the drain's maximum (earlier versions wrote the baseline minimum there: the
+ * same as a capacity at the minimum). Read from the drain of the campaign that recorded the
+ * baseline; the capacity read now when nothing is recorded yet.
+ */
+export function capacityBeforeOf(occupants: readonly Occupant[], baseline: { min: number; max: number }, recordedBy: string | undefined, capacityNow: number | undefined): number {
+  const clamp = (n: number) => Math.min(baseline.max, Math.max(baseline.min, n));
+  if (recordedBy !== undefined) {
+    const drain = occupants.find((o) => o.campaign === recordedBy)?.actions.drain;
+    return clamp(drain?.max ?? baseline.min);
+  }
+  return clamp(capacityNow ?? baseline.min);
+}
+
+/** An action a plan removes: this campaign's that the plan no longer wants, or another campaign's drain the group no longer has. */
+export interface ActionDelete {
+  name: string;
+  campaign: string;
+  direction: 'up' | 'drain' | 'down';
+  self: boolean;
+  previous: ActionState;
+  reason: string;
 }
 
 /**
  * Other campaigns' actions in a group, made consistent with it: a scale-up still to come carries
  * what the whole group needs at that time, and every way down moves to the group's (never inside
- * another campaign's window). Only the actions that change.
+ * another campaign's window). Only the actions that change. Where the group has no drain (a scaling
+ * policy brings capacity down), another campaign's drain is deleted (see otherDeletesOf), never put
+ * at the same instant as the down.
  */
-export function otherUpdatesOf(group: readonly Occupant[], baseline: { min: number; max: number }, way: { drainAt: number; downAt: number }, nowMs: number, tz: string): OtherActionUpdate[] {
+export function otherUpdatesOf(group: readonly Occupant[], baseline: { min: number; max: number }, way: { drains: boolean; drainAt: number; downAt: number }, nowMs: number, tz: string, capacityBefore = baseline.min): OtherActionUpdate[] {
   const out: OtherActionUpdate[] = [];
   for (const o of group.filter((g) => !g.self)) {
     const { up, drain, down } = o.actions;
@@ -371,10 +456,18 @@ export function otherUpdatesOf(group: readonly Occupant[], baseline: { min: numb
       const then = needAt(group, upAt)!;
       out.push({ ...actionAt(up.name, upAt, tz, then.min, then.max, up), campaign: o.campaign, direction: 'up', previous: up });
     }
-    if (drain) out.push({ ...actionAt(drain.name, way.drainAt, tz, baseline.min, baseline.min, drain), campaign: o.campaign, direction: 'drain', previous: drain });
+    if (drain && way.drains) out.push({ ...actionAt(drain.name, way.drainAt, tz, baseline.min, capacityBefore, drain), campaign: o.campaign, direction: 'drain', previous: drain });
     if (down) out.push({ ...actionAt(down.name, way.downAt, tz, baseline.min, baseline.max, down), campaign: o.campaign, direction: 'down', previous: down });
   }
   return out.filter((u) => u.changed);
+}
+
+/** Other campaigns' drains in a group whose way down has none (a scaling policy): deleted, so no drain can fire with or after the down. */
+export function otherDeletesOf(group: readonly Occupant[], way: { drains: boolean }): ActionDelete[] {
+  if (way.drains) return [];
+  return group
+    .filter((o) => !o.self && o.actions.drain)
+    .map((o) => ({ name: o.actions.drain!.name, campaign: o.campaign, direction: 'drain' as const, self: false, previous: o.actions.drain!, reason: 'a scaling policy brings capacity down: no drain needed' }));
 }
 
 function sharedCampaign(o: Occupant, together: boolean, tz: string): SharedCampaign {

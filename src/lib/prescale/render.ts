@@ -46,6 +46,8 @@ export function renderPrescalePlan(plan: PrescalePlan, out: Style): string {
     if (together.length) lines.push(`${pad}${out.style('yellow', 'shared')} with ${together.map(renderShared).join(', ')}: planned together, the largest minimum while both are live, one way down after the last window`);
     if (apart.length) lines.push(`${pad}also used by ${apart.map(renderShared).join(', ')}: windows apart, planned independently`);
     for (const u of t.otherUpdates) lines.push(`${pad}${u.campaign}'s ${u.direction}: ${u.previous.min}/${u.previous.max} at ${u.previous.utc ? zulu(u.previous.utc) : u.previous.schedule} → ${u.min}/${u.max} at ${atOf(u)}`);
+    for (const d of t.deletes) lines.push(`${pad}${d.self ? 'this campaign' : d.campaign}'s ${d.direction} (${d.previous.min}/${d.previous.max} at ${d.previous.utc ? zulu(d.previous.utc) : d.previous.schedule}) deleted: ${d.reason}`);
+    if (t.drain && t.capacityBefore > t.baseline.min) lines.push(`${pad}capacity before: ${t.capacityBefore} (the drain caps the maximum there, so it comes back to where it was)`);
   }
   if (plan.cost.lines.length) {
     lines.push(`  estimated provisioned-concurrency cost: $${plan.cost.usd.toFixed(2)} for ${formatDuration(plan.cost.seconds * 1000)} (${plan.cost.assumption})`);
@@ -102,12 +104,13 @@ export function renderRestorePlan(campaign: string, steps: readonly RestoreStep[
       lines.push(`  ${s.ref.label}: nothing recorded by retailctl (no down action)${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
       continue;
     }
-    const drain = s.drainFirst ? `${s.to.min}/${s.to.min} until capacity is down, then ` : '';
+    const drain = s.drainFirst ? `${s.to.min}/${s.drainTo ?? s.to.min} until capacity is down, then ` : '';
     const kept = s.keptFor.length
       ? ` (not the baseline ${s.baseline.min}/${s.baseline.max}: kept for ${s.keptFor.map((k) => `campaign ${k.campaign}, min ${k.min} until ${untilText(k.until)}`).join('; ')}, which is still live and comes down after its window)`
       : '';
     lines.push(`  ${s.ref.label}: min/max ${reg} → ${drain}${s.to.min}/${s.to.max}${kept}; delete ${s.deletes.join(', ')}`);
     for (const u of s.otherUpdates) lines.push(`    ${u.campaign}'s ${u.direction}: ${u.previous.min}/${u.previous.max} at ${u.previous.utc ? zulu(u.previous.utc) : u.previous.schedule} → ${u.min}/${u.max} at ${atOf(u)}`);
+    for (const d of s.otherDeletes) lines.push(`    ${d.campaign}'s ${d.direction} deleted: ${d.reason}`);
   }
   return lines.join('\n');
 }

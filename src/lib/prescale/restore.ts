@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/schema.js';
-import { othersOn, otherUpdatesOf, wayDownOf, type OtherActionUpdate, type TargetObservation } from './plan.js';
-import { firstRecordedBaseline, groupsOf, needAt, type Occupant } from './shared.js';
+import { capacityBeforeOf, otherDeletesOf, othersOn, otherUpdatesOf, wayDownOf, type ActionDelete, type OtherActionUpdate, type TargetObservation } from './plan.js';
+import { firstRecordedBaseline, groupsOf, needAt, raisedFor, type Occupant } from './shared.js';
 import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
 import { campaignWindow, windowTime, type WindowTime } from './window.js';
 
@@ -24,12 +24,16 @@ export interface RestoreStep {
   to?: { min: number; max: number };
   /** Campaigns whose capacity is kept (empty: back to the baseline). */
   keptFor: KeptFor[];
-  /** Without a scaling policy, lowering the minimum leaves capacity up: cap the maximum at `to.min` first. */
+  /** Without a scaling policy, lowering the minimum leaves capacity up: cap the maximum at `drainTo` first. */
   drainFirst: boolean;
+  /** Where the maximum is capped while capacity comes down: the capacity before the campaign (back to the baseline), or `to.min` (kept for others). */
+  drainTo?: number;
   /** This campaign's actions, deleted. */
   deletes: string[];
   /** Other campaigns' actions re-planned without this one (their way down back to their own windows). */
   otherUpdates: OtherActionUpdate[];
+  /** Other campaigns' drains their re-planned way down no longer has (a scaling policy brings capacity down). */
+  otherDeletes: ActionDelete[];
 }
 
 export interface RestoreInputs {
@@ -53,24 +57,33 @@ export function planRestore(inputs: RestoreInputs): RestoreStep[] {
     const seen = inputs.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
     const own = seen.actions ?? {};
     const deletes = (['up', 'drain', 'down'] as const).filter((d) => own[d]).map((d) => own[d]?.name ?? actionName(inputs.campaignName, ref, d));
-    const others = othersOn(ref, seen, nowMs, inputs.campaigns);
-    const step: RestoreStep = { ref, keptFor: [], drainFirst: false, deletes, otherUpdates: [] };
-    if (seen.registered) step.registered = seen.registered;
     const ownDown = seen.downAction ?? (own.down?.min !== undefined && own.down.max !== undefined ? { min: own.down.min, max: own.down.max } : undefined);
+    const ownUpAt = own.up?.utc ? Date.parse(own.up.utc) : undefined;
+    const selfRaised = Boolean(ownDown) && (ownUpAt !== undefined ? ownUpAt <= nowMs : raisedFor(ownDown, seen.registered));
+    const others = othersOn(ref, seen, nowMs, inputs.campaigns, selfRaised ? ref.desired : 0);
+    const step: RestoreStep = { ref, keptFor: [], drainFirst: false, deletes, otherUpdates: [], otherDeletes: [] };
+    if (seen.registered) step.registered = seen.registered;
     if (!ownDown) return step;
 
     const self: Occupant = { campaign: inputs.campaignName, self: true, start: own.up?.utc ? Date.parse(own.up.utc) : -Infinity, end: nowMs, holds: nowMs, min: 0, max: 0, source: 'this-run', actions: own, recordedBaseline: ownDown };
-    const baseline = firstRecordedBaseline([self, ...others])!.baseline;
+    const first = firstRecordedBaseline([self, ...others])!;
+    const baseline = first.baseline;
+    const capacityBefore = capacityBeforeOf([self, ...others], baseline, first.campaign, undefined);
     step.baseline = baseline;
     for (const o of others) o.max = Math.max(o.max, o.min, o.source === 'config' ? baseline.max : 0);
 
     const live = needAt(others, nowMs);
     step.to = live ? { min: live.min, max: live.max } : baseline;
     step.keptFor = others.filter((o) => live?.campaigns.includes(o.campaign)).map((o) => ({ campaign: o.campaign, min: o.min, max: o.max, until: windowTime(o.end, tz), source: o.source }));
-    const current = seen.current ?? seen.registered?.min ?? 0;
-    step.drainFirst = !seen.hasPolicy && current > step.to.min;
+    const current = seen.capacity ?? seen.current ?? seen.registered?.min ?? 0;
+    // back to the baseline: down to the capacity before the campaign, not to the minimum
+    const drainTo = live ? step.to.min : Math.max(step.to.min, capacityBefore);
+    step.drainFirst = !seen.hasPolicy && current > drainTo;
+    if (step.drainFirst) step.drainTo = drainTo;
     for (const group of groupsOf(others)) {
-      step.otherUpdates.push(...otherUpdatesOf(group, baseline, wayDownOf(group, baseline, Boolean(seen.hasPolicy), nowMs), nowMs, tz));
+      const way = wayDownOf(group, baseline, Boolean(seen.hasPolicy), nowMs);
+      step.otherUpdates.push(...otherUpdatesOf(group, baseline, way, nowMs, tz, capacityBefore));
+      step.otherDeletes.push(...otherDeletesOf(group, way));
     }
     return step;
   });

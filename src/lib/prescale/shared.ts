@@ -40,7 +40,12 @@ export const MERGE_GAP_MS = 5 * 60_000;
 export interface Occupant {
   campaign: string;
   self: boolean;
-  /** When its minimum applies (its up action); -Infinity when it was raised already (raise-now mode, no up action). */
+  /**
+   * When its minimum applies (its up action); -Infinity when it was raised already (raise-now mode, no
+   * up action, and the target is raised or its configured window has started). A campaign with no up
+   * action that has not raised the target starts at its configured window, or, when it is not in the
+   * config, at its way down (it holds nothing until then).
+   */
   start: number;
   /** When its own window ends. */
   end: number;
@@ -57,6 +62,13 @@ export interface Occupant {
   actions: CampaignActions;
   /** Its down action's values (the baseline it recorded). */
   recordedBaseline?: { min: number; max: number };
+  /** Its actions in AWS end later than its window in the config (edited since it was scheduled): the actions' time is used. */
+  endFromActions?: boolean;
+}
+
+/** The target is raised for a campaign when the registered values differ from the baseline its down action recorded. */
+export function raisedFor(recorded: { min: number; max: number } | undefined, registered: { min: number; max: number } | undefined): boolean {
+  return Boolean(recorded && registered && (recorded.min !== registered.min || recorded.max !== registered.max));
 }
 
 const atMs = (a: ActionState | undefined) => (a?.utc ? Date.parse(a.utc) : undefined);
@@ -77,22 +89,49 @@ export function otherOccupant(
   nowMs: number,
   registered: { min: number; max: number } | undefined,
   config: Record<string, Campaign> | undefined,
+  /** The largest minimum the campaigns known to be live now need (what explains a raised target). */
+  explainedMin?: number,
+  /** This campaign's own drain and down times: another campaign's way down there was put there by planning together with this one. */
+  ownWayDown: readonly number[] = [],
 ): Occupant | undefined {
   const times = [atMs(other.up), atMs(other.drain), atMs(other.down)].filter((t): t is number => t !== undefined);
   if (!times.some((t) => t > nowMs)) return undefined;
   const entry = Object.entries(config ?? {}).find(([name]) => slug(name) === other.campaign);
   const configured = entry ? resolveTargets(entry[1]).find((r) => r.resourceId === ref.resourceId && r.dimension === ref.dimension) : undefined;
-  const start = atMs(other.up) ?? -Infinity;
+  const window = entry && configured ? campaignWindow(entry[1]) : undefined;
+  // when its capacity is taken away: its drain (or its down, when it has no drain), as AWS will run them
+  const wayDownAt = atMs(other.drain) ?? atMs(other.down);
+  const recorded = other.down?.min !== undefined && other.down.max !== undefined ? { min: other.down.min, max: other.down.max } : undefined;
+  let start: number;
+  if (atMs(other.up) !== undefined) start = atMs(other.up)!;
+  else if (window && Date.parse(window.readyBy.utc) <= nowMs) {
+    // raised at once (no up action) and its window has started: live now
+    start = -Infinity;
+  } else if (raisedFor(recorded, registered) && (registered?.min ?? 0) > (explainedMin ?? 0)) {
+    // the target is raised beyond what the other campaigns live now need: this one raised it at once
+    start = -Infinity;
+  } else if (window) {
+    // not raised for it (e.g. a run stopped after writing its way down): from its configured window
+    start = Date.parse(window.readyBy.utc);
+  } else {
+    // not raised for it, not in this config: it holds nothing before its way down (kept out of other windows all the same)
+    start = wayDownAt ?? Math.max(...times);
+  }
   let end: number;
   let min: number;
   let max: number;
+  let endFromActions = false;
   if (entry && configured) {
-    end = Date.parse(campaignWindow(entry[1]).endsAt.utc);
+    // what is scheduled in AWS is what will happen: the config (perhaps edited since) never shortens it
+    const configEnd = Date.parse(window!.endsAt.utc);
+    const movedHere = wayDownAt !== undefined && ownWayDown.includes(wayDownAt);
+    end = movedHere ? configEnd : Math.max(configEnd, wayDownAt ?? -Infinity);
+    endFromActions = end > configEnd;
     min = configured.desired;
     // the caller raises this to the baseline maximum once it knows the baseline
     max = Math.max(configured.max ?? 0, configured.desired);
   } else {
-    end = atMs(other.drain) ?? atMs(other.down) ?? Math.max(...times);
+    end = wayDownAt ?? Math.max(...times);
     min = other.up?.min ?? registered?.min ?? 0;
     max = Math.max(other.up?.max ?? registered?.max ?? min, min);
   }
@@ -107,7 +146,8 @@ export function otherOccupant(
     source: entry && configured ? 'config' : 'scheduled-actions',
     actions: { ...(other.up ? { up: other.up } : {}), ...(other.drain ? { drain: other.drain } : {}), ...(other.down ? { down: other.down } : {}) },
   };
-  if (other.down?.min !== undefined && other.down.max !== undefined) occupant.recordedBaseline = { min: other.down.min, max: other.down.max };
+  if (recorded) occupant.recordedBaseline = recorded;
+  if (endFromActions) occupant.endFromActions = true;
   return occupant;
 }
 

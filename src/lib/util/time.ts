@@ -24,8 +24,12 @@ export function checkTimeZone(tz: string): { ok: true } | { ok: false; suggestio
   if (!IANAZone.isValidZone(tz)) return { ok: false };
   const spelt = canonicalSpelling(tz);
   if (spelt !== undefined) return spelt === tz ? { ok: true } : { ok: false, suggestion: spelt };
-  // a link (not in Intl's list of canonical names): IANA spells every part with a capital first
-  if (tz.split('/').every((part) => /^[A-Z]/.test(part))) return { ok: true };
+  // a link (not in Intl's list of canonical names): IANA spells every part with a capital first,
+  // and no link has an all-capital word of more than three letters (US, GB, NZ, UTC, PRC: yes; EASTERN: no)
+  const parts = tz.split('/');
+  if (parts.every((part) => /^[A-Z]/.test(part)) && !parts.some((part) => /^[A-Z]{4,}$/.test(part))) return { ok: true };
+  const recased = parts.map((part) => (/^[A-Z]{4,}$/i.test(part) && !/^[A-Z]{1,3}$/.test(part) ? part[0]!.toUpperCase() + part.slice(1).toLowerCase() : part)).join('/');
+  if (recased !== tz && IANAZone.isValidZone(recased) && recased.split('/').every((part) => /^[A-Z]/.test(part))) return { ok: false, suggestion: recased };
   const resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   return { ok: false, suggestion: resolved };
 }
