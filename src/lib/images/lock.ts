@@ -95,6 +95,11 @@ function userName(): string {
   }
 }
 
+/** An upload refused before it was sent: the item has no result (it was not started). */
+function notStarted(cause: Error): Error {
+  return Object.assign(new Error(cause.message, { cause }), { notStarted: true });
+}
+
 /** PreconditionFailed (412) or ConditionalRequestConflict (409): someone else's write decided it. */
 function conflict(err: unknown): boolean {
   return err instanceof S3RequestError && (err.status === 412 || err.status === 409);
@@ -132,6 +137,15 @@ export class MigrationLock {
   #body: LockBody | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  /**
+   * Until when the lock is known to be ours, on this process's monotonic clock and on its wall clock
+   * (both must agree: the monotonic one cannot be set back, the wall one counts a suspended machine):
+   * the moment the last successful create or refresh was sent, plus the expiry, minus one refresh
+   * interval. No upload or retry starts past it (`writable`).
+   */
+  #validMono = -Infinity;
+  #validWall = -Infinity;
+  readonly #lostPromise: Promise<void>;
   #released = false;
   /** The lock is someone else's now (or deleted): release must not touch it. */
   #foreign = false;
@@ -140,6 +154,38 @@ export class MigrationLock {
     this.#o = options;
     this.key = lockKey(options.prefix);
     this.#localFile = localLockPath(options.stateDir, options.bucket, options.prefix);
+    this.#lostPromise = new Promise((resolve) => this.#lost.signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+
+  /** True while the lock is known valid by this process's own clocks (a number comparison: safe per object). */
+  valid(): boolean {
+    return performance.now() < this.#validMono && Date.now() < this.#validWall;
+  }
+
+  /**
+   * Call before sending any upload (and any retry): undefined when the lock is known valid;
+   * otherwise a promise that settles once a refresh has decided, resolving if the lock was
+   * extended and rejecting (a `notStarted` error) if it is lost or the run stops.
+   */
+  writable(): Promise<void> | undefined {
+    return this.valid() ? undefined : this.#whenValid();
+  }
+
+  async #whenValid(): Promise<void> {
+    for (;;) {
+      if (this.#lost.signal.aborted) throw notStarted(this.#lost.signal.reason as Error);
+      if (this.#released || this.#o.signals.stop.aborted) throw notStarted(new Error(`the lock ${this.where} is being released`));
+      if (this.valid()) return;
+      // a late timer tick (the process was paused) or a refresh that has not answered: let it decide
+      await Promise.race([this.#refreshing ?? this.#refresh(), this.#lostPromise]);
+    }
+  }
+
+  /** The lock was written by a request sent at these times (taken before it was sent). */
+  #extend(sentMono: number, sentWall: number): void {
+    const lasts = this.#o.expiryMs - this.refreshMs;
+    this.#validMono = sentMono + lasts;
+    this.#validWall = sentWall + lasts;
   }
 
   get where(): string {
@@ -290,9 +336,12 @@ export class MigrationLock {
     const body = this.#bodyNow();
     for (let attempt = 0; attempt < 4; attempt++) {
       stop.throwIfAborted();
+      let sentMono = performance.now();
+      let sentWall = Date.now();
       try {
         this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifNoneMatch: '*' }));
         this.#body = body;
+        this.#extend(sentMono, sentWall);
         return;
       } catch (err) {
         if (!conflict(err)) throw err;
@@ -303,6 +352,7 @@ export class MigrationLock {
         // our own create landed and its answer was lost (the retry saw it)
         this.#etag = current.etag;
         this.#body = current.body;
+        this.#extend(sentMono, sentWall);
         return;
       }
       const held = current.body;
@@ -311,9 +361,12 @@ export class MigrationLock {
       const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host);
       if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);
       stop.throwIfAborted();
+      sentMono = performance.now();
+      sentWall = Date.now();
       try {
         this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: current.etag }));
         this.#body = body;
+        this.#extend(sentMono, sentWall);
       } catch (err) {
         if (conflict(err) || (err instanceof S3RequestError && err.code === 'NoSuchKey')) continue; // someone else moved first: look again
         throw err;
@@ -366,16 +419,19 @@ export class MigrationLock {
     return this.#refreshing;
   }
 
-  /** More than one refresh interval left before the lock we last wrote expires. */
+  /** More than one refresh interval left before the lock we last wrote expires (by our own clocks). */
   #safe(): boolean {
-    return Date.parse(this.#body!.expiresAt) - this.#o.now().getTime() > this.refreshMs;
+    return this.valid();
   }
 
   async #refreshOnce(): Promise<void> {
     const body = this.#bodyNow(this.#body!.startedAt);
+    const sentMono = performance.now();
+    const sentWall = Date.now();
     try {
       this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: this.#etag! }));
       this.#body = body;
+      this.#extend(sentMono, sentWall);
       return;
     } catch (err) {
       if (this.#released) return;
@@ -388,9 +444,10 @@ export class MigrationLock {
     }
     const current = await this.#read().catch(() => undefined);
     if (current?.body?.runId === this.#runId) {
-      // our refresh landed and its answer was lost
+      // our refresh (or an earlier one) landed and its answer was lost; only this one's send time extends it
       this.#etag = current.etag;
       this.#body = current.body;
+      if (current.body.expiresAt === body.expiresAt) this.#extend(sentMono, sentWall);
       return;
     }
     this.#foreign = true;

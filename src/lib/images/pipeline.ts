@@ -65,7 +65,7 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal'> = {}): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal' | 'beforeWrite'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
@@ -356,7 +356,10 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   // one breaker for every upload of the run: any success resets it, only a lasting outage trips it
   const breaker = new CircuitBreaker(m.giveUpAfterMs);
   // uploads on the wire at the first Ctrl-C finish (and are journaled); only a second one abandons them
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill });
+  // no upload (nor retry) is sent unless the lock is known valid by this process's clock: a run that was
+  // paused past its lock's expiry waits for its refresh to say whether the lock is still its own
+  const beforeWrite = lock ? () => lock.writable() : undefined;
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}) });
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
@@ -367,7 +370,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item });
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, ...(beforeWrite ? { beforeWrite } : {}) });
   } finally {
     progress.stop();
     putter.close();

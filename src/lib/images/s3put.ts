@@ -89,6 +89,11 @@ export interface LeanS3Options {
   abandonSignal?: AbortSignal;
   /** Outage detection across every request of the run (see CircuitBreaker). */
   breaker?: CircuitBreaker;
+  /**
+   * Called before every attempt of a write (first try and retries): undefined to send at once, or a
+   * promise to wait for (the run's lock being confirmed); a rejection ends the write unsent.
+   */
+  beforeWrite?: () => Promise<void> | undefined;
 }
 
 export class LeanS3 {
@@ -141,7 +146,7 @@ export class LeanS3 {
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
       if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
       if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
-      return this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false);
+      return this.#gated(() => this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false));
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
@@ -218,7 +223,13 @@ export class LeanS3 {
 
   /** AbortMultipartUpload: its parts are deleted. */
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false));
+    await this.#retrying(() => this.#gated(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false)));
+  }
+
+  /** A write, sent only once `beforeWrite` allows it (no promise, no wait when it allows it at once). */
+  #gated<T>(send: () => Promise<T>): Promise<T> {
+    const wait = this.#o.beforeWrite?.();
+    return wait ? wait.then(send) : send();
   }
 
   #objectPath(key: string): string {
@@ -234,6 +245,7 @@ export class LeanS3 {
         breaker?.success();
         return out;
       } catch (err) {
+        if ((err as { notStarted?: boolean }).notStarted) throw err; // refused before it was sent
         const e = err instanceof S3RequestError ? err : networkError(err);
         const throttled = e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl');
         // an endpoint that asks to slow down is there: only other retryable failures look like an outage
