@@ -67,7 +67,7 @@ describe('images migrate, killed and rerun', () => {
     }
     // every S3 PUT (objects and parts) takes 60 ms longer: slow enough to kill the run half-way
     await control.fault({ service: 's3', method: 'PUT', times: 0, delayMs: 60, forward: true });
-    const args = [BIN, 'images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--yes'];
+    const args = [BIN, 'images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '2s', '--yes'];
     const child = spawn(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, CI: 'true', AWS_REGION: 'us-east-1', ...env }, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     try {
@@ -83,6 +83,7 @@ describe('images migrate, killed and rerun', () => {
     }
     // requests the killed process had already sent still land (the shim forwards them): let them settle
     await new Promise((r) => setTimeout(r, 1000));
+    const killedAt = Date.now();
     const before = await listAll('killed');
     expect(before.size).toBeGreaterThanOrEqual(10);
     expect(before.size).toBeLessThan(121);
@@ -90,15 +91,21 @@ describe('images migrate, killed and rerun', () => {
     expect(await pendingUploads('killed')).toHaveLength(1); // what the killed run left behind
     expect(await lockOf('killed')).toMatchObject({ command: expect.stringContaining('images migrate media --bucket killed') }); // kill -9 leaves the lock
 
-    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    // a pid that is gone proves nothing (it may run in another PID namespace): the rerun is refused
+    // until the killed run's lock has gone unrefreshed for its expiry (2 s)
+    const early = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--lock-expiry', '2s', '--yes'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    expect(early.code, early.stderr).toBe(1);
+    expect(early.stderr).toContain('it may run in another PID namespace');
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
+    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '2s', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
     expect(rerun.code, rerun.stderr).toBe(0);
     const doc = JSON.parse(rerun.stdout);
     expect(doc.counts.failed).toBe(0);
     expect(doc.counts.uploaded).toBe(121 - before.size); // completed objects were not uploaded again
     expect(doc.counts.skipped).toBe(before.size);
     expect(rerun.stderr).toContain('aborted an unfinished multipart upload of a-hero.jpg (from an interrupted run)');
-    // the same state directory on the same host proves the killed holder is gone: no wait for the expiry
-    expect(rerun.stderr).toMatch(/s3:\/\/killed\/\.retailctl-lock: took over the lock of an earlier run from this host \(pid \d+, no longer running\)/);
+    // the same state directory: the expired lock of the killed run is taken over without --break-lock
+    expect(rerun.stderr).toMatch(/s3:\/\/killed\/\.retailctl-lock: took over the lock of an earlier run from this host \(pid \d+, no longer running: the lock expired at /);
     expect(await lockOf('killed')).toBeUndefined();
 
     const after = await listAll('killed');

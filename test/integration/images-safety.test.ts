@@ -6,7 +6,7 @@
  * test/integration/emulator-stack.test.ts checks that.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -122,15 +122,42 @@ describe('images migrate: a lock another run holds', () => {
   });
 });
 
+describe('images migrate: a live lock of this host whose pid is not visible', () => {
+  it.each([
+    ['a pid that does not run here (another PID namespace)', 4_194_000],
+    ['our own pid (another PID namespace)', process.pid],
+  ])('held with %s and refreshed just now: refused (exit 1), no image written, both locks untouched', async (_what, pid) => {
+    // a live run in a container with the same hostname, sharing this state directory
+    const body = { holder: 'ci-bot', host: os.hostname(), pid, startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 120_000).toISOString(), ttlMs: 120_000, command: 'retailctl images migrate media --bucket namespace', runId: 'live-elsewhere' };
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'namespace', Key: `catalog/${LOCK}`, Body: JSON.stringify(body), ContentType: 'application/json' }))).ETag!;
+    const localFile = path.join(dir, 'state-namespace', 'images', 'namespace@catalog.lock');
+    await mkdir(path.dirname(localFile), { recursive: true });
+    const local = JSON.stringify({ pid, host: os.hostname(), runId: 'live-elsewhere', startedAt: body.startedAt, target: 's3://namespace/catalog/', expiryMs: 120_000 });
+    await writeFile(localFile, local);
+    await control.clearRequests();
+    const r = await migrate('namespace', []);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`is held by pid ${pid} on ${os.hostname()}`);
+    expect(r.stderr).toContain('it may run in another PID namespace');
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'namespace', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
+    expect(await readFile(localFile, 'utf8')).toBe(local);
+    expect(await images('namespace')).toEqual([]);
+  });
+});
+
 describe('images migrate: the lock lost mid-run', () => {
   it('taken by someone else: the run stops (exit 1) without starting more uploads, leaves their lock alone, and a rerun resumes', async () => {
     await slowImagePuts('taken', 150);
+    const theirLocal = JSON.stringify({ pid: 99, host: 'other-host', runId: 'theirs', startedAt: new Date().toISOString(), target: 's3://taken/catalog/' });
     const running = migrate('taken', ['--lock-expiry', '2s', '--concurrency', '1'], realClock);
     let atTakeover = 0;
     try {
       await until(async () => (await images('taken')).length >= 4 && (await lockBody('taken')) !== undefined);
       atTakeover = (await images('taken')).length;
       await s3.send(new PutObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}`, Body: JSON.stringify({ holder: 'intruder', host: 'other-host', pid: 99, startedAt: new Date().toISOString(), expiresAt: '2099-01-01T00:00:00.000Z', command: 'x', runId: 'theirs' }) }));
+      // and the local lock file now belongs to another run too
+      await writeFile(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'), theirLocal);
     } finally {
       await running.catch(() => {});
       await control.clearFaults();
@@ -142,6 +169,8 @@ describe('images migrate: the lock lost mid-run', () => {
     expect(landed.length).toBeLessThan(FILES);
     expect(landed.length - atTakeover).toBeLessThanOrEqual(10); // noticed at the next refresh (every 500 ms); none started after
     expect((await lockBody('taken'))?.holder).toBe('intruder'); // their lock is not deleted
+    expect(await readFile(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'), 'utf8')).toBe(theirLocal); // nor their lock file
+    await unlink(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'));
     expect(await journalKeys('taken')).toEqual(landed);
 
     await s3.send(new DeleteObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}` }));

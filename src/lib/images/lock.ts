@@ -9,15 +9,18 @@
  *   cannot refresh its lock (gone, taken, or unreachable until it would expire) stops instead of
  *   writing without one. It is removed with a conditional delete (`If-Match: <our ETag>`) on every
  *   exit path; after kill -9 it stays until it expires.
- * - The local lock is `<state-dir>/images/<bucket>@<prefix>.lock` (created exclusively, with our pid):
- *   a second run from the same state directory on the same bucket and prefix is refused before any
- *   network call, and it is the proof that lets a rerun on this host take over, at once, the bucket
- *   lock of a run of ours that was killed (same run id, same host, its pid no longer running),
- *   instead of waiting for the expiry. Runs on disjoint prefixes may share a state directory.
+ * - The local lock is `<state-dir>/images/<bucket>@<prefix>.lock` (created exclusively, with our pid;
+ *   its mtime refreshed with the bucket lock): a second run from the same state directory on the same
+ *   bucket and prefix is refused before any network call. A pid that is not running here is no proof
+ *   that its run is gone (another PID namespace with the same hostname); the proof is the holder's own
+ *   mark as it exited leaving the bucket lock (S3 unreachable), and then a rerun from here takes the
+ *   bucket lock over at once; or a file unrefreshed for longer than the expiry (kill -9), and then the
+ *   bucket lock is taken over once it has expired, without --break-lock. Only our own lock file is
+ *   ever removed. Runs on disjoint prefixes may share a state directory.
  * - `--break-lock` breaks an expired lock only (a live one is refused, naming its holder).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
@@ -60,6 +63,10 @@ interface LocalLockBody {
   runId: string;
   startedAt: string;
   target: string;
+  /** The holder's lock expiry: its file's mtime is refreshed with the bucket lock, at least this often. */
+  expiryMs?: number;
+  /** Set by the holder itself as it exited without removing the bucket lock (S3 unreachable): it is gone. */
+  exitedAt?: string;
 }
 
 export function parseLockBody(text: string): LockBody | undefined {
@@ -240,7 +247,7 @@ export class MigrationLock {
   #takeLocal(): LocalLockBody | undefined {
     const file = this.#localFile;
     const shown = path.join(this.#o.shownStateDir, path.relative(this.#o.stateDir, file));
-    const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}` };
+    const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}`, expiryMs: this.#o.expiryMs };
     let stale: LocalLockBody | undefined;
     try {
       mkdirSync(path.dirname(file), { recursive: true });
@@ -261,7 +268,9 @@ export class MigrationLock {
         if (code !== 'EEXIST') throw new RetailctlError('IMAGES_STATE', `cannot create the lock file ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
       }
       let other: LocalLockBody | undefined;
+      let touchedAt = 0;
       try {
+        touchedAt = statSync(file).mtimeMs;
         const text = readFileSync(file, 'utf8');
         try {
           other = JSON.parse(text) as LocalLockBody;
@@ -273,10 +282,20 @@ export class MigrationLock {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
         throw err;
       }
-      const gone = !other || (other.host === this.#host && (other.pid === process.pid || !running(other.pid)));
+      // A pid that is not running here proves nothing on its own: a run in another PID namespace (a
+      // container with the same hostname sharing this directory) is invisible, or has our pid. The
+      // proof that the holder is gone is its own word (it marked the file as it exited), or a file it
+      // has not refreshed for longer than its lock's expiry (it refreshes it with the bucket lock).
+      const quietMs = Date.now() - touchedAt;
+      const expiryMs = other?.expiryMs ?? this.#o.expiryMs;
+      const gone = !other || Boolean(other.exitedAt) || (other.host === this.#host && (other.pid === process.pid || !running(other.pid)) && quietMs > expiryMs);
       if (!gone) {
+        const invisible = other!.host === this.#host && (other!.pid === process.pid || !running(other!.pid));
+        const after = new Date(touchedAt + expiryMs + 1000).toISOString();
         throw new RetailctlError('IMAGES_LOCKED', `${shown} is held by pid ${other!.pid} on ${other!.host} since ${other!.startedAt}: another images migrate to ${other!.target} runs from this state directory; nothing was uploaded`, {
-          hint: `wait for it to finish; if no such process runs on ${other!.host}, delete ${shown}`,
+          hint: invisible
+            ? `no process ${other!.pid} is visible here, but it may run in another PID namespace (a container with the same hostname): if it is dead, rerun after ${after} (when its lock has gone unrefreshed for its expiry)`
+            : `wait for it to finish; if no such process runs on ${other!.host}, delete ${shown}`,
           data: { lockFile: shown, localLock: other },
         });
       }
@@ -286,16 +305,49 @@ export class MigrationLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-      if (other) this.#o.info(`${shown}: pid ${other.pid} that held it is no longer running; taking it over`);
+      if (other) this.#o.info(`${shown}: pid ${other.pid} that held it ${other.exitedAt ? `exited at ${other.exitedAt}` : `has not refreshed it for ${Math.round(quietMs / 1000)} s`}; taking it over`);
     }
     throw new RetailctlError('IMAGES_LOCKED', `${shown} keeps being taken by another run: nothing was uploaded`, { hint: 'check for other retailctl images migrate runs on this host' });
   }
 
+  /** The local lock file, if it is still ours (another run may have taken it over meanwhile). */
+  #ownLocal(): LocalLockBody | undefined {
+    try {
+      const body = JSON.parse(readFileSync(this.#localFile, 'utf8')) as LocalLockBody;
+      return body.runId === this.#runId ? body : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remove the local lock file, only if it is still ours. */
   #removeLocal(): void {
+    if (!this.#ownLocal()) return;
     try {
       unlinkSync(this.#localFile);
     } catch {
       // already gone
+    }
+  }
+
+  /** The local lock file is refreshed with the bucket lock: its mtime says the holder is alive. */
+  #touchLocal(): void {
+    try {
+      const t = new Date();
+      utimesSync(this.#localFile, t, t);
+    } catch {
+      // a state directory gone meanwhile: the bucket lock still holds
+    }
+  }
+
+  /** Exiting without removing the bucket lock: say in the local lock that this run is gone, so a rerun from here takes both over. */
+  #markLocalExited(): void {
+    const body = this.#ownLocal();
+    if (!body) return;
+    try {
+      writeFileSync(this.#localFile, `${JSON.stringify({ ...body, exitedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+    } catch {
+      // the lock file keeps our pid: a rerun takes it over once it has gone unrefreshed for the expiry
     }
   }
 
@@ -358,7 +410,8 @@ export class MigrationLock {
       const held = current.body;
       const now = this.#o.now().getTime();
       const expired = !held || !(Date.parse(held.expiresAt) > now);
-      const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host);
+      // an earlier run from this state directory: taken over at once if it said it exited, else once expired
+      const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host && (stale.exitedAt || expired));
       if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);
       stop.throwIfAborted();
       sentMono = performance.now();
@@ -373,7 +426,7 @@ export class MigrationLock {
       }
       this.#o.info(
         ours
-          ? `${this.where}: took over the lock of an earlier run from this host (pid ${held!.pid}, no longer running)`
+          ? `${this.where}: took over the lock of an earlier run from this host (pid ${held!.pid}, ${stale!.exitedAt ? `which exited at ${stale!.exitedAt} leaving it` : `no longer running: the lock expired at ${held!.expiresAt}`})`
           : `${this.where}: broke the expired lock ${held ? `of ${describeHolder(held)}` : `(unreadable: ${current.text.slice(0, 200)})`}`,
       );
       return;
@@ -432,6 +485,7 @@ export class MigrationLock {
       this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: this.#etag! }));
       this.#body = body;
       this.#extend(sentMono, sentWall);
+      this.#touchLocal();
       return;
     } catch (err) {
       if (this.#released) return;
@@ -455,8 +509,9 @@ export class MigrationLock {
   }
 
   /**
-   * Remove the bucket lock if it is still ours, then the local lock. When the bucket lock cannot be
-   * removed (S3 unreachable), the local lock stays with it: a rerun from here takes both over.
+   * Remove the bucket lock if it is still ours, then the local lock (if it is still ours). When the
+   * bucket lock cannot be removed (S3 unreachable), the local lock stays with it, marked as exited:
+   * a rerun from here takes both over at once.
    */
   async release(): Promise<void> {
     this.#released = true;
@@ -481,6 +536,7 @@ export class MigrationLock {
         this.#removeLocal();
       } else {
         this.#o.warn(`could not remove the lock ${this.where} (${(err as Error).message}): it expires at ${this.#body?.expiresAt}; a rerun from this state directory takes it over, elsewhere rerun with --break-lock after that`);
+        this.#markLocalExited();
       }
       return;
     }
