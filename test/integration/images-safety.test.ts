@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -119,6 +119,19 @@ describe('images migrate: a lock another run holds', () => {
     expect(JSON.parse(r.stdout).counts).toMatchObject({ uploaded: FILES, failed: 0 });
     expect(await images('expired')).toHaveLength(FILES);
     expect(await lockBody('expired')).toBeUndefined(); // released at the end
+  });
+});
+
+describe('images migrate: --break-lock on a machine whose clock runs fast', () => {
+  it('a live lock (written just now, 2 min to live) is refused even 3 min ahead: expiry is judged on S3\'s clock (Last-Modified + ttlMs against its Date)', async () => {
+    const body = { holder: 'ci-bot', host: 'runner-7', pid: 4242, startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 120_000).toISOString(), ttlMs: 120_000, command: 'retailctl images migrate media --bucket skewed', runId: 'live' };
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'skewed', Key: `catalog/${LOCK}`, Body: JSON.stringify(body), ContentType: 'application/json' }))).ETag!;
+    await control.clearRequests();
+    const r = await migrate('skewed', ['--break-lock'], () => new Date(Date.now() + 180_000));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: --break-lock: s3://skewed/catalog/.retailctl-lock is live, held by ci-bot on runner-7 (pid 4242)');
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'skewed', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
   });
 });
 

@@ -49,8 +49,10 @@ export interface LockBody {
   host: string;
   pid: number;
   startedAt: string;
-  /** Refreshed while the run goes on; after this time `--break-lock` may break it. */
+  /** Refreshed while the run goes on; for people (expiry is judged on S3's clock, with ttlMs). */
   expiresAt: string;
+  /** How long the lock lives after S3 last wrote it (its Last-Modified): expiry is judged on S3's clock. */
+  ttlMs?: number;
   command: string;
   /** Tells this run's lock from another's (and from a rerun's after a lost answer). */
   runId: string;
@@ -73,7 +75,8 @@ export function parseLockBody(text: string): LockBody | undefined {
   try {
     const b = JSON.parse(text) as Partial<LockBody>;
     if (typeof b.runId !== 'string' || typeof b.expiresAt !== 'string') return undefined;
-    return { holder: String(b.holder ?? 'unknown'), host: String(b.host ?? 'unknown'), pid: Number(b.pid ?? 0), startedAt: String(b.startedAt ?? 'unknown'), expiresAt: b.expiresAt, command: String(b.command ?? ''), runId: b.runId };
+    const ttl = typeof b.ttlMs === 'number' && Number.isFinite(b.ttlMs) && b.ttlMs > 0 ? { ttlMs: b.ttlMs } : {};
+    return { holder: String(b.holder ?? 'unknown'), host: String(b.host ?? 'unknown'), pid: Number(b.pid ?? 0), startedAt: String(b.startedAt ?? 'unknown'), expiresAt: b.expiresAt, ...ttl, command: String(b.command ?? ''), runId: b.runId };
   } catch {
     return undefined;
   }
@@ -238,6 +241,7 @@ export class MigrationLock {
       pid: process.pid,
       startedAt: startedAt ?? new Date(now).toISOString(),
       expiresAt: new Date(now + this.#o.expiryMs).toISOString(),
+      ttlMs: this.#o.expiryMs,
       command: this.#o.command.slice(0, 500),
       runId: this.#runId,
     };
@@ -366,11 +370,25 @@ export class MigrationLock {
     });
   }
 
-  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string } | undefined> {
+  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string; lastModified?: string; date?: string } | undefined> {
     const got = await this.#o.client.get(this.key);
     if (!got) return undefined;
     const text = got.body.toString('utf8');
-    return { body: parseLockBody(text), etag: got.etag, text };
+    return { body: parseLockBody(text), etag: got.etag, text, ...(got.lastModified ? { lastModified: got.lastModified } : {}), ...(got.date ? { date: got.date } : {}) };
+  }
+
+  /**
+   * Whether a lock has expired, on S3's clock: its Last-Modified (S3 set it when the lock was last
+   * written) plus its ttlMs, against the Date of S3's answer; a lock without ttlMs, by its expiresAt
+   * against that Date. Only without a Date header (not S3) is this host's clock used.
+   */
+  #expired(held: LockBody, read: { lastModified?: string; date?: string }): boolean {
+    const s3Now = read.date ? Date.parse(read.date) : Number.NaN;
+    const now = Number.isFinite(s3Now) ? s3Now : this.#o.now().getTime();
+    const written = read.lastModified ? Date.parse(read.lastModified) : Number.NaN;
+    // Last-Modified has whole seconds: one more second so that the lock never counts as expired early
+    if (held.ttlMs !== undefined && Number.isFinite(written)) return now > written + held.ttlMs + 1000;
+    return now > Date.parse(held.expiresAt);
   }
 
   /** A write of the lock, counted as in flight for Ctrl-C (it is let finish, then released). */
@@ -408,8 +426,7 @@ export class MigrationLock {
         return;
       }
       const held = current.body;
-      const now = this.#o.now().getTime();
-      const expired = !held || !(Date.parse(held.expiresAt) > now);
+      const expired = !held || this.#expired(held, current);
       // an earlier run from this state directory: taken over at once if it said it exited, else once expired
       const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host && (stale.exitedAt || expired));
       if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);

@@ -151,11 +151,15 @@ export class LeanS3 {
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
 
-  /** One small object whole (GetObject), or undefined when no object has the key (NoSuchKey). */
-  async get(key: string): Promise<{ body: Buffer; etag: string } | undefined> {
+  /**
+   * One small object whole (GetObject), or undefined when no object has the key (NoSuchKey), with
+   * its Last-Modified and the answer's Date: both S3's clock, not ours.
+   */
+  async get(key: string): Promise<{ body: Buffer; etag: string; lastModified?: string; date?: string } | undefined> {
     try {
       const res = await this.#retrying(() => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
-      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, '') };
+      const { 'last-modified': lastModified, date } = res.headers;
+      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, ''), ...(lastModified ? { lastModified } : {}), ...(date ? { date } : {}) };
     } catch (err) {
       if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
       throw err;
