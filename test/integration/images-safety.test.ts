@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -252,11 +252,37 @@ describe('images migrate: a lost S3 endpoint', () => {
     expect(await lockBody('lost')).toBeUndefined();
   }, 60_000);
 
-  it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1ms the run completes', async () => {
+  it('an endpoint that stops answering (image PUTs held 10 min): exit 1 "S3 unreachable since <last success>" within seconds of --give-up-after 2s, not after the per-request timeout', async () => {
+    await slowImagePuts('hung', 100);
+    const running = migrate('hung', ['--give-up-after', '2s', '--concurrency', '2', '--json'], realClock);
+    let cut = 0;
+    try {
+      await until(async () => (await images('hung')).length >= 4);
+      await control.clearFaults();
+      await control.fault({ service: 's3', method: 'PUT', path: '^/hung/catalog/i', times: 0, delayMs: 600_000 });
+      cut = Date.now();
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    const took = Date.now() - cut;
+    expect(r.code, r.stderr).toBe(1);
+    expect(took).toBeLessThan(10_000);
+    const m = /error: S3 unreachable since (\S+) \(/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Date.parse(m![1]!)).toBeLessThanOrEqual(cut + 500); // the last success, not a failure after it
+    expect(JSON.parse(r.stdout).unreachableSince).toBe(m![1]);
+    const landed = await images('hung');
+    expect(await journalKeys('hung')).toEqual(landed);
+    expect(await lockBody('hung')).toBeUndefined(); // the lock's own requests still answer: released
+  }, 60_000);
+
+  it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1s (shorter than its backoff waits) the run completes', async () => {
     await control.fault({ service: 's3', method: 'PUT', path: '^/throttled/catalog/i', times: 0, every: 3, status: 503, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' });
     let r;
     try {
-      r = await migrate('throttled', ['--give-up-after', '1ms', '--concurrency', '4', '--json']);
+      r = await migrate('throttled', ['--give-up-after', '1s', '--concurrency', '4', '--json']);
     } finally {
       await control.clearFaults();
     }

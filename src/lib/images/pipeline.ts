@@ -372,6 +372,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
     results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, ...(beforeWrite ? { beforeWrite } : {}) });
   } finally {
+    breaker.close();
     progress.stop();
     putter.close();
     await journalWriter.close().catch(() => {});

@@ -65,6 +65,14 @@ export class S3RequestError extends Error {
 }
 
 const RETRYABLE_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'RequestTimeTooSkewed', 'ExpiredToken']);
+/** S3's (and AWS's) throttling answers: the endpoint is there and asks for fewer requests. */
+const THROTTLING_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ProvisionedThroughputExceededException', 'BandwidthLimitExceeded']);
+
+/** Throttling, by S3's error code (or HTTP 429): a 503 without SlowDown (or with an HTML body) is a failure. */
+export function throttling(e: S3RequestError): boolean {
+  return THROTTLING_CODES.has(e.code) || e.code.startsWith('Throttl') || e.status === 429;
+}
+
 const NETWORK_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 export interface LeanS3Options {
@@ -126,6 +134,8 @@ export class LeanS3 {
       setMaxListeners(0, abandon);
       abandon.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     }
+    // a tripped breaker abandons the requests still in flight (uploads: the journal has only completed ones)
+    options.breaker?.signal.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     const waits = [options.signal, options.breaker?.signal].filter((s): s is AbortSignal => s !== undefined);
     this.#wait = waits.length > 1 ? AbortSignal.any(waits) : waits[0];
     if (this.#wait) setMaxListeners(0, this.#wait);
@@ -252,8 +262,10 @@ export class LeanS3 {
         if ((err as { notStarted?: boolean }).notStarted) throw err; // refused before it was sent
         const e = err instanceof S3RequestError ? err : networkError(err);
         const throttled = e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl');
-        // an endpoint that asks to slow down is there: only other retryable failures look like an outage
+        // an endpoint that asks to slow down, or refuses a request for good, is there: only other
+        // retryable failures look like an outage
         if (e.retryable && !throttled) breaker?.failure(e);
+        else if (e.status > 0) breaker?.success();
         if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) throw e;
         if (throttled) this.#o.onThrottle?.();
         this.retries++;
@@ -274,6 +286,14 @@ export class LeanS3 {
     const sendHeaders = this.#signer.sign({ method, path, ...(query ? { query } : {}), headers, payloadHash }, await this.#o.credentials());
     sendHeaders['user-agent'] = this.#o.userAgent;
     const fullPath = query ? `${path}?${Object.entries(query).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&')}` : path;
+    const breaker = this.#o.breaker;
+    breaker?.begin();
+    const sent = this.#send(method, fullPath, sendHeaders, body, keepBody);
+    if (breaker) sent.then(() => breaker.end(), () => breaker.end());
+    return sent;
+  }
+
+  #send(method: string, fullPath: string, sendHeaders: Record<string, string>, body: PutObject['body'] | undefined, keepBody: boolean): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const req = this.#client.request({ method, host: this.#o.endpoint.url.hostname, port: this.#port || undefined, path: fullPath, headers: sendHeaders, agent: this.#agent }, (res) => {
         const status = res.statusCode ?? 0;
