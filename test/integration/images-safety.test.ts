@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -277,6 +277,25 @@ describe('images migrate: a lost S3 endpoint', () => {
     expect(await journalKeys('hung')).toEqual(landed);
     expect(await lockBody('hung')).toBeUndefined(); // the lock's own requests still answer: released
   }, 60_000);
+
+  it.each([
+    ['storm-xml', 'application/xml', '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Service is unable to handle request.</Message></Error>'],
+    ['storm-html', 'text/html', '<html><body><h1>503 Service Unavailable</h1></body></html>'],
+  ])('a storm of 503 without SlowDown (%s) is an outage, not throttling: exit 1 "S3 unreachable" soon after --give-up-after 2s', async (bucket, type, body) => {
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/i`, times: 0, status: 503, headers: { 'content-type': type }, body });
+    const started = Date.now();
+    let r;
+    try {
+      r = await migrate(bucket, ['--give-up-after', '2s', '--concurrency', '4', '--json'], realClock);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.stderr).toMatch(/error: S3 unreachable since \S+ \(\d+ failed attempts, last error (ServiceUnavailable|HTTP503)/);
+    expect(JSON.parse(r.stdout).throttled).toBe(0);
+    expect(await images(bucket)).toEqual([]);
+  }, 40_000);
 
   it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1s (shorter than its backoff waits) the run completes', async () => {
     await control.fault({ service: 's3', method: 'PUT', path: '^/throttled/catalog/i', times: 0, every: 3, status: 503, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' });

@@ -10,7 +10,8 @@
  * - `x-amz-checksum-sha256` (S3 verifies it and stores it with the object) and `x-amz-meta-sha256`,
  * - server-side encryption (AES256 or aws:kms + key id), Content-Type, Cache-Control; never an ACL.
  * Retries with jittered backoff on 5xx / SlowDown / throttling / dropped connections, and tells
- * the caller about SlowDown so it can lower the number of requests in flight. With a circuit
+ * the caller about throttling (S3's throttling codes only: a 503 without SlowDown is a failure) so
+ * it can lower the number of requests in flight. With a circuit
  * breaker (shared by every request of the run), a failure that looks like a lost endpoint is
  * counted there, any success resets it, and once it has tripped nothing is retried any more.
  */
@@ -261,7 +262,7 @@ export class LeanS3 {
       } catch (err) {
         if ((err as { notStarted?: boolean }).notStarted) throw err; // refused before it was sent
         const e = err instanceof S3RequestError ? err : networkError(err);
-        const throttled = e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl');
+        const throttled = throttling(e);
         // an endpoint that asks to slow down, or refuses a request for good, is there: only other
         // retryable failures look like an outage
         if (e.retryable && !throttled) breaker?.failure(e);
