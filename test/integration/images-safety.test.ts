@@ -313,6 +313,29 @@ describe('images migrate: a lost S3 endpoint', () => {
   }, 60_000);
 });
 
+describe('images migrate: --lock-expiry and --give-up-after values', () => {
+  it('a lock expiry beyond 1h (flag or config key) or not a duration is exit 2 naming it, before any request; the wording says what 0 means for each flag', async () => {
+    await control.clearRequests();
+    const huge = await migrate('held', ['--lock-expiry', '1000d']);
+    expect(huge.code, huge.stderr).toBe(2);
+    expect(huge.stderr).toContain('error: --lock-expiry: at most 1h');
+    await writeFile(path.join(dir, 'long-lock.yaml'), 'images:\n  lockExpiry: 2h\n');
+    const fromConfig = await migrate('held', ['--config', 'long-lock.yaml']);
+    expect(fromConfig.code, fromConfig.stderr).toBe(2);
+    expect(fromConfig.stderr).toContain('images.lockExpiry: at most 1h');
+    const bad = await migrate('held', ['--lock-expiry', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('error: --lock-expiry: expected a duration like 90s, 15m or 1h30m, got "soon"');
+    const zero = await migrate('held', ['--lock-expiry', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('error: --lock-expiry: expected a duration like 90s, 15m or 1h30m, got "0"');
+    const giveUp = await migrate('held', ['--give-up-after', 'soon']);
+    expect(giveUp.code).toBe(2);
+    expect(giveUp.stderr).toContain('error: --give-up-after: expected a duration like 90s, 15m or 1h30m (0 = never give up), got "soon"');
+    expect(await control.requests()).toEqual([]);
+  });
+});
+
 describe('images migrate: a manifest that cannot be written', () => {
   it('fails the run as before (exit 1 after the uploads), and the lock taken for the run is still removed', async () => {
     await writeFile(path.join(dir, 'not-a-dir'), 'x');

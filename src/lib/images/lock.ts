@@ -31,6 +31,8 @@ import { S3RequestError, type LeanS3 } from './s3put.js';
 export const LOCK_NAME = '.retailctl-lock';
 /** How long a lock lives without a refresh (images.lockExpiry / --lock-expiry). */
 export const DEFAULT_LOCK_EXPIRY_MS = 120_000;
+/** The longest --lock-expiry (its refresh timer must stay far below Node's 2^31-1 ms limit). */
+export const MAX_LOCK_EXPIRY_MS = 3_600_000;
 
 export function lockKey(prefix: string): string {
   return prefix + LOCK_NAME;

@@ -11,7 +11,7 @@ import { sleep } from '../util/sleep.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
 import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
-import { DEFAULT_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
+import { DEFAULT_LOCK_EXPIRY_MS, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
@@ -203,7 +203,9 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const distributionId = request.invalidate;
   const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
   const lockExpiryMs = request.lockExpiry ?? config.lockExpiry ?? DEFAULT_LOCK_EXPIRY_MS;
-  if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', '--lock-expiry: at least 1s (the lock is refreshed every quarter of it)', { exitCode: ExitCode.Usage });
+  const lockExpiryFrom = request.lockExpiry !== undefined ? '--lock-expiry' : 'images.lockExpiry';
+  if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at least 1s (the lock is refreshed every quarter of it)`, { exitCode: ExitCode.Usage });
+  if (lockExpiryMs > MAX_LOCK_EXPIRY_MS) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at most 1h (a lock of a run that is gone should not stand for longer), got ${formatDuration(lockExpiryMs)}`, { exitCode: ExitCode.Usage });
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
 }
 
