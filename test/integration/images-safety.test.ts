@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html', 'unreleased', 'garbage', 'nested']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -333,6 +333,59 @@ describe('images migrate: --lock-expiry and --give-up-after values', () => {
     expect(giveUp.code).toBe(2);
     expect(giveUp.stderr).toContain('error: --give-up-after: expected a duration like 90s, 15m or 1h30m (0 = never give up), got "soon"');
     expect(await control.requests()).toEqual([]);
+  });
+});
+
+describe('images migrate: the lock, odd cases', () => {
+  it('--state-dir pointing at a file: exit 2 naming the flag, before any request (dry run too)', async () => {
+    await writeFile(path.join(dir, 'state-file'), 'x');
+    await control.clearRequests();
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runInProcess(['images', 'migrate', 'media', '--bucket', 'held', '--endpoint-url', endpoint, '--state-dir', 'state-file', '--yes', ...extra], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('error: --state-dir state-file: state-file is a file, not a directory');
+    }
+    expect(await control.requests()).toEqual([]);
+  });
+
+  it('the lock DELETE failing on an otherwise good run: exit 0, a warning with the key and expiry, and --json says lock.released false', async () => {
+    await control.fault({ service: 's3', method: 'DELETE', path: `^/unreleased/catalog/\\${LOCK}`, times: 0, status: 500, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>' });
+    let r;
+    try {
+      r = await migrate('unreleased', ['--json']);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.lock).toEqual({ released: false, key: `catalog/${LOCK}`, expiresAt: (await lockBody('unreleased'))!.expiresAt });
+    expect(r.stderr).toMatch(/warning: could not remove the lock s3:\/\/unreleased\/catalog\/\.retailctl-lock \(InternalError[^\n]*\): it expires at \d{4}-/);
+    await s3.send(new DeleteObjectCommand({ Bucket: 'unreleased', Key: `catalog/${LOCK}` }));
+    const again = await migrate('unreleased', ['--json']);
+    expect(JSON.parse(again.stdout).lock).toEqual({ released: true, key: `catalog/${LOCK}` });
+  });
+
+  it('a lock whose body cannot be read counts as held, even with --break-lock, and the message says how to delete it by hand', async () => {
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'garbage', Key: `catalog/${LOCK}`, Body: '{"holder":"x"}' }))).ETag!;
+    await control.clearRequests();
+    for (const extra of [[], ['--break-lock']]) {
+      const r = await migrate('garbage', extra);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('error: s3://garbage/catalog/.retailctl-lock is held by an unreadable lock ({"holder":"x"}): it counts as held');
+      expect(r.stderr).toContain('hint: if no run of retailctl images migrate holds it (it is garbage), delete it by hand: aws s3 rm s3://garbage/catalog/.retailctl-lock');
+    }
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'garbage', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
+  });
+
+  it('a lock above or below the prefix (nested prefixes): the run warns naming it, and goes on', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'nested', Key: LOCK, Body: '{}' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'nested', Key: `catalog/eu/${LOCK}`, Body: '{}' }));
+    const r = await migrate('nested', ['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: s3://nested/.retailctl-lock is the lock of another images migrate on a nested prefix');
+    expect(r.stderr).toContain('warning: s3://nested/catalog/eu/.retailctl-lock is the lock of another images migrate on a nested prefix');
+    expect(JSON.parse(r.stdout).counts).toMatchObject({ uploaded: FILES, failed: 0 });
   });
 });
 

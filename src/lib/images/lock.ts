@@ -159,6 +159,8 @@ export class MigrationLock {
   #validWall = -Infinity;
   readonly #lostPromise: Promise<void>;
   #released = false;
+  /** Set when release could not delete our lock (S3 refused or unreachable): it stays until it expires. */
+  leftInPlace: { key: string; expiresAt: string } | undefined;
   /** The lock is someone else's now (or deleted): release must not touch it. */
   #foreign = false;
 
@@ -428,7 +430,8 @@ export class MigrationLock {
         return;
       }
       const held = current.body;
-      const expired = !held || this.#expired(held, current);
+      // a lock that cannot be read counts as held: it is not broken, not even with --break-lock
+      const expired = held !== undefined && this.#expired(held, current);
       // an earlier run from this state directory: taken over at once if it said it exited, else once expired
       const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host && (stale.exitedAt || expired));
       if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);
@@ -456,6 +459,12 @@ export class MigrationLock {
   #heldError(held: LockBody | undefined, text: string, expired: boolean): RetailctlError {
     const who = held ? describeHolder(held) : `an unreadable lock (${text.slice(0, 200)})`;
     const data = { lockKey: this.key, lock: held ?? null };
+    if (!held) {
+      return new RetailctlError('IMAGES_LOCKED', `${this.where} is held by ${who}: it counts as held (its holder and expiry cannot be read); nothing was uploaded`, {
+        hint: `if no run of retailctl images migrate holds it (it is garbage), delete it by hand: aws s3 rm s3://${this.#o.bucket}/${this.key}`,
+        data,
+      });
+    }
     if (this.#o.breakLock) {
       return new RetailctlError('IMAGES_LOCKED', `--break-lock: ${this.where} is live, held by ${who}: not broken, nothing was uploaded`, {
         hint: `a lock is broken only once it has expired; wait for that run to finish, or until ${held!.expiresAt} if it is dead`,
@@ -555,6 +564,7 @@ export class MigrationLock {
         this.#removeLocal();
       } else {
         this.#o.warn(`could not remove the lock ${this.where} (${(err as Error).message}): it expires at ${this.#body?.expiresAt}; a rerun from this state directory takes it over, elsewhere rerun with --break-lock after that`);
+        this.leftInPlace = { key: this.key, expiresAt: this.#body?.expiresAt ?? 'unknown' };
         this.#markLocalExited();
       }
       return;
