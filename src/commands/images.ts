@@ -32,7 +32,7 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .option('--state-dir <dir>', 'where the journal of uploaded objects and the local lock live', '.retailctl')
     .option('--break-lock', 'take over the bucket lock (<prefix>.retailctl-lock) of a run that is gone, once it has expired; a live lock is refused')
     .option('--give-up-after <duration>', 'stop (exit 1, resumable) when no S3 request has succeeded for this long (default 30s; 0 = never; images.giveUpAfter)')
-    .option('--lock-expiry <duration>', 'how long the bucket lock lives without a refresh (default 2m; refreshed every quarter of it; images.lockExpiry)')
+    .option('--lock-expiry <duration>', 'how long the bucket lock lives without a refresh, 1s to 1h (default 2m; refreshed every quarter of it; images.lockExpiry)')
     .addHelpText(
       'after',
       `
@@ -52,8 +52,8 @@ Examples:
         runtime.execute(migrate, async (ctx) => {
           const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 512 });
           const wait = parseDurationFlag('--wait', opts.wait);
-          const giveUpAfter = opts.giveUpAfter === undefined ? undefined : parseDurationFlag('--give-up-after', opts.giveUpAfter);
-          const lockExpiry = opts.lockExpiry === undefined ? undefined : parseDurationFlag('--lock-expiry', opts.lockExpiry);
+          const giveUpAfter = opts.giveUpAfter === undefined ? undefined : parseDurationFlag('--give-up-after', opts.giveUpAfter, 'never give up');
+          const lockExpiry = opts.lockExpiry === undefined ? undefined : parseDurationFlag('--lock-expiry', opts.lockExpiry, null);
           const { imagesMigrate } = await import('../lib/images/pipeline.js');
           return imagesMigrate(ctx, {
             source,

@@ -67,7 +67,7 @@ describe('images migrate, killed and rerun', () => {
     }
     // every S3 PUT (objects and parts) takes 60 ms longer: slow enough to kill the run half-way
     await control.fault({ service: 's3', method: 'PUT', times: 0, delayMs: 60, forward: true });
-    const args = [BIN, 'images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--yes'];
+    const args = [BIN, 'images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '2s', '--yes'];
     const child = spawn(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, CI: 'true', AWS_REGION: 'us-east-1', ...env }, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     try {
@@ -83,6 +83,7 @@ describe('images migrate, killed and rerun', () => {
     }
     // requests the killed process had already sent still land (the shim forwards them): let them settle
     await new Promise((r) => setTimeout(r, 1000));
+    const killedAt = Date.now();
     const before = await listAll('killed');
     expect(before.size).toBeGreaterThanOrEqual(10);
     expect(before.size).toBeLessThan(121);
@@ -90,15 +91,21 @@ describe('images migrate, killed and rerun', () => {
     expect(await pendingUploads('killed')).toHaveLength(1); // what the killed run left behind
     expect(await lockOf('killed')).toMatchObject({ command: expect.stringContaining('images migrate media --bucket killed') }); // kill -9 leaves the lock
 
-    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    // a pid that is gone proves nothing (it may run in another PID namespace): the rerun is refused
+    // until the killed run's lock has gone unrefreshed for its expiry (2 s)
+    const early = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--lock-expiry', '2s', '--yes'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    expect(early.code, early.stderr).toBe(1);
+    expect(early.stderr).toContain('it may run in another PID namespace');
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
+    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '2s', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
     expect(rerun.code, rerun.stderr).toBe(0);
     const doc = JSON.parse(rerun.stdout);
     expect(doc.counts.failed).toBe(0);
     expect(doc.counts.uploaded).toBe(121 - before.size); // completed objects were not uploaded again
     expect(doc.counts.skipped).toBe(before.size);
     expect(rerun.stderr).toContain('aborted an unfinished multipart upload of a-hero.jpg (from an interrupted run)');
-    // the same state directory on the same host proves the killed holder is gone: no wait for the expiry
-    expect(rerun.stderr).toMatch(/s3:\/\/killed\/\.retailctl-lock: took over the lock of an earlier run from this host \(pid \d+, no longer running\)/);
+    // the same state directory: the expired lock of the killed run is taken over without --break-lock
+    expect(rerun.stderr).toMatch(/s3:\/\/killed\/\.retailctl-lock: took over the lock of an earlier run from this host \(pid \d+, no longer running: the lock expired at /);
     expect(await lockOf('killed')).toBeUndefined();
 
     const after = await listAll('killed');
@@ -313,4 +320,56 @@ describe('images migrate, Ctrl-C and SIGTERM release the lock', () => {
     expect(JSON.parse(rerun.stdout).counts).toMatchObject({ failed: 0, skipped: partial, uploaded: 60 - partial });
     expect((await listAll(bucket)).size).toBe(60);
   }, 60_000);
+});
+
+describe('images migrate, paused past its lock expiry', () => {
+  it('SIGSTOP longer than --lock-expiry, another run breaks the lock and uploads, SIGCONT: the paused run sends no upload after the break, exits 1 "lost the lock", and the bucket holds the second run\'s bytes', async () => {
+    const bucket = 'paused';
+    await pngTree('paused-a', 40);
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // every image PUT takes 200 ms longer, so both runs are mid-way when they overlap
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/i`, times: 0, delayMs: 200, forward: true });
+    await control.clearRequests();
+    const args = (src: string, who: string, more: string[] = []) => ['images', 'migrate', src, '--bucket', bucket, '--prefix', 'catalog', '--concurrency', '2', '--lock-expiry', '2s', '--state-dir', `state-${bucket}-${who}`, '--yes', '--json', ...more];
+    const envOf = (who: string) => ({ PATH: process.env.PATH ?? '', HOME: dir, CI: 'true', AWS_REGION: 'us-east-1', ...env, AWS_ACCESS_KEY_ID: `testing-${who}` });
+    const a = spawn(process.execPath, [BIN, ...args('paused-a', 'a')], { cwd: dir, env: envOf('a'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let aErr = '';
+    a.stderr!.on('data', (c: Buffer) => (aErr += c.toString()));
+    a.stdout!.resume();
+    const aExit = new Promise<number | null>((resolve) => a.on('close', (code) => resolve(code)));
+    let b;
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && (await listAll(bucket)).size < 6) await new Promise((r) => setTimeout(r, 25));
+      a.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 500)); // what it had on the wire lands
+      // the second run's source: the same bytes for what is in the bucket, new bytes for the rest
+      const landed = await listAll(bucket);
+      await mkdir(path.join(dir, 'paused-b'), { recursive: true });
+      for (let i = 0; i < 40; i++) {
+        const name = `i${String(i).padStart(2, '0')}.png`;
+        await writeFile(path.join(dir, 'paused-b', name), landed.has(`catalog/${name}`) ? await readFile(path.join(dir, 'paused-a', name)) : png(1500 + i, i + 500));
+      }
+      await new Promise((r) => setTimeout(r, 3500)); // the paused run's lock expires (2 s after its last refresh)
+      const second = spawnCli(args('paused-b', 'b', ['--break-lock', '--manifest', 'paused-b.csv']), { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env, AWS_ACCESS_KEY_ID: 'testing-b' } });
+      // resume the paused run once the second has uploaded a few objects
+      const resumeBy = Date.now() + 30_000;
+      while (Date.now() < resumeBy && (await control.requests()).filter((r) => r.accessKeyId === 'testing-b' && r.method === 'PUT' && !r.path.endsWith(LOCK)).length < 6) await new Promise((r) => setTimeout(r, 25));
+      a.kill('SIGCONT');
+      b = await second;
+      expect(await aExit, aErr).toBe(1);
+    } finally {
+      a.kill('SIGCONT');
+      await control.clearFaults();
+    }
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toContain(`s3://${bucket}/catalog/.retailctl-lock: broke the expired lock`);
+    expect(aErr).toContain(`error: lost the lock s3://${bucket}/catalog/.retailctl-lock: it is now held by`);
+    const log = await control.requests();
+    const firstOfB = log.findIndex((r) => r.accessKeyId === 'testing-b');
+    const lateUploadsOfA = log.slice(firstOfB).filter((r) => r.accessKeyId === 'testing-a' && r.method === 'PUT' && !r.path.endsWith(LOCK));
+    expect(lateUploadsOfA.map((r) => r.path)).toEqual([]);
+    const verify = await spawnCli(['images', 'verify', '--manifest', 'paused-b.csv'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 90_000);
 });

@@ -6,7 +6,7 @@
  * test/integration/emulator-stack.test.ts checks that.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html', 'unreleased', 'garbage', 'nested']) await s3.send(new CreateBucketCommand({ Bucket: b }));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
@@ -122,15 +122,55 @@ describe('images migrate: a lock another run holds', () => {
   });
 });
 
+describe('images migrate: --break-lock on a machine whose clock runs fast', () => {
+  it('a live lock (written just now, 2 min to live) is refused even 3 min ahead: expiry is judged on S3\'s clock (Last-Modified + ttlMs against its Date)', async () => {
+    const body = { holder: 'ci-bot', host: 'runner-7', pid: 4242, startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 120_000).toISOString(), ttlMs: 120_000, command: 'retailctl images migrate media --bucket skewed', runId: 'live' };
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'skewed', Key: `catalog/${LOCK}`, Body: JSON.stringify(body), ContentType: 'application/json' }))).ETag!;
+    await control.clearRequests();
+    const r = await migrate('skewed', ['--break-lock'], () => new Date(Date.now() + 180_000));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: --break-lock: s3://skewed/catalog/.retailctl-lock is live, held by ci-bot on runner-7 (pid 4242)');
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'skewed', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
+  });
+});
+
+describe('images migrate: a live lock of this host whose pid is not visible', () => {
+  it.each([
+    ['a pid that does not run here (another PID namespace)', 4_194_000],
+    ['our own pid (another PID namespace)', process.pid],
+  ])('held with %s and refreshed just now: refused (exit 1), no image written, both locks untouched', async (_what, pid) => {
+    // a live run in a container with the same hostname, sharing this state directory
+    const body = { holder: 'ci-bot', host: os.hostname(), pid, startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 120_000).toISOString(), ttlMs: 120_000, command: 'retailctl images migrate media --bucket namespace', runId: 'live-elsewhere' };
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'namespace', Key: `catalog/${LOCK}`, Body: JSON.stringify(body), ContentType: 'application/json' }))).ETag!;
+    const localFile = path.join(dir, 'state-namespace', 'images', 'namespace@catalog.lock');
+    await mkdir(path.dirname(localFile), { recursive: true });
+    const local = JSON.stringify({ pid, host: os.hostname(), runId: 'live-elsewhere', startedAt: body.startedAt, target: 's3://namespace/catalog/', expiryMs: 120_000 });
+    await writeFile(localFile, local);
+    await control.clearRequests();
+    const r = await migrate('namespace', []);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`is held by pid ${pid} on ${os.hostname()}`);
+    expect(r.stderr).toContain('it may run in another PID namespace');
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'namespace', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
+    expect(await readFile(localFile, 'utf8')).toBe(local);
+    expect(await images('namespace')).toEqual([]);
+  });
+});
+
 describe('images migrate: the lock lost mid-run', () => {
   it('taken by someone else: the run stops (exit 1) without starting more uploads, leaves their lock alone, and a rerun resumes', async () => {
     await slowImagePuts('taken', 150);
+    const theirLocal = JSON.stringify({ pid: 99, host: 'other-host', runId: 'theirs', startedAt: new Date().toISOString(), target: 's3://taken/catalog/' });
     const running = migrate('taken', ['--lock-expiry', '2s', '--concurrency', '1'], realClock);
     let atTakeover = 0;
     try {
       await until(async () => (await images('taken')).length >= 4 && (await lockBody('taken')) !== undefined);
       atTakeover = (await images('taken')).length;
       await s3.send(new PutObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}`, Body: JSON.stringify({ holder: 'intruder', host: 'other-host', pid: 99, startedAt: new Date().toISOString(), expiresAt: '2099-01-01T00:00:00.000Z', command: 'x', runId: 'theirs' }) }));
+      // and the local lock file now belongs to another run too
+      await writeFile(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'), theirLocal);
     } finally {
       await running.catch(() => {});
       await control.clearFaults();
@@ -142,6 +182,8 @@ describe('images migrate: the lock lost mid-run', () => {
     expect(landed.length).toBeLessThan(FILES);
     expect(landed.length - atTakeover).toBeLessThanOrEqual(10); // noticed at the next refresh (every 500 ms); none started after
     expect((await lockBody('taken'))?.holder).toBe('intruder'); // their lock is not deleted
+    expect(await readFile(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'), 'utf8')).toBe(theirLocal); // nor their lock file
+    await unlink(path.join(dir, 'state-taken', 'images', 'taken@catalog.lock'));
     expect(await journalKeys('taken')).toEqual(landed);
 
     await s3.send(new DeleteObjectCommand({ Bucket: 'taken', Key: `catalog/${LOCK}` }));
@@ -210,11 +252,56 @@ describe('images migrate: a lost S3 endpoint', () => {
     expect(await lockBody('lost')).toBeUndefined();
   }, 60_000);
 
-  it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1ms the run completes', async () => {
+  it('an endpoint that stops answering (image PUTs held 10 min): exit 1 "S3 unreachable since <last success>" within seconds of --give-up-after 2s, not after the per-request timeout', async () => {
+    await slowImagePuts('hung', 100);
+    const running = migrate('hung', ['--give-up-after', '2s', '--concurrency', '2', '--json'], realClock);
+    let cut = 0;
+    try {
+      await until(async () => (await images('hung')).length >= 4);
+      await control.clearFaults();
+      await control.fault({ service: 's3', method: 'PUT', path: '^/hung/catalog/i', times: 0, delayMs: 600_000 });
+      cut = Date.now();
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    const took = Date.now() - cut;
+    expect(r.code, r.stderr).toBe(1);
+    expect(took).toBeLessThan(10_000);
+    const m = /error: S3 unreachable since (\S+) \(/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Date.parse(m![1]!)).toBeLessThanOrEqual(cut + 500); // the last success, not a failure after it
+    expect(JSON.parse(r.stdout).unreachableSince).toBe(m![1]);
+    const landed = await images('hung');
+    expect(await journalKeys('hung')).toEqual(landed);
+    expect(await lockBody('hung')).toBeUndefined(); // the lock's own requests still answer: released
+  }, 60_000);
+
+  it.each([
+    ['storm-xml', 'application/xml', '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Service is unable to handle request.</Message></Error>'],
+    ['storm-html', 'text/html', '<html><body><h1>503 Service Unavailable</h1></body></html>'],
+  ])('a storm of 503 without SlowDown (%s) is an outage, not throttling: exit 1 "S3 unreachable" soon after --give-up-after 2s', async (bucket, type, body) => {
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/i`, times: 0, status: 503, headers: { 'content-type': type }, body });
+    const started = Date.now();
+    let r;
+    try {
+      r = await migrate(bucket, ['--give-up-after', '2s', '--concurrency', '4', '--json'], realClock);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.stderr).toMatch(/error: S3 unreachable since \S+ \(\d+ failed attempts, last error (ServiceUnavailable|HTTP503)/);
+    expect(JSON.parse(r.stdout).throttled).toBe(0);
+    expect(await images(bucket)).toEqual([]);
+  }, 40_000);
+
+  it('503 SlowDown on a third of the PUTs is throttling, not an outage: even with --give-up-after 1s (shorter than its backoff waits) the run completes', async () => {
     await control.fault({ service: 's3', method: 'PUT', path: '^/throttled/catalog/i', times: 0, every: 3, status: 503, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' });
     let r;
     try {
-      r = await migrate('throttled', ['--give-up-after', '1ms', '--concurrency', '4', '--json']);
+      r = await migrate('throttled', ['--give-up-after', '1s', '--concurrency', '4', '--json']);
     } finally {
       await control.clearFaults();
     }
@@ -224,6 +311,82 @@ describe('images migrate: a lost S3 endpoint', () => {
     expect(doc.throttled).toBeGreaterThan(0);
     expect(await images('throttled')).toHaveLength(FILES);
   }, 60_000);
+});
+
+describe('images migrate: --lock-expiry and --give-up-after values', () => {
+  it('a lock expiry beyond 1h (flag or config key) or not a duration is exit 2 naming it, before any request; the wording says what 0 means for each flag', async () => {
+    await control.clearRequests();
+    const huge = await migrate('held', ['--lock-expiry', '1000d']);
+    expect(huge.code, huge.stderr).toBe(2);
+    expect(huge.stderr).toContain('error: --lock-expiry: at most 1h');
+    await writeFile(path.join(dir, 'long-lock.yaml'), 'images:\n  lockExpiry: 2h\n');
+    const fromConfig = await migrate('held', ['--config', 'long-lock.yaml']);
+    expect(fromConfig.code, fromConfig.stderr).toBe(2);
+    expect(fromConfig.stderr).toContain('images.lockExpiry: at most 1h');
+    const bad = await migrate('held', ['--lock-expiry', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('error: --lock-expiry: expected a duration like 90s, 15m or 1h30m, got "soon"');
+    const zero = await migrate('held', ['--lock-expiry', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('error: --lock-expiry: expected a duration like 90s, 15m or 1h30m, got "0"');
+    const giveUp = await migrate('held', ['--give-up-after', 'soon']);
+    expect(giveUp.code).toBe(2);
+    expect(giveUp.stderr).toContain('error: --give-up-after: expected a duration like 90s, 15m or 1h30m (0 = never give up), got "soon"');
+    expect(await control.requests()).toEqual([]);
+  });
+});
+
+describe('images migrate: the lock, odd cases', () => {
+  it('--state-dir pointing at a file: exit 2 naming the flag, before any request (dry run too)', async () => {
+    await writeFile(path.join(dir, 'state-file'), 'x');
+    await control.clearRequests();
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await runInProcess(['images', 'migrate', 'media', '--bucket', 'held', '--endpoint-url', endpoint, '--state-dir', 'state-file', '--yes', ...extra], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('error: --state-dir state-file: state-file is a file, not a directory');
+    }
+    expect(await control.requests()).toEqual([]);
+  });
+
+  it('the lock DELETE failing on an otherwise good run: exit 0, a warning with the key and expiry, and --json says lock.released false', async () => {
+    await control.fault({ service: 's3', method: 'DELETE', path: `^/unreleased/catalog/\\${LOCK}`, times: 0, status: 500, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>' });
+    let r;
+    try {
+      r = await migrate('unreleased', ['--json']);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.lock).toEqual({ released: false, key: `catalog/${LOCK}`, expiresAt: (await lockBody('unreleased'))!.expiresAt });
+    expect(r.stderr).toMatch(/warning: could not remove the lock s3:\/\/unreleased\/catalog\/\.retailctl-lock \(InternalError[^\n]*\): it expires at \d{4}-/);
+    await s3.send(new DeleteObjectCommand({ Bucket: 'unreleased', Key: `catalog/${LOCK}` }));
+    const again = await migrate('unreleased', ['--json']);
+    expect(JSON.parse(again.stdout).lock).toEqual({ released: true, key: `catalog/${LOCK}` });
+  });
+
+  it('a lock whose body cannot be read counts as held, even with --break-lock, and the message says how to delete it by hand', async () => {
+    const etag = (await s3.send(new PutObjectCommand({ Bucket: 'garbage', Key: `catalog/${LOCK}`, Body: '{"holder":"x"}' }))).ETag!;
+    await control.clearRequests();
+    for (const extra of [[], ['--break-lock']]) {
+      const r = await migrate('garbage', extra);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('error: s3://garbage/catalog/.retailctl-lock is held by an unreadable lock ({"holder":"x"}): it counts as held');
+      expect(r.stderr).toContain('hint: if no run of retailctl images migrate holds it (it is garbage), delete it by hand: aws s3 rm s3://garbage/catalog/.retailctl-lock');
+    }
+    expect(await imagePuts()).toBe(0);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'garbage', Key: `catalog/${LOCK}` }))).ETag).toBe(etag);
+  });
+
+  it('a lock above or below the prefix (nested prefixes): the run warns naming it, and goes on', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'nested', Key: LOCK, Body: '{}' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'nested', Key: `catalog/eu/${LOCK}`, Body: '{}' }));
+    const r = await migrate('nested', ['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: s3://nested/.retailctl-lock is the lock of another images migrate on a nested prefix');
+    expect(r.stderr).toContain('warning: s3://nested/catalog/eu/.retailctl-lock is the lock of another images migrate on a nested prefix');
+    expect(JSON.parse(r.stdout).counts).toMatchObject({ uploaded: FILES, failed: 0 });
+  });
 });
 
 describe('images migrate: a manifest that cannot be written', () => {

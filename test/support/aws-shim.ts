@@ -305,7 +305,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     const rule = faults.find((f) => matches(f, req, url, body));
     if (rule) {
       rule.used += 1;
-      if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+      // unref'd: a long delay (a hung endpoint) must not keep the test run alive once the shim is closed
+      if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs).unref());
       if (rule.reset) return { status: 0, reset: true };
       if (rule.loseAnswer) {
         // the request reaches AWS and is applied; its answer never reaches the client

@@ -54,6 +54,7 @@ describe('config validation', () => {
     expect(parseConfigText('images: { giveUpAfter: 0 }', 'retailctl.yaml').images?.giveUpAfter).toBe(0);
     expect(parseConfigText('images: { giveUpAfter: 90s, lockExpiry: 5m }', 'retailctl.yaml').images).toMatchObject({ giveUpAfter: 90_000, lockExpiry: 300_000 });
     expect(problemsOf('images:\n  lockExpiry: 500ms\n').join('\n')).toContain('images.lockExpiry: at least 1s');
+    expect(problemsOf('images:\n  lockExpiry: 1000d\n').join('\n')).toContain('images.lockExpiry: at most 1h');
     expect(problemsOf('images:\n  giveUpAfter: soon\n').join('\n')).toContain('images.giveUpAfter');
   });
 

@@ -169,7 +169,7 @@ const images = z.strictObject({
   /** Stop (exit 1, resumable) when no S3 request has succeeded for this long while requests kept failing; `0` = never. Default 30s. */
   giveUpAfter: z.union([z.literal(0), z.literal('0').transform(() => 0), duration]).optional(),
   /** How long the bucket lock lives without a refresh (refreshed every quarter of it). Default 2m. */
-  lockExpiry: duration.refine((ms) => ms >= 1000, 'at least 1s').optional(),
+  lockExpiry: duration.refine((ms) => ms >= 1000, 'at least 1s').refine((ms) => ms <= 3_600_000, 'at most 1h').optional(),
 });
 
 // ---------- cdn (retailctl cdn ...) ----------

@@ -106,6 +106,13 @@ export interface ExecuteOptions {
   fetch?: typeof fetch;
   /** Lower the number of requests in flight; the putter calls it on SlowDown. */
   gate: Gate;
+  /** Before a multipart upload starts (the putter checks its own writes): see LeanS3Options.beforeWrite. */
+  beforeWrite?: () => Promise<void> | undefined;
+}
+
+/** An upload refused before it was sent (the run's lock is no longer known valid): no result. */
+function notStarted(err: unknown): boolean {
+  return Boolean((err as { notStarted?: boolean } | undefined)?.notStarted);
 }
 
 /** Requests in flight: halves on throttling, grows back by one per `limit` successes. */
@@ -360,13 +367,15 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
 
     let etag: string;
     try {
-      if (loaded.size > MULTIPART_THRESHOLD) etag = await multipart(item, loaded, sha256Hex, contentType, options);
-      else {
+      if (loaded.size > MULTIPART_THRESHOLD) {
+        await options.beforeWrite?.();
+        etag = await multipart(item, loaded, sha256Hex, contentType, options);
+      } else {
         etag = await options.putter.put({ key: item.key, body: loaded.body, size: loaded.size, sha256: loaded.sha256, contentType, cacheControl: item.cacheControl, sse: options.sse, kmsKeyId: options.kmsKeyId });
         options.gate.success();
       }
     } catch (err) {
-      if (options.signal?.aborted) throw err;
+      if (options.signal?.aborted || notStarted(err)) throw err;
       const e = err as Error & { code?: string };
       const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? 'the file changed while it was uploaded (S3 refused the checksum); rerun' : e.message;
       return { item, status: 'failed', reason, size: loaded.size, sha256: sha256Hex, contentType };
@@ -390,7 +399,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       try {
         result = await processItem(items[i]!, scratch);
       } catch (err) {
-        if (options.signal?.aborted) return;
+        if (options.signal?.aborted || notStarted(err)) return;
         result = { item: items[i]!, status: 'failed', reason: (err as Error).message };
       }
       results.set(i, result);

@@ -9,15 +9,18 @@
  *   cannot refresh its lock (gone, taken, or unreachable until it would expire) stops instead of
  *   writing without one. It is removed with a conditional delete (`If-Match: <our ETag>`) on every
  *   exit path; after kill -9 it stays until it expires.
- * - The local lock is `<state-dir>/images/<bucket>@<prefix>.lock` (created exclusively, with our pid):
- *   a second run from the same state directory on the same bucket and prefix is refused before any
- *   network call, and it is the proof that lets a rerun on this host take over, at once, the bucket
- *   lock of a run of ours that was killed (same run id, same host, its pid no longer running),
- *   instead of waiting for the expiry. Runs on disjoint prefixes may share a state directory.
+ * - The local lock is `<state-dir>/images/<bucket>@<prefix>.lock` (created exclusively, with our pid;
+ *   its mtime refreshed with the bucket lock): a second run from the same state directory on the same
+ *   bucket and prefix is refused before any network call. A pid that is not running here is no proof
+ *   that its run is gone (another PID namespace with the same hostname); the proof is the holder's own
+ *   mark as it exited leaving the bucket lock (S3 unreachable), and then a rerun from here takes the
+ *   bucket lock over at once; or a file unrefreshed for longer than the expiry (kill -9), and then the
+ *   bucket lock is taken over once it has expired, without --break-lock. Only our own lock file is
+ *   ever removed. Runs on disjoint prefixes may share a state directory.
  * - `--break-lock` breaks an expired lock only (a live one is refused, naming its holder).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
@@ -28,6 +31,8 @@ import { S3RequestError, type LeanS3 } from './s3put.js';
 export const LOCK_NAME = '.retailctl-lock';
 /** How long a lock lives without a refresh (images.lockExpiry / --lock-expiry). */
 export const DEFAULT_LOCK_EXPIRY_MS = 120_000;
+/** The longest --lock-expiry (its refresh timer must stay far below Node's 2^31-1 ms limit). */
+export const MAX_LOCK_EXPIRY_MS = 3_600_000;
 
 export function lockKey(prefix: string): string {
   return prefix + LOCK_NAME;
@@ -46,8 +51,10 @@ export interface LockBody {
   host: string;
   pid: number;
   startedAt: string;
-  /** Refreshed while the run goes on; after this time `--break-lock` may break it. */
+  /** Refreshed while the run goes on; for people (expiry is judged on S3's clock, with ttlMs). */
   expiresAt: string;
+  /** How long the lock lives after S3 last wrote it (its Last-Modified): expiry is judged on S3's clock. */
+  ttlMs?: number;
   command: string;
   /** Tells this run's lock from another's (and from a rerun's after a lost answer). */
   runId: string;
@@ -60,13 +67,18 @@ interface LocalLockBody {
   runId: string;
   startedAt: string;
   target: string;
+  /** The holder's lock expiry: its file's mtime is refreshed with the bucket lock, at least this often. */
+  expiryMs?: number;
+  /** Set by the holder itself as it exited without removing the bucket lock (S3 unreachable): it is gone. */
+  exitedAt?: string;
 }
 
 export function parseLockBody(text: string): LockBody | undefined {
   try {
     const b = JSON.parse(text) as Partial<LockBody>;
     if (typeof b.runId !== 'string' || typeof b.expiresAt !== 'string') return undefined;
-    return { holder: String(b.holder ?? 'unknown'), host: String(b.host ?? 'unknown'), pid: Number(b.pid ?? 0), startedAt: String(b.startedAt ?? 'unknown'), expiresAt: b.expiresAt, command: String(b.command ?? ''), runId: b.runId };
+    const ttl = typeof b.ttlMs === 'number' && Number.isFinite(b.ttlMs) && b.ttlMs > 0 ? { ttlMs: b.ttlMs } : {};
+    return { holder: String(b.holder ?? 'unknown'), host: String(b.host ?? 'unknown'), pid: Number(b.pid ?? 0), startedAt: String(b.startedAt ?? 'unknown'), expiresAt: b.expiresAt, ...ttl, command: String(b.command ?? ''), runId: b.runId };
   } catch {
     return undefined;
   }
@@ -93,6 +105,11 @@ function userName(): string {
   } catch {
     return process.env.USER ?? process.env.USERNAME ?? 'unknown';
   }
+}
+
+/** An upload refused before it was sent: the item has no result (it was not started). */
+function notStarted(cause: Error): Error {
+  return Object.assign(new Error(cause.message, { cause }), { notStarted: true });
 }
 
 /** PreconditionFailed (412) or ConditionalRequestConflict (409): someone else's write decided it. */
@@ -132,7 +149,18 @@ export class MigrationLock {
   #body: LockBody | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  /**
+   * Until when the lock is known to be ours, on this process's monotonic clock and on its wall clock
+   * (both must agree: the monotonic one cannot be set back, the wall one counts a suspended machine):
+   * the moment the last successful create or refresh was sent, plus the expiry, minus one refresh
+   * interval. No upload or retry starts past it (`writable`).
+   */
+  #validMono = -Infinity;
+  #validWall = -Infinity;
+  readonly #lostPromise: Promise<void>;
   #released = false;
+  /** Set when release could not delete our lock (S3 refused or unreachable): it stays until it expires. */
+  leftInPlace: { key: string; expiresAt: string } | undefined;
   /** The lock is someone else's now (or deleted): release must not touch it. */
   #foreign = false;
 
@@ -140,6 +168,38 @@ export class MigrationLock {
     this.#o = options;
     this.key = lockKey(options.prefix);
     this.#localFile = localLockPath(options.stateDir, options.bucket, options.prefix);
+    this.#lostPromise = new Promise((resolve) => this.#lost.signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+
+  /** True while the lock is known valid by this process's own clocks (a number comparison: safe per object). */
+  valid(): boolean {
+    return performance.now() < this.#validMono && Date.now() < this.#validWall;
+  }
+
+  /**
+   * Call before sending any upload (and any retry): undefined when the lock is known valid;
+   * otherwise a promise that settles once a refresh has decided, resolving if the lock was
+   * extended and rejecting (a `notStarted` error) if it is lost or the run stops.
+   */
+  writable(): Promise<void> | undefined {
+    return this.valid() ? undefined : this.#whenValid();
+  }
+
+  async #whenValid(): Promise<void> {
+    for (;;) {
+      if (this.#lost.signal.aborted) throw notStarted(this.#lost.signal.reason as Error);
+      if (this.#released || this.#o.signals.stop.aborted) throw notStarted(new Error(`the lock ${this.where} is being released`));
+      if (this.valid()) return;
+      // a late timer tick (the process was paused) or a refresh that has not answered: let it decide
+      await Promise.race([this.#refreshing ?? this.#refresh(), this.#lostPromise]);
+    }
+  }
+
+  /** The lock was written by a request sent at these times (taken before it was sent). */
+  #extend(sentMono: number, sentWall: number): void {
+    const lasts = this.#o.expiryMs - this.refreshMs;
+    this.#validMono = sentMono + lasts;
+    this.#validWall = sentWall + lasts;
   }
 
   get where(): string {
@@ -185,6 +245,7 @@ export class MigrationLock {
       pid: process.pid,
       startedAt: startedAt ?? new Date(now).toISOString(),
       expiresAt: new Date(now + this.#o.expiryMs).toISOString(),
+      ttlMs: this.#o.expiryMs,
       command: this.#o.command.slice(0, 500),
       runId: this.#runId,
     };
@@ -194,7 +255,7 @@ export class MigrationLock {
   #takeLocal(): LocalLockBody | undefined {
     const file = this.#localFile;
     const shown = path.join(this.#o.shownStateDir, path.relative(this.#o.stateDir, file));
-    const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}` };
+    const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}`, expiryMs: this.#o.expiryMs };
     let stale: LocalLockBody | undefined;
     try {
       mkdirSync(path.dirname(file), { recursive: true });
@@ -215,7 +276,9 @@ export class MigrationLock {
         if (code !== 'EEXIST') throw new RetailctlError('IMAGES_STATE', `cannot create the lock file ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
       }
       let other: LocalLockBody | undefined;
+      let touchedAt = 0;
       try {
+        touchedAt = statSync(file).mtimeMs;
         const text = readFileSync(file, 'utf8');
         try {
           other = JSON.parse(text) as LocalLockBody;
@@ -227,10 +290,20 @@ export class MigrationLock {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
         throw err;
       }
-      const gone = !other || (other.host === this.#host && (other.pid === process.pid || !running(other.pid)));
+      // A pid that is not running here proves nothing on its own: a run in another PID namespace (a
+      // container with the same hostname sharing this directory) is invisible, or has our pid. The
+      // proof that the holder is gone is its own word (it marked the file as it exited), or a file it
+      // has not refreshed for longer than its lock's expiry (it refreshes it with the bucket lock).
+      const quietMs = Date.now() - touchedAt;
+      const expiryMs = other?.expiryMs ?? this.#o.expiryMs;
+      const gone = !other || Boolean(other.exitedAt) || (other.host === this.#host && (other.pid === process.pid || !running(other.pid)) && quietMs > expiryMs);
       if (!gone) {
+        const invisible = other!.host === this.#host && (other!.pid === process.pid || !running(other!.pid));
+        const after = new Date(touchedAt + expiryMs + 1000).toISOString();
         throw new RetailctlError('IMAGES_LOCKED', `${shown} is held by pid ${other!.pid} on ${other!.host} since ${other!.startedAt}: another images migrate to ${other!.target} runs from this state directory; nothing was uploaded`, {
-          hint: `wait for it to finish; if no such process runs on ${other!.host}, delete ${shown}`,
+          hint: invisible
+            ? `no process ${other!.pid} is visible here, but it may run in another PID namespace (a container with the same hostname): if it is dead, rerun after ${after} (when its lock has gone unrefreshed for its expiry)`
+            : `wait for it to finish; if no such process runs on ${other!.host}, delete ${shown}`,
           data: { lockFile: shown, localLock: other },
         });
       }
@@ -240,16 +313,49 @@ export class MigrationLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-      if (other) this.#o.info(`${shown}: pid ${other.pid} that held it is no longer running; taking it over`);
+      if (other) this.#o.info(`${shown}: pid ${other.pid} that held it ${other.exitedAt ? `exited at ${other.exitedAt}` : `has not refreshed it for ${Math.round(quietMs / 1000)} s`}; taking it over`);
     }
     throw new RetailctlError('IMAGES_LOCKED', `${shown} keeps being taken by another run: nothing was uploaded`, { hint: 'check for other retailctl images migrate runs on this host' });
   }
 
+  /** The local lock file, if it is still ours (another run may have taken it over meanwhile). */
+  #ownLocal(): LocalLockBody | undefined {
+    try {
+      const body = JSON.parse(readFileSync(this.#localFile, 'utf8')) as LocalLockBody;
+      return body.runId === this.#runId ? body : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remove the local lock file, only if it is still ours. */
   #removeLocal(): void {
+    if (!this.#ownLocal()) return;
     try {
       unlinkSync(this.#localFile);
     } catch {
       // already gone
+    }
+  }
+
+  /** The local lock file is refreshed with the bucket lock: its mtime says the holder is alive. */
+  #touchLocal(): void {
+    try {
+      const t = new Date();
+      utimesSync(this.#localFile, t, t);
+    } catch {
+      // a state directory gone meanwhile: the bucket lock still holds
+    }
+  }
+
+  /** Exiting without removing the bucket lock: say in the local lock that this run is gone, so a rerun from here takes both over. */
+  #markLocalExited(): void {
+    const body = this.#ownLocal();
+    if (!body) return;
+    try {
+      writeFileSync(this.#localFile, `${JSON.stringify({ ...body, exitedAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+    } catch {
+      // the lock file keeps our pid: a rerun takes it over once it has gone unrefreshed for the expiry
     }
   }
 
@@ -268,11 +374,25 @@ export class MigrationLock {
     });
   }
 
-  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string } | undefined> {
+  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string; lastModified?: string; date?: string } | undefined> {
     const got = await this.#o.client.get(this.key);
     if (!got) return undefined;
     const text = got.body.toString('utf8');
-    return { body: parseLockBody(text), etag: got.etag, text };
+    return { body: parseLockBody(text), etag: got.etag, text, ...(got.lastModified ? { lastModified: got.lastModified } : {}), ...(got.date ? { date: got.date } : {}) };
+  }
+
+  /**
+   * Whether a lock has expired, on S3's clock: its Last-Modified (S3 set it when the lock was last
+   * written) plus its ttlMs, against the Date of S3's answer; a lock without ttlMs, by its expiresAt
+   * against that Date. Only without a Date header (not S3) is this host's clock used.
+   */
+  #expired(held: LockBody, read: { lastModified?: string; date?: string }): boolean {
+    const s3Now = read.date ? Date.parse(read.date) : Number.NaN;
+    const now = Number.isFinite(s3Now) ? s3Now : this.#o.now().getTime();
+    const written = read.lastModified ? Date.parse(read.lastModified) : Number.NaN;
+    // Last-Modified has whole seconds: one more second so that the lock never counts as expired early
+    if (held.ttlMs !== undefined && Number.isFinite(written)) return now > written + held.ttlMs + 1000;
+    return now > Date.parse(held.expiresAt);
   }
 
   /** A write of the lock, counted as in flight for Ctrl-C (it is let finish, then released). */
@@ -290,9 +410,12 @@ export class MigrationLock {
     const body = this.#bodyNow();
     for (let attempt = 0; attempt < 4; attempt++) {
       stop.throwIfAborted();
+      let sentMono = performance.now();
+      let sentWall = Date.now();
       try {
         this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifNoneMatch: '*' }));
         this.#body = body;
+        this.#extend(sentMono, sentWall);
         return;
       } catch (err) {
         if (!conflict(err)) throw err;
@@ -303,24 +426,29 @@ export class MigrationLock {
         // our own create landed and its answer was lost (the retry saw it)
         this.#etag = current.etag;
         this.#body = current.body;
+        this.#extend(sentMono, sentWall);
         return;
       }
       const held = current.body;
-      const now = this.#o.now().getTime();
-      const expired = !held || !(Date.parse(held.expiresAt) > now);
-      const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host);
+      // a lock that cannot be read counts as held: it is not broken, not even with --break-lock
+      const expired = held !== undefined && this.#expired(held, current);
+      // an earlier run from this state directory: taken over at once if it said it exited, else once expired
+      const ours = Boolean(held && stale && held.runId === stale.runId && held.host === this.#host && (stale.exitedAt || expired));
       if (!ours && !(expired && this.#o.breakLock)) throw this.#heldError(held, current.text, expired);
       stop.throwIfAborted();
+      sentMono = performance.now();
+      sentWall = Date.now();
       try {
         this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: current.etag }));
         this.#body = body;
+        this.#extend(sentMono, sentWall);
       } catch (err) {
         if (conflict(err) || (err instanceof S3RequestError && err.code === 'NoSuchKey')) continue; // someone else moved first: look again
         throw err;
       }
       this.#o.info(
         ours
-          ? `${this.where}: took over the lock of an earlier run from this host (pid ${held!.pid}, no longer running)`
+          ? `${this.where}: took over the lock of an earlier run from this host (pid ${held!.pid}, ${stale!.exitedAt ? `which exited at ${stale!.exitedAt} leaving it` : `no longer running: the lock expired at ${held!.expiresAt}`})`
           : `${this.where}: broke the expired lock ${held ? `of ${describeHolder(held)}` : `(unreadable: ${current.text.slice(0, 200)})`}`,
       );
       return;
@@ -331,6 +459,12 @@ export class MigrationLock {
   #heldError(held: LockBody | undefined, text: string, expired: boolean): RetailctlError {
     const who = held ? describeHolder(held) : `an unreadable lock (${text.slice(0, 200)})`;
     const data = { lockKey: this.key, lock: held ?? null };
+    if (!held) {
+      return new RetailctlError('IMAGES_LOCKED', `${this.where} is held by ${who}: it counts as held (its holder and expiry cannot be read); nothing was uploaded`, {
+        hint: `if no run of retailctl images migrate holds it (it is garbage), delete it by hand: aws s3 rm s3://${this.#o.bucket}/${this.key}`,
+        data,
+      });
+    }
     if (this.#o.breakLock) {
       return new RetailctlError('IMAGES_LOCKED', `--break-lock: ${this.where} is live, held by ${who}: not broken, nothing was uploaded`, {
         hint: `a lock is broken only once it has expired; wait for that run to finish, or until ${held!.expiresAt} if it is dead`,
@@ -366,16 +500,20 @@ export class MigrationLock {
     return this.#refreshing;
   }
 
-  /** More than one refresh interval left before the lock we last wrote expires. */
+  /** More than one refresh interval left before the lock we last wrote expires (by our own clocks). */
   #safe(): boolean {
-    return Date.parse(this.#body!.expiresAt) - this.#o.now().getTime() > this.refreshMs;
+    return this.valid();
   }
 
   async #refreshOnce(): Promise<void> {
     const body = this.#bodyNow(this.#body!.startedAt);
+    const sentMono = performance.now();
+    const sentWall = Date.now();
     try {
       this.#etag = await this.#tracked('PutObject', () => this.#put(body, { ifMatch: this.#etag! }));
       this.#body = body;
+      this.#extend(sentMono, sentWall);
+      this.#touchLocal();
       return;
     } catch (err) {
       if (this.#released) return;
@@ -388,9 +526,10 @@ export class MigrationLock {
     }
     const current = await this.#read().catch(() => undefined);
     if (current?.body?.runId === this.#runId) {
-      // our refresh landed and its answer was lost
+      // our refresh (or an earlier one) landed and its answer was lost; only this one's send time extends it
       this.#etag = current.etag;
       this.#body = current.body;
+      if (current.body.expiresAt === body.expiresAt) this.#extend(sentMono, sentWall);
       return;
     }
     this.#foreign = true;
@@ -398,8 +537,9 @@ export class MigrationLock {
   }
 
   /**
-   * Remove the bucket lock if it is still ours, then the local lock. When the bucket lock cannot be
-   * removed (S3 unreachable), the local lock stays with it: a rerun from here takes both over.
+   * Remove the bucket lock if it is still ours, then the local lock (if it is still ours). When the
+   * bucket lock cannot be removed (S3 unreachable), the local lock stays with it, marked as exited:
+   * a rerun from here takes both over at once.
    */
   async release(): Promise<void> {
     this.#released = true;
@@ -424,6 +564,8 @@ export class MigrationLock {
         this.#removeLocal();
       } else {
         this.#o.warn(`could not remove the lock ${this.where} (${(err as Error).message}): it expires at ${this.#body?.expiresAt}; a rerun from this state directory takes it over, elsewhere rerun with --break-lock after that`);
+        this.leftInPlace = { key: this.key, expiresAt: this.#body?.expiresAt ?? 'unknown' };
+        this.#markLocalExited();
       }
       return;
     }

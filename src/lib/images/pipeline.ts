@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients, AwsContext } from '../aws/context.js';
 import type { LeanS3, LeanS3Options } from './s3put.js';
@@ -11,7 +11,7 @@ import { sleep } from '../util/sleep.js';
 import { catalogColumns, readCatalog, type CatalogProblem, type CatalogRow } from './catalog.js';
 import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from './execute.js';
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
-import { DEFAULT_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
+import { DEFAULT_LOCK_EXPIRY_MS, LOCK_NAME, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
@@ -65,7 +65,7 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal'> = {}): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal' | 'beforeWrite'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
@@ -203,8 +203,28 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const distributionId = request.invalidate;
   const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
   const lockExpiryMs = request.lockExpiry ?? config.lockExpiry ?? DEFAULT_LOCK_EXPIRY_MS;
-  if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', '--lock-expiry: at least 1s (the lock is refreshed every quarter of it)', { exitCode: ExitCode.Usage });
+  const lockExpiryFrom = request.lockExpiry !== undefined ? '--lock-expiry' : 'images.lockExpiry';
+  if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at least 1s (the lock is refreshed every quarter of it)`, { exitCode: ExitCode.Usage });
+  if (lockExpiryMs > MAX_LOCK_EXPIRY_MS) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at most 1h (a lock of a run that is gone should not stand for longer), got ${formatDuration(lockExpiryMs)}`, { exitCode: ExitCode.Usage });
+  const stateDir = path.resolve(ctx.cwd, request.stateDir);
+  for (const dirPath of [stateDir, path.join(stateDir, 'images')]) {
+    let isDir = true;
+    try {
+      isDir = statSync(dirPath).isDirectory();
+    } catch {
+      // not there yet (created on the first write), or unreadable: the first write says so
+    }
+    if (!isDir) throw new RetailctlError('USAGE', `--state-dir ${request.stateDir}: ${path.relative(ctx.cwd, dirPath) || dirPath} is a file, not a directory`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a directory> (the journal and the local lock live there)' });
+  }
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+}
+
+/** The prefixes above `prefix` whose lock would cover it if locks nested: `a/b/c/` → `a/b/`, `a/`, `` (the nearest 4). */
+function parentPrefixes(prefix: string): string[] {
+  const parts = prefix.split('/').filter(Boolean);
+  const out: string[] = [];
+  for (let n = parts.length - 1; n >= 0 && out.length < 4; n--) out.push(parts.slice(0, n).map((p) => `${p}/`).join(''));
+  return out;
 }
 
 /**
@@ -233,12 +253,17 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     info: (line) => ctx.out.info(line),
     warn: (line) => ctx.out.warn(line),
   });
+  let result: CommandResult;
   try {
-    return await migrate(ctx, request, m, aws, lock);
+    result = await migrate(ctx, request, m, aws, lock);
   } finally {
     await lock.release();
     client.close();
   }
+  // a lock left in place (S3 did not take the delete) is in the report: it blocks other runs until it expires
+  const left = lock.leftInPlace;
+  if (result.data && typeof result.data === 'object') (result.data as Record<string, unknown>).lock = left ? { released: false, key: left.key, expiresAt: left.expiresAt } : { released: true, key: lock.key };
+  return result;
 }
 
 async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migration, aws: AwsContext, lock: MigrationLock | undefined): Promise<CommandResult> {
@@ -253,8 +278,16 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
     try {
       const held = lock ? undefined : lister.get(lockKey(prefix)).catch(() => undefined);
+      // the lock covers one prefix exactly: say so when a run holds one above it (a GET per parent prefix, at most 4)
+      const above = Promise.all(parentPrefixes(prefix).map(async (p) => ((await lister.get(lockKey(p)).catch(() => undefined)) ? lockKey(p) : undefined)));
       const state = await bucketState(lister, bucket, prefix, aws.read);
       state[0].delete(lockKey(prefix));
+      // …or below it (the listing has them already); they are never images
+      const below = [...state[0].keys()].filter((k) => k.endsWith(`/${LOCK_NAME}`));
+      for (const k of below) state[0].delete(k);
+      for (const k of [...(await above), ...below]) {
+        if (k) ctx.out.warn(`s3://${bucket}/${k} is the lock of another images migrate on a nested prefix: the lock covers one prefix exactly, so that run and this one do not exclude each other; make sure they do not write the same keys`);
+      }
       return [...state, await held] as const;
     } finally {
       lister.close();
@@ -356,7 +389,10 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   // one breaker for every upload of the run: any success resets it, only a lasting outage trips it
   const breaker = new CircuitBreaker(m.giveUpAfterMs);
   // uploads on the wire at the first Ctrl-C finish (and are journaled); only a second one abandons them
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill });
+  // no upload (nor retry) is sent unless the lock is known valid by this process's clock: a run that was
+  // paused past its lock's expiry waits for its refresh to say whether the lock is still its own
+  const beforeWrite = lock ? () => lock.writable() : undefined;
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}) });
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
@@ -367,8 +403,9 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item });
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, ...(beforeWrite ? { beforeWrite } : {}) });
   } finally {
+    breaker.close();
     progress.stop();
     putter.close();
     await journalWriter.close().catch(() => {});

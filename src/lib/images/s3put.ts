@@ -10,7 +10,8 @@
  * - `x-amz-checksum-sha256` (S3 verifies it and stores it with the object) and `x-amz-meta-sha256`,
  * - server-side encryption (AES256 or aws:kms + key id), Content-Type, Cache-Control; never an ACL.
  * Retries with jittered backoff on 5xx / SlowDown / throttling / dropped connections, and tells
- * the caller about SlowDown so it can lower the number of requests in flight. With a circuit
+ * the caller about throttling (S3's throttling codes only: a 503 without SlowDown is a failure) so
+ * it can lower the number of requests in flight. With a circuit
  * breaker (shared by every request of the run), a failure that looks like a lost endpoint is
  * counted there, any success resets it, and once it has tripped nothing is retried any more.
  */
@@ -65,6 +66,14 @@ export class S3RequestError extends Error {
 }
 
 const RETRYABLE_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'RequestTimeTooSkewed', 'ExpiredToken']);
+/** S3's (and AWS's) throttling answers: the endpoint is there and asks for fewer requests. */
+const THROTTLING_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ProvisionedThroughputExceededException', 'BandwidthLimitExceeded']);
+
+/** Throttling, by S3's error code (or HTTP 429): a 503 without SlowDown (or with an HTML body) is a failure. */
+export function throttling(e: S3RequestError): boolean {
+  return THROTTLING_CODES.has(e.code) || e.code.startsWith('Throttl') || e.status === 429;
+}
+
 const NETWORK_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 export interface LeanS3Options {
@@ -89,6 +98,11 @@ export interface LeanS3Options {
   abandonSignal?: AbortSignal;
   /** Outage detection across every request of the run (see CircuitBreaker). */
   breaker?: CircuitBreaker;
+  /**
+   * Called before every attempt of a write (first try and retries): undefined to send at once, or a
+   * promise to wait for (the run's lock being confirmed); a rejection ends the write unsent.
+   */
+  beforeWrite?: () => Promise<void> | undefined;
 }
 
 export class LeanS3 {
@@ -121,6 +135,8 @@ export class LeanS3 {
       setMaxListeners(0, abandon);
       abandon.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     }
+    // a tripped breaker abandons the requests still in flight (uploads: the journal has only completed ones)
+    options.breaker?.signal.addEventListener('abort', () => this.#agent.destroy(), { once: true });
     const waits = [options.signal, options.breaker?.signal].filter((s): s is AbortSignal => s !== undefined);
     this.#wait = waits.length > 1 ? AbortSignal.any(waits) : waits[0];
     if (this.#wait) setMaxListeners(0, this.#wait);
@@ -141,16 +157,20 @@ export class LeanS3 {
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
       if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
       if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
-      return this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false);
+      return this.#gated(() => this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false));
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
 
-  /** One small object whole (GetObject), or undefined when no object has the key (NoSuchKey). */
-  async get(key: string): Promise<{ body: Buffer; etag: string } | undefined> {
+  /**
+   * One small object whole (GetObject), or undefined when no object has the key (NoSuchKey), with
+   * its Last-Modified and the answer's Date: both S3's clock, not ours.
+   */
+  async get(key: string): Promise<{ body: Buffer; etag: string; lastModified?: string; date?: string } | undefined> {
     try {
       const res = await this.#retrying(() => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
-      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, '') };
+      const { 'last-modified': lastModified, date } = res.headers;
+      return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, ''), ...(lastModified ? { lastModified } : {}), ...(date ? { date } : {}) };
     } catch (err) {
       if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
       throw err;
@@ -218,7 +238,13 @@ export class LeanS3 {
 
   /** AbortMultipartUpload: its parts are deleted. */
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false));
+    await this.#retrying(() => this.#gated(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false)));
+  }
+
+  /** A write, sent only once `beforeWrite` allows it (no promise, no wait when it allows it at once). */
+  #gated<T>(send: () => Promise<T>): Promise<T> {
+    const wait = this.#o.beforeWrite?.();
+    return wait ? wait.then(send) : send();
   }
 
   #objectPath(key: string): string {
@@ -234,10 +260,13 @@ export class LeanS3 {
         breaker?.success();
         return out;
       } catch (err) {
+        if ((err as { notStarted?: boolean }).notStarted) throw err; // refused before it was sent
         const e = err instanceof S3RequestError ? err : networkError(err);
-        const throttled = e.code === 'SlowDown' || e.status === 503 || e.code.startsWith('Throttl');
-        // an endpoint that asks to slow down is there: only other retryable failures look like an outage
+        const throttled = throttling(e);
+        // an endpoint that asks to slow down, or refuses a request for good, is there: only other
+        // retryable failures look like an outage
         if (e.retryable && !throttled) breaker?.failure(e);
+        else if (e.status > 0) breaker?.success();
         if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) throw e;
         if (throttled) this.#o.onThrottle?.();
         this.retries++;
@@ -258,6 +287,14 @@ export class LeanS3 {
     const sendHeaders = this.#signer.sign({ method, path, ...(query ? { query } : {}), headers, payloadHash }, await this.#o.credentials());
     sendHeaders['user-agent'] = this.#o.userAgent;
     const fullPath = query ? `${path}?${Object.entries(query).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&')}` : path;
+    const breaker = this.#o.breaker;
+    breaker?.begin();
+    const sent = this.#send(method, fullPath, sendHeaders, body, keepBody);
+    if (breaker) sent.then(() => breaker.end(), () => breaker.end());
+    return sent;
+  }
+
+  #send(method: string, fullPath: string, sendHeaders: Record<string, string>, body: PutObject['body'] | undefined, keepBody: boolean): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const req = this.#client.request({ method, host: this.#o.endpoint.url.hostname, port: this.#port || undefined, path: fullPath, headers: sendHeaders, agent: this.#agent }, (res) => {
         const status = res.statusCode ?? 0;

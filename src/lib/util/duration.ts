@@ -34,10 +34,13 @@ export function formatDuration(ms: number): string {
   return parts.join('');
 }
 
-/** A duration flag such as `--wait 90s` (`0` = none); a bad value is a usage error naming the flag. */
-export function parseDurationFlag(flag: string, text: string): number {
-  const ms = text === '0' ? 0 : parseDuration(text);
-  if (ms === undefined) throw new RetailctlError('USAGE', `${flag}: expected a duration like 90s, 15m or 1h30m (0 = do not wait), got "${text}"`, { exitCode: ExitCode.Usage });
+/**
+ * A duration flag such as `--wait 90s`; a bad value is a usage error naming the flag. `zero` says
+ * what `0` means for this flag (default `do not wait`); `null`: `0` is not a value of it.
+ */
+export function parseDurationFlag(flag: string, text: string, zero: string | null = 'do not wait'): number {
+  const ms = text === '0' && zero !== null ? 0 : parseDuration(text);
+  if (ms === undefined || (ms === 0 && zero === null)) throw new RetailctlError('USAGE', `${flag}: expected a duration like 90s, 15m or 1h30m${zero === null ? '' : ` (0 = ${zero})`}, got "${text}"`, { exitCode: ExitCode.Usage });
   return ms;
 }
 
