@@ -7,7 +7,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
@@ -111,5 +111,43 @@ describe('two prescale runs at once on campaigns sharing a target', () => {
     }
     const ecs = await actionsOn('ecs', 'service/storefront/web');
     expect(capacityAt(ecs, { min: 4, max: 20 }, '2030-01-15T18:30:00Z')).toEqual({ min: 60, max: 60 });
+  });
+
+  it('two restores at once of campaigns sharing a target: nothing of either is left, and the targets are back to their baselines', { timeout: 60_000 }, async () => {
+    const run = (args: string[]) => spawnCli([...args, '--yes', '--config', configFile], { env: { ...env, AWS_REGION: 'us-east-1' } });
+    // from the state the test above left: first-send gone; schedule both again
+    for (const c of ['first-send', 'second-send']) expect((await run(['prescale', '--campaign', c, '--schedule'])).code).toBe(0);
+    await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 700, forward: true, times: 0 });
+    await control.fault({ service: 'application-autoscaling', operation: 'DeleteScheduledAction', delayMs: 700, forward: true, times: 0 });
+    const [late, early] = await Promise.all([run(['prescale', 'restore', '--campaign', 'second-send', '--wait', '10s']), new Promise((r) => setTimeout(r, 1600)).then(() => run(['prescale', 'restore', '--campaign', 'first-send', '--wait', '10s']))]);
+    await control.clearFaults();
+    expect([late.code, early.code], late.stderr + early.stderr).toEqual([0, 0]);
+    for (const [namespace, resourceId, base] of [['ecs', 'service/storefront/web', { min: 4, max: 20 }], ['lambda', 'function:pricing-api:live', { min: 0, max: 500 }]] as const) {
+      expect((await actionsOn(namespace, resourceId)).map((x) => x.name)).toEqual([]);
+      const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: [resourceId] }));
+      expect(res.ScalableTargets!.map((t) => ({ min: t.MinCapacity, max: t.MaxCapacity }))).toEqual([base]);
+    }
+  });
+
+  it("a schedule run racing a restore of the other campaign never leaves that campaign's up without its down; restoring the first leaves nothing raised", { timeout: 60_000 }, async () => {
+    const run = (args: string[]) => spawnCli([...args, '--yes', '--config', configFile], { env: { ...env, AWS_REGION: 'us-east-1' } });
+    expect((await run(['prescale', '--campaign', 'second-send', '--schedule'])).code).toBe(0);
+    await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 700, forward: true, times: 0 });
+    await control.fault({ service: 'application-autoscaling', operation: 'DeleteScheduledAction', delayMs: 700, forward: true, times: 0 });
+    const [restored, scheduled] = await Promise.all([run(['prescale', 'restore', '--campaign', 'second-send', '--wait', '10s']), run(['prescale', '--campaign', 'first-send', '--schedule'])]);
+    await control.clearFaults();
+    expect([restored.code, scheduled.code], restored.stderr + scheduled.stderr + scheduled.stdout).toEqual([0, 0]);
+    for (const [namespace, resourceId] of [['ecs', 'service/storefront/web'], ['lambda', 'function:pricing-api:live']] as const) {
+      const left = await actionsOn(namespace, resourceId);
+      // every up left has its campaign's down after it
+      for (const up of left.filter((x) => x.name.endsWith('-up'))) expect(left.map((x) => x.name)).toContain(up.name.replace(/-up$/, '-down'));
+    }
+    expect((await run(['prescale', 'restore', '--campaign', 'first-send', '--wait', '10s'])).code).toBe(0);
+    for (const [namespace, resourceId, base] of [['ecs', 'service/storefront/web', { min: 4, max: 20 }], ['lambda', 'function:pricing-api:live', { min: 0, max: 500 }]] as const) {
+      const left = await actionsOn(namespace, resourceId);
+      expect(left.filter((x) => x.name.endsWith('-up')).map((x) => x.name)).toEqual([]);
+      const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: namespace, ResourceIds: [resourceId] }));
+      expect(capacityAt(left, { min: res.ScalableTargets![0]!.MinCapacity!, max: res.ScalableTargets![0]!.MaxCapacity! }, '2030-01-16T00:00:00Z')).toEqual(base);
+    }
   });
 });

@@ -2,10 +2,12 @@ import type { AwsClients } from '../aws/context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
-import { readReadiness, type Readiness } from './gather.js';
+import type { ScheduledAction } from '@aws-sdk/client-application-auto-scaling';
+import { campaignActionsOn, readReadiness, type Readiness } from './gather.js';
+import type { CampaignActions } from './shared.js';
 import type { OtherActionUpdate, PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
 import type { RestoreStep } from './restore.js';
-import type { ScalableTargetRef } from './targets.js';
+import { slug, type ScalableTargetRef } from './targets.js';
 
 /** How many targets are changed or polled at once (Application Auto Scaling allows bursts of ~10-20 req/s). */
 export const TARGET_CONCURRENCY = 10;
@@ -83,35 +85,42 @@ async function applyTarget(t: TargetPlan, opts: ExecuteOptions): Promise<void> {
   if (t.baselineSource === 'unregistered' && !t.registered) await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
   // removing a drain never leaves a cap behind: other campaigns' drains the group no longer has go first
   await deleteActions(opts.write, t.ref, t.deletes.filter((d) => !d.self).map((d) => d.name), opts.signal);
-  const others = await stillThere(opts.read, t.ref, t.otherUpdates, opts.signal);
-  await putOtherWaysDown(opts.write, t.ref, others, opts.signal, opts.othersWritten);
+  const others = t.otherUpdates.filter((u) => u.changed);
+  await putOtherWaysDown(opts, t.ref, others, opts.othersWritten);
   for (const a of wayDownOrder(t.drain, t.down)) await put(a);
   await deleteActions(opts.write, t.ref, t.deletes.filter((d) => d.self).map((d) => d.name), opts.signal);
-  for (const u of others.filter((x) => x.direction === 'up')) {
-    await putAction(opts.write, t.ref, u, opts.signal);
-    opts.othersWritten?.push(otherWrite(t.ref, u));
-  }
+  for (const u of others.filter((x) => x.direction === 'up')) await putOther(opts, t.ref, u, opts.othersWritten);
   await put(t.up);
   if (t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max)) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
 }
 
-const otherWrite = (ref: ScalableTargetRef, u: OtherActionUpdate): OtherWrite => ({ ref, campaign: u.campaign, name: u.name, min: u.min, max: u.max, schedule: u.schedule });
+const otherWrite = (ref: ScalableTargetRef, u: OtherActionUpdate): OtherWrite => ({ ref, campaign: slug(u.campaign), name: u.name, min: u.min, max: u.max, schedule: u.schedule });
 
-/**
- * Other campaigns' actions are only ever updated, never re-created: just before writing, read that
- * they still exist (another operator may have restored that campaign since this run read the target).
- */
-async function stillThere(read: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal): Promise<OtherActionUpdate[]> {
-  const wanted = updates.filter((u) => u.changed);
-  if (!wanted.length) return [];
+/** Every retailctl campaign's actions on a target as they are now, by campaign (as in the action names). */
+export async function readCampaignsOn(read: AwsClients, ref: ScalableTargetRef, signal?: AbortSignal): Promise<Map<string, CampaignActions>> {
   const aas = await read.client('autoscaling');
   const { DescribeScheduledActionsCommand } = await import('@aws-sdk/client-application-auto-scaling');
-  const res = await aas.send(
-    new DescribeScheduledActionsCommand({ ServiceNamespace: ref.namespace, ResourceId: ref.resourceId, ScalableDimension: ref.dimension as never, ScheduledActionNames: wanted.map((u) => u.name) }),
-    { abortSignal: signal },
-  );
-  const names = new Set((res.ScheduledActions ?? []).filter((a) => a.ResourceId === ref.resourceId && a.ScalableDimension === ref.dimension).map((a) => a.ScheduledActionName));
-  return wanted.filter((u) => names.has(u.name));
+  const scheduled: ScheduledAction[] = [];
+  let token: string | undefined;
+  do {
+    const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: ref.namespace, ResourceId: ref.resourceId, ScalableDimension: ref.dimension as never, NextToken: token }), { abortSignal: signal });
+    scheduled.push(...(res.ScheduledActions ?? []));
+    token = res.NextToken && res.NextToken !== token ? res.NextToken : undefined;
+  } while (token);
+  return new Map(campaignActionsOn(scheduled, ref, '').others.map((o) => [o.campaign, o]));
+}
+
+/**
+ * Another campaign's action is only ever updated, never re-created, and only while that campaign
+ * still has its down action: read just before writing. A campaign without its down is being
+ * restored (a restore deletes its down last) or is gone: it is left alone. Returns whether it was written.
+ */
+async function putOther(opts: Pick<ExecuteOptions, 'read' | 'write' | 'signal'>, ref: ScalableTargetRef, u: OtherActionUpdate, written?: OtherWrite[]): Promise<boolean> {
+  const now = (await readCampaignsOn(opts.read, ref, opts.signal)).get(slug(u.campaign));
+  if (!now?.down || !now[u.direction]) return false;
+  await putAction(opts.write, ref, u, opts.signal);
+  written?.push(otherWrite(ref, u));
+  return true;
 }
 
 /** DeleteScheduledAction for each name; one already gone is fine. */
@@ -138,14 +147,11 @@ export function wayDownOrder<A extends Pick<ScheduledActionPlan, 'utc' | 'previo
   return (earlier ? [drain, down] : [down, drain]).filter((a): a is A => a !== undefined);
 }
 
-/** Other campaigns' drains and downs on a shared target, each pair in a safe order. */
-async function putOtherWaysDown(write: AwsClients, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], signal?: AbortSignal, written?: OtherWrite[]): Promise<void> {
+/** Other campaigns' drains and downs on a shared target, each pair in a safe order, each written only while that campaign has its down. */
+async function putOtherWaysDown(opts: Pick<ExecuteOptions, 'read' | 'write' | 'signal'>, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], written?: OtherWrite[]): Promise<void> {
   for (const campaign of new Set(updates.map((u) => u.campaign))) {
     const mine = updates.filter((u) => u.campaign === campaign);
-    for (const a of wayDownOrder(mine.find((u) => u.direction === 'drain'), mine.find((u) => u.direction === 'down'))) {
-      await putAction(write, ref, a, signal);
-      written?.push(otherWrite(ref, a));
-    }
+    for (const a of wayDownOrder(mine.find((u) => u.direction === 'drain'), mine.find((u) => u.direction === 'down'))) await putOther(opts, ref, a, written);
   }
 }
 
@@ -211,9 +217,10 @@ export async function executeRestore(steps: readonly RestoreStep[], opts: { writ
     steps.map(async (s): Promise<RestoreResult> => {
       try {
         await deleteActions(opts.write, s.ref, s.otherDeletes.map((d) => d.name), opts.signal);
-        const others = await stillThere(opts.read, s.ref, s.otherUpdates, opts.signal);
-        await putOtherWaysDown(opts.write, s.ref, others, opts.signal);
-        for (const a of others.filter((u) => u.direction === 'up')) await putAction(opts.write, s.ref, a, opts.signal);
+        const others = s.otherUpdates.filter((u) => u.changed);
+        const written: OtherWrite[] = [];
+        await putOtherWaysDown(opts, s.ref, others, written);
+        for (const a of others.filter((u) => u.direction === 'up')) await putOther(opts, s.ref, a, written);
         if (s.to && s.drainFirst) {
           const cap = s.drainTo ?? s.to.min;
           await registerTarget(opts.write, s.ref, s.to.min, cap, opts.signal);
@@ -221,6 +228,7 @@ export async function executeRestore(steps: readonly RestoreStep[], opts: { writ
         }
         if (s.to) await registerTarget(opts.write, s.ref, s.to.min, s.to.max, opts.signal);
         await deleteActions(opts.write, s.ref, s.deletes, opts.signal);
+        await settleRestore(s, written, opts);
         return { target: s.ref.label, status: 'ok' };
       } catch (err) {
         if (opts.signal?.aborted) throw err;
@@ -228,6 +236,35 @@ export async function executeRestore(steps: readonly RestoreStep[], opts: { writ
       }
     }),
   );
+}
+
+/**
+ * After a restore, read the target again. Another campaign's action this restore wrote is deleted
+ * again when that campaign is being restored at the same time (its down, or its up that was read,
+ * is gone now): nothing is left of it but what this restore put back. This campaign's own actions,
+ * re-created in between by a concurrent run that read them before they were deleted, are deleted
+ * again. Together with the check before every write (putOther) no up is left without its down.
+ */
+async function settleRestore(s: RestoreStep, written: readonly OtherWrite[], opts: { write: AwsClients; read: AwsClients; signal?: AbortSignal }): Promise<void> {
+  const now = await readCampaignsOn(opts.read, s.ref, opts.signal);
+  const undo: string[] = [];
+  for (const campaign of new Set(written.map((w) => w.campaign))) {
+    const was = s.othersRead?.find((o) => o.campaign === campaign);
+    const is = now.get(campaign);
+    if (is?.down && !(was?.up && !is.up)) continue;
+    const present = new Set([is?.up, is?.drain, is?.down].filter((a) => a).map((a) => a!.name));
+    undo.push(...written.filter((w) => w.campaign === campaign && present.has(w.name)).map((w) => w.name));
+  }
+  const back = [...now.values()].flatMap((c) => [c.up, c.drain, c.down]).filter((a) => a && s.deletes.includes(a.name)).map((a) => a!.name);
+  await deleteActions(opts.write, s.ref, [...new Set([...undo, ...back])], opts.signal);
+  // capacity kept for a campaign restored meanwhile (its down is gone) would stay raised with nothing to bring it down
+  if (s.to && s.baseline && s.keptFor.length) {
+    const still = s.keptFor.filter((k) => now.get(slug(k.campaign))?.down);
+    if (still.length < s.keptFor.length) {
+      const to = still.length ? { min: Math.max(...still.map((k) => k.min)), max: Math.max(...still.map((k) => k.max)) } : s.baseline;
+      await registerTarget(opts.write, s.ref, to.min, to.max, opts.signal);
+    }
+  }
 }
 
 /** Poll until a target's capacity is at most `wanted` (after capping its max), or the deadline passes. */

@@ -76,9 +76,11 @@ export function recreatedByThisRun(before: PrescaleState['observations'], now: P
     const key = `${w.ref.resourceId}|${w.ref.dimension}`;
     const was = before[key]?.others?.find((o) => o.campaign === w.campaign);
     const is = now[key]?.others?.find((o) => o.campaign === w.campaign);
-    if (!was || !is) return false;
+    if (!was) return false;
+    if (!is) return false;
     const present = [is.up, is.drain, is.down].some((a) => a?.name === w.name);
-    const gone = Boolean(was.up) && !is.up;
+    // being restored: its up (read before) or its down is gone (a restore deletes the down last)
+    const gone = (Boolean(was.up) && !is.up) || !is.down;
     return present && gone;
   });
 }

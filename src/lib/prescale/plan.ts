@@ -13,7 +13,7 @@ import {
   type Occupant,
   type OtherCampaignActions,
 } from './shared.js';
-import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
+import { actionName, resolveTargets, slug, type ScalableTargetRef } from './targets.js';
 import { campaignWindow, windowTime, type CampaignWindow, type WindowTime } from './window.js';
 
 /** What was read about one scalable target before planning. */
@@ -234,38 +234,75 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     warnings.push(`sendAt ${campaign.sendAt} happens twice in ${tz} (clocks go back that night): the first, ${window.sendAt.localOffset} (${window.sendAt.utc}), is used, not ${window.sendAtAlsoAt.localOffset}`);
   }
 
-  const targets: TargetPlan[] = resolveTargets(campaign).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings));
+  const planned = resolveTargets(campaign).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings, notes));
+  const targets: TargetPlan[] = planned.map((p) => p.plan);
 
-  // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency with
-  // this plan at its peak, the provisioned concurrency on every other alias, and what other retailctl
-  // campaigns schedule on other aliases during this window
-  let peakPc = 0;
+  // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency at
+  // every instant of this window (at each action that fires in it): the sum, over this campaign's
+  // aliases, of what their groups of campaigns need then, plus the provisioned concurrency on every
+  // other alias while it holds (until retailctl's own way down there) and what other retailctl
+  // campaigns schedule on other aliases then
+  const windowStart = mode === 'now' ? nowMs : readyMs;
+  const lambdaTargets = planned.filter((p) => p.plan.ref.namespace === 'lambda');
+  const ms = (a: ActionState | undefined) => (a?.utc ? Date.parse(a.utc) : undefined);
+  const instants = new Set<number>([windowStart]);
+  const addInstant = (t: number | undefined) => {
+    if (t !== undefined && t > windowStart && t < endMs) instants.add(t);
+  };
+  const ownAt: ((t: number) => number)[] = [];
   let heldHere = 0;
-  for (const t of targets.filter((t) => t.ref.namespace === 'lambda')) {
+  for (const { plan: t, group } of lambdaTargets) {
     const fn = `${t.ref.lambda!.functionName}:${t.ref.lambda!.qualifier}`;
     const seen = inputs.lambdas[fn];
-    if (!seen?.exists) refusals.push(`${t.ref.label}: function ${t.ref.lambda!.functionName} has no alias or version "${t.ref.lambda!.qualifier}" (provisioned concurrency needs an alias or a published version)`);
-    else {
-      peakPc += Math.max(t.planned.min, t.own.min, seen.provisioned);
-      heldHere += seen.provisioned;
+    if (!seen?.exists) {
+      refusals.push(`${t.ref.label}: function ${t.ref.lambda!.functionName} has no alias or version "${t.ref.lambda!.qualifier}" (provisioned concurrency needs an alias or a published version)`);
+      continue;
     }
+    heldHere += seen.provisioned;
+    for (const o of group) [o.start, o.holds].forEach(addInstant);
+    // what is provisioned now on this alias holds until a campaign outside this group takes it down
+    const outside = t.shared.length ? (inputs.observations[`${t.ref.resourceId}|${t.ref.dimension}`]?.others ?? []).filter((o) => !group.some((g) => !g.self && slug(g.campaign) === o.campaign)) : [];
+    const releasedAt = outside.map((o) => ms(o.drain) ?? ms(o.down)).filter((x): x is number => x !== undefined && x > nowMs);
+    const release = releasedAt.length ? Math.max(...releasedAt) : Infinity;
+    addInstant(release);
+    const after = Math.min(seen.provisioned, t.capacityBefore);
+    ownAt.push((at) => Math.max(needAt(group, at)?.min ?? t.own.min, at < release ? seen.provisioned : after));
   }
+  const elsewhereAt = new Map<string, (at: number) => number>();
+  const scheduledOn = (target: string) => (inputs.lambdaScheduled ?? []).filter((o) => o.target === target);
+  for (const e of inputs.lambdaElsewhere ?? []) {
+    // provisioned concurrency retailctl's own way down removes: counted until then (then what that way down leaves)
+    const downs = scheduledOn(e.target).map((o) => ({ at: ms(o.drain) ?? ms(o.down), leaves: o.drain?.max ?? o.down?.min ?? 0 })).filter((d): d is { at: number; leaves: number } => d.at !== undefined && d.at > nowMs);
+    const last = downs.sort((x, y) => y.at - x.at)[0];
+    addInstant(last?.at);
+    const prev = elsewhereAt.get(e.target);
+    elsewhereAt.set(e.target, (at) => Math.max(prev?.(at) ?? 0, last && at >= last.at ? Math.min(e.requested, last.leaves) : e.requested));
+  }
+  for (const o of inputs.lambdaScheduled ?? []) {
+    const upAt = ms(o.up);
+    const downAt = ms(o.drain) ?? ms(o.down);
+    if (upAt === undefined || o.up?.min === undefined) continue;
+    const min = o.up.min;
+    addInstant(upAt);
+    const prev = elsewhereAt.get(o.target);
+    elsewhereAt.set(o.target, (at) => Math.max(prev?.(at) ?? 0, upAt <= at && at < (downAt ?? Infinity) ? min : 0));
+  }
+  let peak = { at: windowStart, pc: 0, others: 0, detail: [] as [string, number][] };
+  for (const at of [...instants].sort((x, y) => x - y)) {
+    const pc = ownAt.reduce((sum, f) => sum + f(at), 0);
+    const detail = [...elsewhereAt].map(([k, f]) => [k, f(at)] as [string, number]).filter(([, n]) => n > 0);
+    const others = detail.reduce((sum, [, n]) => sum + n, 0);
+    if (pc + others > peak.pc + peak.others) peak = { at, pc, others, detail };
+  }
+  const peakPc = peak.pc;
+  const others = peak.others;
   if (inputs.account && peakPc > heldHere) {
-    const windowStart = mode === 'now' ? nowMs : readyMs;
-    const elsewhere = new Map<string, number>();
-    for (const e of inputs.lambdaElsewhere ?? []) elsewhere.set(e.target, Math.max(elsewhere.get(e.target) ?? 0, e.requested));
-    for (const o of inputs.lambdaScheduled ?? []) {
-      const upAt = o.up?.utc ? Date.parse(o.up.utc) : undefined;
-      const downAt = [o.drain, o.down].map((a) => (a?.utc ? Date.parse(a.utc) : undefined)).find((x) => x !== undefined);
-      if (upAt === undefined || o.up?.min === undefined) continue;
-      if (upAt < endMs && (downAt ?? Infinity) > windowStart) elsewhere.set(o.target, Math.max(elsewhere.get(o.target) ?? 0, o.up.min));
-    }
-    const others = [...elsewhere.values()].reduce((a, b) => a + b, 0);
     const after = inputs.account.unreserved - others - peakPc;
     if (after < MIN_UNRESERVED) {
-      const detail = others > 0 ? ` and ${others} on other functions (allocated now or scheduled by other campaigns during this window: ${[...elsewhere].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
+      const when = peak.at > windowStart ? ` (at ${windowTime(peak.at, tz).utc})` : '';
+      const detail = others > 0 ? ` and ${others} on other functions (allocated now or scheduled by other campaigns during this window: ${peak.detail.map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
       refusals.push(
-        `not enough Lambda concurrency: the plan needs ${peakPc} provisioned concurrency at its peak${detail}, leaving ${after} of the account's ${inputs.account.unreserved} unreserved (limit ${inputs.account.limit}); AWS keeps at least ${MIN_UNRESERVED} unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by ${MIN_UNRESERVED - after}`,
+        `not enough Lambda concurrency: the plan needs ${peakPc} provisioned concurrency at its peak${when}${detail}, leaving ${after} of the account's ${inputs.account.unreserved} unreserved (limit ${inputs.account.limit}); AWS keeps at least ${MIN_UNRESERVED} unreserved. Ask AWS for a higher concurrency limit or lower the campaign's targets by ${MIN_UNRESERVED - after}`,
       );
     }
   }
@@ -306,19 +343,44 @@ function planTarget(
   clock: { nowMs: number; readyMs: number; endMs: number },
   refusals: string[],
   warnings: string[],
-): TargetPlan {
+  notes: string[] = [],
+): { plan: TargetPlan; group: Occupant[] } {
+  // the grouping is a fixed point of this run's own writes: another campaign's way down found at this
+  // campaign's own is taken as put there by planning together (its config end applies) only when the
+  // plan keeps it with this campaign; otherwise its actions are what will happen
+  const first = planTargetWith(ref, inputs, window, clock, new Set());
+  const keep = first.others.filter((o) => o.movedHere && !first.group.includes(o)).map((o) => slug(o.campaign));
+  const chosen = keep.length ? planTargetWith(ref, inputs, window, clock, new Set(keep)) : first;
+  refusals.push(...chosen.refusals);
+  warnings.push(...chosen.warnings);
+  notes.push(...chosen.notes);
+  return { plan: chosen.plan, group: chosen.group };
+}
+
+function planTargetWith(
+  ref: ScalableTargetRef,
+  inputs: PrescaleInputs,
+  window: CampaignWindow,
+  clock: { nowMs: number; readyMs: number; endMs: number },
+  keepActionsFor: ReadonlySet<string>,
+): { plan: TargetPlan; group: Occupant[]; others: Occupant[]; refusals: string[]; warnings: string[]; notes: string[] } {
+  const refusals: string[] = [];
+  const warnings: string[] = [];
+  const notes: string[] = [];
   const { campaignName, mode } = inputs;
   const { nowMs, readyMs, endMs } = clock;
   const tz = window.timezone;
   const seen = inputs.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
-  const ownDown = seen.actions?.down ?? (seen.downAction ? { name: actionName(campaignName, ref, 'down'), schedule: '', ...seen.downAction } : undefined);
+  // this campaign's actions from a finished run (every one fired already) record nothing for this one: a new baseline is read, and they are overwritten
+  const finished = finishedActions(seen.actions, nowMs);
+  const ownActions: CampaignActions = finished ? {} : (seen.actions ?? {});
+  const ownDown = ownActions.down ?? (!finished && seen.downAction ? { name: actionName(campaignName, ref, 'down'), schedule: '', ...seen.downAction } : undefined);
 
   // every campaign on the target: this one, and the others that still have something to do
   const selfStart = mode === 'now' ? Math.min(nowMs, readyMs) : readyMs;
-  const ownUpAt = seen.actions?.up?.utc ? Date.parse(seen.actions.up.utc) : undefined;
-  const selfRaised = ownDown?.min !== undefined && ownDown.max !== undefined && (ownUpAt !== undefined ? ownUpAt <= nowMs : raisedFor({ min: ownDown.min, max: ownDown.max }, seen.registered));
-  const others = othersOn(ref, seen, nowMs, inputs.campaigns, selfRaised ? ref.desired : 0);
-  const self: Occupant = { campaign: campaignName, self: true, start: selfStart, end: endMs, holds: endMs, min: ref.desired, max: ref.desired, source: 'this-run', actions: seen.actions ?? {} };
+  const ownUpAt = ownActions.up?.utc ? Date.parse(ownActions.up.utc) : undefined;
+  const others = othersOn(ref, seen, nowMs, inputs.campaigns, keepActionsFor);
+  const self: Occupant = { campaign: campaignName, self: true, start: selfStart, end: endMs, holds: endMs, min: ref.desired, max: ref.desired, source: 'this-run', actions: ownActions };
   if (ownDown?.min !== undefined && ownDown.max !== undefined) self.recordedBaseline = { min: ownDown.min, max: ownDown.max };
 
   // the baseline: recorded before the first retailctl campaign raised the target, never the raised values
@@ -334,11 +396,15 @@ function planTarget(
     baseline = seen.registered;
     baselineSource = 'registered';
   } else {
-    // only Lambda can be prescaled unregistered: no provisioned concurrency before, none after
-    baseline = { min: 0, max: 0 };
+    // only Lambda can be prescaled unregistered: the provisioned concurrency it has now (none, or what
+    // was configured outside Application Auto Scaling) is its baseline, registered as min = max = that
+    const pcNow = seen.capacity ?? 0;
+    baseline = { min: pcNow, max: pcNow };
     baselineSource = 'unregistered';
     if (ref.namespace !== 'lambda') {
       refusals.push(`${ref.label} is not registered with Application Auto Scaling (${ref.dimension}): register it with its normal min/max first, so retailctl knows what to restore`);
+    } else if (pcNow > 0) {
+      notes.push(`${ref.label} is not registered with Application Auto Scaling and has ${pcNow} provisioned concurrency: it is registered at ${pcNow}/${pcNow} first (keeping it), and the way down comes back to ${pcNow}/${pcNow}`);
     }
   }
   for (const o of [self, ...others]) {
@@ -365,8 +431,11 @@ function planTarget(
   const need = needAt(group, mode === 'now' ? nowMs : readyMs) ?? { min: self.min, max: self.max, campaigns: [campaignName] };
   const planned = { min: need.min, max: need.max };
   const way = wayDownOf(group, baseline, Boolean(seen.hasPolicy), nowMs);
-  const capacityBefore = capacityBeforeOf(group, baseline, baselineCampaign, seen.capacity);
+  // a run stopped after writing its down (its first write) and before its drain raised nothing: the capacity now is still the one before
+  const untouched = baselineCampaign === campaignName && !ownActions.drain && (ownUpAt === undefined || ownUpAt > nowMs) && seen.registered?.min === baseline.min && seen.registered?.max === baseline.max;
+  const capacityBefore = capacityBeforeOf(group, baseline, baselineCampaign, seen.capacity, untouched);
   const deletes: ActionDelete[] = [];
+  if (mode === 'now' && seen.actions?.up && finished) deletes.push({ name: seen.actions.up.name, campaign: campaignName, direction: 'up', self: true, previous: seen.actions.up, reason: 'left by a finished run of this campaign' });
   if (!way.drains && seen.actions?.drain) deletes.push({ name: seen.actions.drain.name, campaign: campaignName, direction: 'drain', self: true, previous: seen.actions.drain, reason: seen.hasPolicy ? 'a scaling policy brings capacity down: no drain needed' : 'no drain needed' });
   deletes.push(...otherDeletesOf(group, way));
 
@@ -390,19 +459,30 @@ function planTarget(
   if (mode === 'now') plan.register = planned;
   else plan.up = actionAt(actionName(campaignName, ref, 'up'), readyMs, tz, planned.min, planned.max, seen.actions?.up);
   if (self.min < baseline.min) warnings.push(`${ref.label}: the campaign minimum ${self.min} is below the normal minimum ${baseline.min}; it is kept at ${self.min} during the window`);
-  return plan;
+  return { plan, group, others, refusals, warnings, notes };
 }
 
 /**
  * The other campaigns on a target that still have something to do. A campaign with no up action
- * counts as live now only when its window has started or the target is raised beyond what the
- * campaigns known to be live need (`selfLiveMin`: this campaign's part, when it is raised).
+ * counts as live now when its configured window has started, or when it raised at once: its whole
+ * way down is written and the target is raised (see otherOccupant). `keepActionsFor`: campaigns whose
+ * way down at this campaign's own is taken as theirs (not as put there by planning together).
  */
-export function othersOn(ref: ScalableTargetRef, seen: TargetObservation, nowMs: number, campaigns: Record<string, Campaign> | undefined, selfLiveMin = 0): Occupant[] {
+export function othersOn(ref: ScalableTargetRef, seen: TargetObservation, nowMs: number, campaigns: Record<string, Campaign> | undefined, keepActionsFor: ReadonlySet<string> = new Set()): Occupant[] {
   const ownWayDown = [seen.actions?.drain, seen.actions?.down].filter((a) => a?.utc).map((a) => Date.parse(a!.utc!));
-  const pass = (explained: number) => (seen.others ?? []).map((o) => otherOccupant(o, ref, nowMs, seen.registered, campaigns, explained, ownWayDown)).filter((o): o is Occupant => o !== undefined);
-  const known = pass(Infinity).filter((o) => o.start <= nowMs && nowMs < o.holds);
-  return pass(Math.max(selfLiveMin, ...known.map((o) => o.min)));
+  return (seen.others ?? [])
+    .map((o) => otherOccupant(o, ref, nowMs, seen.registered, campaigns, Boolean(seen.hasPolicy), keepActionsFor.has(o.campaign) ? [] : ownWayDown))
+    .filter((o): o is Occupant => o !== undefined);
+}
+
+/** A finished run's actions: at least one timed action, and every one fired already. */
+export function finishedActions(actions: CampaignActions | undefined, nowMs: number): boolean {
+  return [actions?.up, actions?.drain, actions?.down].some((a) => a?.utc !== undefined) && !stillToFire(actions, nowMs);
+}
+
+/** True when a campaign's actions still have something to do (one fires after now); false for a finished campaign's actions. */
+export function stillToFire(actions: CampaignActions | undefined, nowMs: number): boolean {
+  return [actions?.up, actions?.drain, actions?.down].some((a) => a?.utc !== undefined && Date.parse(a.utc) > nowMs);
 }
 
 /** When a group of campaigns comes down: once, after the last window; a drain first where no scaling policy brings capacity down. */
@@ -421,10 +501,12 @@ export function wayDownOf(group: readonly Occupant[], baseline: { min: number },
  * same as a capacity at the minimum). Read from the drain of the campaign that recorded the
  * baseline; the capacity read now when nothing is recorded yet.
  */
-export function capacityBeforeOf(occupants: readonly Occupant[], baseline: { min: number; max: number }, recordedBy: string | undefined, capacityNow: number | undefined): number {
+export function capacityBeforeOf(occupants: readonly Occupant[], baseline: { min: number; max: number }, recordedBy: string | undefined, capacityNow: number | undefined, untouched = false): number {
   const clamp = (n: number) => Math.min(baseline.max, Math.max(baseline.min, n));
   if (recordedBy !== undefined) {
     const drain = occupants.find((o) => o.campaign === recordedBy)?.actions.drain;
+    // no drain recorded yet and nothing raised since the down was written: the capacity now is the one before
+    if (drain?.max === undefined && untouched && capacityNow !== undefined) return clamp(capacityNow);
     return clamp(drain?.max ?? baseline.min);
   }
   return clamp(capacityNow ?? baseline.min);

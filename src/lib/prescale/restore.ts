@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/schema.js';
-import { capacityBeforeOf, otherDeletesOf, othersOn, otherUpdatesOf, wayDownOf, type ActionDelete, type OtherActionUpdate, type TargetObservation } from './plan.js';
-import { firstRecordedBaseline, groupsOf, needAt, raisedFor, type Occupant } from './shared.js';
+import { capacityBeforeOf, otherDeletesOf, othersOn, otherUpdatesOf, finishedActions, wayDownOf, type ActionDelete, type OtherActionUpdate, type TargetObservation } from './plan.js';
+import { firstRecordedBaseline, groupsOf, needAt, type Occupant, type OtherCampaignActions } from './shared.js';
 import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
 import { campaignWindow, windowTime, type WindowTime } from './window.js';
 
@@ -34,6 +34,8 @@ export interface RestoreStep {
   otherUpdates: OtherActionUpdate[];
   /** Other campaigns' drains their re-planned way down no longer has (a scaling policy brings capacity down). */
   otherDeletes: ActionDelete[];
+  /** Other campaigns' actions as read before planning (to tell, after writing, whether one was being restored meanwhile). */
+  othersRead?: OtherCampaignActions[];
 }
 
 export interface RestoreInputs {
@@ -57,12 +59,13 @@ export function planRestore(inputs: RestoreInputs): RestoreStep[] {
     const seen = inputs.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
     const own = seen.actions ?? {};
     const deletes = (['up', 'drain', 'down'] as const).filter((d) => own[d]).map((d) => own[d]?.name ?? actionName(inputs.campaignName, ref, d));
-    const ownDown = seen.downAction ?? (own.down?.min !== undefined && own.down.max !== undefined ? { min: own.down.min, max: own.down.max } : undefined);
-    const ownUpAt = own.up?.utc ? Date.parse(own.up.utc) : undefined;
-    const selfRaised = Boolean(ownDown) && (ownUpAt !== undefined ? ownUpAt <= nowMs : raisedFor(ownDown, seen.registered));
-    const others = othersOn(ref, seen, nowMs, inputs.campaigns, selfRaised ? ref.desired : 0);
+    // a finished run's actions (every one fired already) are deleted, and the baseline they recorded is not put back: it may be stale
+    const finished = finishedActions(own, nowMs);
+    const ownDown = finished ? undefined : (seen.downAction ?? (own.down?.min !== undefined && own.down.max !== undefined ? { min: own.down.min, max: own.down.max } : undefined));
+    const others = othersOn(ref, seen, nowMs, inputs.campaigns);
     const step: RestoreStep = { ref, keptFor: [], drainFirst: false, deletes, otherUpdates: [], otherDeletes: [] };
     if (seen.registered) step.registered = seen.registered;
+    if (seen.others) step.othersRead = seen.others;
     if (!ownDown) return step;
 
     const self: Occupant = { campaign: inputs.campaignName, self: true, start: own.up?.utc ? Date.parse(own.up.utc) : -Infinity, end: nowMs, holds: nowMs, min: 0, max: 0, source: 'this-run', actions: own, recordedBaseline: ownDown };

@@ -64,6 +64,8 @@ export interface Occupant {
   recordedBaseline?: { min: number; max: number };
   /** Its actions in AWS end later than its window in the config (edited since it was scheduled): the actions' time is used. */
   endFromActions?: boolean;
+  /** Its way down is at this campaign's own way down, later than its config says: taken as put there by planning together, so its config end is used. */
+  movedHere?: boolean;
 }
 
 /** The target is raised for a campaign when the registered values differ from the baseline its down action recorded. */
@@ -89,8 +91,8 @@ export function otherOccupant(
   nowMs: number,
   registered: { min: number; max: number } | undefined,
   config: Record<string, Campaign> | undefined,
-  /** The largest minimum the campaigns known to be live now need (what explains a raised target). */
-  explainedMin?: number,
+  /** A scaling policy is attached to the target (a campaign raised at once then writes no drain). */
+  hasPolicy = false,
   /** This campaign's own drain and down times: another campaign's way down there was put there by planning together with this one. */
   ownWayDown: readonly number[] = [],
 ): Occupant | undefined {
@@ -107,8 +109,9 @@ export function otherOccupant(
   else if (window && Date.parse(window.readyBy.utc) <= nowMs) {
     // raised at once (no up action) and its window has started: live now
     start = -Infinity;
-  } else if (raisedFor(recorded, registered) && (registered?.min ?? 0) > (explainedMin ?? 0)) {
-    // the target is raised beyond what the other campaigns live now need: this one raised it at once
+  } else if (raisedFor(recorded, registered) && (other.drain !== undefined || hasPolicy) && (wayDownAt ?? -Infinity) > nowMs) {
+    // raised at once: its whole way down is written (a drain, or no drain needed under a policy) and the
+    // target is raised; it holds the target until that way down, whoever else explains the raised values
     start = -Infinity;
   } else if (window) {
     // not raised for it (e.g. a run stopped after writing its way down): from its configured window
@@ -121,10 +124,11 @@ export function otherOccupant(
   let min: number;
   let max: number;
   let endFromActions = false;
+  let movedHere = false;
   if (entry && configured) {
     // what is scheduled in AWS is what will happen: the config (perhaps edited since) never shortens it
     const configEnd = Date.parse(window!.endsAt.utc);
-    const movedHere = wayDownAt !== undefined && ownWayDown.includes(wayDownAt);
+    movedHere = wayDownAt !== undefined && ownWayDown.includes(wayDownAt) && wayDownAt > configEnd;
     end = movedHere ? configEnd : Math.max(configEnd, wayDownAt ?? -Infinity);
     endFromActions = end > configEnd;
     min = configured.desired;
@@ -148,6 +152,7 @@ export function otherOccupant(
   };
   if (recorded) occupant.recordedBaseline = recorded;
   if (endFromActions) occupant.endFromActions = true;
+  if (movedHere) occupant.movedHere = true;
   return occupant;
 }
 
