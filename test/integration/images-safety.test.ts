@@ -5,13 +5,14 @@
  * `If-None-Match: *` and `If-Match` on PutObject and `If-Match` on DeleteObject (412) as AWS does;
  * test/integration/emulator-stack.test.ts checks that.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { png } from '../support/images.js';
+import { jpeg, png } from '../support/images.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -27,12 +28,16 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-lock-'));
   await mkdir(path.join(dir, 'media'), { recursive: true });
   for (let i = 0; i < FILES; i++) await writeFile(path.join(dir, 'media', `i${String(i).padStart(2, '0')}.png`), png(1200 + i, i + 1));
-  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html', 'unreleased', 'garbage', 'nested']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['held', 'expired', 'taken', 'refresh', 'lost', 'throttled', 'manifest', 'namespace', 'skewed', 'hung', 'storm-xml', 'storm-html', 'unreleased', 'garbage', 'nested', 'mp-lost', 'mp-hung', 'late', 'unconfirmed']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  // a tree with one image big enough to go multipart (40 MiB: three parts)
+  await mkdir(path.join(dir, 'big'), { recursive: true });
+  await writeFile(path.join(dir, 'big', 'a-big.jpg'), jpeg(40 * 1024 * 1024, 7));
+  for (let i = 0; i < 5; i++) await writeFile(path.join(dir, 'big', `s${i}.png`), png(1500 + i, i + 70));
 });
 
 /** `now`: the lock's timestamps; tests that depend on the lock's expiry passing use the real clock. */
-function migrate(bucket: string, args: string[], now?: () => Date) {
-  return runInProcess(['images', 'migrate', 'media', '--bucket', bucket, '--prefix', 'catalog', '--endpoint-url', endpoint, '--state-dir', `state-${bucket}`, '--yes', ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir, ...(now ? { now } : {}) });
+function migrate(bucket: string, args: string[], now?: () => Date, source = 'media') {
+  return runInProcess(['images', 'migrate', source, '--bucket', bucket, '--prefix', 'catalog', '--endpoint-url', endpoint, '--state-dir', `state-${bucket}`, '--yes', ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir, ...(now ? { now } : {}) });
 }
 const realClock = () => new Date();
 
@@ -401,4 +406,118 @@ describe('images migrate: a manifest that cannot be written', () => {
     expect(await lockBody('manifest')).toBeUndefined();
     expect(existsSync(path.join(dir, 'state-manifest', 'images', 'manifest@catalog.lock'))).toBe(false);
   });
+});
+
+const sha256 = (b: Buffer | Uint8Array) => createHash('sha256').update(b).digest('hex');
+async function bytesOf(bucket: string, key: string): Promise<Buffer> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await got.Body!.transformToByteArray());
+}
+
+describe('images migrate: multipart uploads under the lock', () => {
+  it('the lock taken over while a multipart upload is being created: no part nor Complete is sent after that, the upload is aborted, the newer object stays, exit 1 and the counts say it was not uploaded', async () => {
+    const bucket = 'mp-lost';
+    // CreateMultipartUpload takes 3 s: the lock changes hands meanwhile
+    await control.fault({ service: 's3', method: 'POST', path: `^/${bucket}/catalog/a-big\\.jpg\\?uploads`, times: 1, delayMs: 3000, forward: true });
+    await control.clearRequests();
+    const running = migrate(bucket, ['--lock-expiry', '2s', '--concurrency', '2', '--json'], realClock, 'big');
+    const newer = png(3000, 999);
+    let takenAt = 0;
+    try {
+      await until(async () => (await control.requests()).some((r) => r.method === 'POST' && r.path.includes('a-big.jpg?uploads')));
+      // another run (its lock expired meanwhile, say) holds the lock now and has written the object
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `catalog/${LOCK}`, Body: JSON.stringify({ holder: 'newer', host: 'other-host', pid: 7, startedAt: new Date().toISOString(), expiresAt: '2099-01-01T00:00:00.000Z', command: 'x', runId: 'newer' }) }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'catalog/a-big.jpg', Body: newer }));
+      takenAt = (await control.requests()).length;
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    await new Promise((res) => setTimeout(res, 500));
+    expect(sha256(await bytesOf(bucket, 'catalog/a-big.jpg'))).toBe(sha256(newer)); // not overwritten by the run that lost its lock
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`error: lost the lock s3://${bucket}/catalog/.retailctl-lock: it is now held by newer on other-host (pid 7)`);
+    expect(r.stderr).toContain('multipart uploads in progress were aborted');
+    const after = (await control.requests()).slice(takenAt).filter((q) => q.path.includes('a-big.jpg') && (q.method === 'PUT' || q.method === 'POST'));
+    expect(after.map((q) => `${q.method} ${q.path}`)).toEqual([]); // no UploadPart, no CompleteMultipartUpload
+    expect(sha256(await bytesOf(bucket, 'catalog/a-big.jpg'))).toBe(sha256(newer));
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.counts.uploaded).toBe((await journalKeys(bucket)).length);
+    expect(await journalKeys(bucket)).not.toContain('catalog/a-big.jpg');
+    expect(doc.notStarted).toBeGreaterThanOrEqual(1);
+    expect(doc.lock).toMatchObject({ key: `catalog/${LOCK}` });
+  }, 60_000);
+
+  it('an UploadPart that never answers trips the breaker: exit 1 "S3 unreachable" soon after --give-up-after 2s, the upload aborted, the lock released and in --json', async () => {
+    const bucket = 'mp-hung';
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/a-big\\.jpg\\?partNumber=`, times: 0, delayMs: 600_000 });
+    const started = Date.now();
+    let r;
+    try {
+      r = await migrate(bucket, ['--give-up-after', '2s', '--concurrency', '2', '--json'], realClock, 'big');
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.stderr).toMatch(/error: S3 unreachable since \S+ \(/);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.lock).toEqual({ released: true, key: `catalog/${LOCK}` });
+    expect(await lockBody(bucket)).toBeUndefined();
+    expect(await images(bucket)).not.toContain('catalog/a-big.jpg');
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+  }, 40_000);
+});
+
+describe('images migrate: a write that outlives the lock', () => {
+  it('a PUT held in transit while the lock is lost and taken over is destroyed before the lock expires: it never lands over the newer run\'s object', async () => {
+    const bucket = 'late';
+    // i05.png's first PUT is held 9 s on the way; the others take 300 ms
+    await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/i05\\.png`, times: 1, delayMs: 9000, forward: true, inTransit: true });
+    await slowImagePuts(bucket, 300);
+    const running = migrate(bucket, ['--lock-expiry', '4s', '--concurrency', '4'], realClock);
+    const newer = png(4000, 555);
+    try {
+      await until(async () => (await control.requests()).some((q) => q.path.includes('i05.png')));
+      const heldSince = Date.now();
+      // every write of the lock fails from now on: the run loses it, and it expires on S3
+      await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/\\${LOCK}`, times: 0, status: 500, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InternalError</Code></Error>' });
+      await new Promise((res) => setTimeout(res, 5500));
+      // another run broke the expired lock and wrote the object
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'catalog/i05.png', Body: newer }));
+      await new Promise((res) => setTimeout(res, Math.max(0, heldSince + 10_000 - Date.now()))); // the held PUT would have landed by now
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`error: lost the lock s3://${bucket}/catalog/.retailctl-lock`);
+    expect(sha256(await bytesOf(bucket, 'catalog/i05.png'))).toBe(sha256(newer));
+  }, 60_000);
+});
+
+describe('images migrate: a refresh whose answer is lost, then a failed read of the lock', () => {
+  it('is not "the lock was deleted": the read is retried, the lock (still ours) adopted, the run completes (exit 0) and removes both locks', async () => {
+    const bucket = 'unconfirmed';
+    await slowImagePuts(bucket, 150);
+    const running = migrate(bucket, ['--lock-expiry', '4s', '--concurrency', '2', '--json'], realClock);
+    try {
+      await until(async () => (await images(bucket)).length >= 3);
+      await control.fault({ service: 's3', method: 'PUT', path: `^/${bucket}/catalog/\\${LOCK}`, times: 1, loseAnswer: true });
+      await control.fault({ service: 's3', method: 'GET', path: `^/${bucket}/catalog/\\${LOCK}`, times: 3, status: 500, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>InternalError</Code></Error>' });
+    } finally {
+      await running.catch(() => {});
+      await control.clearFaults();
+    }
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('lost the lock');
+    expect(JSON.parse(r.stdout).counts).toMatchObject({ uploaded: FILES, failed: 0 });
+    expect(JSON.parse(r.stdout).lock).toEqual({ released: true, key: `catalog/${LOCK}` });
+    expect(await lockBody(bucket)).toBeUndefined();
+    expect(existsSync(path.join(dir, `state-${bucket}`, 'images', `${bucket}@catalog.lock`))).toBe(false);
+  }, 60_000);
 });

@@ -54,6 +54,11 @@ export interface FaultRule {
   delayMs?: number;
   /** Forward to moto after the delay instead of answering with `status`. */
   forward?: boolean;
+  /**
+   * The delay is the request in transit (with `forward`): a client that gives up (closes the
+   * connection) before it ends never had its request reach AWS, so it is not applied.
+   */
+  inTransit?: boolean;
   status?: number;
   headers?: Record<string, string>;
   body?: string;
@@ -306,7 +311,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     if (rule) {
       rule.used += 1;
       // unref'd: a long delay (a hung endpoint) must not keep the test run alive once the shim is closed
+      let gone = false;
+      if (rule.inTransit) req.socket.once('close', () => (gone = true));
       if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs).unref());
+      if (gone) return { status: 0, reset: true };
       if (rule.reset) return { status: 0, reset: true };
       if (rule.loseAnswer) {
         // the request reaches AWS and is applied; its answer never reaches the client

@@ -190,7 +190,8 @@ function guardWrites(client: MiddlewareClient, service: string, signals: RunSign
     if (!side && signals.stop.aborted) return Promise.reject(signals.notSent(label));
     if (signals.kill.aborted) return Promise.reject(signals.outcomeUnknown(label));
     const done = signals.begin(label);
-    return send(command, { ...options, abortSignal: signals.kill }).then(
+    // the caller's own signal (a request's deadline) still applies; the first Ctrl-C does not abandon it
+    return send(command, { ...options, abortSignal: options?.abortSignal ? AbortSignal.any([options.abortSignal, signals.kill]) : signals.kill }).then(
       (result) => {
         done();
         return result;

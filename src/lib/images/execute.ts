@@ -13,6 +13,7 @@ import type { JournalWriter } from './journal.js';
 import { fileOf } from './source.js';
 import type { JournalEntry, PlanItem } from './plan.js';
 import type { LeanS3 } from './s3put.js';
+import type { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 
 /** Files up to this size are read into memory once; bigger ones are streamed (hash pass + upload). */
@@ -106,8 +107,15 @@ export interface ExecuteOptions {
   fetch?: typeof fetch;
   /** Lower the number of requests in flight; the putter calls it on SlowDown. */
   gate: Gate;
-  /** Before a multipart upload starts (the putter checks its own writes): see LeanS3Options.beforeWrite. */
+  /**
+   * Before every write of a multipart upload (CreateMultipartUpload, each UploadPart, the
+   * CompleteMultipartUpload): see LeanS3Options.beforeWrite (the putter checks its own writes).
+   */
   beforeWrite?: () => Promise<void> | undefined;
+  /** The run's breaker: multipart requests count as successes, failures and requests in flight like the putter's. */
+  breaker?: CircuitBreaker;
+  /** The longest a CompleteMultipartUpload may live (see MigrationLock.maxRequestMs); it is aborted past it. */
+  maxWriteMs?: number;
 }
 
 /** An upload refused before it was sent (the run's lock is no longer known valid): no result. */
@@ -433,12 +441,70 @@ function journalEntry(item: PlanItem, loaded: Loaded, sha256: string, etag: stri
   };
 }
 
-/** Multipart upload through lib-storage; on any failure lib-storage aborts the upload (no orphaned parts). */
+/** The multipart requests that write (AbortMultipartUpload only deletes parts: it is always let through). */
+const MULTIPART_WRITES = new Set(['CreateMultipartUploadCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand', 'PutObjectCommand']);
+/** How long the AbortMultipartUpload of a halted upload may take. */
+const ABORT_MS = 5000;
+
+/** An SDK failure that says the endpoint may be gone (no answer, or a 5xx other than SlowDown). */
+function outage(err: unknown): boolean {
+  const e = err as { aws?: { name?: string; httpStatus?: number }; $metadata?: { httpStatusCode?: number }; name?: string };
+  const status = e.aws?.httpStatus ?? e.$metadata?.httpStatusCode;
+  const name = e.aws?.name ?? e.name ?? '';
+  if (/SlowDown|Throttl/.test(name) || status === 429) return false;
+  return status === undefined || status >= 500;
+}
+
+/**
+ * What lib-storage gets as its client: each write is sent only once the run's lock allows it
+ * (`beforeWrite`), every request counts in the run's breaker, a CompleteMultipartUpload lives at most
+ * `maxWriteMs`, and everything in flight is abandoned when the run halts (lock lost, breaker tripped).
+ */
+function guardedClient(client: S3Client, options: ExecuteOptions, halt: AbortSignal | undefined): S3Client {
+  const send = async (command: { constructor: { name: string } }, sendOptions?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+    const op = command.constructor.name;
+    const writes = MULTIPART_WRITES.has(op);
+    if (writes) {
+      const wait = options.beforeWrite?.();
+      if (wait) await wait;
+      if (halt?.aborted) throw Object.assign(new Error(`${op.replace(/Command$/, '')} not sent: the run is stopping`), { notStarted: true });
+    }
+    const signals: AbortSignal[] = [];
+    if (sendOptions?.abortSignal) signals.push(sendOptions.abortSignal);
+    if (op === 'AbortMultipartUploadCommand') signals.push(AbortSignal.timeout(ABORT_MS));
+    else if (halt) signals.push(halt);
+    if (writes && op !== 'UploadPartCommand' && options.maxWriteMs) signals.push(AbortSignal.timeout(options.maxWriteMs));
+    const breaker = options.breaker;
+    breaker?.begin();
+    try {
+      const out = await client.send(command as never, signals.length ? { abortSignal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) } : {});
+      breaker?.success();
+      return out;
+    } catch (err) {
+      if (!halt?.aborted && !options.signal?.aborted) {
+        if (outage(err)) breaker?.failure(err as Error);
+        else breaker?.success(); // answered: the endpoint is there
+      }
+      throw err;
+    } finally {
+      breaker?.end();
+    }
+  };
+  return { config: client.config, send } as unknown as S3Client;
+}
+
+/**
+ * Multipart upload through lib-storage; on any failure lib-storage aborts the upload (no orphaned
+ * parts). When the run halts (its lock lost, its breaker tripped) the upload is aborted at once, as
+ * on Ctrl-C, and counts as not started: its object was not written.
+ */
 async function multipart(item: PlanItem, loaded: Loaded, sha256Hex: string, contentType: string, options: ExecuteOptions): Promise<string> {
   const { Upload } = await import('@aws-sdk/lib-storage');
   const body = Buffer.isBuffer(loaded.body) ? loaded.body : loaded.body();
+  const raw = await options.s3();
+  const halt = options.halt;
   const upload = new Upload({
-    client: await options.s3(),
+    client: guardedClient(raw, options, halt),
     partSize: PART_SIZE,
     queueSize: 4,
     leavePartsOnError: false,
@@ -456,10 +522,24 @@ async function multipart(item: PlanItem, loaded: Loaded, sha256Hex: string, cont
   });
   const onAbort = () => void upload.abort().catch(() => {});
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  halt?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (halt?.aborted) throw new Error('the run is stopping');
     const out = await upload.done();
     return String((out as { ETag?: string }).ETag ?? '').replace(/"/g, '');
+  } catch (err) {
+    if (halt?.aborted && !options.signal?.aborted) {
+      // its parts are deleted now (lib-storage's own abort may come later, or never: the run ends)
+      const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
+      if (uploadId) {
+        const { AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+        await raw.send(new AbortMultipartUploadCommand({ Bucket: options.bucket, Key: item.key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(ABORT_MS) }).catch(() => {});
+      }
+      throw Object.assign(new Error(`multipart upload of ${item.key} aborted: the run is stopping`, { cause: err }), { notStarted: true });
+    }
+    throw err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    halt?.removeEventListener('abort', onAbort);
   }
 }

@@ -33,6 +33,8 @@ export const LOCK_NAME = '.retailctl-lock';
 export const DEFAULT_LOCK_EXPIRY_MS = 120_000;
 /** The longest --lock-expiry (its refresh timer must stay far below Node's 2^31-1 ms limit). */
 export const MAX_LOCK_EXPIRY_MS = 3_600_000;
+/** The longest any upload request may live (each attempt is destroyed past it): see MigrationLock.maxRequestMs. */
+export const MAX_REQUEST_MS = 30_000;
 
 export function lockKey(prefix: string): string {
   return prefix + LOCK_NAME;
@@ -117,6 +119,15 @@ function conflict(err: unknown): boolean {
   return err instanceof S3RequestError && (err.status === 412 || err.status === 409);
 }
 
+/** The lock object as read back: its body (undefined when unreadable), ETag, and S3's clock. */
+interface ReadLock {
+  body: LockBody | undefined;
+  etag: string;
+  text: string;
+  lastModified?: string;
+  date?: string;
+}
+
 export interface MigrationLockOptions {
   /** Lean S3 client for the lock only; its signal is the run's `kill`, so release works after the first Ctrl-C. */
   client: LeanS3;
@@ -152,8 +163,9 @@ export class MigrationLock {
   /**
    * Until when the lock is known to be ours, on this process's monotonic clock and on its wall clock
    * (both must agree: the monotonic one cannot be set back, the wall one counts a suspended machine):
-   * the moment the last successful create or refresh was sent, plus the expiry, minus one refresh
-   * interval. No upload or retry starts past it (`writable`).
+   * the moment the last successful create or refresh was sent, plus the expiry, minus the longest an
+   * upload request may live (`maxRequestMs`), minus one refresh interval (margin). No upload or retry
+   * starts past it (`writable`), and one that started before it is destroyed before the lock expires.
    */
   #validMono = -Infinity;
   #validWall = -Infinity;
@@ -163,6 +175,7 @@ export class MigrationLock {
   leftInPlace: { key: string; expiresAt: string } | undefined;
   /** The lock is someone else's now (or deleted): release must not touch it. */
   #foreign = false;
+
 
   constructor(options: MigrationLockOptions) {
     this.#o = options;
@@ -197,7 +210,7 @@ export class MigrationLock {
 
   /** The lock was written by a request sent at these times (taken before it was sent). */
   #extend(sentMono: number, sentWall: number): void {
-    const lasts = this.#o.expiryMs - this.refreshMs;
+    const lasts = this.#o.expiryMs - this.refreshMs - this.maxRequestMs;
     this.#validMono = sentMono + lasts;
     this.#validWall = sentWall + lasts;
   }
@@ -217,6 +230,21 @@ export class MigrationLock {
 
   get refreshMs(): number {
     return Math.max(250, Math.floor(this.#o.expiryMs / 4));
+  }
+
+  /**
+   * The longest an upload request (one attempt of a PUT, a whole CompleteMultipartUpload) may live:
+   * a quarter of the expiry, at most 30 s. Uploads start only inside the lock's usable window, which
+   * ends this long (and one refresh interval more) before the lock expires: so a request the lock
+   * allowed has ended, or been destroyed, before any other run may break the lock.
+   */
+  get maxRequestMs(): number {
+    return Math.min(MAX_REQUEST_MS, this.refreshMs);
+  }
+
+  /** The bucket lock was taken by this run (whatever became of it since). */
+  get taken(): boolean {
+    return this.#etag !== undefined;
   }
 
   /** Take the local lock, then the bucket lock (once; later calls return the same promise). */
@@ -374,7 +402,7 @@ export class MigrationLock {
     });
   }
 
-  async #read(): Promise<{ body: LockBody | undefined; etag: string; text: string; lastModified?: string; date?: string } | undefined> {
+  async #read(): Promise<ReadLock | undefined> {
     const got = await this.#o.client.get(this.key);
     if (!got) return undefined;
     const text = got.body.toString('utf8');
@@ -482,7 +510,7 @@ export class MigrationLock {
     if (this.#timer) clearInterval(this.#timer);
     this.#o.warn(`lost the lock ${this.where}: ${why}; stopping`);
     this.#lost.abort(
-      new RetailctlError('IMAGES_LOCK_LOST', `lost the lock ${this.where}: ${why}; no upload was started after that (those in flight were let finish)`, {
+      new RetailctlError('IMAGES_LOCK_LOST', `lost the lock ${this.where}: ${why}; no upload was started after that (single uploads already sent were let finish, multipart uploads in progress were aborted)`, {
         hint: 'check that no other run is writing to this bucket and prefix, then rerun the same command to resume',
         data: { lockKey: this.key },
       }),
@@ -524,7 +552,8 @@ export class MigrationLock {
         return;
       }
     }
-    const current = await this.#read().catch(() => undefined);
+    const current = await this.#confirm();
+    if (current === 'unknown') return; // lost (could not confirm), or released meanwhile
     if (current?.body?.runId === this.#runId) {
       // our refresh (or an earlier one) landed and its answer was lost; only this one's send time extends it
       this.#etag = current.etag;
@@ -534,6 +563,32 @@ export class MigrationLock {
     }
     this.#foreign = true;
     this.#lose(current ? `it is now held by ${current.body ? describeHolder(current.body) : 'someone else'}` : 'the lock object was deleted');
+  }
+
+  /**
+   * Read the lock after a refresh S3 refused: a failed read proves nothing (the lock may still be
+   * ours, our refresh landed and its answer was lost), so it is retried while the lock's usable
+   * window lasts; past it the lock is lost ("could not confirm"), and release decides what to delete.
+   */
+  async #confirm(): Promise<ReadLock | undefined | 'unknown'> {
+    for (;;) {
+      try {
+        return await this.#read();
+      } catch (err) {
+        if (this.#released || this.#lost.signal.aborted || this.#o.signals.stop.aborted) return 'unknown';
+        if (!this.valid()) {
+          this.#lose(`could not confirm the lock after a refresh S3 refused (${(err as Error).message}); it expires at ${this.#body!.expiresAt} at the latest`);
+          return 'unknown';
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(100, Math.floor(this.refreshMs / 4)))).unref());
+      }
+    }
+  }
+
+  /** Our version of the lock when it is still ours under another ETag (a refresh whose answer was lost). */
+  async #ownVersion(): Promise<string | undefined> {
+    const current = await this.#read();
+    return current?.body?.runId === this.#runId ? current.etag : undefined;
   }
 
   /**
@@ -557,7 +612,16 @@ export class MigrationLock {
     }
     // conditional: whatever happened meanwhile, only our own version of the lock is deleted
     try {
-      await this.#tracked('DeleteObject', () => this.#o.client.delete(this.key, this.#etag));
+      try {
+        await this.#tracked('DeleteObject', () => this.#o.client.delete(this.key, this.#etag));
+      } catch (err) {
+        if (!conflict(err)) throw err;
+        // changed since: still ours (a refresh landed unconfirmed) is deleted under its new ETag
+        const own = await this.#ownVersion();
+        if (!own) throw err;
+        this.#etag = own;
+        await this.#tracked('DeleteObject', () => this.#o.client.delete(this.key, own));
+      }
     } catch (err) {
       if (conflict(err)) {
         this.#o.warn(`${this.where} changed since this run last wrote it (someone else holds it now): left in place`);

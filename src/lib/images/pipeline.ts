@@ -65,7 +65,7 @@ async function optionalConfig(ctx: CommandContext): Promise<{ images: ImagesConf
 }
 
 /** A lean S3 client for one bucket, from the run's AWS context (read or write clients). */
-async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal' | 'beforeWrite'> = {}): Promise<LeanS3> {
+async function leanS3(clients: AwsClients, bucket: string, concurrency: number, signal: AbortSignal, more: Pick<LeanS3Options, 'onThrottle' | 'breaker' | 'maxAttempts' | 'timeoutMs' | 'abandonSignal' | 'beforeWrite' | 'maxWriteMs'> = {}): Promise<LeanS3> {
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
@@ -254,15 +254,23 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
     warn: (line) => ctx.out.warn(line),
   });
   let result: CommandResult;
+  // a lock left in place (S3 did not take the delete) is in the report: it blocks other runs until it expires
+  const lockState = () => {
+    const left = lock.leftInPlace;
+    return left ? { released: false, key: left.key, expiresAt: left.expiresAt } : { released: true, key: lock.key };
+  };
   try {
     result = await migrate(ctx, request, m, aws, lock);
-  } finally {
+  } catch (err) {
     await lock.release();
     client.close();
+    // the error document says what became of the lock too (a run that stopped after taking it)
+    if (err instanceof RetailctlError && lock.taken) (err as { data: Record<string, unknown> | undefined }).data = { ...err.data, lock: lockState() };
+    throw err;
   }
-  // a lock left in place (S3 did not take the delete) is in the report: it blocks other runs until it expires
-  const left = lock.leftInPlace;
-  if (result.data && typeof result.data === 'object') (result.data as Record<string, unknown>).lock = left ? { released: false, key: left.key, expiresAt: left.expiresAt } : { released: true, key: lock.key };
+  await lock.release();
+  client.close();
+  if (result.data && typeof result.data === 'object') (result.data as Record<string, unknown>).lock = lockState();
   return result;
 }
 
@@ -392,7 +400,9 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   // no upload (nor retry) is sent unless the lock is known valid by this process's clock: a run that was
   // paused past its lock's expiry waits for its refresh to say whether the lock is still its own
   const beforeWrite = lock ? () => lock.writable() : undefined;
-  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}) });
+  // and none outlives the lock's usable window by more than maxRequestMs: the lock expires only after that
+  const maxWriteMs = lock?.maxRequestMs;
+  const putter = await leanS3(write, bucket, concurrency, ctx.signal, { onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}) });
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of unfinished) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, write, bucket, 'AbortMultipartUpload'));
@@ -403,7 +413,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - started} ms since start (${mem()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, ...(beforeWrite ? { beforeWrite } : {}) });
+    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse, ...(kmsKeyId ? { kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, breaker, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}) });
   } finally {
     breaker.close();
     progress.stop();

@@ -89,6 +89,11 @@ export interface LeanS3Options {
   onThrottle?: () => void;
   /** Per-attempt idle timeout (default 60 s). */
   timeoutMs?: number;
+  /**
+   * Per-attempt total lifetime of a write (PUT, DELETE): an attempt not answered by then is destroyed,
+   * however much it is still sending (the run's lock counts on it: see MigrationLock.maxRequestMs).
+   */
+  maxWriteMs?: number;
   /** The run's stop signal (first Ctrl-C): no request or retry starts after it. */
   signal?: AbortSignal;
   /**
@@ -318,6 +323,14 @@ export class LeanS3 {
         });
       });
       req.setTimeout(this.#o.timeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('no response within the timeout'), { code: 'ETIMEDOUT' })));
+      const lifetime = method !== 'GET' && method !== 'HEAD' ? this.#o.maxWriteMs : undefined;
+      if (lifetime) {
+        const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${lifetime} ms (the longest a write may live under the run's lock)`), { code: 'ETIMEDOUT' })), lifetime);
+        deadline.unref();
+        const clear = () => clearTimeout(deadline);
+        req.on('close', clear);
+        req.on('response', clear); // answered: S3 has decided the write
+      }
       req.on('error', reject);
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
