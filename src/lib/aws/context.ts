@@ -190,8 +190,10 @@ function guardWrites(client: MiddlewareClient, service: string, signals: RunSign
     if (!side && signals.stop.aborted) return Promise.reject(signals.notSent(label));
     if (signals.kill.aborted) return Promise.reject(signals.outcomeUnknown(label));
     const done = signals.begin(label);
-    // the caller's own signal (a request's deadline) still applies; the first Ctrl-C does not abandon it
-    return send(command, { ...options, abortSignal: options?.abortSignal ? AbortSignal.any([options.abortSignal, signals.kill]) : signals.kill }).then(
+    // a caller's own signal (a request's deadline) still applies; the run's stop signal (the first
+    // Ctrl-C), which callers also pass for reads, never abandons a write that was sent
+    const own = options?.abortSignal && options.abortSignal !== signals.stop ? options.abortSignal : undefined;
+    return send(command, { ...options, abortSignal: own ? AbortSignal.any([own, signals.kill]) : signals.kill }).then(
       (result) => {
         done();
         return result;
