@@ -50,6 +50,29 @@ async function state(): Promise<{ actions: ReadAction[]; registered: { min: numb
 const run = (args: string[], config: string) => spawnCli([...args, '--yes', '--config', config], { env: { ...env, AWS_REGION: 'us-east-1' } });
 
 describe('a campaign raised now racing another run on the same target', () => {
+  it('a restore of a scheduled campaign racing a raise-now of another leaves the raise-now campaign its minimum', { timeout: 60_000 }, async () => {
+    // a: scheduled hours ahead (min 40); b: live now, 5 minutes into its window (min 80)
+    const a = await configWith(campaign('a', 240, '20m', '2h', 40));
+    const b = await configWith(campaign('b', 25, '30m', '1h30m', 80));
+    expect((await run(['prescale', '--campaign', 'a', '--schedule'], a)).code).toBe(0);
+    // the restore's register (its first) is held back until after the raise-now has written everything
+    await control.fault({ service: 'application-autoscaling', operation: 'RegisterScalableTarget', delayMs: 1500, forward: true, times: 1 });
+    const restored = run(['prescale', 'restore', '--campaign', 'a', '--wait', '0s'], a);
+    await new Promise((r) => setTimeout(r, 300));
+    const raised = await run(['prescale', '--campaign', 'b', '--wait', '0s'], b);
+    const done = await restored;
+    await control.clearFaults();
+    expect([done.code, raised.code], done.stderr + raised.stderr).toEqual([0, 0]);
+
+    const { actions, registered } = await state();
+    expect(actions.filter((x) => x.name.startsWith('retailctl-a-')).map((x) => x.name)).toEqual([]);
+    // b is live: its minimum now and until its window ends, then back to the baseline
+    expect(registered).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(5))).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(60))).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(120))).toEqual(BASE);
+  });
+
   for (const order of [['a', 'b'], ['b', 'a']] as const) {
     it(`two raise-nows at once from separate configs (${order.join(' first, ')}) end at the larger minimum while it is live`, { timeout: 60_000 }, async () => {
       // a: min 40, ends in 45 minutes; b: min 80, ends in 2 h; both windows started

@@ -250,7 +250,8 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
-  const steps = planRestore({ campaignName: name, campaign, now: ctx.now(), observations: state.observations, campaigns: loaded.config.campaigns });
+  const restoreNow = ctx.now();
+  const steps = planRestore({ campaignName: name, campaign, now: restoreNow, observations: state.observations, campaigns: loaded.config.campaigns });
   const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length || s.otherDeletes.length);
   const text = renderRestorePlan(name, steps, ctx.out);
   const plan = {
@@ -272,7 +273,7 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   ctx.out.info(text);
   const kept = todo.filter((s) => s.keptFor.length).length;
   await ctx.confirm(`Restore ${todo.length} targets of ${name}${kept ? ` (${kept} kept up for other live campaigns)` : ' to their baseline'} now?`);
-  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal });
+  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal, campaign: name, now: restoreNow, campaigns: loaded.config.campaigns });
   const failed = results.filter((r) => r.status === 'failed');
   const summary = results
     .map((r) => {
