@@ -67,9 +67,9 @@ async function converge(
  * Another campaign's actions this run wrote that a concurrent restore of that campaign had deleted
  * in between (the small race left after reading just before writing): that campaign's scale-up was
  * read before and is gone now, while an action this run wrote for it is there. A rerun of a
- * campaign never deletes its own scale-up, so it is a restore (a campaign raised at once has no
- * scale-up: that case is not detected, and its re-created way down only brings the target to its
- * baseline after the window).
+ * campaign never deletes its own scale-up, so it is a restore (a raise-now run writes its scale-up
+ * too; one raised at once by an earlier version has none: that case is not detected, and its
+ * re-created way down only brings the target to its baseline after the window).
  */
 export function recreatedByThisRun(before: PrescaleState['observations'], now: PrescaleState['observations'], written: readonly OtherWrite[]): OtherWrite[] {
   return written.filter((w) => {

@@ -44,8 +44,9 @@ export interface Occupant {
   campaign: string;
   self: boolean;
   /**
-   * When its minimum applies (its up action); -Infinity when it was raised already (raise-now mode, no
-   * up action, and the target is raised or its configured window has started). A campaign with no up
+   * When its minimum applies (its up action; now when that fires within UP_SOON_MS, as a raise-now
+   * run's does); -Infinity when it was raised already by an earlier version (raise-now, no up action,
+   * and the target is raised or its configured window has started). A campaign with no up
    * action that has not raised the target starts at its configured window, or, when it is not in the
    * config, at its way down (it holds nothing until then).
    */
