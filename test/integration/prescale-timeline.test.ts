@@ -185,6 +185,7 @@ describe('prescale: capacity comes back to where it was', () => {
     expect(actions.map((a) => [a.name, a.schedule, a.min, a.max])).toEqual([
       ['retailctl-a-storefront-web-down', 'at(2027-03-02T17:02:00)', 4, 20],
       ['retailctl-a-storefront-web-drain', 'at(2027-03-02T17:00:00)', 4, 12],
+      ['retailctl-a-storefront-web-up', 'at(2027-03-02T13:46:00)', 40, 40],
     ]);
     // the scheduled way down: capped at 12 (capacity 40 → 12), then 4/20 (desired stays 12)
     expect(capacityAt(actions, { min: 40, max: 40 }, '2027-03-02T17:01:00Z')).toEqual({ min: 4, max: 12 });

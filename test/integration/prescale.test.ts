@@ -199,11 +199,15 @@ describe('prescale now', () => {
     expect(await actions('ecs')).toEqual([
       ['retailctl-spring-storefront-web-down', 'at(2026-11-27T19:02:00)', 'UTC', 4, 20],
       ['retailctl-spring-storefront-web-drain', 'at(2026-11-27T19:00:00)', 'UTC', 4, 4],
+      // the minimum it raised to, recorded where other runs read it (re-applied once a minute later)
+      ['retailctl-spring-storefront-web-up', 'at(2026-11-27T15:01:00)', 'UTC', 40, 40],
     ]);
     expect(await actions('dynamodb')).toEqual([
       ['retailctl-spring-Carts-read-down', 'at(2026-11-27T19:00:00)', 'UTC', 100, 4000],
+      ['retailctl-spring-Carts-read-up', 'at(2026-11-27T15:01:00)', 'UTC', 2000, 4000],
       ['retailctl-spring-Carts-write-down', 'at(2026-11-27T19:02:00)', 'UTC', 50, 4000],
       ['retailctl-spring-Carts-write-drain', 'at(2026-11-27T19:00:00)', 'UTC', 50, 50],
+      ['retailctl-spring-Carts-write-up', 'at(2026-11-27T15:01:00)', 'UTC', 800, 4000],
     ]);
   });
 
@@ -212,7 +216,7 @@ describe('prescale now', () => {
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout) as { plan: { targets: { ref: { key: string }; baselineSource: string; baseline: unknown }[] } };
     expect(doc.plan.targets.find((t) => t.ref.key === 'storefront-web')).toMatchObject({ baselineSource: 'down-action', baseline: { min: 4, max: 20 } });
-    expect(await actions('ecs')).toHaveLength(2);
+    expect(await actions('ecs')).toHaveLength(3);
   });
 
   it('status shows baseline, planned, current, readiness and the scheduled actions in local time and UTC', async () => {

@@ -3,7 +3,10 @@ import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { ScheduledAction } from '@aws-sdk/client-application-auto-scaling';
-import { campaignActionsOn, readReadiness, type Readiness } from './gather.js';
+import { campaignActionsOn, readReadiness, readScalableTargets, type Readiness } from './gather.js';
+import type { Campaign } from '../config/schema.js';
+import { needAt } from './shared.js';
+import { othersOn } from './plan.js';
 import type { CampaignActions } from './shared.js';
 import type { OtherActionUpdate, PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
 import type { RestoreStep } from './restore.js';
@@ -212,7 +215,18 @@ export interface RestoreResult {
  * campaign), then the target's values now (capping the maximum first and waiting for capacity to
  * come down where no scaling policy would), then this campaign's actions are deleted.
  */
-export async function executeRestore(steps: readonly RestoreStep[], opts: { write: AwsClients; read: AwsClients; waitMs: number; signal?: AbortSignal }): Promise<RestoreResult[]> {
+export interface RestoreOptions {
+  write: AwsClients;
+  read: AwsClients;
+  waitMs: number;
+  signal?: AbortSignal;
+  /** The campaign restored, the time the restore planned at and the config's campaigns: for the re-read after writing. */
+  campaign?: string;
+  now?: Date;
+  campaigns?: Record<string, Campaign>;
+}
+
+export async function executeRestore(steps: readonly RestoreStep[], opts: RestoreOptions): Promise<RestoreResult[]> {
   return Promise.all(
     steps.map(async (s): Promise<RestoreResult> => {
       try {
@@ -245,7 +259,7 @@ export async function executeRestore(steps: readonly RestoreStep[], opts: { writ
  * re-created in between by a concurrent run that read them before they were deleted, are deleted
  * again. Together with the check before every write (putOther) no up is left without its down.
  */
-async function settleRestore(s: RestoreStep, written: readonly OtherWrite[], opts: { write: AwsClients; read: AwsClients; signal?: AbortSignal }): Promise<void> {
+async function settleRestore(s: RestoreStep, written: readonly OtherWrite[], opts: RestoreOptions): Promise<void> {
   const now = await readCampaignsOn(opts.read, s.ref, opts.signal);
   const undo: string[] = [];
   for (const campaign of new Set(written.map((w) => w.campaign))) {
@@ -265,6 +279,28 @@ async function settleRestore(s: RestoreStep, written: readonly OtherWrite[], opt
       await registerTarget(opts.write, s.ref, to.min, to.max, opts.signal);
     }
   }
+  if (s.to && s.baseline && opts.campaign && opts.now) await keepLiveCampaigns(s, s.baseline, opts as RestoreOptions & { campaign: string; now: Date });
+}
+
+/**
+ * The restore registered what it planned from its first read; another campaign raised now in the
+ * meantime (its way down and up written, its registration perhaps overwritten by this restore's)
+ * is live on the target and needs more. Read the target again and, where the registered values are
+ * below what the campaigns live now need (by their own actions, or the config when they are in it),
+ * register that: the same re-read a prescale run converges with.
+ */
+async function keepLiveCampaigns(s: RestoreStep, baseline: { min: number; max: number }, opts: RestoreOptions & { campaign: string; now: Date }): Promise<void> {
+  const nowMs = opts.now.getTime();
+  const fresh = (await readScalableTargets(opts.read, opts.campaign, [s.ref], opts.signal)).observations[`${s.ref.resourceId}|${s.ref.dimension}`];
+  if (!fresh?.registered) return;
+  // a campaign being restored deletes its down last: one without its down holds nothing
+  const others = othersOn(s.ref, fresh, nowMs, opts.campaigns).filter((o) => o.actions.down);
+  for (const o of others) o.max = Math.max(o.max, o.min, o.source === 'config' ? baseline.max : 0);
+  const live = needAt(others, nowMs);
+  if (!live) return;
+  const at = fresh.registered;
+  if (at.min >= live.min && at.max >= live.max) return;
+  await registerTarget(opts.write, s.ref, Math.max(at.min, live.min), Math.max(at.max, live.max), opts.signal);
 }
 
 /** Poll until a target's capacity is at most `wanted` (after capping its max), or the deadline passes. */

@@ -67,9 +67,9 @@ async function converge(
  * Another campaign's actions this run wrote that a concurrent restore of that campaign had deleted
  * in between (the small race left after reading just before writing): that campaign's scale-up was
  * read before and is gone now, while an action this run wrote for it is there. A rerun of a
- * campaign never deletes its own scale-up, so it is a restore (a campaign raised at once has no
- * scale-up: that case is not detected, and its re-created way down only brings the target to its
- * baseline after the window).
+ * campaign never deletes its own scale-up, so it is a restore (a raise-now run writes its scale-up
+ * too; one raised at once by an earlier version has none: that case is not detected, and its
+ * re-created way down only brings the target to its baseline after the window).
  */
 export function recreatedByThisRun(before: PrescaleState['observations'], now: PrescaleState['observations'], written: readonly OtherWrite[]): OtherWrite[] {
   return written.filter((w) => {
@@ -250,7 +250,8 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
-  const steps = planRestore({ campaignName: name, campaign, now: ctx.now(), observations: state.observations, campaigns: loaded.config.campaigns });
+  const restoreNow = ctx.now();
+  const steps = planRestore({ campaignName: name, campaign, now: restoreNow, observations: state.observations, campaigns: loaded.config.campaigns });
   const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length || s.otherDeletes.length);
   const text = renderRestorePlan(name, steps, ctx.out);
   const plan = {
@@ -272,7 +273,7 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   ctx.out.info(text);
   const kept = todo.filter((s) => s.keptFor.length).length;
   await ctx.confirm(`Restore ${todo.length} targets of ${name}${kept ? ` (${kept} kept up for other live campaigns)` : ' to their baseline'} now?`);
-  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal });
+  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal, campaign: name, now: restoreNow, campaigns: loaded.config.campaigns });
   const failed = results.filter((r) => r.status === 'failed');
   const summary = results
     .map((r) => {

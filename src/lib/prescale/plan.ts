@@ -435,7 +435,7 @@ function planTargetWith(
   const untouched = baselineCampaign === campaignName && !ownActions.drain && (ownUpAt === undefined || ownUpAt > nowMs) && seen.registered?.min === baseline.min && seen.registered?.max === baseline.max;
   const capacityBefore = capacityBeforeOf(group, baseline, baselineCampaign, seen.capacity, untouched);
   const deletes: ActionDelete[] = [];
-  if (mode === 'now' && seen.actions?.up && finished) deletes.push({ name: seen.actions.up.name, campaign: campaignName, direction: 'up', self: true, previous: seen.actions.up, reason: 'left by a finished run of this campaign' });
+  if (mode === 'now' && seen.actions?.up && finished && !upFitsBefore(nowMs, way)) deletes.push({ name: seen.actions.up.name, campaign: campaignName, direction: 'up', self: true, previous: seen.actions.up, reason: 'left by a finished run of this campaign' });
   if (!way.drains && seen.actions?.drain) deletes.push({ name: seen.actions.drain.name, campaign: campaignName, direction: 'drain', self: true, previous: seen.actions.drain, reason: seen.hasPolicy ? 'a scaling policy brings capacity down: no drain needed' : 'no drain needed' });
   deletes.push(...otherDeletesOf(group, way));
 
@@ -456,10 +456,36 @@ function planTargetWith(
   if (seen.registered) plan.registered = seen.registered;
   if (way.drains) plan.drain = actionAt(actionName(campaignName, ref, 'drain'), way.drainAt, tz, baseline.min, capacityBefore, seen.actions?.drain);
   if (seen.current !== undefined) plan.current = seen.current;
-  if (mode === 'now') plan.register = planned;
-  else plan.up = actionAt(actionName(campaignName, ref, 'up'), readyMs, tz, planned.min, planned.max, seen.actions?.up);
+  if (mode === 'now') {
+    plan.register = planned;
+    const up = raiseNowUp(actionName(campaignName, ref, 'up'), planned, ownActions.up, nowMs, Math.min(way.downAt, way.drains ? way.drainAt : Infinity), tz);
+    if (up) plan.up = up;
+  } else plan.up = actionAt(actionName(campaignName, ref, 'up'), readyMs, tz, planned.min, planned.max, seen.actions?.up);
   if (self.min < baseline.min) warnings.push(`${ref.label}: the campaign minimum ${self.min} is below the normal minimum ${baseline.min}; it is kept at ${self.min} during the window`);
   return { plan, group, others, refusals, warnings, notes };
+}
+
+/** When a raise-now run writes its up action: a minute from now (an at() in the past never fires). */
+export const RAISE_NOW_UP_MS = SCHEDULE_MARGIN_MS;
+
+/** A raise-now up action fits strictly before the way down (else it is not written). */
+function upFitsBefore(nowMs: number, way: { drains: boolean; drainAt: number; downAt: number }): boolean {
+  return nowMs + RAISE_NOW_UP_MS < (way.drains ? way.drainAt : way.downAt);
+}
+
+/**
+ * The up action a raise-now run writes: the values it registers, recorded where other runs read a
+ * campaign's needs (the registered values alone are overwritten by the next run). It fires once, a
+ * minute from now, re-applying the same minimum and maximum (a no-op for this run). An existing one
+ * with the same values is kept where it is (even when it fired already); one still to fire keeps its
+ * time. None when it would not fire strictly before the way down.
+ */
+export function raiseNowUp(name: string, values: { min: number; max: number }, read: ActionState | undefined, nowMs: number, wayDownMs: number, tz: string): ScheduledActionPlan | undefined {
+  const readAt = read?.utc ? Date.parse(read.utc) : undefined;
+  if (read && readAt !== undefined && readAt < wayDownMs && read.min === values.min && read.max === values.max) return actionAt(name, readAt, tz, values.min, values.max, read);
+  const at = readAt !== undefined && readAt > nowMs + SCHEDULE_MARGIN_MS / 2 && readAt < wayDownMs ? readAt : nowMs + RAISE_NOW_UP_MS;
+  if (at >= wayDownMs) return undefined;
+  return actionAt(name, at, tz, values.min, values.max, read);
 }
 
 /**

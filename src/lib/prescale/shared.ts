@@ -36,13 +36,17 @@ export interface OtherCampaignActions extends CampaignActions {
 /** Windows closer than this are planned together: a drain and down take 2 minutes and AWS runs at() actions within about a minute. */
 export const MERGE_GAP_MS = 5 * 60_000;
 
+/** Another campaign's up that fires at most this long after now counts as holding the target now. */
+export const UP_SOON_MS = MERGE_GAP_MS;
+
 /** A campaign holding (or about to hold) capacity on a target. */
 export interface Occupant {
   campaign: string;
   self: boolean;
   /**
-   * When its minimum applies (its up action); -Infinity when it was raised already (raise-now mode, no
-   * up action, and the target is raised or its configured window has started). A campaign with no up
+   * When its minimum applies (its up action; now when that fires within UP_SOON_MS, as a raise-now
+   * run's does); -Infinity when it was raised already by an earlier version (raise-now, no up action,
+   * and the target is raised or its configured window has started). A campaign with no up
    * action that has not raised the target starts at its configured window, or, when it is not in the
    * config, at its way down (it holds nothing until then).
    */
@@ -105,7 +109,10 @@ export function otherOccupant(
   const wayDownAt = atMs(other.drain) ?? atMs(other.down);
   const recorded = other.down?.min !== undefined && other.down.max !== undefined ? { min: other.down.min, max: other.down.max } : undefined;
   let start: number;
-  if (atMs(other.up) !== undefined) start = atMs(other.up)!;
+  const upAt = atMs(other.up);
+  // an up that fires within minutes holds from now: a campaign raised now records its minimum in an
+  // up action a minute ahead (an at() in the past never fires), and raising a little early is harmless
+  if (upAt !== undefined) start = upAt <= nowMs + UP_SOON_MS ? Math.min(upAt, nowMs) : upAt;
   else if (window && Date.parse(window.readyBy.utc) <= nowMs) {
     // raised at once (no up action) and its window has started: live now
     start = -Infinity;

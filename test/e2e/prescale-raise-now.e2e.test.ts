@@ -1,0 +1,95 @@
+/**
+ * A campaign raised now (no --schedule) racing another run on the same target, from separate
+ * configs: two processes of the built binary on the real clock, the shim holding one call back so
+ * that each run reads the target before the other has written. What is left must give the live
+ * campaign its minimum now and bring the target back to its baseline after the last way down.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
+import { seedStorefront } from '../support/seed.js';
+import { spawnCli } from '../support/spawn-cli.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control, env } = useEmulator();
+const aas = new ApplicationAutoScalingClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+afterAll(() => aas.destroy());
+const ECS = { ServiceNamespace: 'ecs' as const, ResourceId: 'service/storefront/web' };
+const BASE = { min: 4, max: 20 };
+
+beforeEach(async () => {
+  await control.reset();
+  await seedStorefront(endpoint);
+});
+
+/** `sendAt` in UTC, `minutes` from the real clock (whole minutes). */
+const sendAt = (minutes: number) => new Date(Math.floor(Date.now() / 60_000) * 60_000 + minutes * 60_000).toISOString().slice(0, 19);
+const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+
+function campaign(name: string, send: number, lead: string, duration: string, min: number): string {
+  return `  ${name}:\n    sendAt: "${sendAt(send)}"\n    timezone: UTC\n    leadTime: ${lead}\n    duration: ${duration}\n    targets:\n      - ecs: storefront/web\n        min: ${min}\n`;
+}
+
+async function configWith(...campaigns: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-e2e-raise-now-'));
+  const file = path.join(dir, 'retailctl.yaml');
+  await writeFile(file, `campaigns:\n${campaigns.join('')}`);
+  return file;
+}
+
+async function state(): Promise<{ actions: ReadAction[]; registered: { min: number; max: number } }> {
+  const res = await aas.send(new DescribeScheduledActionsCommand(ECS));
+  const actions = (res.ScheduledActions ?? []).map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }));
+  const t = (await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [ECS.ResourceId] }))).ScalableTargets![0]!;
+  return { actions, registered: { min: t.MinCapacity!, max: t.MaxCapacity! } };
+}
+
+const run = (args: string[], config: string) => spawnCli([...args, '--yes', '--config', config], { env: { ...env, AWS_REGION: 'us-east-1' } });
+
+describe('a campaign raised now racing another run on the same target', () => {
+  it('a restore of a scheduled campaign racing a raise-now of another leaves the raise-now campaign its minimum', { timeout: 60_000 }, async () => {
+    // a: scheduled hours ahead (min 40); b: live now, 5 minutes into its window (min 80)
+    const a = await configWith(campaign('a', 240, '20m', '2h', 40));
+    const b = await configWith(campaign('b', 25, '30m', '1h30m', 80));
+    expect((await run(['prescale', '--campaign', 'a', '--schedule'], a)).code).toBe(0);
+    // the restore's register (its first) is held back until after the raise-now has written everything
+    await control.fault({ service: 'application-autoscaling', operation: 'RegisterScalableTarget', delayMs: 1500, forward: true, times: 1 });
+    const restored = run(['prescale', 'restore', '--campaign', 'a', '--wait', '0s'], a);
+    await new Promise((r) => setTimeout(r, 300));
+    const raised = await run(['prescale', '--campaign', 'b', '--wait', '0s'], b);
+    const done = await restored;
+    await control.clearFaults();
+    expect([done.code, raised.code], done.stderr + raised.stderr).toEqual([0, 0]);
+
+    const { actions, registered } = await state();
+    expect(actions.filter((x) => x.name.startsWith('retailctl-a-')).map((x) => x.name)).toEqual([]);
+    // b is live: its minimum now and until its window ends, then back to the baseline
+    expect(registered).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(5))).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(60))).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(actions, registered, at(120))).toEqual(BASE);
+  });
+
+  for (const order of [['a', 'b'], ['b', 'a']] as const) {
+    it(`two raise-nows at once from separate configs (${order.join(' first, ')}) end at the larger minimum while it is live`, { timeout: 60_000 }, async () => {
+      // a: min 40, ends in 45 minutes; b: min 80, ends in 2 h; both windows started
+      const configs = { a: await configWith(campaign('a', 15, '30m', '1h', 40)), b: await configWith(campaign('b', 25, '30m', '2h', 80)) };
+      // the first run's first PutScheduledAction is held back: each run reads the target before the other writes
+      await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 1500, forward: true, times: 1 });
+      const first = run(['prescale', '--campaign', order[0], '--wait', '0s'], configs[order[0]]);
+      await new Promise((r) => setTimeout(r, 100));
+      const second = run(['prescale', '--campaign', order[1], '--wait', '0s'], configs[order[1]]);
+      const [x, y] = await Promise.all([first, second]);
+      await control.clearFaults();
+      expect([x.code, y.code], x.stderr + y.stderr).toEqual([0, 0]);
+
+      const { actions, registered } = await state();
+      expect(registered).toEqual({ min: 80, max: 80 });
+      for (const m of [2, 10, 50, 100]) expect(capacityAt(actions, registered, at(m)), `${m} min from now`).toEqual({ min: 80, max: 80 });
+      expect(capacityAt(actions, registered, at(150))).toEqual(BASE);
+    });
+  }
+});
