@@ -169,7 +169,7 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
       tools[name] = { cold: withRates(cold), rerun };
     }
 
-    // cross-check against the workplace's reference server when it is there (outside the project)
+    // cross-check against the reference S3 test server in ../shared/bench when it is there (outside the project)
     const shared = path.resolve(ROOT, '..', 'shared', 'bench', 's3-latency-server.js');
     if (existsSync(shared)) {
       const ref = await startServer(shared);
