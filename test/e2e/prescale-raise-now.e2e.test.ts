@@ -3,6 +3,7 @@
  * configs: two processes of the built binary on the real clock, the shim holding one call back so
  * that each run reads the target before the other has written. What is left must give the live
  * campaign its minimum now and bring the target back to its baseline after the last way down.
+ * Also Ctrl-C while one of its writes is held: the write lands, nothing later is sent.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -92,4 +93,35 @@ describe('a campaign raised now racing another run on the same target', () => {
       expect(capacityAt(actions, registered, at(150))).toEqual(BASE);
     });
   }
+});
+
+describe('Ctrl-C while a prescale write is on the wire', () => {
+  it('the held write lands (not abandoned), nothing later is sent, nothing is raised without its way down; the rerun finishes', { timeout: 60_000 }, async () => {
+    const b = await configWith(campaign('b', 25, '30m', '1h30m', 80));
+    // every PutScheduledAction answers after 1.5 s: the signal arrives while the first (the down) is held
+    await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 1500, forward: true, times: 0 });
+    await control.clearRequests();
+    const started = Date.now();
+    const res = await spawnCli(['prescale', '--campaign', 'b', '--wait', '0s', '--yes', '--config', b], { env: { ...env, AWS_REGION: 'us-east-1' }, signalAfterMs: 1600 });
+    const elapsed = Date.now() - started;
+    await control.clearFaults();
+    expect(res.code, res.stderr).toBe(130);
+    expect(res.stderr).toMatch(/SIGINT: waiting for ApplicationAutoScaling PutScheduledAction to answer/);
+    expect(res.stderr).toMatch(/before ApplicationAutoScaling (PutScheduledAction|RegisterScalableTarget) was sent: it was not applied/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    // it waited for the answer instead of dropping the call
+    expect(elapsed).toBeGreaterThanOrEqual(1500);
+    const sent = (await control.requests()).filter((r) => r.operation === 'PutScheduledAction' || r.operation === 'RegisterScalableTarget');
+    const { actions, registered } = await state();
+    // every write that was sent is in AWS; nothing was raised, so no campaign capacity without a way down
+    expect(actions.length).toBe(sent.filter((r) => r.operation === 'PutScheduledAction').length);
+    expect(actions.map((x) => x.name)).toContain('retailctl-b-storefront-web-down');
+    expect(registered).toEqual(BASE);
+    // the rerun writes what is left and raises
+    const again = await run(['prescale', '--campaign', 'b', '--wait', '0s'], b);
+    expect(again.code, again.stderr).toBe(0);
+    const after = await state();
+    expect(after.registered).toEqual({ min: 80, max: 80 });
+    expect(capacityAt(after.actions, after.registered, at(200)).min).toBe(BASE.min);
+  });
 });
