@@ -8,9 +8,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
+import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { spawnCli } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -42,10 +42,7 @@ async function configWith(...campaigns: string[]): Promise<string> {
 }
 
 async function state(): Promise<{ actions: ReadAction[]; registered: { min: number; max: number } }> {
-  const res = await aas.send(new DescribeScheduledActionsCommand(ECS));
-  const actions = (res.ScheduledActions ?? []).map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }));
-  const t = (await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [ECS.ResourceId] }))).ScalableTargets![0]!;
-  return { actions, registered: { min: t.MinCapacity!, max: t.MaxCapacity! } };
+  return { actions: await readActions(aas, ECS), registered: (await readRegistered(aas, ECS))! };
 }
 
 const run = (args: string[], config: string) => spawnCli([...args, '--yes', '--config', config], { env: { ...env, AWS_REGION: 'us-east-1' } });

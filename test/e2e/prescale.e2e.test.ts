@@ -7,9 +7,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
+import { capacityAt, readActions, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { spawnCli } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -51,8 +51,7 @@ beforeAll(async () => {
 });
 
 async function actionsOn(namespace: 'ecs' | 'lambda', resourceId: string): Promise<ReadAction[]> {
-  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: namespace, ResourceId: resourceId }));
-  return (res.ScheduledActions ?? []).map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity })).sort((a, b) => a.name.localeCompare(b.name));
+  return readActions(aas, { ServiceNamespace: namespace, ResourceId: resourceId });
 }
 
 describe('two prescale runs at once on campaigns sharing a target', () => {

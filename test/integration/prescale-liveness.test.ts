@@ -13,15 +13,13 @@ import {
   ApplicationAutoScalingClient,
   DeleteScheduledActionCommand,
   DeregisterScalableTargetCommand,
-  DescribeScalableTargetsCommand,
-  DescribeScheduledActionsCommand,
   PutScheduledActionCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeleteProvisionedConcurrencyConfigCommand, GetProvisionedConcurrencyConfigCommand, LambdaClient, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
+import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -71,16 +69,11 @@ function cli(args: string[], now: string, file: string) {
 }
 
 async function actionsOn(target: Target = ECS): Promise<ReadAction[]> {
-  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceId: target.ResourceId }));
-  return (res.ScheduledActions ?? [])
-    .map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return readActions(aas, target);
 }
 
 async function registered(target: Target = ECS): Promise<{ min: number; max: number } | undefined> {
-  const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceIds: [target.ResourceId] }));
-  const t = res.ScalableTargets?.find((x) => x.ScalableDimension === target.ScalableDimension);
-  return t ? { min: t.MinCapacity!, max: t.MaxCapacity! } : undefined;
+  return readRegistered(aas, target);
 }
 
 /** The lowest minimum AWS would hold, minute by minute, from `from` to `to`, starting from what is registered now. */

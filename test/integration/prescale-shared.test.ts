@@ -6,10 +6,10 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DeleteScheduledActionCommand, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DeleteScheduledActionCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capacityAt, type ReadAction } from '../support/schedule-timeline.js';
+import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -69,16 +69,11 @@ function cli(args: string[], now: string) {
 }
 
 async function actionsOn(target: typeof ECS | typeof LAMBDA): Promise<ReadAction[]> {
-  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceId: target.ResourceId }));
-  return (res.ScheduledActions ?? [])
-    .map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return readActions(aas, target);
 }
 
 async function registered(target: typeof ECS | typeof LAMBDA): Promise<{ min: number; max: number }> {
-  const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceIds: [target.ResourceId] }));
-  const t = res.ScalableTargets!.find((x) => x.ScalableDimension === target.ScalableDimension)!;
-  return { min: t.MinCapacity!, max: t.MaxCapacity! };
+  return (await readRegistered(aas, target))!;
 }
 
 /** Back to the seeded state: no scheduled actions, the normal min/max. */

@@ -13,14 +13,12 @@ import {
   DeleteScalingPolicyCommand,
   DeleteScheduledActionCommand,
   DescribeScalingPoliciesCommand,
-  DescribeScalableTargetsCommand,
-  DescribeScheduledActionsCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, firesAt, type ReadAction } from '../support/schedule-timeline.js';
+import { capacityAt, firesAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -71,16 +69,11 @@ function cli(args: string[], now: string, file: string) {
 }
 
 async function actionsOn(target: { ServiceNamespace: 'ecs' | 'lambda'; ResourceId: string } = ECS): Promise<ReadAction[]> {
-  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceId: target.ResourceId }));
-  return (res.ScheduledActions ?? [])
-    .map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return readActions(aas, target);
 }
 
 async function registered(): Promise<{ min: number; max: number }> {
-  const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [ECS.ResourceId] }));
-  const t = res.ScalableTargets!.find((x) => x.ScalableDimension === ECS.ScalableDimension)!;
-  return { min: t.MinCapacity!, max: t.MaxCapacity! };
+  return (await readRegistered(aas, ECS))!;
 }
 
 const desired = async () => (await ecs.send(new DescribeServicesCommand({ cluster: 'storefront', services: ['web'] }))).services![0]!.desiredCount!;

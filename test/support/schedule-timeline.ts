@@ -1,3 +1,4 @@
+import { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, type ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { DateTime } from 'luxon';
 
 /** A scheduled action as the tests read it back from the emulator. */
@@ -44,4 +45,26 @@ export function capacityAt(actions: readonly ReadAction[], registered: { min: nu
     if (a.max !== undefined) state.max = a.max;
   }
   return state;
+}
+
+/** A scalable target as the tests name it. */
+export interface TargetId {
+  ServiceNamespace: 'ecs' | 'lambda' | 'dynamodb';
+  ResourceId: string;
+  ScalableDimension?: string;
+}
+
+/** The scheduled actions on a target as the emulator holds them, by name. */
+export async function readActions(aas: ApplicationAutoScalingClient, target: TargetId): Promise<ReadAction[]> {
+  const res = await aas.send(new DescribeScheduledActionsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceId: target.ResourceId }));
+  return (res.ScheduledActions ?? [])
+    .map((a) => ({ name: a.ScheduledActionName!, schedule: a.Schedule!, timezone: a.Timezone, min: a.ScalableTargetAction?.MinCapacity, max: a.ScalableTargetAction?.MaxCapacity }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A target's registered min/max (undefined when it is not registered). */
+export async function readRegistered(aas: ApplicationAutoScalingClient, target: TargetId): Promise<{ min: number; max: number } | undefined> {
+  const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceIds: [target.ResourceId] }));
+  const t = res.ScalableTargets?.find((x) => !target.ScalableDimension || x.ScalableDimension === target.ScalableDimension);
+  return t ? { min: t.MinCapacity!, max: t.MaxCapacity! } : undefined;
 }
