@@ -1,10 +1,11 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AwsClients, AwsContext } from '../aws/context.js';
 import type { LeanS3, LeanS3Options } from './s3put.js';
 import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { checkOutputDir } from '../io/paths.js';
 import { formatDuration } from '../util/duration.js';
 import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
@@ -207,15 +208,8 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   if (lockExpiryMs < 1000) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at least 1s (the lock is refreshed every quarter of it)`, { exitCode: ExitCode.Usage });
   if (lockExpiryMs > MAX_LOCK_EXPIRY_MS) throw new RetailctlError('USAGE', `${lockExpiryFrom}: at most 1h (a lock of a run that is gone should not stand for longer), got ${formatDuration(lockExpiryMs)}`, { exitCode: ExitCode.Usage });
   const stateDir = path.resolve(ctx.cwd, request.stateDir);
-  for (const dirPath of [stateDir, path.join(stateDir, 'images')]) {
-    let isDir = true;
-    try {
-      isDir = statSync(dirPath).isDirectory();
-    } catch {
-      // not there yet (created on the first write), or unreadable: the first write says so
-    }
-    if (!isDir) throw new RetailctlError('USAGE', `--state-dir ${request.stateDir}: ${path.relative(ctx.cwd, dirPath) || dirPath} is a file, not a directory`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a directory> (the journal and the local lock live there)' });
-  }
+  // the journal and the local lock live there: a file in the way is a usage error, not a crash later
+  await checkOutputDir(path.join(stateDir, 'images'), '--state-dir', request.stateDir, ctx.cwd);
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
 }
 

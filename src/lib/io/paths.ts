@@ -45,6 +45,28 @@ export async function checkOutputFile(file: string, label: string): Promise<void
 }
 
 /**
+ * Check, before any work starts, that directory `dir` is not blocked by a file: neither it nor its
+ * nearest existing ancestor is one. Nothing is created; whether it is writable is left to the first
+ * write (which reports it), so a read-only dry run still works. Paths in the message are shown
+ * relative to `cwd`. Exit 2 naming `label` (`--state-dir state: state is a file, not a directory`).
+ */
+export async function checkOutputDir(dir: string, label: string, given: string, cwd: string): Promise<void> {
+  const hint = `pass ${label} <a directory>`;
+  let at = path.resolve(cwd, dir);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const found = await stat(at).catch(() => undefined);
+    if (found) {
+      if (!found.isDirectory()) throw unusable(label, given, `${path.relative(cwd, at) || at} is a file, not a directory`, hint);
+      return;
+    }
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  throw unusable(label, given, 'no existing directory above it', hint);
+}
+
+/**
  * The path a write to `file` really lands on: symlinks followed (a bounded number of hops), also a
  * dangling one, whose target is then created. Writers create directories above this path, not above
  * the link.
