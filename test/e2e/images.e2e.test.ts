@@ -97,7 +97,9 @@ describe('images migrate, killed and rerun', () => {
     expect(early.code, early.stderr).toBe(1);
     expect(early.stderr).toContain('it may run in another PID namespace');
     await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
-    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '2s', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
+    // the killed run's own expiry (2 s) decides when its lock may be taken over; the rerun holds a
+    // longer one so a 40 MB CompleteMultipartUpload on a busy machine is not cut short by its lock
+    const rerun = await spawnCli(['images', 'migrate', 'media', '--bucket', 'killed', '--concurrency', '4', '--lock-expiry', '30s', '--yes', '--json'], { cwd: dir, env: { AWS_REGION: 'us-east-1', ...env } });
     expect(rerun.code, rerun.stderr).toBe(0);
     const doc = JSON.parse(rerun.stdout);
     expect(doc.counts.failed).toBe(0);

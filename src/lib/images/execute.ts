@@ -473,7 +473,8 @@ function guardedClient(client: S3Client, options: ExecuteOptions, halt: AbortSig
     if (sendOptions?.abortSignal) signals.push(sendOptions.abortSignal);
     if (op === 'AbortMultipartUploadCommand') signals.push(AbortSignal.timeout(ABORT_MS));
     else if (halt) signals.push(halt);
-    if (writes && op !== 'UploadPartCommand' && options.maxWriteMs) signals.push(AbortSignal.timeout(options.maxWriteMs));
+    const lifetime = writes && op !== 'UploadPartCommand' && options.maxWriteMs ? AbortSignal.timeout(options.maxWriteMs) : undefined;
+    if (lifetime) signals.push(lifetime);
     const breaker = options.breaker;
     breaker?.begin();
     try {
@@ -482,6 +483,11 @@ function guardedClient(client: S3Client, options: ExecuteOptions, halt: AbortSig
       return out;
     } catch (err) {
       if (!halt?.aborted && !options.signal?.aborted) {
+        if (lifetime?.aborted) {
+          // not an interruption: S3 took longer than a write may live under the run's lock
+          const secs = (options.maxWriteMs! / 1000).toFixed(options.maxWriteMs! % 1000 ? 2 : 0);
+          throw new Error(`${op.replace(/Command$/, '')} got no answer within ${secs} s, the longest a write may live under the run's lock (a quarter of --lock-expiry, at most 30 s): aborted, the rerun retries it; a longer --lock-expiry allows slower writes`, { cause: err });
+        }
         if (outage(err)) breaker?.failure(err as Error);
         else breaker?.success(); // answered: the endpoint is there
       }
