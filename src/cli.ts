@@ -15,6 +15,7 @@ import { DEFAULT_INTERRUPT_GRACE_MS, RunSignals } from './lib/interrupt.js';
 import { parseDuration } from './lib/util/duration.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
 import { packageRoot } from './lib/util/package-root.js';
+import { sanitizeText } from './lib/util/sanitize.js';
 
 /** Streams and environment a run uses; tests pass their own. */
 export interface RunDeps {
@@ -87,7 +88,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
       const unknown = writes.length ? `: ${writes.join(', ')} had been sent and not answered, so its outcome is unknown; ${check} before doing anything else` : '';
       const applied = signals.applied.length ? ` Already applied: ${signals.applied.join('; ')}.` : '';
       const message = `second signal (${signal}): stopping now${unknown}.${applied}`;
-      deps.stderr.write(`\n${message}\n`);
+      deps.stderr.write(`\n${sanitizeText(message)}\n`);
       if (early.json) deps.stdout.write(`${JSON.stringify({ ok: false, applied: signals.applied, inFlight: writes, error: { code: writes.length ? 'OUTCOME_UNKNOWN' : 'INTERRUPTED', message, hint: writes.length ? check : null } })}\n`);
       process.exit(ExitCode.Interrupted);
     }

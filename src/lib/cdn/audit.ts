@@ -1,8 +1,8 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AwsClients } from '../aws/context.js';
 import { awsErrorName, ExitCode, RetailctlError } from '../errors.js';
-import { checkOutputFile, resolveOutputPath } from '../io/paths.js';
+import { checkOutputFile, makeDirs, resolveOutputPath } from '../io/paths.js';
 import type { CdnPlan } from './plan.js';
 
 /** One line of the CDN audit log (JSON Lines). */
@@ -82,7 +82,7 @@ export async function writeAudit(entry: AuditEntry, targets: AuditTargets, write
   const result: AuditResult = { errors: [] };
   try {
     const file = await resolveOutputPath(targets.file);
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeDirs(path.dirname(file));
     await appendFile(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
     result.file = targets.file;
   } catch (err) {

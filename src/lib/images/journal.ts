@@ -7,7 +7,8 @@
  * a lost or duplicated object.
  */
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { makeDirs } from '../io/paths.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import path from 'node:path';
 import type { JournalEntry } from './plan.js';
@@ -72,7 +73,7 @@ export class JournalWriter {
   /** Opened before any upload: a state directory that cannot be written is a usage error, not a crash later. */
   static async open(file: string, shown: string): Promise<JournalWriter> {
     try {
-      await mkdir(path.dirname(file), { recursive: true });
+      await makeDirs(path.dirname(file));
       const handle = await open(file, 'a', 0o600);
       return new JournalWriter(createWriteStream('', { fd: handle }));
     } catch (err) {

@@ -20,12 +20,13 @@
  * - `--break-lock` breaks an expired lock only (a live one is refused, naming its holder).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 import type { RunSignals } from '../interrupt.js';
 import { S3RequestError, type LeanS3 } from './s3put.js';
+import { makeDirsSync } from '../io/paths.js';
 
 /** The lock object's name under the destination prefix. */
 export const LOCK_NAME = '.retailctl-lock';
@@ -286,7 +287,7 @@ export class MigrationLock {
     const mine: LocalLockBody = { pid: process.pid, host: this.#host, runId: this.#runId, startedAt: this.#o.now().toISOString(), target: `s3://${this.#o.bucket}/${this.#o.prefix}`, expiryMs: this.#o.expiryMs };
     let stale: LocalLockBody | undefined;
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
+      makeDirsSync(path.dirname(file));
     } catch (err) {
       throw new RetailctlError('IMAGES_STATE', `cannot create the state directory for ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
     }

@@ -1,5 +1,7 @@
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { resolveOutputPath } from '../io/paths.js';
+import { writeFileAtomic } from '../io/rows.js';
 import { packageRoot } from '../util/package-root.js';
 import type { InitPlan } from './plan.js';
 
@@ -22,9 +24,8 @@ export async function readExisting(file: string): Promise<string | undefined> {
 export async function executeInit(plan: InitPlan, cwd: string, template: string): Promise<void> {
   if (plan.action === 'unchanged') return;
   const target = path.resolve(cwd, plan.file);
-  await mkdir(path.dirname(target), { recursive: true });
-  if (plan.action === 'overwrite' && plan.backup) await copyFile(target, path.resolve(cwd, plan.backup));
-  const temp = `${target}.tmp-${process.pid}`;
-  await writeFile(temp, template, { mode: 0o644 });
-  await rename(temp, target);
+  // the backup is of the file really there (a symlinked config: its target); the new content is
+  // written through the link, which stays
+  if (plan.action === 'overwrite' && plan.backup) await copyFile(await resolveOutputPath(target), path.resolve(cwd, plan.backup));
+  await writeFileAtomic(target, [template]);
 }

@@ -1,4 +1,5 @@
 import { styleText } from 'node:util';
+import { sanitizeText } from '../util/sanitize.js';
 
 /** A writable text stream plus whether it is a terminal. */
 export interface TextSink {
@@ -79,10 +80,16 @@ export class Output {
     for (const extra of lines) this.#line(`  ${extra}`);
   }
 
+  /** Write raw bytes to stdout (an output file given as `-`); nothing else goes there then. */
+  get rawStdout(): TextSink {
+    return this.#stdout;
+  }
+
   /** Human-readable result text on stdout (ignored in --json mode, where `result()` is the output). */
   print(text: string): void {
     if (this.json) return;
-    this.#stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    const safe = sanitizeText(text, this.color);
+    this.#stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
   }
 
   /** The run's one JSON document on stdout; later calls are ignored so stdout stays valid JSON. */
@@ -104,20 +111,20 @@ export class Output {
       };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text, stream: this.#stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+    const spinner = ora({ text: sanitizeText(text, this.color), stream: this.#stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true, discardStdin: false }).start();
     return {
       update: (t) => {
-        spinner.text = t;
+        spinner.text = sanitizeText(t, this.color);
       },
-      succeed: (t) => spinner.succeed(t),
-      fail: (t) => spinner.fail(t),
+      succeed: (t) => spinner.succeed(t === undefined ? t : sanitizeText(t, this.color)),
+      fail: (t) => spinner.fail(t === undefined ? t : sanitizeText(t, this.color)),
       stop: () => spinner.stop(),
     };
   }
 
   #line(message: string): void {
     const prefix = this.interactive ? '' : `${this.#now().toISOString().replace(/\.\d{3}Z$/, 'Z')} `;
-    this.#stderr.write(`${prefix}${message}\n`);
+    this.#stderr.write(`${prefix}${sanitizeText(message, this.color)}\n`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { access, lstat, readlink, stat } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
+import { access, lstat, mkdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 
@@ -16,6 +17,7 @@ function unusable(label: string, file: string, why: string, hint: string): Retai
  * Nothing is created. `label` names the flag or config key in the message (exit 2).
  */
 export async function checkOutputFile(file: string, label: string): Promise<void> {
+  if (file === STDOUT) return;
   const absolute = await resolveOutputPath(file);
   const hint = `point ${label} at a file in a writable directory`;
   const existing = await stat(absolute).catch((err: NodeJS.ErrnoException) => {
@@ -24,7 +26,7 @@ export async function checkOutputFile(file: string, label: string): Promise<void
   });
   if (existing?.isDirectory()) throw unusable(label, file, 'is a directory, not a file', hint);
   // a device or FIFO would swallow the output (or block the run) instead of keeping it
-  if (existing && !existing.isFile()) throw unusable(label, file, 'is not a regular file (a device, FIFO or socket)', hint);
+  if (existing && !existing.isFile()) throw unusable(label, file, 'is not a regular file (a device, FIFO or socket)', `${hint}, or pass ${label} - to write to stdout`);
   if (existing) {
     if (!(await writable(absolute))) throw unusable(label, file, 'is not writable by this user', hint);
     return;
@@ -87,5 +89,56 @@ async function writable(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The output path that means "write to stdout" (`--out -`). */
+export const STDOUT = '-';
+
+/** `dir` and the missing directories above it, deepest first, up to the nearest existing one. */
+function missingDirs(dir: string, exists: (p: string) => 'dir' | 'other' | 'none'): string[] {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const kind = exists(at);
+    if (kind === 'dir') return missing;
+    if (kind === 'other') throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR' });
+    missing.push(at);
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  throw Object.assign(new Error(`no existing directory above ${dir}`), { code: 'ENOENT' });
+}
+
+const kindSync = (p: string): 'dir' | 'other' | 'none' => {
+  try {
+    return statSync(p).isDirectory() ? 'dir' : 'other';
+  } catch {
+    return 'none';
+  }
+};
+
+/**
+ * Create directory `dir` and what is missing above it, one level at a time below the nearest
+ * existing ancestor (at most 256 levels). Node's `mkdir({ recursive: true })` loops forever on
+ * paths such as /proc/self/x; this fails with the first level the system refuses (EACCES, ENOENT…).
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  for (const level of missingDirs(dir, kindSync).reverse()) {
+    await mkdir(level).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+/** makeDirs, synchronously (for lock files taken at start-up). */
+export function makeDirsSync(dir: string): void {
+  for (const level of missingDirs(dir, kindSync).reverse()) {
+    try {
+      mkdirSync(level);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }

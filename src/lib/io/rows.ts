@@ -3,17 +3,43 @@
  * row, csv-stringify) by the file's extension. Streamed — drift files and manifests can have
  * millions of rows — and atomic: written beside the target and renamed into place, so a killed
  * run never leaves half a file where the last good one was.
+ *
+ * The target is resolved first: a symlink is written through (its target is replaced, the link
+ * stays), a device, FIFO or socket is refused, and `-` writes to stdout instead of a file.
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { makeDirs, resolveOutputPath, STDOUT } from './paths.js';
+
+/** Where `-` goes: the run's stdout. */
+export interface StdoutSink {
+  write(chunk: string): unknown;
+}
+
+export interface WriteOptions {
+  /** Required for `-`; without it `-` is refused. */
+  stdout?: StdoutSink;
+  /** Permission bits of a new file (an existing file keeps its own). Default 0o644 less the umask. */
+  mode?: number;
+}
 
 /** Write `chunks` to `file` atomically (temp file + rename), in writes of about 64 KB. */
-export async function writeFileAtomic(file: string, chunks: Iterable<string>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const out = createWriteStream(tmp);
+export async function writeFileAtomic(file: string, chunks: Iterable<string>, options: WriteOptions = {}): Promise<void> {
+  if (file === STDOUT) return writeToStdout(chunks, options.stdout);
+  const target = await resolveOutputPath(file);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing && !existing.isFile()) {
+    throw new RetailctlError('OUTPUT_UNUSABLE', `${file}: is ${existing.isDirectory() ? 'a directory' : 'not a regular file (a device, FIFO or socket)'}: not replaced`, {
+      exitCode: ExitCode.Usage,
+      hint: 'point it at a regular file, or pass - to write to stdout',
+    });
+  }
+  await makeDirs(path.dirname(target));
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}`);
+  const out = createWriteStream(tmp, { mode: options.mode ?? 0o644 });
   try {
     let pending = '';
     for (const chunk of chunks) {
@@ -25,33 +51,56 @@ export async function writeFileAtomic(file: string, chunks: Iterable<string>): P
     }
     out.end(pending);
     await once(out, 'finish');
+    if (existing) await chmod(tmp, existing.mode & 0o7777);
   } catch (err) {
     out.destroy();
     await rm(tmp, { force: true });
     throw err;
   }
-  await rename(tmp, file);
+  await rename(tmp, target);
 }
 
-/** Rows as a JSON array (`.json`) or CSV with these columns (anything else). */
-export async function writeRowsFile(file: string, rows: Iterable<object>, columns: readonly string[]): Promise<void> {
-  if (file.toLowerCase().endsWith('.json')) return writeFileAtomic(file, jsonArray(rows));
+async function writeToStdout(chunks: Iterable<string>, stdout: StdoutSink | undefined): Promise<void> {
+  if (!stdout) throw new RetailctlError('OUTPUT_UNUSABLE', '-: this output cannot go to stdout', { exitCode: ExitCode.Usage, hint: 'name a file' });
+  let pending = '';
+  for (const chunk of chunks) {
+    pending += chunk;
+    if (pending.length >= 1 << 16) {
+      const ok = stdout.write(pending);
+      pending = '';
+      if (ok === false && 'once' in stdout) await once(stdout as unknown as NodeJS.EventEmitter, 'drain');
+    }
+  }
+  if (pending) stdout.write(pending);
+}
+
+/**
+ * csv-stringify options for every CSV retailctl writes: a cell a spreadsheet would run as a formula
+ * (leading `=`, `+`, `-`, `@`, tab, CR, or their full-width forms) gets a leading `'`, as OWASP's
+ * CSV injection guidance says; numbers (also negative ones) are left as they are.
+ */
+export const CSV_OPTIONS = { escape_formulas: true } as const;
+
+/** Rows as a JSON array (`.json`) or CSV with these columns (anything else, also `-`). */
+export async function writeRowsFile(file: string, rows: Iterable<object>, columns: readonly string[], options: WriteOptions = {}): Promise<void> {
+  if (file.toLowerCase().endsWith('.json')) return writeFileAtomic(file, jsonArray(rows), options);
   const { stringify } = await import('csv-stringify/sync');
   const cols = [...columns];
   return writeFileAtomic(
     file,
     (function* () {
-      yield stringify([], { header: true, columns: cols });
+      yield stringify([], { header: true, columns: cols, ...CSV_OPTIONS });
       let batch: object[] = [];
       for (const row of rows) {
         batch.push(row);
         if (batch.length === 10_000) {
-          yield stringify(batch as Record<string, unknown>[], { columns: cols });
+          yield stringify(batch as Record<string, unknown>[], { columns: cols, ...CSV_OPTIONS });
           batch = [];
         }
       }
-      if (batch.length) yield stringify(batch as Record<string, unknown>[], { columns: cols });
+      if (batch.length) yield stringify(batch as Record<string, unknown>[], { columns: cols, ...CSV_OPTIONS });
     })(),
+    options,
   );
 }
 
