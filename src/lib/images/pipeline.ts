@@ -15,7 +15,8 @@ import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_LOCK_EXPIRY_MS, LOCK_NAME, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
-import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { invalidationPaths, manifestRows, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { checkMigrationOutputs } from './outputs.js';
 import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
 export interface MigrateRequest {
@@ -193,13 +194,6 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const kmsKeyId = request.kmsKeyId ?? config.kmsKeyId;
   if (kmsKeyId && sse !== 'aws:kms') throw new RetailctlError('USAGE', '--kms-key-id needs --sse aws:kms', { exitCode: ExitCode.Usage });
   const concurrency = request.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
-  if (request.manifest && request.redirects) {
-    const manifest = path.resolve(ctx.cwd, request.manifest);
-    const { mapFile, jsonFile } = redirectFiles(path.resolve(ctx.cwd, request.redirects));
-    if (manifest === mapFile || manifest === jsonFile) {
-      throw new RetailctlError('USAGE', `--redirects ${request.redirects} writes ${path.relative(ctx.cwd, mapFile)} and ${path.relative(ctx.cwd, jsonFile)}: one of them is the --manifest file`, { exitCode: ExitCode.Usage, hint: 'give the manifest or the redirects another name' });
-    }
-  }
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
   const distributionId = request.invalidate;
   const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
@@ -210,6 +204,8 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const stateDir = path.resolve(ctx.cwd, request.stateDir);
   // the journal and the local lock live there: a file in the way is a usage error, not a crash later
   await checkOutputDir(path.join(stateDir, 'images'), '--state-dir', request.stateDir, ctx.cwd);
+  // and the manifest and redirects can be written: found now, not after the upload
+  await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
 }
 

@@ -1,0 +1,120 @@
+/**
+ * images migrate / verify at the edges, against moto through the shim: output paths that cannot be
+ * written (found before the lock and before any S3 request), manifests that are not manifests, empty
+ * and symlinked images, hostile file names in the manifest, the redirect map and the terminal, an S3
+ * BadDigest, and the -vv trace of the upload path.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsErrors } from '../support/emulator.js';
+import { jpeg, png } from '../support/images.js';
+import { runInProcess } from '../support/streams.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control } = useEmulator();
+const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+afterAll(() => s3.destroy());
+
+const LOCK = '.retailctl-lock';
+let dir: string;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function run(args: string[]) {
+  return runInProcess([...args, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+}
+function migrate(source: string, bucket: string, args: string[]) {
+  return run(['images', 'migrate', source, '--bucket', bucket, '--state-dir', `state-${bucket}`, ...args]);
+}
+
+/** Every request the shim saw for S3. */
+async function s3Requests(): Promise<string[]> {
+  return (await control.requests()).filter((r) => r.service === 's3').map((r) => `${r.method} ${r.path}`);
+}
+
+async function keys(bucket: string): Promise<string[]> {
+  const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  return (page.Contents ?? []).map((o) => o.Key!).filter((k) => !k.endsWith(LOCK)).sort();
+}
+
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => /^(\S+Z )?error: /.test(l));
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-edges-'));
+  await mkdir(path.join(dir, 'media'), { recursive: true });
+  await writeFile(path.join(dir, 'media', 'a.jpg'), jpeg(900, 1));
+  await writeFile(path.join(dir, 'media', 'b.png'), png(800, 2));
+  await writeFile(path.join(dir, 'catalog.csv'), 'image,sku,category\na.jpg,SKU-1,Shoes\nb.png,SKU-2,Bags\n');
+  await mkdir(path.join(dir, 'out-dir'));
+  if (spawnSync('mkfifo', [path.join(dir, 'pipe.csv')]).status !== 0) throw new Error('mkfifo failed');
+  for (const b of ['outputs', 'state', 'verify', 'empty', 'names', 'digest', 'trace', 'ansi']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+});
+
+describe('images migrate: outputs that cannot be written are exit 2 naming the flag, before the lock and before any S3 request', () => {
+  const cases: { name: string; args: () => string[]; message: string | RegExp }[] = [
+    { name: '--manifest a directory', args: () => ['--manifest', 'out-dir'], message: /^error: --manifest out-dir: is a directory/ },
+    { name: '--manifest a device', args: () => ['--manifest', '/dev/null'], message: /^error: --manifest \/dev\/null: is not a regular file/ },
+    { name: '--manifest a FIFO', args: () => ['--manifest', 'pipe.csv'], message: /^error: --manifest pipe\.csv: is not a regular file/ },
+    { name: '--manifest under a directory that cannot be created (/proc/nope/x)', args: () => ['--manifest', '/proc/nope/x.csv'], message: /^error: --manifest \/proc\/nope\/x\.csv: cannot be created: \/proc\/nope/ },
+    { name: '--manifest in a directory that cannot be written (/proc/self)', args: () => ['--manifest', '/proc/self/x.csv'], message: /^error: --manifest \/proc\/self\/x\.csv: cannot be created: \/proc\/self is not writable/ },
+    { name: '--manifest under a file', args: () => ['--manifest', 'catalog.csv/x.csv'], message: /^error: --manifest catalog\.csv\/x\.csv: .*catalog\.csv is not a directory/ },
+    { name: '--manifest -', args: () => ['--manifest', '-'], message: /^error: --manifest -: cannot go to stdout/ },
+    { name: '--redirects a device', args: () => ['--redirects', '/dev/null'], message: /^error: --redirects \/dev\/null: is not a regular file/ },
+    { name: '--redirects whose JSON twin is a directory', args: () => ['--redirects', 'out-dir.map'], message: /^error: --redirects out-dir\.json: is a directory/ },
+    { name: '--manifest and --redirects the same file', args: () => ['--manifest', 'same.map', '--redirects', 'same.map'], message: /^error: --redirects same\.map writes same\.map and same\.json: one of them is the --manifest file/ },
+    { name: '--manifest the catalogue', args: () => ['--catalog', 'catalog.csv', '--manifest', 'catalog.csv'], message: /^error: --manifest catalog\.csv: is the catalogue \(--catalog\)/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      await mkdir(path.join(dir, 'out-dir.json'), { recursive: true });
+      const catalogue = await readFile(path.join(dir, 'catalog.csv'));
+      await control.clearRequests();
+      const r = await migrate('media', 'outputs', [...c.args(), '--yes']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(errorLines(r.stderr), r.stderr).toHaveLength(1);
+      expect(errorLines(r.stderr)[0]!.replace(/^\S+Z /, '')).toMatch(c.message);
+      expect(await s3Requests()).toEqual([]);
+      expect(await keys('outputs')).toEqual([]);
+      expect(existsSync(path.join(dir, 'state-outputs', 'images'))).toBe(false); // no local lock was taken
+      expect((await readFile(path.join(dir, 'catalog.csv'))).equals(catalogue)).toBe(true);
+      expect(existsSync(path.join(dir, 'same.map'))).toBe(false);
+    });
+  }
+
+  it('--manifest and --redirects the same file through a symlink: exit 2 before any request', async () => {
+    await symlink('r.map', path.join(dir, 'link.csv'));
+    await control.clearRequests();
+    const r = await migrate('media', 'outputs', ['--manifest', 'link.csv', '--redirects', 'r.map', '--yes']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('error: --redirects r.map writes r.map and r.json: one of them is the --manifest file');
+    expect(await s3Requests()).toEqual([]);
+  });
+
+  it('the check creates nothing: a manifest in directories that do not exist yet is written there after the upload', async () => {
+    const r = await migrate('media', 'outputs', ['--manifest', 'new/deeper/m.csv', '--redirects', 'new/r.map', '--cdn-domain', 'cdn.example.com', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await readFile(path.join(dir, 'new/deeper/m.csv'), 'utf8')).split('\n')[0]).toBe('source,key,url,size,sha256,contentType,status,reason,bucket');
+    expect((await readdir(path.join(dir, 'new'))).sort()).toEqual(['deeper', 'r.json', 'r.map']);
+    // a dry run with the same outputs checks them and leaves nothing behind
+    const dry = await migrate('media', 'outputs', ['--manifest', 'other/m.csv', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'other'))).toBe(false);
+  });
+
+  it('--state-dir /proc/self: exit 2 naming the flag within seconds (no endless mkdir), nothing written to S3', async () => {
+    await control.clearRequests();
+    const started = Date.now();
+    const r = await migrate('media', 'state', ['--state-dir', '/proc/self', '--yes']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.code, r.stderr).toBe(2);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/error: --state-dir \/proc\/self: cannot create the directory for \/proc\/self\/images\/state\.lock \(ENOENT\)/);
+    expect((await s3Requests()).filter((q) => !q.startsWith('GET '))).toEqual([]);
+    expect(await keys('state')).toEqual([]);
+  });
+});
