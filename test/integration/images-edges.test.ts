@@ -118,3 +118,56 @@ describe('images migrate: outputs that cannot be written are exit 2 naming the f
     expect(await keys('state')).toEqual([]);
   });
 });
+
+describe('images verify: a file that is not a manifest, or one with nothing to verify, is not "all 0 objects match"', () => {
+  const verify = (manifest: string, extra: string[] = []) => run(['images', 'verify', '--manifest', manifest, ...extra]);
+
+  it('a warehouse export (no manifest columns): exit 2 naming the missing columns, no S3 request', async () => {
+    await writeFile(path.join(dir, 'wms.csv'), 'sku,location,qty_on_hand\nSER-001,DC1,4\n');
+    await control.clearRequests();
+    const r = await verify('wms.csv');
+    expect(r.code, r.stderr).toBe(2);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain('error: --manifest wms.csv: not a manifest written by images migrate --manifest: missing columns key, size, sha256, status, bucket (it has sku, location, qty_on_hand)');
+    expect(r.stdout).not.toContain('match');
+    expect(await s3Requests()).toEqual([]);
+    // with --bucket only the others are missing; a JSON array of other objects the same
+    await writeFile(path.join(dir, 'orders.json'), JSON.stringify([{ order: 1, sku: 'A' }]));
+    const json = await verify('orders.json', ['--bucket', 'verify']);
+    expect(json.code, json.stderr).toBe(2);
+    expect(json.stderr).toContain('error: --manifest orders.json: not a manifest written by images migrate --manifest: missing columns key, size, sha256, status (it has order, sku)');
+  });
+
+  it('a header-only manifest, an empty JSON array, or rows none of which was uploaded: exit 5 "nothing was verified"', async () => {
+    await writeFile(path.join(dir, 'header-only.csv'), 'source,key,url,size,sha256,contentType,status,reason,bucket\n');
+    await writeFile(path.join(dir, 'none.json'), '[]\n');
+    await writeFile(path.join(dir, 'failed.csv'), 'source,key,url,size,sha256,contentType,status,reason,bucket\na.jpg,a.jpg,,0,,,empty,empty file,verify\nb.jpg,b.jpg,,5,,,failed,AccessDenied,verify\n');
+    const header = await verify('header-only.csv', ['--json']);
+    expect(header.code, header.stderr).toBe(5);
+    expect(header.stderr).toContain('error: --manifest header-only.csv has no rows (a header only): nothing was verified');
+    expect(JSON.parse(header.stdout)).toMatchObject({ error: { code: 'IMAGES_NOTHING_VERIFIED' } });
+    const none = await verify('none.json');
+    expect(none.code).toBe(5);
+    expect(none.stderr).toContain('error: --manifest none.json has no rows (a header only): nothing was verified');
+    const failed = await verify('failed.csv');
+    expect(failed.code).toBe(5);
+    expect(failed.stderr).toContain('error: --manifest failed.csv has 2 rows, none uploaded or unchanged (1 empty, 1 failed): nothing was verified');
+  });
+
+  it('a missing manifest, an empty file, a directory, a row with a size that is not a number: exit 2 naming --manifest', async () => {
+    const missing = await verify('nope.csv');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('error: --manifest nope.csv: no such file');
+    await writeFile(path.join(dir, 'zero.csv'), '');
+    const zero = await verify('zero.csv');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('error: --manifest zero.csv: the file is empty');
+    const isDir = await verify('out-dir');
+    expect(isDir.code).toBe(2);
+    expect(isDir.stderr).toContain('error: --manifest out-dir: is a directory');
+    await writeFile(path.join(dir, 'odd.csv'), `key,size,sha256,status,bucket\na.jpg,big,${'a'.repeat(64)},uploaded,verify\n`);
+    const odd = await verify('odd.csv');
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toContain('error: odd.csv:2: size big is not a number of bytes');
+  });
+});
