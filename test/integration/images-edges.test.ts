@@ -171,3 +171,54 @@ describe('images verify: a file that is not a manifest, or one with nothing to v
     expect(odd.stderr).toContain('error: odd.csv:2: size big is not a number of bytes');
   });
 });
+
+describe('images migrate: empty and symlinked images', () => {
+  it('a 0-byte image is not uploaded (an object at its key is left alone), reported as empty in counts, --json, the manifest and on stderr, and kept out of the redirects; symlinks are skipped, counted and listed; exit 0', async () => {
+    const root = path.join(dir, 'with-empties');
+    await mkdir(path.join(root, 'sub'), { recursive: true });
+    const good = jpeg(1200, 7);
+    await writeFile(path.join(root, 'good.jpg'), good);
+    await writeFile(path.join(root, 'empty.jpg'), '');
+    await writeFile(path.join(root, 'sub', 'zero.png'), '');
+    await writeFile(path.join(root, 'keep.jpg'), '');
+    await symlink('good.jpg', path.join(root, 'link.jpg'));
+    await symlink('/etc/hostname', path.join(root, 'outside.jpg'));
+    await symlink('sub', path.join(root, 'linkdir'));
+    const { PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const kept = png(500, 3);
+    await s3.send(new PutObjectCommand({ Bucket: 'empty', Key: 'keep.jpg', Body: kept }));
+
+    const dry = await migrate(root, 'empty', ['--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.plan.counts).toEqual({ upload: 1, replace: 0, skip: 0, check: 0, empty: 3 });
+    expect(plan.audit).toMatchObject({ symlinksSkipped: 3, symlinks: ['link.jpg', 'linkdir', 'outside.jpg'] });
+
+    const r = await migrate(root, 'empty', ['--manifest', 'empty.csv', '--redirects', 'empty-redirects.map', '--cdn-domain', 'cdn.example.com', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.counts).toEqual({ uploaded: 1, skipped: 0, failed: 0, missing: 0, empty: 3, symlinks: 3 });
+    expect(doc.empty).toEqual([
+      { source: 'empty.jpg', key: 'empty.jpg' },
+      { source: 'keep.jpg', key: 'keep.jpg' },
+      { source: 'sub/zero.png', key: 'sub/zero.png' },
+    ]);
+    expect(doc.audit.symlinks).toEqual(['link.jpg', 'linkdir', 'outside.jpg']);
+    expect(r.stderr).toContain('warning: empty: empty.jpg is 0 bytes: not uploaded');
+    expect(r.stderr).toContain('warning: empty: keep.jpg is 0 bytes: not uploaded (the object at keep.jpg is left as it is)');
+    expect(r.stderr).toContain('symlinks skipped: 3 (not followed, not uploaded; e.g. link.jpg, linkdir, outside.jpg)');
+    expect(await keys('empty')).toEqual(['good.jpg', 'keep.jpg']);
+    const held = await s3.send(new GetObjectCommand({ Bucket: 'empty', Key: 'keep.jpg' }));
+    expect(Buffer.from(await held.Body!.transformToByteArray()).equals(kept)).toBe(true);
+
+    const manifest = (await readFile(path.join(dir, 'empty.csv'), 'utf8')).trim().split('\n');
+    expect(manifest).toContain('empty.jpg,empty.jpg,,0,,,empty,empty file (0 bytes): not uploaded,empty');
+    expect(manifest).toContain(`good.jpg,good.jpg,https://cdn.example.com/good.jpg,1200,${sha(good)},image/jpeg,uploaded,,empty`);
+    expect(manifest).toHaveLength(5);
+    expect(JSON.parse(await readFile(path.join(dir, 'empty-redirects.json'), 'utf8'))).toEqual({ '/good.jpg': 'https://cdn.example.com/good.jpg' });
+
+    const text = await migrate(root, 'empty', ['--yes']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/0 uploaded \(0 B\), 1 unchanged, 0 failed, 3 empty \(not uploaded\), symlinks skipped: 3 in /);
+  });
+});

@@ -15,7 +15,7 @@ import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_LOCK_EXPIRY_MS, LOCK_NAME, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
 import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
-import { invalidationPaths, manifestRows, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { invalidationPaths, manifestRows, redirectMap, shownName, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
 import { checkMigrationOutputs } from './outputs.js';
 import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
@@ -131,17 +131,18 @@ function mb(bytes: number): string {
   return `${u === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
-/** Human summary of a plan (dry run and before the upload). */
-export function describePlan(plan: ImagesPlan, target: string): string[] {
+/** Human summary of a plan (dry run and before the upload); file names and catalogue values shown on one line each. */
+export function describePlan(plan: ImagesPlan, target: string, symlinks?: { count: number; paths: string[] }): string[] {
   const c = plan.counts;
   const lines = [
-    `${plan.items.length} images → ${target}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)`,
+    `${plan.items.length} images → ${target}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)${c.empty ? `, ${c.empty} empty (0 bytes: not uploaded)` : ''}`,
     `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
   ];
   const sample = plan.items.slice(0, 5);
-  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${i.image.url ?? i.image.path} → ${i.key}  [${i.action}]`));
-  if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${r.source}`).join(', ')})`);
-  if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).join(', ')})`);
+  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${i.key}  [${i.action}]`));
+  if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${shownName(r.source)}`).join(', ')})`);
+  if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).map(shownName).join(', ')})`);
+  if (symlinks?.count) lines.push(`symlinks skipped: ${symlinks.count} (not followed, not uploaded; e.g. ${symlinks.paths.slice(0, 3).map(shownName).join(', ')}): copy the files they point to into the source to migrate them`);
   return lines;
 }
 
@@ -302,6 +303,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   }
   let images: SourceImage[];
   let ignored = 0;
+  let symlinks = { count: 0, paths: [] as string[] };
   if (remote) {
     const seen = new Map<string, SourceImage>();
     for (const row of catalog!) {
@@ -315,7 +317,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     }
     images = [...seen.values()];
   } else {
-    ({ images, ignored } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
+    ({ images, ignored, symlinks } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
   }
   const mem = () => `heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`;
   ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start (${mem()})`);
@@ -362,6 +364,8 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     missing: plan.audit.missing.slice(0, 1000).map((r) => ({ row: r.at, image: r.source, sku: r.sku })),
     unreferenced: plan.audit.unreferenced.slice(0, 1000),
     ignoredFiles: ignored,
+    symlinksSkipped: symlinks.count,
+    symlinks: symlinks.paths,
   };
   if (ctx.options.dryRun) {
     // same size but no proof: compare contents now (read-only), so the plan says what would really be skipped
@@ -376,10 +380,10 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     const held = heldLock ? parseLockBody(heldLock.body.toString('utf8')) : undefined;
     if (heldLock) extra.push(`s3://${bucket}/${lockKey(prefix)} is held${held ? ` by ${describeHolder(held)}` : ''}: a run now would be refused until it is released (or has expired and --break-lock is given)`);
     const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })), unfinishedUploads: leftover, lock: heldLock ? (held ?? { unreadable: true }) : null };
-    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target, symlinks), ...extra].join('\n') };
   }
-  for (const line of describePlan(plan, target)) ctx.out.info(line);
-  const work = plan.items.length - plan.counts.skip;
+  for (const line of describePlan(plan, target, symlinks)) ctx.out.info(line);
+  const work = plan.items.length - plan.counts.skip - plan.counts.empty;
   if (work) await ctx.confirm(`Upload up to ${work} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
 
   const write = aws.write();
@@ -412,7 +416,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     if (journalWriter.error) ctx.out.warn(`the journal ${path.relative(ctx.cwd, stateFile)} could not be written (${journalWriter.error.message}); the next run re-reads files to compare them`);
   }
 
-  const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0 };
+  const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0, empty: 0, symlinks: symlinks.count };
   let bytesUploaded = 0;
   for (const r of results) {
     if (r.status === 'planned') continue; // only in dry runs
@@ -421,16 +425,20 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   }
   const failed: ItemResult[] = [];
   const warnings: ItemResult[] = [];
+  const empty: ItemResult[] = [];
   let failedCount = 0;
   let warningCount = 0;
   const replaced: string[] = [];
   for (const r of results) {
     if (r.status === 'failed' && failedCount++ < 1000) failed.push(r);
+    if (r.status === 'empty' && empty.length < 1000) empty.push(r);
     if (r.warning && warningCount++ < 1000) warnings.push(r);
     if (r.status === 'uploaded' && r.replaced) replaced.push(r.item.key);
   }
-  for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${r.item.image.path} → ${r.item.key}: ${r.reason}`);
-  for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${r.item.image.path}: ${r.warning}`);
+  for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${shownName(r.item.image.path)} → ${r.item.key}: ${r.reason}`);
+  for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${shownName(r.item.image.path)}: ${r.warning}`);
+  for (const r of empty.slice(0, SHOWN)) ctx.out.warn(`empty: ${shownName(r.item.image.url ?? r.item.image.path)} is 0 bytes: not uploaded${r.item.existing ? ` (the object at ${r.item.key} is left as it is)` : ''}`);
+  if (counts.empty > SHOWN) ctx.out.warn(`… and ${counts.empty - SHOWN} more empty images (all of them in --json and the manifest)`);
 
   const written: string[] = [];
   if (request.manifest) {
@@ -464,6 +472,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     bytesUploaded,
     failed: failed.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, reason: r.reason })),
     warnings: warnings.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, warning: r.warning })),
+    empty: empty.map((r) => ({ source: r.item.image.url ?? r.item.image.path, key: r.item.key })),
     audit,
     manifest: request.manifest ?? null,
     redirects: request.redirects ? written.slice(request.manifest ? 1 : 0) : null,
@@ -475,13 +484,13 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     elapsedMs: Date.now() - started,
   };
   const text = [
-    `${counts.uploaded} uploaded (${mb(bytesUploaded)}), ${counts.skipped} unchanged, ${counts.failed} failed${counts.missing ? `, ${counts.missing} missing on the origin` : ''} in ${formatDuration(Math.round(seconds * 1000))}${gate.throttled ? ` (S3 asked to slow down ${gate.throttled}×)` : ''}`,
+    `${counts.uploaded} uploaded (${mb(bytesUploaded)}), ${counts.skipped} unchanged, ${counts.failed} failed${counts.missing ? `, ${counts.missing} missing on the origin` : ''}${counts.empty ? `, ${counts.empty} empty (not uploaded)` : ''}${counts.symlinks ? `, symlinks skipped: ${counts.symlinks}` : ''} in ${formatDuration(Math.round(seconds * 1000))}${gate.throttled ? ` (S3 asked to slow down ${gate.throttled}×)` : ''}`,
     ...(invalidation ? [`CloudFront invalidation ${invalidation.id}: ${invalidation.paths} path${invalidation.paths === 1 ? '' : 's'}${invalidation.wildcards ? ' (wildcards)' : ''}, ${invalidation.status}`] : []),
     ...(written.length ? [`wrote ${written.join(', ')}`] : []),
     ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
   ].join('\n');
   if (stopped) {
-    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing;
+    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing - counts.empty;
     const done = `${counts.uploaded} uploaded, ${counts.skipped} unchanged, ${counts.failed} failed, ${notStarted} not started; the journal ${data.state} has every completed upload${written.length ? `, ${written.join(', ')} what was done` : ''}`;
     const report = { ...data, notStarted, ...(invalidation || !replaced.length || !distributionId ? {} : { notInvalidated: replaced.slice(0, 1000) }) };
     if (stopped instanceof RetailctlError) throw new RetailctlError(stopped.code, stopped.message, { hint: stopped.hint, details: [done], data: { ...stopped.data, ...report } });

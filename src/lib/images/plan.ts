@@ -31,9 +31,11 @@ export interface JournalEntry {
  * - upload: no object at the key; replace: an object with a different size (or --force);
  * - skip: the journal proves the same bytes are there (same file size and time, same ETag);
  * - check: same size but no proof: the executor hashes the file and compares (MD5 against a plain
- *   ETag, else the sha256 stored in the object's metadata) before deciding skip or replace.
+ *   ETag, else the sha256 stored in the object's metadata) before deciding skip or replace;
+ * - empty: a 0-byte file (a failed export or copy, never a usable image): not uploaded, and an
+ *   object already at the key is left as it is.
  */
-export type Action = 'upload' | 'replace' | 'skip' | 'check';
+export type Action = 'upload' | 'replace' | 'skip' | 'check' | 'empty';
 
 export interface PlanItem {
   image: SourceImage;
@@ -150,6 +152,7 @@ export function planMigration(input: PlanInput): ImagesPlan {
         if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
       }
     }
+    if (image.size === 0) item.action = 'empty';
     items.push(item);
   }
   for (const [key, list] of collisions) problems.push({ at: list[0]!.split(' ')[0]!, reason: `${list.length} different images map to the key ${key}: ${list.join(', ')}` });
@@ -160,7 +163,7 @@ export function planMigration(input: PlanInput): ImagesPlan {
 
 /** Counts per action and bytes (all, and to upload) of plan items. */
 export function tally(items: PlanItem[]): Pick<ImagesPlan, 'counts' | 'bytes'> {
-  const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0 };
+  const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0, empty: 0 };
   let total = 0;
   let toUpload = 0;
   for (const item of items) {
