@@ -286,3 +286,31 @@ describe('hostile file names: the manifest, the redirect map and the terminal', 
     expect(r.stderr).toContain('catalogue rows whose image is not in the source: 1 (e.g. ansi.csv:3 gone\\x1b]8;;https://evil.example\\x07click\\x1b]8;;\\x07\\x1b[2J.jpg)');
   });
 });
+
+describe('S3 BadDigest on one image PUT', () => {
+  it('that image fails with S3\'s reason in the manifest and --json, the others are uploaded, exit 4; the rerun uploads only it', async () => {
+    await control.fault({ service: 's3', method: 'PUT', path: '^/digest/b\\.png$', times: 1, ...awsErrors.restXml('BadDigest', 'The SHA256 you specified did not match the calculated checksum.', 400) });
+    try {
+      const r = await migrate('media', 'digest', ['--manifest', 'digest.csv', '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(4);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.counts).toMatchObject({ uploaded: 1, failed: 1 });
+      const reason = 'S3 refused the body: its checksum did not match (BadDigest: The SHA256 you specified did not match the calculated checksum. (HTTP 400)); the file changed while it was read, or the bytes were damaged on the way: rerun to upload it again';
+      expect(doc.failed).toEqual([{ source: 'b.png', key: 'b.png', reason }]);
+      expect(r.stderr).toContain(`warning: failed: b.png → b.png: ${reason}`);
+      const { parse } = await import('csv-parse/sync');
+      const rows = parse(await readFile(path.join(dir, 'digest.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+      expect(rows.find((row) => row.source === 'b.png')).toMatchObject({ status: 'failed', reason });
+      expect(rows.find((row) => row.source === 'a.jpg')).toMatchObject({ status: 'uploaded' });
+      expect(await keys('digest')).toEqual(['a.jpg']);
+    } finally {
+      await control.clearFaults();
+    }
+    await control.clearRequests();
+    const again = await migrate('media', 'digest', ['--yes', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ uploaded: 1, skipped: 1, failed: 0 });
+    expect((await control.requests()).filter((q) => q.method === 'PUT' && !q.path.includes(LOCK)).map((q) => q.path)).toEqual(['/digest/b.png']);
+    expect(await keys('digest')).toEqual(['a.jpg', 'b.png']);
+  });
+});

@@ -391,7 +391,8 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     } catch (err) {
       if (options.signal?.aborted || notStarted(err)) throw err;
       const e = err as Error & { code?: string };
-      const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? 'the file changed while it was uploaded (S3 refused the checksum); rerun' : e.message;
+      // S3 computed another checksum than the one signed and sent: the bytes changed between the hash and the upload
+      const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? `S3 refused the body: its checksum did not match (${e.message}); the file changed while it was read, or the bytes were damaged on the way: rerun to upload it again` : e.message;
       return { item, status: 'failed', reason, size: loaded.size, sha256: sha256Hex, contentType };
     }
     options.journal?.append(journalEntry(item, loaded, sha256Hex, etag, contentType));
