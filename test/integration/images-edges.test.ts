@@ -314,3 +314,33 @@ describe('S3 BadDigest on one image PUT', () => {
     expect(await keys('digest')).toEqual(['a.jpg', 'b.png']);
   });
 });
+
+describe('-vv on the upload path', () => {
+  it('logs one line per S3 request of the lean client, shaped like the SDK clients\' trace (operation, outcome, time, attempts, request id), never a signature or a credential; -v logs none', async () => {
+    await control.fault({ service: 's3', method: 'PUT', path: '^/trace/a\\.jpg$', times: 1, status: 503, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' });
+    await control.clearRequests();
+    let r;
+    try {
+      r = await migrate('media', 'trace', ['--yes', '-vv']);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').map((l) => l.replace(/^\S+Z /, '')).filter((l) => l.startsWith('aws: S3 '));
+    for (const l of lines) expect(l).toMatch(/^aws: S3 [A-Za-z0-9]+ (ok|failed) in \d+ ms( after \d+ attempts)?( \(request id [^)\s]+\)|: \w+)?$/);
+    const puts = lines.filter((l) => l.startsWith('aws: S3 PutObject ok'));
+    // the two images and the lock: one line each, the throttled one after its retry
+    expect(puts).toHaveLength(3);
+    expect(puts.filter((l) => / after 2 attempts/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('aws: S3 ListObjectsV2 ok'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('aws: S3 DeleteObject ok'))).toHaveLength(1);
+    // as many lines as requests answered (the throttled attempt is inside its request's line)
+    const sent = (await control.requests()).filter((q) => q.service === 's3');
+    expect(lines).toHaveLength(sent.length - 1);
+    expect(r.stderr).not.toMatch(/Signature|AWS4-HMAC|Credential=|testing/);
+
+    const quiet = await migrate('media', 'trace', ['--yes', '-v', '--force']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('aws: S3 ');
+  });
+});

@@ -71,7 +71,8 @@ async function leanS3(clients: AwsClients, bucket: string, concurrency: number, 
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
-  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...more });
+  const trace = clients.settings.trace;
+  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(trace ? { trace } : {}), ...more });
 }
 
 /** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
