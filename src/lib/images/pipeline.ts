@@ -6,6 +6,7 @@ import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { checkOutputDir } from '../io/paths.js';
+import { shown } from '../util/sanitize.js';
 import { formatDuration } from '../util/duration.js';
 import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
@@ -14,7 +15,7 @@ import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_LOCK_EXPIRY_MS, LOCK_NAME, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
-import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
+import { decideActions, defaultCacheControl, planKeys, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { invalidationPaths, manifestRows, redirectMap, shownName, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
 import { checkMigrationOutputs } from './outputs.js';
 import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
@@ -197,6 +198,19 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   if (kmsKeyId && sse !== 'aws:kms') throw new RetailctlError('USAGE', '--kms-key-id needs --sse aws:kms', { exitCode: ExitCode.Usage });
   const concurrency = request.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
+  checkCacheControl(cacheControl, request.cacheControl !== undefined ? '--cache-control' : 'images.cacheControl');
+  (config.cacheRules ?? []).forEach((rule, i) => {
+    if (rule.glob.trim() === '') throw new RetailctlError('USAGE', `images.cacheRules[${i}].glob: empty`, { exitCode: ExitCode.Usage, hint: 'a glob of keys below the prefix, e.g. "**/*.svg"' });
+    checkCacheControl(rule.cacheControl, `images.cacheRules[${i}].cacheControl`);
+  });
+  // values that end up in headers, URLs and the redirect map: refused now, not as a failed upload each
+  if (!/^[A-Za-z0-9._~%/-]*$/.test(request.redirectFrom)) throw new RetailctlError('USAGE', `--redirect-from ${shown(request.redirectFrom)}: not a URL path (letters, digits, / . _ ~ - and %-escapes only)`, { exitCode: ExitCode.Usage, hint: 'the path the application serves the source under today, e.g. --redirect-from /media' });
+  const domain = request.cdnDomain ?? config.cdnDomain;
+  if (domain !== undefined && !/^(https?:\/\/)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?\/?$/.test(domain)) {
+    throw new RetailctlError('USAGE', `${request.cdnDomain !== undefined ? '--cdn-domain' : 'images.cdnDomain'} ${shown(domain)}: not a domain name`, { exitCode: ExitCode.Usage, hint: 'the domain the images are served from, e.g. images.shop.example.com' });
+  }
+  if (kmsKeyId !== undefined && !/^[A-Za-z0-9:/_.-]{1,2048}$/.test(kmsKeyId)) throw new RetailctlError('USAGE', `${request.kmsKeyId !== undefined ? '--kms-key-id' : 'images.kmsKeyId'} ${shown(kmsKeyId)}: not a KMS key id, ARN or alias`, { exitCode: ExitCode.Usage, hint: 'e.g. alias/product-images or a key ARN' });
+  if (request.invalidate !== undefined && !/^[A-Z0-9]{1,128}$/.test(request.invalidate)) throw new RetailctlError('USAGE', `--invalidate ${shown(request.invalidate)}: not a CloudFront distribution id`, { exitCode: ExitCode.Usage, hint: 'the distribution id, e.g. E2DEMODIST (aws cloudfront list-distributions)' });
   const distributionId = request.invalidate;
   const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
   const lockExpiryMs = request.lockExpiry ?? config.lockExpiry ?? DEFAULT_LOCK_EXPIRY_MS;
@@ -209,6 +223,18 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   // and the manifest and redirects can be written: found now, not after the upload
   await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+}
+
+/**
+ * A Cache-Control header value: comma-separated directives (`public`, `max-age=86400`,
+ * `no-cache="Set-Cookie"`), printable ASCII only. A newline in it would fail every upload.
+ */
+function checkCacheControl(value: string, label: string): void {
+  const directive = /^[A-Za-z][A-Za-z0-9-]*(=([A-Za-z0-9._-]+|"[\x20\x21\x23-\x7e]*"))?$/;
+  const parts = value.split(',').map((p) => p.trim());
+  if (value.length > 1024 || parts.some((p) => !directive.test(p))) {
+    throw new RetailctlError('USAGE', `${label} ${shown(value)}: not a Cache-Control value`, { exitCode: ExitCode.Usage, hint: 'directives separated by commas, e.g. "public, max-age=86400"' });
+  }
 }
 
 /** The prefixes above `prefix` whose lock would cover it if locks nested: `a/b/c/` → `a/b/`, `a/`, `` (the nearest 4). */
@@ -267,15 +293,18 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 }
 
 async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migration, aws: AwsContext, lock: MigrationLock | undefined): Promise<CommandResult> {
-  const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
+  const { bucket, prefix } = m;
   const started = Date.now();
 
-  // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
-  // It is asked under the lock, so the plan is made from a state no other run is changing; a dry
-  // run takes no lock and only says whether one is held.
-  const remoteState = (async () => {
+  // What the bucket holds is asked once the inputs are known good: a catalogue or key problem is exit 2
+  // before any request (the lock is a write). It is asked under the lock, so the plan is made from a
+  // state no other run is changing; a dry run takes no lock and only says whether one is held. The
+  // client (credentials, signer) is made ready meanwhile, so the round trips start at once.
+  const listerReady = leanS3(aws.read, bucket, 4, ctx.signal);
+  listerReady.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
+  const remoteState = async () => {
     await lock?.acquire().catch((err: unknown) => rethrowS3(err, aws.read, bucket, 'PutObject'));
-    const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
+    const lister = await listerReady;
     try {
       const held = lock ? undefined : lister.get(lockKey(prefix)).catch(() => undefined);
       // the lock covers one prefix exactly: say so when a run holds one above it (a GET per parent prefix, at most 4)
@@ -292,9 +321,24 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     } finally {
       lister.close();
     }
-  })();
-  remoteState.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
+  };
+  try {
+    return await migrateFrom(ctx, request, m, aws, lock, remoteState, started);
+  } finally {
+    void listerReady.then((l) => l.close(), () => {});
+  }
+}
 
+async function migrateFrom(
+  ctx: CommandContext,
+  request: MigrateRequest,
+  m: Migration,
+  aws: AwsContext,
+  lock: MigrationLock | undefined,
+  remoteState: () => Promise<readonly [Map<string, ExistingObject>, { key: string; uploadId: string }[], { body: Buffer } | undefined]>,
+  started: number,
+): Promise<CommandResult> {
+  const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
   let catalog: CatalogRow[] | undefined;
   let catalogProblems: CatalogProblem[] = [];
   if (catalogFile) {
@@ -326,28 +370,26 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const [existing, allUnfinished, heldLock] = await remoteState;
-  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
   await loadKeyRules();
-  const plan = planMigration({
+  const plan = planKeys({
     images,
     ...(catalog ? { catalog, catalogProblems } : {}),
     template,
     prefix,
     cacheControl,
     cacheRules: config.cacheRules ?? [],
-    existing,
-    journal,
-    force: request.force,
     ...(hashes ? { hashes } : {}),
   });
+  if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
+  const [existing, allUnfinished, heldLock] = await remoteState();
+  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
+  decideActions(plan, { existing, journal, force: request.force, ...(hashes ? { hashes } : {}) });
   // multipart uploads an interrupted run left for keys of this plan (the set is built only when there are any)
   let unfinished = allUnfinished;
   if (unfinished.length) {
     const keys = new Set(plan.items.map((i) => i.key));
     unfinished = unfinished.filter((u) => keys.has(u.key));
   }
-  if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
 
   // where the images will be served from
   let cdnDomain = request.cdnDomain ?? config.cdnDomain;

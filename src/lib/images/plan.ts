@@ -89,7 +89,21 @@ export function defaultCacheControl(template: Template): string {
   return template.uses.has('hash') ? IMMUTABLE : DEFAULT_CACHE_CONTROL;
 }
 
+/** What the keys and the input problems depend on: no S3 state (see planKeys). */
+export type KeyInput = Omit<PlanInput, 'existing' | 'journal' | 'force'>;
+
 export function planMigration(input: PlanInput): ImagesPlan {
+  const plan = planKeys(input);
+  decideActions(plan, input);
+  return plan;
+}
+
+/**
+ * The keys, Cache-Control and input problems of a migration, from the source and the catalogue only:
+ * found before any S3 request (a collision or an unusable value is exit 2 before the lock is taken).
+ * Every item is an `upload` (or `empty`) until decideActions has seen what the bucket holds.
+ */
+export function planKeys(input: KeyInput): ImagesPlan {
   const problems: CatalogProblem[] = [...(input.catalogProblems ?? [])];
   const rules = input.cacheRules.map((r) => ({ match: picomatch(r.glob, { dot: true }), cacheControl: r.cacheControl }));
   const byPath = new Map(input.images.map((i) => [i.path, i]));
@@ -136,29 +150,36 @@ export function planMigration(input: PlanInput): ImagesPlan {
     owners.set(key, { image, row });
     const relative = key.slice(input.prefix.length);
     const cacheControl = rules.find((r) => r.match(relative))?.cacheControl ?? input.cacheControl;
-    const existing = input.existing.get(key);
-    const item: PlanItem = { image, key, cacheControl, action: 'upload', ...(row ? { row: row.at } : {}) };
-    if (existing) {
-      item.existing = existing;
-      const known = input.journal.get(key);
-      if (input.force) item.action = 'replace';
-      else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
-      else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
-        item.action = 'skip';
-        item.known = known;
-      } else {
-        item.action = 'check';
-        // an origin image we uploaded and that is still there as we left it: ask the origin whether it changed
-        if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
-      }
-    }
-    if (image.size === 0) item.action = 'empty';
-    items.push(item);
+    items.push({ image, key, cacheControl, action: image.size === 0 ? 'empty' : 'upload', ...(row ? { row: row.at } : {}) });
   }
   for (const [key, list] of collisions) problems.push({ at: list[0]!.split(' ')[0]!, reason: `${list.length} different images map to the key ${key}: ${list.join(', ')}` });
 
   const unreferenced = input.catalog ? input.images.filter((i) => !referenced.has(i.path)).map((i) => i.path) : [];
   return { items, problems, audit: { missing, unreferenced }, ...tally(items) };
+}
+
+/** Each item's action from what the bucket holds now and what the journal recorded (updates the counts). */
+export function decideActions(plan: ImagesPlan, state: Pick<PlanInput, 'existing' | 'journal' | 'force' | 'hashes'>): void {
+  for (const item of plan.items) {
+    const existing = state.existing.get(item.key);
+    if (!existing) continue;
+    const image = item.image;
+    const hash = state.hashes?.get(image.path);
+    item.existing = existing;
+    if (item.action === 'empty') continue;
+    const known = state.journal.get(item.key);
+    if (state.force) item.action = 'replace';
+    else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
+    else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
+      item.action = 'skip';
+      item.known = known;
+    } else {
+      item.action = 'check';
+      // an origin image we uploaded and that is still there as we left it: ask the origin whether it changed
+      if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
+    }
+  }
+  Object.assign(plan, tally(plan.items));
 }
 
 /** Counts per action and bytes (all, and to upload) of plan items. */
