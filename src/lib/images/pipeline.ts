@@ -339,6 +339,8 @@ async function migrateFrom(
   started: number,
 ): Promise<CommandResult> {
   const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
+  const keyRules = loadKeyRules(); // imported while the inputs are read
+  keyRules.catch(() => {});
   let catalog: CatalogRow[] | undefined;
   let catalogProblems: CatalogProblem[] = [];
   if (catalogFile) {
@@ -370,7 +372,7 @@ async function migrateFrom(
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  await loadKeyRules();
+  await keyRules;
   const plan = planKeys({
     images,
     ...(catalog ? { catalog, catalogProblems } : {}),
