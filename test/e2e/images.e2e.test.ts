@@ -220,7 +220,7 @@ describe('images migrate, an unreadable file', () => {
     await control.clearRequests();
     const second = await run();
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout).counts).toEqual({ uploaded: 1, skipped: 2, failed: 0, missing: 0 });
+    expect(JSON.parse(second.stdout).counts).toEqual({ uploaded: 1, skipped: 2, failed: 0, missing: 0, empty: 0, symlinks: 0 });
     expect((await control.requests()).filter((r) => r.method === 'PUT' && !r.path.endsWith(LOCK))).toHaveLength(1);
   });
 });

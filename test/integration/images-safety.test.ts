@@ -395,14 +395,14 @@ describe('images migrate: the lock, odd cases', () => {
 });
 
 describe('images migrate: a manifest that cannot be written', () => {
-  it('fails the run as before (exit 1 after the uploads), and the lock taken for the run is still removed', async () => {
+  it('is exit 2 naming --manifest before the lock is taken and before any upload (not a failure after the uploads, which lost the record of them)', async () => {
     await writeFile(path.join(dir, 'not-a-dir'), 'x');
     await control.clearRequests();
     const r = await migrate('manifest', ['--manifest', 'not-a-dir/images.csv']);
-    expect(r.code).toBe(1);
-    expect(await images('manifest')).toHaveLength(FILES);
-    const lockWrites = (await control.requests()).filter((q) => q.path.includes(LOCK) && q.method !== 'GET').map((q) => q.method);
-    expect(lockWrites).toEqual(['PUT', 'DELETE']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error: --manifest not-a-dir\/images\.csv: .*not-a-dir is not a directory/);
+    expect((await control.requests()).filter((q) => q.service === 's3')).toEqual([]);
+    expect(await images('manifest')).toHaveLength(0);
     expect(await lockBody('manifest')).toBeUndefined();
     expect(existsSync(path.join(dir, 'state-manifest', 'images', 'manifest@catalog.lock'))).toBe(false);
   });

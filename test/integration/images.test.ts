@@ -91,7 +91,7 @@ describe('images migrate', () => {
     const r = await migrate(['--catalog', 'catalog.csv', '--manifest', 'out/images.csv', '--redirects', 'out/redirects.map', '--redirect-from', '/media', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.counts).toEqual({ uploaded: 6, skipped: 0, failed: 0, missing: 0 });
+    expect(doc.counts).toEqual({ uploaded: 6, skipped: 0, failed: 0, missing: 0, empty: 0, symlinks: 0 });
     expect(doc.audit).toMatchObject({ missingImages: 1, unreferencedImages: 1, missing: [{ row: 'catalog.csv:8', image: 'skincare/toner.jpg', sku: 'SKU-4004' }], unreferenced: ['old/unused.gif'] });
     expect(doc.warnings).toEqual([{ source: 'home/mug blue.gif', key: KEYS['home/mug blue.gif'], warning: 'content is image/png but the name says image/gif' }]);
 
@@ -124,13 +124,13 @@ describe('images migrate', () => {
     await control.clearRequests();
     const again = await migrate(['--catalog', 'catalog.csv', '--yes', '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0 });
+    expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0, empty: 0, symlinks: 0 });
     expect(await puts()).toBe(0);
     // the only writes: the run's lock, taken and removed
     expect(await lockWrites()).toEqual([`PUT /images/catalog/${LOCK}`, `DELETE /images/catalog/${LOCK}`]);
     // a fresh CI checkout has no journal: the listing's ETags decide
     const fresh = await migrate(['--catalog', 'catalog.csv', '--yes', '--json', '--state-dir', 'fresh-state']);
-    expect(JSON.parse(fresh.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0 });
+    expect(JSON.parse(fresh.stdout).counts).toEqual({ uploaded: 0, skipped: 6, failed: 0, missing: 0, empty: 0, symlinks: 0 });
     expect(await puts()).toBe(0);
     const listOps = (await control.requests()).filter((q) => q.service === 's3' && q.method === 'GET' && q.path.includes('list-type=2'));
     expect(listOps).toHaveLength(2); // one listing per run, no HEAD per object
@@ -158,7 +158,7 @@ describe('images migrate', () => {
     await control.clearRequests();
     const dry = await migrate(['--catalog', 'catalog-new.csv', '--dry-run', '--json', '--state-dir', 'no-journal']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout).plan.counts).toEqual({ upload: 1, replace: 2, skip: 4, check: 0 });
+    expect(JSON.parse(dry.stdout).plan.counts).toEqual({ upload: 1, replace: 2, skip: 4, check: 0, empty: 0 });
     expect((await control.requests()).filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
     await control.clearRequests();
     const r = await migrate(['--catalog', 'catalog-new.csv', '--invalidate', id, '--yes', '--json']);
@@ -218,7 +218,7 @@ describe('images migrate', () => {
     const r = await runInProcess(['images', 'migrate', 'media', '--bucket', 'big', '--catalog', 'catalog.csv', '--endpoint-url', endpoint, '--dry-run', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.plan.counts).toEqual({ upload: 6, replace: 0, skip: 0, check: 0 });
+    expect(doc.plan.counts).toEqual({ upload: 6, replace: 0, skip: 0, check: 0, empty: 0 });
     expect(doc.plan.sampleKeys[0]).toEqual({ source: 'skincare/serum-01.jpg', key: 'skincare/serums/sku-1001/front.jpg', action: 'upload' });
     const writes = (await control.requests()).filter((q) => q.method !== 'GET' && q.method !== 'HEAD');
     expect(writes).toEqual([]);
@@ -235,7 +235,7 @@ describe('images migrate', () => {
       const r = await runInProcess(['images', 'migrate', root, '--bucket', 'faults', '--endpoint-url', endpoint, '--concurrency', '8', '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
       expect(r.code, r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout);
-      expect(doc.counts).toEqual({ uploaded: 40, skipped: 0, failed: 0, missing: 0 });
+      expect(doc.counts).toEqual({ uploaded: 40, skipped: 0, failed: 0, missing: 0, empty: 0, symlinks: 0 });
       expect(doc.retries).toBeGreaterThan(10);
       expect(doc.throttled).toBeGreaterThan(0);
     } finally {
@@ -313,7 +313,7 @@ describe('images migrate from an http(s) origin', () => {
       expect(methods).toEqual([]);
       const r = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--cdn-domain', 'cdn.example.com', '--redirects', 'remote.map', '--manifest', 'remote-manifest.json', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).counts).toEqual({ uploaded: 2, skipped: 0, failed: 0, missing: 1 });
+      expect(JSON.parse(r.stdout).counts).toEqual({ uploaded: 2, skipped: 0, failed: 0, missing: 1, empty: 0, symlinks: 0 });
       expect(new Set(methods)).toEqual(new Set(['GET']));
       expect((await body('remote', 'bags/ab-1/ab-1.jpg')).equals(served['/media/catalog/product/a/b/ab-1.jpg']!)).toBe(true);
       expect((await s3.send(new HeadObjectCommand({ Bucket: 'remote', Key: 'shoes/running/cd-2/cd-2.png' }))).ContentType).toBe('image/png');
@@ -327,14 +327,14 @@ describe('images migrate from an http(s) origin', () => {
       statuses.length = 0;
       await control.clearRequests();
       const again = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
-      expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 2, failed: 0, missing: 1 });
+      expect(JSON.parse(again.stdout).counts).toEqual({ uploaded: 0, skipped: 2, failed: 0, missing: 1, empty: 0, symlinks: 0 });
       expect(statuses.sort()).toEqual([304, 304, 404]);
       expect(await puts()).toBe(0);
       // an image changed on the origin is downloaded and replaced
       served['/media/catalog/product/a/b/ab-1.jpg'] = jpeg(3100, 43);
       statuses.length = 0;
       const changed = await runInProcess(['images', 'migrate', base, '--catalog', 'remote.csv', '--bucket', 'remote', '--endpoint-url', endpoint, '--yes', '--json'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
-      expect(JSON.parse(changed.stdout).counts).toEqual({ uploaded: 1, skipped: 1, failed: 0, missing: 1 });
+      expect(JSON.parse(changed.stdout).counts).toEqual({ uploaded: 1, skipped: 1, failed: 0, missing: 1, empty: 0, symlinks: 0 });
       expect(statuses.sort()).toEqual([200, 304, 404]);
       expect((await body('remote', 'bags/ab-1/ab-1.jpg')).equals(served['/media/catalog/product/a/b/ab-1.jpg']!)).toBe(true);
       expect(new Set(methods)).toEqual(new Set(['GET']));

@@ -32,8 +32,12 @@ describe('keys', () => {
 
   it('templates: unknown placeholders, unsafe literals and a missing {ext} are refused', () => {
     expect(() => parseTemplate('{category}/{colour}.{ext}')).toThrow(/unknown placeholder \{colour\}/);
-    expect(() => parseTemplate('{category}/../{sku}.{ext}')).not.toThrow(); // literal dots are allowed, but…
-    expect(key({ sourcePath: 'a.jpg', sku: 's', category: 'c' }, parseTemplate('{category}/../{sku}.{ext}'))).toMatchObject({ error: expect.stringMatching(/unsafe part "\.\."/) });
+    expect(() => parseTemplate('{category}/../{sku}.{ext}')).toThrow(/"\.\." segments are not allowed/); // refused before any image is read
+    expect(() => parseTemplate('../{name}.{ext}')).toThrow(/"\.\." segments are not allowed/);
+    expect(() => parseTemplate('{category}//{sku}.{ext}')).toThrow(/empty path segment/);
+    expect(parseTemplate('{sku}/v1.2/{name}.{ext}').source).toBe('{sku}/v1.2/{name}.{ext}'); // literal dots inside a segment are fine
+    // …and a key whose values make a .. segment is still refused when it is built
+    expect(key({ sourcePath: 'a.jpg', sku: 's', category: 'c' }, parseTemplate('{category}/.{sku}.{ext}'))).toMatchObject({ error: expect.stringMatching(/unsafe part/) });
     expect(() => parseTemplate('{sku} {name}.{ext}')).toThrow(/only a-z/);
     expect(() => parseTemplate('{sku}/{name}')).toThrow(/\{ext\}/);
     expect(() => normalisePrefix('Catalog/')).toThrow(/lower case/);

@@ -65,8 +65,11 @@ class SmallFileReader {
 /** Largest image taken from an http(s) origin (held in memory while it is uploaded). */
 const MAX_REMOTE_BYTES = 64 * 1024 * 1024;
 
-/** `planned`: a dry run's answer for an object that would be uploaded. */
-export type ItemStatus = 'uploaded' | 'skipped' | 'failed' | 'missing' | 'planned';
+/** `planned`: a dry run's answer for an object that would be uploaded; `empty`: a 0-byte image, not uploaded. */
+export type ItemStatus = 'uploaded' | 'skipped' | 'failed' | 'missing' | 'empty' | 'planned';
+
+/** Why a 0-byte image is not uploaded (manifest and --json). */
+export const EMPTY_REASON = 'empty file (0 bytes): not uploaded';
 
 export interface ItemResult {
   item: PlanItem;
@@ -235,7 +238,7 @@ async function fetchRemote(url: string, doFetch: typeof fetch, signal: AbortSign
   throw lastError;
 }
 
-const STATUSES: ItemStatus[] = ['uploaded', 'skipped', 'failed', 'missing', 'planned'];
+const STATUSES: ItemStatus[] = ['uploaded', 'skipped', 'failed', 'missing', 'planned', 'empty'];
 
 /**
  * Every item's outcome, kept compactly (typed arrays, the digest as 32 bytes): a result object per
@@ -334,6 +337,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
 
   const processItem = async (item: PlanItem, scratch: Scratch): Promise<ItemResult> => {
     if (item.action === 'skip' && item.known) return fromJournal(item, item.known, 'unchanged');
+    if (item.action === 'empty') return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
     const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
@@ -347,6 +351,8 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     }
     if (loaded === 'missing') return { item, status: 'missing', reason: 'not found on the origin (404)' };
     if (loaded === 'unchanged') return fromJournal(item, item.known!, 'unchanged (the origin answered 304 Not Modified)');
+    // an origin answering with no body, or a file emptied since the walk
+    if (loaded.size === 0) return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
     const sha256Hex = loaded.sha256.toString('hex');
     const { contentType, warning } = await detectContentType(item.image.path, loaded.head);
 
@@ -385,7 +391,8 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     } catch (err) {
       if (options.signal?.aborted || notStarted(err)) throw err;
       const e = err as Error & { code?: string };
-      const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? 'the file changed while it was uploaded (S3 refused the checksum); rerun' : e.message;
+      // S3 computed another checksum than the one signed and sent: the bytes changed between the hash and the upload
+      const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? `S3 refused the body: its checksum did not match (${e.message}); the file changed while it was read, or the bytes were damaged on the way: rerun to upload it again` : e.message;
       return { item, status: 'failed', reason, size: loaded.size, sha256: sha256Hex, contentType };
     }
     options.journal?.append(journalEntry(item, loaded, sha256Hex, etag, contentType));

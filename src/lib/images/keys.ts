@@ -50,6 +50,11 @@ export function parseTemplate(template: string): Template {
     if (typeof p === 'string' && !/^[a-z0-9/._-]*$/.test(p)) throw new Error(`"${p}": only a-z 0-9 / . _ - may appear outside placeholders`);
   }
   if (template.startsWith('/')) throw new Error('must not start with /');
+  // a key never leaves the prefix: no . or .. segment, no empty one
+  for (const segment of template.split('/')) {
+    if (segment === '.' || segment === '..') throw new Error(`"${segment}" segments are not allowed (a key stays under --prefix)`);
+    if (segment === '') throw new Error('has an empty path segment (//, or a trailing /)');
+  }
   if (!uses.has('ext')) throw new Error('needs {ext} (keys keep the file type)');
   return { source: template, parts, uses };
 }

@@ -289,7 +289,7 @@ export class MigrationLock {
     try {
       makeDirsSync(path.dirname(file));
     } catch (err) {
-      throw new RetailctlError('IMAGES_STATE', `cannot create the state directory for ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
+      throw new RetailctlError('IMAGES_STATE', `--state-dir ${this.#o.shownStateDir}: cannot create the directory for ${shown} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { exitCode: ExitCode.Usage, hint: 'pass --state-dir <a writable directory>' });
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       try {

@@ -6,6 +6,7 @@ import type { ImagesConfig } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { checkOutputDir } from '../io/paths.js';
+import { shown } from '../util/sanitize.js';
 import { formatDuration } from '../util/duration.js';
 import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
@@ -14,8 +15,9 @@ import { executePlan, Gate, hashStream, type ItemResult, type ResultStore } from
 import { JournalWriter, journalPath, loadJournal } from './journal.js';
 import { DEFAULT_LOCK_EXPIRY_MS, LOCK_NAME, MAX_LOCK_EXPIRY_MS, describeHolder, lockKey, MigrationLock, parseLockBody } from './lock.js';
 import { DEFAULT_TEMPLATE, loadKeyRules, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
-import { defaultCacheControl, planMigration, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
-import { invalidationPaths, manifestRows, redirectFiles, redirectMap, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { decideActions, defaultCacheControl, planKeys, tally, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
+import { invalidationPaths, manifestRows, redirectMap, shownName, writeManifest, writeRedirects, FREE_INVALIDATION_PATHS } from './report.js';
+import { checkMigrationOutputs } from './outputs.js';
 import { fileOf, isRemote, remoteImage, walkImages, type SourceImage } from './source.js';
 
 export interface MigrateRequest {
@@ -70,7 +72,8 @@ async function leanS3(clients: AwsClients, bucket: string, concurrency: number, 
   const { s3Target } = await import('../aws/s3-target.js');
   const { LeanS3 } = await import('./s3put.js');
   const t = await s3Target(clients);
-  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...more });
+  const trace = clients.settings.trace;
+  return new LeanS3({ endpoint: { url: t.url, pathStyle: t.pathStyle, region: t.region }, bucket, credentials: t.credentials, userAgent: t.userAgent, maxSockets: concurrency, signal, ...(trace ? { trace } : {}), ...more });
 }
 
 /** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
@@ -130,17 +133,18 @@ function mb(bytes: number): string {
   return `${u === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
-/** Human summary of a plan (dry run and before the upload). */
-export function describePlan(plan: ImagesPlan, target: string): string[] {
+/** Human summary of a plan (dry run and before the upload); file names and catalogue values shown on one line each. */
+export function describePlan(plan: ImagesPlan, target: string, symlinks?: { count: number; paths: string[] }): string[] {
   const c = plan.counts;
   const lines = [
-    `${plan.items.length} images → ${target}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)`,
+    `${plan.items.length} images → ${target}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)${c.empty ? `, ${c.empty} empty (0 bytes: not uploaded)` : ''}`,
     `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
   ];
   const sample = plan.items.slice(0, 5);
-  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${i.image.url ?? i.image.path} → ${i.key}  [${i.action}]`));
-  if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${r.source}`).join(', ')})`);
-  if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).join(', ')})`);
+  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${i.key}  [${i.action}]`));
+  if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${shownName(r.source)}`).join(', ')})`);
+  if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).map(shownName).join(', ')})`);
+  if (symlinks?.count) lines.push(`symlinks skipped: ${symlinks.count} (not followed, not uploaded; e.g. ${symlinks.paths.slice(0, 3).map(shownName).join(', ')}): copy the files they point to into the source to migrate them`);
   return lines;
 }
 
@@ -193,14 +197,20 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const kmsKeyId = request.kmsKeyId ?? config.kmsKeyId;
   if (kmsKeyId && sse !== 'aws:kms') throw new RetailctlError('USAGE', '--kms-key-id needs --sse aws:kms', { exitCode: ExitCode.Usage });
   const concurrency = request.concurrency ?? config.concurrency ?? DEFAULT_CONCURRENCY;
-  if (request.manifest && request.redirects) {
-    const manifest = path.resolve(ctx.cwd, request.manifest);
-    const { mapFile, jsonFile } = redirectFiles(path.resolve(ctx.cwd, request.redirects));
-    if (manifest === mapFile || manifest === jsonFile) {
-      throw new RetailctlError('USAGE', `--redirects ${request.redirects} writes ${path.relative(ctx.cwd, mapFile)} and ${path.relative(ctx.cwd, jsonFile)}: one of them is the --manifest file`, { exitCode: ExitCode.Usage, hint: 'give the manifest or the redirects another name' });
-    }
-  }
   const cacheControl = request.cacheControl ?? config.cacheControl ?? defaultCacheControl(template);
+  checkCacheControl(cacheControl, request.cacheControl !== undefined ? '--cache-control' : 'images.cacheControl');
+  (config.cacheRules ?? []).forEach((rule, i) => {
+    if (rule.glob.trim() === '') throw new RetailctlError('USAGE', `images.cacheRules[${i}].glob: empty`, { exitCode: ExitCode.Usage, hint: 'a glob of keys below the prefix, e.g. "**/*.svg"' });
+    checkCacheControl(rule.cacheControl, `images.cacheRules[${i}].cacheControl`);
+  });
+  // values that end up in headers, URLs and the redirect map: refused now, not as a failed upload each
+  if (!/^[A-Za-z0-9._~%/-]*$/.test(request.redirectFrom)) throw new RetailctlError('USAGE', `--redirect-from ${shown(request.redirectFrom)}: not a URL path (letters, digits, / . _ ~ - and %-escapes only)`, { exitCode: ExitCode.Usage, hint: 'the path the application serves the source under today, e.g. --redirect-from /media' });
+  const domain = request.cdnDomain ?? config.cdnDomain;
+  if (domain !== undefined && !/^(https?:\/\/)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?\/?$/.test(domain)) {
+    throw new RetailctlError('USAGE', `${request.cdnDomain !== undefined ? '--cdn-domain' : 'images.cdnDomain'} ${shown(domain)}: not a domain name`, { exitCode: ExitCode.Usage, hint: 'the domain the images are served from, e.g. images.shop.example.com' });
+  }
+  if (kmsKeyId !== undefined && !/^[A-Za-z0-9:/_.-]{1,2048}$/.test(kmsKeyId)) throw new RetailctlError('USAGE', `${request.kmsKeyId !== undefined ? '--kms-key-id' : 'images.kmsKeyId'} ${shown(kmsKeyId)}: not a KMS key id, ARN or alias`, { exitCode: ExitCode.Usage, hint: 'e.g. alias/product-images or a key ARN' });
+  if (request.invalidate !== undefined && !/^[A-Z0-9]{1,128}$/.test(request.invalidate)) throw new RetailctlError('USAGE', `--invalidate ${shown(request.invalidate)}: not a CloudFront distribution id`, { exitCode: ExitCode.Usage, hint: 'the distribution id, e.g. E2DEMODIST (aws cloudfront list-distributions)' });
   const distributionId = request.invalidate;
   const giveUpAfterMs = request.giveUpAfter ?? config.giveUpAfter ?? DEFAULT_GIVE_UP_AFTER_MS;
   const lockExpiryMs = request.lockExpiry ?? config.lockExpiry ?? DEFAULT_LOCK_EXPIRY_MS;
@@ -210,7 +220,21 @@ async function resolveMigration(ctx: CommandContext, request: MigrateRequest): P
   const stateDir = path.resolve(ctx.cwd, request.stateDir);
   // the journal and the local lock live there: a file in the way is a usage error, not a crash later
   await checkOutputDir(path.join(stateDir, 'images'), '--state-dir', request.stateDir, ctx.cwd);
+  // and the manifest and redirects can be written: found now, not after the upload
+  await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
   return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+}
+
+/**
+ * A Cache-Control header value: comma-separated directives (`public`, `max-age=86400`,
+ * `no-cache="Set-Cookie"`), printable ASCII only. A newline in it would fail every upload.
+ */
+function checkCacheControl(value: string, label: string): void {
+  const directive = /^[A-Za-z][A-Za-z0-9-]*(=([A-Za-z0-9._-]+|"[\x20\x21\x23-\x7e]*"))?$/;
+  const parts = value.split(',').map((p) => p.trim());
+  if (value.length > 1024 || parts.some((p) => !directive.test(p))) {
+    throw new RetailctlError('USAGE', `${label} ${shown(value)}: not a Cache-Control value`, { exitCode: ExitCode.Usage, hint: 'directives separated by commas, e.g. "public, max-age=86400"' });
+  }
 }
 
 /** The prefixes above `prefix` whose lock would cover it if locks nested: `a/b/c/` → `a/b/`, `a/`, `` (the nearest 4). */
@@ -269,15 +293,18 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
 }
 
 async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migration, aws: AwsContext, lock: MigrationLock | undefined): Promise<CommandResult> {
-  const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
+  const { bucket, prefix } = m;
   const started = Date.now();
 
-  // What the bucket holds is asked first: the round trips overlap reading the catalogue and the tree.
-  // It is asked under the lock, so the plan is made from a state no other run is changing; a dry
-  // run takes no lock and only says whether one is held.
-  const remoteState = (async () => {
+  // What the bucket holds is asked once the inputs are known good: a catalogue or key problem is exit 2
+  // before any request (the lock is a write). It is asked under the lock, so the plan is made from a
+  // state no other run is changing; a dry run takes no lock and only says whether one is held. The
+  // client (credentials, signer) is made ready meanwhile, so the round trips start at once.
+  const listerReady = leanS3(aws.read, bucket, 4, ctx.signal);
+  listerReady.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
+  const remoteState = async () => {
     await lock?.acquire().catch((err: unknown) => rethrowS3(err, aws.read, bucket, 'PutObject'));
-    const lister = await leanS3(aws.read, bucket, 4, ctx.signal);
+    const lister = await listerReady;
     try {
       const held = lock ? undefined : lister.get(lockKey(prefix)).catch(() => undefined);
       // the lock covers one prefix exactly: say so when a run holds one above it (a GET per parent prefix, at most 4)
@@ -294,9 +321,26 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     } finally {
       lister.close();
     }
-  })();
-  remoteState.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
+  };
+  try {
+    return await migrateFrom(ctx, request, m, aws, lock, remoteState, started);
+  } finally {
+    void listerReady.then((l) => l.close(), () => {});
+  }
+}
 
+async function migrateFrom(
+  ctx: CommandContext,
+  request: MigrateRequest,
+  m: Migration,
+  aws: AwsContext,
+  lock: MigrationLock | undefined,
+  remoteState: () => Promise<readonly [Map<string, ExistingObject>, { key: string; uploadId: string }[], { body: Buffer } | undefined]>,
+  started: number,
+): Promise<CommandResult> {
+  const { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId } = m;
+  const keyRules = loadKeyRules(); // imported while the inputs are read
+  keyRules.catch(() => {});
   let catalog: CatalogRow[] | undefined;
   let catalogProblems: CatalogProblem[] = [];
   if (catalogFile) {
@@ -306,6 +350,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   }
   let images: SourceImage[];
   let ignored = 0;
+  let symlinks = { count: 0, paths: [] as string[] };
   if (remote) {
     const seen = new Map<string, SourceImage>();
     for (const row of catalog!) {
@@ -319,7 +364,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     }
     images = [...seen.values()];
   } else {
-    ({ images, ignored } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
+    ({ images, ignored, symlinks } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
   }
   const mem = () => `heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`;
   ctx.out.debug(`source: ${images.length} images in ${Date.now() - started} ms since start (${mem()})`);
@@ -327,28 +372,26 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const stateFile = journalPath(path.resolve(ctx.cwd, request.stateDir), bucket);
   const journal = await loadJournal(stateFile);
   const hashes = template.uses.has('hash') ? await contentHashes(images, journal) : undefined;
-  const [existing, allUnfinished, heldLock] = await remoteState;
-  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
-  await loadKeyRules();
-  const plan = planMigration({
+  await keyRules;
+  const plan = planKeys({
     images,
     ...(catalog ? { catalog, catalogProblems } : {}),
     template,
     prefix,
     cacheControl,
     cacheRules: config.cacheRules ?? [],
-    existing,
-    journal,
-    force: request.force,
     ...(hashes ? { hashes } : {}),
   });
+  if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
+  const [existing, allUnfinished, heldLock] = await remoteState();
+  ctx.out.debug(`listing: ${existing.size} objects under s3://${bucket}/${prefix} (${Date.now() - started} ms since start, ${mem()})`);
+  decideActions(plan, { existing, journal, force: request.force, ...(hashes ? { hashes } : {}) });
   // multipart uploads an interrupted run left for keys of this plan (the set is built only when there are any)
   let unfinished = allUnfinished;
   if (unfinished.length) {
     const keys = new Set(plan.items.map((i) => i.key));
     unfinished = unfinished.filter((u) => keys.has(u.key));
   }
-  if (plan.problems.length) throw problemsError(plan.problems, `input problem${plan.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
 
   // where the images will be served from
   let cdnDomain = request.cdnDomain ?? config.cdnDomain;
@@ -366,6 +409,8 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     missing: plan.audit.missing.slice(0, 1000).map((r) => ({ row: r.at, image: r.source, sku: r.sku })),
     unreferenced: plan.audit.unreferenced.slice(0, 1000),
     ignoredFiles: ignored,
+    symlinksSkipped: symlinks.count,
+    symlinks: symlinks.paths,
   };
   if (ctx.options.dryRun) {
     // same size but no proof: compare contents now (read-only), so the plan says what would really be skipped
@@ -380,10 +425,10 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     const held = heldLock ? parseLockBody(heldLock.body.toString('utf8')) : undefined;
     if (heldLock) extra.push(`s3://${bucket}/${lockKey(prefix)} is held${held ? ` by ${describeHolder(held)}` : ''}: a run now would be refused until it is released (or has expired and --break-lock is given)`);
     const planData = { source, bucket, prefix, keyTemplate: template.source, cacheControl, sse, counts: plan.counts, bytes: plan.bytes, sampleKeys: plan.items.slice(0, 20).map((i) => ({ source: i.image.path, key: i.key, action: i.action })), unfinishedUploads: leftover, lock: heldLock ? (held ?? { unreadable: true }) : null };
-    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target), ...extra].join('\n') };
+    return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: planData, audit, cdnDomain: cdnDomain ?? null }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, target, symlinks), ...extra].join('\n') };
   }
-  for (const line of describePlan(plan, target)) ctx.out.info(line);
-  const work = plan.items.length - plan.counts.skip;
+  for (const line of describePlan(plan, target, symlinks)) ctx.out.info(line);
+  const work = plan.items.length - plan.counts.skip - plan.counts.empty;
   if (work) await ctx.confirm(`Upload up to ${work} images (${mb(plan.bytes.toUpload)}) to ${target}?`);
 
   const write = aws.write();
@@ -416,7 +461,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     if (journalWriter.error) ctx.out.warn(`the journal ${path.relative(ctx.cwd, stateFile)} could not be written (${journalWriter.error.message}); the next run re-reads files to compare them`);
   }
 
-  const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0 };
+  const counts = { uploaded: 0, skipped: 0, failed: 0, missing: 0, empty: 0, symlinks: symlinks.count };
   let bytesUploaded = 0;
   for (const r of results) {
     if (r.status === 'planned') continue; // only in dry runs
@@ -425,16 +470,20 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   }
   const failed: ItemResult[] = [];
   const warnings: ItemResult[] = [];
+  const empty: ItemResult[] = [];
   let failedCount = 0;
   let warningCount = 0;
   const replaced: string[] = [];
   for (const r of results) {
     if (r.status === 'failed' && failedCount++ < 1000) failed.push(r);
+    if (r.status === 'empty' && empty.length < 1000) empty.push(r);
     if (r.warning && warningCount++ < 1000) warnings.push(r);
     if (r.status === 'uploaded' && r.replaced) replaced.push(r.item.key);
   }
-  for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${r.item.image.path} → ${r.item.key}: ${r.reason}`);
-  for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${r.item.image.path}: ${r.warning}`);
+  for (const r of failed.slice(0, SHOWN)) ctx.out.warn(`failed: ${shownName(r.item.image.path)} → ${r.item.key}: ${r.reason}`);
+  for (const r of warnings.slice(0, SHOWN)) ctx.out.warn(`${shownName(r.item.image.path)}: ${r.warning}`);
+  for (const r of empty.slice(0, SHOWN)) ctx.out.warn(`empty: ${shownName(r.item.image.url ?? r.item.image.path)} is 0 bytes: not uploaded${r.item.existing ? ` (the object at ${r.item.key} is left as it is)` : ''}`);
+  if (counts.empty > SHOWN) ctx.out.warn(`… and ${counts.empty - SHOWN} more empty images (all of them in --json and the manifest)`);
 
   const written: string[] = [];
   if (request.manifest) {
@@ -468,6 +517,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     bytesUploaded,
     failed: failed.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, reason: r.reason })),
     warnings: warnings.slice(0, 1000).map((r) => ({ source: r.item.image.path, key: r.item.key, warning: r.warning })),
+    empty: empty.map((r) => ({ source: r.item.image.url ?? r.item.image.path, key: r.item.key })),
     audit,
     manifest: request.manifest ?? null,
     redirects: request.redirects ? written.slice(request.manifest ? 1 : 0) : null,
@@ -479,13 +529,13 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
     elapsedMs: Date.now() - started,
   };
   const text = [
-    `${counts.uploaded} uploaded (${mb(bytesUploaded)}), ${counts.skipped} unchanged, ${counts.failed} failed${counts.missing ? `, ${counts.missing} missing on the origin` : ''} in ${formatDuration(Math.round(seconds * 1000))}${gate.throttled ? ` (S3 asked to slow down ${gate.throttled}×)` : ''}`,
+    `${counts.uploaded} uploaded (${mb(bytesUploaded)}), ${counts.skipped} unchanged, ${counts.failed} failed${counts.missing ? `, ${counts.missing} missing on the origin` : ''}${counts.empty ? `, ${counts.empty} empty (not uploaded)` : ''}${counts.symlinks ? `, symlinks skipped: ${counts.symlinks}` : ''} in ${formatDuration(Math.round(seconds * 1000))}${gate.throttled ? ` (S3 asked to slow down ${gate.throttled}×)` : ''}`,
     ...(invalidation ? [`CloudFront invalidation ${invalidation.id}: ${invalidation.paths} path${invalidation.paths === 1 ? '' : 's'}${invalidation.wildcards ? ' (wildcards)' : ''}, ${invalidation.status}`] : []),
     ...(written.length ? [`wrote ${written.join(', ')}`] : []),
     ...(counts.failed ? [`${counts.failed} failed: rerun the same command to retry only those`] : []),
   ].join('\n');
   if (stopped) {
-    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing;
+    const notStarted = plan.items.length - counts.uploaded - counts.skipped - counts.failed - counts.missing - counts.empty;
     const done = `${counts.uploaded} uploaded, ${counts.skipped} unchanged, ${counts.failed} failed, ${notStarted} not started; the journal ${data.state} has every completed upload${written.length ? `, ${written.join(', ')} what was done` : ''}`;
     const report = { ...data, notStarted, ...(invalidation || !replaced.length || !distributionId ? {} : { notInvalidated: replaced.slice(0, 1000) }) };
     if (stopped instanceof RetailctlError) throw new RetailctlError(stopped.code, stopped.message, { hint: stopped.hint, details: [done], data: { ...stopped.data, ...report } });

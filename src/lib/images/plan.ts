@@ -31,9 +31,11 @@ export interface JournalEntry {
  * - upload: no object at the key; replace: an object with a different size (or --force);
  * - skip: the journal proves the same bytes are there (same file size and time, same ETag);
  * - check: same size but no proof: the executor hashes the file and compares (MD5 against a plain
- *   ETag, else the sha256 stored in the object's metadata) before deciding skip or replace.
+ *   ETag, else the sha256 stored in the object's metadata) before deciding skip or replace;
+ * - empty: a 0-byte file (a failed export or copy, never a usable image): not uploaded, and an
+ *   object already at the key is left as it is.
  */
-export type Action = 'upload' | 'replace' | 'skip' | 'check';
+export type Action = 'upload' | 'replace' | 'skip' | 'check' | 'empty';
 
 export interface PlanItem {
   image: SourceImage;
@@ -87,7 +89,21 @@ export function defaultCacheControl(template: Template): string {
   return template.uses.has('hash') ? IMMUTABLE : DEFAULT_CACHE_CONTROL;
 }
 
+/** What the keys and the input problems depend on: no S3 state (see planKeys). */
+export type KeyInput = Omit<PlanInput, 'existing' | 'journal' | 'force'>;
+
 export function planMigration(input: PlanInput): ImagesPlan {
+  const plan = planKeys(input);
+  decideActions(plan, input);
+  return plan;
+}
+
+/**
+ * The keys, Cache-Control and input problems of a migration, from the source and the catalogue only:
+ * found before any S3 request (a collision or an unusable value is exit 2 before the lock is taken).
+ * Every item is an `upload` (or `empty`) until decideActions has seen what the bucket holds.
+ */
+export function planKeys(input: KeyInput): ImagesPlan {
   const problems: CatalogProblem[] = [...(input.catalogProblems ?? [])];
   const rules = input.cacheRules.map((r) => ({ match: picomatch(r.glob, { dot: true }), cacheControl: r.cacheControl }));
   const byPath = new Map(input.images.map((i) => [i.path, i]));
@@ -134,23 +150,7 @@ export function planMigration(input: PlanInput): ImagesPlan {
     owners.set(key, { image, row });
     const relative = key.slice(input.prefix.length);
     const cacheControl = rules.find((r) => r.match(relative))?.cacheControl ?? input.cacheControl;
-    const existing = input.existing.get(key);
-    const item: PlanItem = { image, key, cacheControl, action: 'upload', ...(row ? { row: row.at } : {}) };
-    if (existing) {
-      item.existing = existing;
-      const known = input.journal.get(key);
-      if (input.force) item.action = 'replace';
-      else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
-      else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
-        item.action = 'skip';
-        item.known = known;
-      } else {
-        item.action = 'check';
-        // an origin image we uploaded and that is still there as we left it: ask the origin whether it changed
-        if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
-      }
-    }
-    items.push(item);
+    items.push({ image, key, cacheControl, action: image.size === 0 ? 'empty' : 'upload', ...(row ? { row: row.at } : {}) });
   }
   for (const [key, list] of collisions) problems.push({ at: list[0]!.split(' ')[0]!, reason: `${list.length} different images map to the key ${key}: ${list.join(', ')}` });
 
@@ -158,9 +158,33 @@ export function planMigration(input: PlanInput): ImagesPlan {
   return { items, problems, audit: { missing, unreferenced }, ...tally(items) };
 }
 
+/** Each item's action from what the bucket holds now and what the journal recorded (updates the counts). */
+export function decideActions(plan: ImagesPlan, state: Pick<PlanInput, 'existing' | 'journal' | 'force' | 'hashes'>): void {
+  for (const item of plan.items) {
+    const existing = state.existing.get(item.key);
+    if (!existing) continue;
+    const image = item.image;
+    const hash = state.hashes?.get(image.path);
+    item.existing = existing;
+    if (item.action === 'empty') continue;
+    const known = state.journal.get(item.key);
+    if (state.force) item.action = 'replace';
+    else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
+    else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
+      item.action = 'skip';
+      item.known = known;
+    } else {
+      item.action = 'check';
+      // an origin image we uploaded and that is still there as we left it: ask the origin whether it changed
+      if (known && image.url && known.source === image.path && known.etag === existing.etag && (known.originEtag || known.originModified)) item.known = known;
+    }
+  }
+  Object.assign(plan, tally(plan.items));
+}
+
 /** Counts per action and bytes (all, and to upload) of plan items. */
 export function tally(items: PlanItem[]): Pick<ImagesPlan, 'counts' | 'bytes'> {
-  const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0 };
+  const counts: Record<Action, number> = { upload: 0, replace: 0, skip: 0, check: 0, empty: 0 };
   let total = 0;
   let toUpload = 0;
   for (const item of items) {

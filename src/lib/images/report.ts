@@ -4,7 +4,16 @@
  * JSON), and the CloudFront paths to invalidate. Pure except the writers.
  */
 import { writeFileAtomic, writeRowsFile } from '../io/rows.js';
+import { shown } from '../util/sanitize.js';
 import type { ItemResult } from './execute.js';
+
+/**
+ * A file name or catalogue value for a terminal line: sanitised and cut (see shown), and on one
+ * line: a newline in a file name must not start a line that looks like retailctl's own.
+ */
+export function shownName(value: string): string {
+  return shown(value, 300).replace(/\n/g, '\\n');
+}
 
 export const MANIFEST_COLUMNS = ['source', 'key', 'url', 'size', 'sha256', 'contentType', 'status', 'reason', 'bucket'] as const;
 export type ManifestRow = Record<(typeof MANIFEST_COLUMNS)[number], string | number | null>;
@@ -22,7 +31,8 @@ export function* manifestRows(results: Iterable<ItemResult>, domain: string | un
     yield {
       source: r.item.image.url ?? r.item.image.path,
       key: r.item.key,
-      url: cdnUrl(domain, r.item.key),
+      // an empty image has no object of its own to point to
+      url: r.status === 'empty' ? null : cdnUrl(domain, r.item.key),
       size: r.size ?? r.item.image.size ?? null,
       sha256: r.sha256 ?? null,
       contentType: r.contentType ?? null,

@@ -108,6 +108,11 @@ export interface LeanS3Options {
    * promise to wait for (the run's lock being confirmed); a rejection ends the write unsent.
    */
   beforeWrite?: () => Promise<void> | undefined;
+  /**
+   * One line per request (-vv), shaped like the SDK clients' trace line: operation, outcome, time,
+   * attempts and S3's request id, never a header or a signature. Undefined costs nothing.
+   */
+  trace?: (line: string) => void;
 }
 
 export class LeanS3 {
@@ -150,7 +155,7 @@ export class LeanS3 {
   /** Upload one object; resolves with its ETag (quotes removed). */
   async put(object: PutObject): Promise<string> {
     const hex = object.sha256.toString('hex');
-    const res = await this.#retrying(() => {
+    const res = await this.#retrying('PutObject', () => {
       const headers: Record<string, string> = {
         'content-length': String(object.size),
         'content-type': object.contentType,
@@ -173,7 +178,7 @@ export class LeanS3 {
    */
   async get(key: string): Promise<{ body: Buffer; etag: string; lastModified?: string; date?: string } | undefined> {
     try {
-      const res = await this.#retrying(() => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
+      const res = await this.#retrying('GetObject', () => this.#request('GET', this.#objectPath(key), undefined, {}, EMPTY_SHA256, undefined, true));
       const { 'last-modified': lastModified, date } = res.headers;
       return { body: res.body, etag: String(res.headers.etag ?? '').replace(/"/g, ''), ...(lastModified ? { lastModified } : {}), ...(date ? { date } : {}) };
     } catch (err) {
@@ -188,7 +193,7 @@ export class LeanS3 {
    */
   async delete(key: string, ifMatch?: string): Promise<'deleted' | 'missing'> {
     try {
-      await this.#retrying(() => this.#request('DELETE', this.#objectPath(key), undefined, ifMatch ? { 'if-match': `"${ifMatch}"` } : {}, EMPTY_SHA256, undefined, false));
+      await this.#retrying('DeleteObject', () => this.#request('DELETE', this.#objectPath(key), undefined, ifMatch ? { 'if-match': `"${ifMatch}"` } : {}, EMPTY_SHA256, undefined, false));
       return 'deleted';
     } catch (err) {
       if (err instanceof S3RequestError && err.code === 'NoSuchKey') return 'missing';
@@ -204,7 +209,7 @@ export class LeanS3 {
       const query: Record<string, string> = { 'list-type': '2', 'encoding-type': 'url' };
       if (prefix) query.prefix = prefix;
       if (token) query['continuation-token'] = token;
-      const res = await this.#retrying(() => this.#request('GET', this.#basePath, query, {}, EMPTY_SHA256, undefined, true));
+      const res = await this.#retrying('ListObjectsV2', () => this.#request('GET', this.#basePath, query, {}, EMPTY_SHA256, undefined, true));
       const xml = res.body.toString('utf8');
       const urlEncoded = /<EncodingType>url<\/EncodingType>/.test(xml);
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
@@ -227,7 +232,7 @@ export class LeanS3 {
       if (prefix) query.prefix = prefix;
       if (keyMarker) query['key-marker'] = keyMarker;
       if (uploadIdMarker) query['upload-id-marker'] = uploadIdMarker;
-      const res = await this.#retrying(() => this.#request('GET', this.#basePath, query, {}, EMPTY_SHA256, undefined, true));
+      const res = await this.#retrying('ListMultipartUploads', () => this.#request('GET', this.#basePath, query, {}, EMPTY_SHA256, undefined, true));
       const xml = res.body.toString('utf8');
       for (const m of xml.matchAll(/<Upload>([\s\S]*?)<\/Upload>/g)) {
         const key = tag(m[1]!, 'Key');
@@ -243,7 +248,7 @@ export class LeanS3 {
 
   /** AbortMultipartUpload: its parts are deleted. */
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    await this.#retrying(() => this.#gated(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false)));
+    await this.#retrying('AbortMultipartUpload', () => this.#gated(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false)));
   }
 
   /** A write, sent only once `beforeWrite` allows it (no promise, no wait when it allows it at once). */
@@ -256,13 +261,20 @@ export class LeanS3 {
     return this.#basePath + key.split('/').map(uriEncode).join('/');
   }
 
-  async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
+  async #retrying<T extends { headers: http.IncomingHttpHeaders }>(operation: string, attempt: () => Promise<T>): Promise<T> {
     const attempts = this.#o.maxAttempts ?? 8;
     const breaker = this.#o.breaker;
+    const trace = this.#o.trace;
+    const started = trace ? Date.now() : 0;
+    const tried = (n: number) => (n > 1 ? ` after ${n} attempts` : '');
     for (let n = 1; ; n++) {
       try {
         const out = await attempt();
         breaker?.success();
+        if (trace) {
+          const id = out.headers['x-amz-request-id'];
+          trace(`aws: S3 ${operation} ok in ${Date.now() - started} ms${tried(n)}${id ? ` (request id ${String(id)})` : ''}`);
+        }
         return out;
       } catch (err) {
         if ((err as { notStarted?: boolean }).notStarted) throw err; // refused before it was sent
@@ -272,12 +284,16 @@ export class LeanS3 {
         // retryable failures look like an outage
         if (e.retryable && !throttled) breaker?.failure(e);
         else if (e.status > 0) breaker?.success();
-        if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) throw e;
+        if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) {
+          trace?.(`aws: S3 ${operation} failed in ${Date.now() - started} ms${tried(n)}: ${e.code}`);
+          throw e;
+        }
         if (throttled) this.#o.onThrottle?.();
         this.retries++;
         try {
           await sleep(backoffDelay(n), this.#wait);
         } catch (stopped) {
+          trace?.(`aws: S3 ${operation} failed in ${Date.now() - started} ms${tried(n)}: ${e.code}`);
           // the breaker tripped during the wait: this request ends with its own error
           if (breaker?.tripped && !this.#o.signal?.aborted) throw e;
           throw stopped;

@@ -29,13 +29,18 @@ export function isRemote(source: string): boolean {
   return /^https?:\/\//i.test(source);
 }
 
+/** Symlinks listed by path in a walk's result (all of them are counted). */
+const LISTED_SYMLINKS = 1000;
+
 /**
  * Walk `root` and return every image file under it (hidden files and directories skipped).
+ * Symlinks are not followed, to files or directories, inside the tree or out of it (a link can
+ * leave the source, or loop): they are counted and listed instead, so the report can say so.
  * Synchronous directory reads and stats, a directory at a time, yielding to the event loop between
  * batches (Ctrl-C still works): nothing else runs while the tree is walked, and on a local disk this
  * is ~4× cheaper than the same calls made asynchronously (measured: 2,000 files 60 ms vs 280 ms).
  */
-export async function walkImages(root: string, signal?: AbortSignal): Promise<{ images: SourceImage[]; ignored: number }> {
+export async function walkImages(root: string, signal?: AbortSignal): Promise<{ images: SourceImage[]; ignored: number; symlinks: { count: number; paths: string[] } }> {
   let info;
   try {
     info = statSync(root);
@@ -45,6 +50,7 @@ export async function walkImages(root: string, signal?: AbortSignal): Promise<{ 
   if (!info.isDirectory()) throw new RetailctlError('IMAGES_SOURCE', `source ${root} is not a directory`, { exitCode: ExitCode.Usage, hint: 'give the directory that holds the images, or an http(s):// origin' });
   const images: SourceImage[] = [];
   let ignored = 0;
+  const symlinks = { count: 0, paths: [] as string[] };
   const pending = [''];
   let sinceYield = 0;
   while (pending.length) {
@@ -65,7 +71,9 @@ export async function walkImages(root: string, signal?: AbortSignal): Promise<{ 
       if (entry.name.startsWith('.')) continue;
       const childRel = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) pending.push(childRel);
-      else if (entry.isFile()) {
+      else if (entry.isSymbolicLink()) {
+        if (symlinks.count++ < LISTED_SYMLINKS) symlinks.paths.push(childRel.normalize('NFC'));
+      } else if (entry.isFile()) {
         const dot = entry.name.lastIndexOf('.');
         if (dot <= 0 || !Object.hasOwn(IMAGE_TYPES, entry.name.slice(dot + 1).toLowerCase())) {
           ignored++;
@@ -80,7 +88,8 @@ export async function walkImages(root: string, signal?: AbortSignal): Promise<{ 
     }
   }
   images.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { images, ignored };
+  symlinks.paths.sort();
+  return { images, ignored, symlinks };
 }
 
 /** The local file of an image from a directory walk. */

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
+import { shown } from '../util/sanitize.js';
 
 export interface VerifyRequest {
   manifest: string;
@@ -21,42 +22,94 @@ interface Row {
   bucket: string;
 }
 
-async function readManifest(file: string, shown: string, bucketOverride?: string): Promise<Row[]> {
+/** The columns images migrate --manifest writes that verify reads (bucket too, unless --bucket is given). */
+const NEEDED = ['key', 'size', 'sha256', 'status'] as const;
+/** Rows that say the object is in S3 as the manifest describes it. */
+const VERIFIABLE = new Set(['uploaded', 'skipped']);
+
+function manifestError(message: string, hint?: string): RetailctlError {
+  return new RetailctlError('IMAGES_MANIFEST', message, { exitCode: ExitCode.Usage, hint: hint ?? 'pass the file images migrate --manifest wrote (CSV or JSON)' });
+}
+
+/** A CSV cell written with a leading `'` against spreadsheet formulas (see CSV_OPTIONS), as it was. */
+function unescapeFormula(value: string): string {
+  return /^'[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(value) ? value.slice(1) : value;
+}
+
+async function readManifest(file: string, given: string, bucketOverride?: string): Promise<{ rows: Row[]; total: number; statuses: Record<string, number> }> {
+  const label = `--manifest ${shown(given)}`;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new RetailctlError('IMAGES_MANIFEST', `cannot read the manifest ${shown}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { exitCode: ExitCode.Usage });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw manifestError(`${label}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, code === 'ENOENT' ? 'pass the file images migrate --manifest wrote' : undefined);
   }
   let records: { at: string; r: Record<string, unknown> }[];
+  let columns: string[];
   if (file.toLowerCase().endsWith('.json')) {
     let doc: unknown;
     try {
-      doc = JSON.parse(text);
+      doc = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (err) {
-      throw new RetailctlError('IMAGES_MANIFEST', `${shown} is not valid JSON: ${(err as Error).message}`, { exitCode: ExitCode.Usage });
+      throw manifestError(`${label} is not valid JSON: ${(err as Error).message}`);
     }
-    if (!Array.isArray(doc)) throw new RetailctlError('IMAGES_MANIFEST', `${shown}: expected the JSON array images migrate --manifest writes`, { exitCode: ExitCode.Usage });
-    records = doc.map((r, i) => ({ at: `${shown} item ${i + 1}`, r: r as Record<string, unknown> }));
+    if (!Array.isArray(doc)) throw manifestError(`${label}: expected the JSON array images migrate --manifest writes`);
+    const bad = doc.findIndex((r) => !r || typeof r !== 'object' || Array.isArray(r));
+    if (bad >= 0) throw manifestError(`${label} item ${bad + 1}: not an object; not a manifest written by images migrate --manifest`);
+    records = doc.map((r, i) => ({ at: `${given} item ${i + 1}`, r: r as Record<string, unknown> }));
+    columns = doc.length ? Object.keys(doc[0] as object) : [...NEEDED, 'bucket'];
   } else {
+    if (text.replace(/^\uFEFF/, '').trim() === '') throw manifestError(`${label}: the file is empty (not even a header row): not a manifest written by images migrate --manifest`);
     const { parse } = await import('csv-parse/sync');
-    const parsed = parse(text, { columns: true, bom: true, info: true, skip_empty_lines: true }) as { record: Record<string, string>; info: { lines: number } }[];
-    records = parsed.map(({ record, info }) => ({ at: `${shown}:${info.lines}`, r: record }));
+    let header: string[] = [];
+    let parsed: { record: Record<string, string>; info: { lines: number } }[];
+    try {
+      parsed = parse(text, { columns: (h: string[]) => (header = h.map((c) => c.trim())), bom: true, info: true, skip_empty_lines: true }) as typeof parsed;
+    } catch (err) {
+      const e = err as Error & { lines?: number };
+      throw manifestError(`${label}${e.lines ? `:${e.lines}` : ''}: not a CSV manifest (${e.message})`);
+    }
+    records = parsed.map(({ record, info }) => ({ at: `${given}:${info.lines}`, r: record }));
+    columns = header;
+  }
+  const missing = [...NEEDED, ...(bucketOverride ? [] : ['bucket'])].filter((c) => !columns.includes(c));
+  if (missing.length) {
+    throw manifestError(
+      `${label}: not a manifest written by images migrate --manifest: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${columns.slice(0, 12).map((c) => shown(c, 40)).join(', ') || 'none'}${columns.length > 12 ? ', …' : ''})`,
+      missing.length === 1 && missing[0] === 'bucket' ? 'pass --bucket <name> for a manifest without a bucket column' : undefined,
+    );
   }
   const rows: Row[] = [];
+  const statuses: Record<string, number> = {};
   for (const { at, r } of records) {
-    if (r.status !== 'uploaded' && r.status !== 'skipped') continue;
-    const bucket = bucketOverride ?? String(r.bucket ?? '');
-    if (!r.key || !r.sha256 || r.size === undefined || r.size === '' || !bucket) {
-      throw new RetailctlError('IMAGES_MANIFEST', `${at}: needs key, size, sha256 and bucket (pass --bucket for manifests without it)`, { exitCode: ExitCode.Usage });
-    }
-    rows.push({ at, key: String(r.key), size: Number(r.size), sha256: String(r.sha256), bucket });
+    const status = String(r.status ?? '');
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (!VERIFIABLE.has(status)) continue;
+    const cell = (c: string) => (r[c] === undefined || r[c] === null ? '' : unescapeFormula(String(r[c])));
+    const bucket = bucketOverride ?? cell('bucket');
+    const key = cell('key');
+    const size = cell('size');
+    const sha256 = cell('sha256');
+    if (!key || !sha256 || size === '' || !bucket) throw manifestError(`${at}: needs key, size, sha256 and bucket (pass --bucket for manifests without it)`);
+    if (!/^\d{1,15}$/.test(size)) throw manifestError(`${at}: size ${shown(size, 40)} is not a number of bytes`);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw manifestError(`${at}: sha256 ${shown(sha256, 80)} is not 64 hex characters`);
+    rows.push({ at, key, size: Number(size), sha256, bucket });
   }
-  return rows;
+  return { rows, total: records.length, statuses };
 }
 
 export async function imagesVerify(ctx: CommandContext, request: VerifyRequest): Promise<CommandResult> {
-  const rows = await readManifest(path.resolve(ctx.cwd, request.manifest), request.manifest, request.bucket);
+  const { rows, total, statuses } = await readManifest(path.resolve(ctx.cwd, request.manifest), request.manifest, request.bucket);
+  if (rows.length === 0) {
+    // a check that checked nothing has not passed: a header-only manifest is a migration that did not happen
+    const what = total === 0 ? 'has no rows (a header only)' : `has ${total} row${total === 1 ? '' : 's'}, none uploaded or unchanged (${Object.entries(statuses).map(([s, n]) => `${n} ${shown(s, 40) || '(no status)'}`).join(', ')})`;
+    throw new RetailctlError('IMAGES_NOTHING_VERIFIED', `--manifest ${shown(request.manifest)} ${what}: nothing was verified`, {
+      exitCode: ExitCode.CheckFailed,
+      hint: 'verify the manifest of a run that uploaded images (images migrate --manifest)',
+      data: { checked: 0, rows: total, statuses },
+    });
+  }
   const s3 = await (await ctx.aws()).read.client('s3');
   const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
   const { default: pLimit } = await import('p-limit');
