@@ -92,3 +92,9 @@ describe('CSV formula escaping', () => {
     expect(got.split('\n')).toEqual(['sku,qty', `"'=HYPERLINK(""http://x"",""y"")",-2`, "'+cmd|/C calc,0", "'@SUM(1+1),3", "'-2+3,1", "'\tTAB,1", 'SAFE-1,1', '']);
   });
 });
+
+describe('shown', () => {
+  it('keeps a value on one line: a newline in it cannot forge a line of retailctl\'s own', () => {
+    expect(shown('a.jpg\n2026-12-01T00:00:00Z error: fake')).toBe('a.jpg\\n2026-12-01T00:00:00Z error: fake');
+  });
+});

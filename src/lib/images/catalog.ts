@@ -84,9 +84,12 @@ export async function readCatalog(file: string, shown: string, columns: Record<C
       return { rows, problems };
     }
     const { parse } = await import('csv-parse');
-    stream = createReadStream(file).pipe(
-      parse({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, info: true, skip_empty_lines: true, relax_column_count: true, delimiter: file.toLowerCase().endsWith('.tsv') ? '\t' : ',' }),
-    );
+    const input = createReadStream(file);
+    stream = parse({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, info: true, skip_empty_lines: true, relax_column_count: true, delimiter: file.toLowerCase().endsWith('.tsv') ? '\t' : ',' });
+    // pipe() does not carry the file's errors (ENOENT, EISDIR, EACCES) on: the loop below gets them
+    const parser = stream;
+    input.on('error', (err) => parser.destroy(err));
+    input.pipe(parser);
     for await (const { record, info } of stream as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) take(record, `${shown}:${info.lines}`);
   } catch (err) {
     if (err instanceof RetailctlError) throw err;

@@ -4,15 +4,11 @@
  * found before the lock is taken and before any S3 request, not after the upload (when the record
  * of what was done would be lost).
  */
-import { mkdir, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { checkOutputFile, resolveOutputPath, STDOUT } from '../io/paths.js';
 import { shown } from '../util/sanitize.js';
 import { redirectFiles } from './report.js';
-
-/** Deepest walk up to an existing directory (no real path is this deep). */
-const MAX_DEPTH = 256;
 
 export interface OutputRequest {
   cwd: string;
@@ -30,32 +26,6 @@ interface Output {
 
 function unusable(label: string, given: string, why: string, hint: string): RetailctlError {
   return new RetailctlError('OUTPUT_UNUSABLE', `${label} ${shown(given)}: ${why}`, { exitCode: ExitCode.Usage, hint });
-}
-
-/**
- * A file whose directory does not exist yet is created with it when the run ends: prove now that the
- * first missing directory can be created (created and removed again at once). Permission bits alone
- * cannot tell: root may "write" to /proc, where no directory can be made.
- */
-async function checkCreatable(output: Output, target: string): Promise<void> {
-  let missing: string | undefined;
-  let dir = path.dirname(target);
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    if (await stat(dir).then(() => true, () => false)) break;
-    missing = dir;
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  if (!missing) return;
-  try {
-    await mkdir(missing);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EEXIST') return; // made meanwhile: it exists now
-    throw unusable(output.label, output.given, `cannot be created: ${missing}: ${e.code ?? e.message}`, `point ${output.label} at a file in a writable directory`);
-  }
-  await rmdir(missing).catch(() => {});
 }
 
 /**
@@ -89,7 +59,6 @@ export async function checkMigrationOutputs(request: OutputRequest): Promise<voi
       throw err;
     }
     const target = await resolveOutputPath(o.file);
-    await checkCreatable({ ...o, given: named }, target);
     if (catalogue === target) throw unusable(o.label, named, 'is the catalogue (--catalog): it would be overwritten', `give ${o.label} another file name`);
     const other = seen.get(target);
     if (other) {

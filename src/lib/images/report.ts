@@ -12,7 +12,7 @@ import type { ItemResult } from './execute.js';
  * line: a newline in a file name must not start a line that looks like retailctl's own.
  */
 export function shownName(value: string): string {
-  return shown(value, 300).replace(/\n/g, '\\n');
+  return shown(value, 300);
 }
 
 export const MANIFEST_COLUMNS = ['source', 'key', 'url', 'size', 'sha256', 'contentType', 'status', 'reason', 'bucket'] as const;

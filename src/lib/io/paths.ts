@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { mkdirSync, statSync } from 'node:fs';
-import { access, lstat, mkdir, readlink, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readlink, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 
@@ -32,18 +32,43 @@ export async function checkOutputFile(file: string, label: string): Promise<void
     return;
   }
   let dir = path.dirname(absolute);
+  let missing: string | undefined;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const found = await stat(dir).catch(() => undefined);
     if (found) {
       if (!found.isDirectory()) throw unusable(label, file, `${dir} is not a directory`, hint);
       if (!(await writable(dir))) throw unusable(label, file, `cannot be created: ${dir} is not writable by this user`, hint);
+      await probe(missing ?? absolute, missing !== undefined, label, file, hint);
       return;
     }
+    missing = dir;
     const up = path.dirname(dir);
     if (up === dir) break;
     dir = up;
   }
   throw unusable(label, file, 'no existing directory above it', hint);
+}
+
+/**
+ * Permission bits cannot tell everything (root "may write" to /proc, where nothing can be made):
+ * create what the write would create first — the file itself, or the first missing directory —
+ * and remove it again at once.
+ */
+async function probe(at: string, isDir: boolean, label: string, file: string, hint: string): Promise<void> {
+  try {
+    if (isDir) {
+      await mkdir(at);
+      await rmdir(at).catch(() => {});
+    } else {
+      const handle = await open(at, 'wx');
+      await handle.close();
+      await unlink(at).catch(() => {});
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST') return; // made meanwhile: it exists now
+    throw unusable(label, file, `cannot be created: ${at}: ${e.code ?? e.message}`, hint);
+  }
 }
 
 /**

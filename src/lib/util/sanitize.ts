@@ -51,7 +51,10 @@ export function cut(line: string, max = MAX_LINE): string {
   return `${line.slice(0, max)}… [${(line.length - max).toLocaleString('en-US')} more characters not shown]`;
 }
 
-/** One value quoted for a message: sanitised and cut at `max` (default 200) characters. */
+/**
+ * One value quoted in a message: sanitised, newlines shown as `\n` too (a value must not forge a
+ * line of its own), and cut at `max` (default 200) characters.
+ */
 export function shown(value: unknown, max = 200): string {
-  return sanitizeText(cut(String(value), max), false, Number.MAX_SAFE_INTEGER);
+  return sanitizeText(cut(String(value), max), false, Number.MAX_SAFE_INTEGER).replace(/\n/g, '\\n');
 }
