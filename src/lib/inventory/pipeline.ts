@@ -7,9 +7,10 @@ import { STDOUT } from '../io/paths.js';
 import { writeRowsFile } from '../io/rows.js';
 import { shown } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader } from './delimited.js';
+import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
 import { expandPaths, readSource, type RowError, type SourceSpec } from './read.js';
-import { InventoryStore, reconcile, type ResultRow } from './reconcile.js';
+import { InventoryStore, reconcilePaced, type ResultRow } from './reconcile.js';
 import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
@@ -92,6 +93,15 @@ async function localInputs(sources: SourceSpec[], resolve: (p: string) => string
   return inputs;
 }
 
+/** `rows`, stopping with the run's abort reason once it is stopped (the writer gives the event loop its turns). */
+function* stoppable<T>(rows: Iterable<T>, pace: Pace): Generator<T> {
+  let n = 0;
+  for (const row of rows) {
+    if ((++n & 0xfff) === 0) pace.check();
+    yield row;
+  }
+}
+
 export const RESULT_COLUMNS = ['class', 'sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'price', 'valueAtRisk'];
 
 /** `retailctl inventory reconcile`: read every source, reconcile, report, exit 5 on a failOn class. */
@@ -109,7 +119,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const safetyStock = await safetyStockOf(config, loaded.resolve);
   /** `-` writes rows to stdout: the summary then goes to stderr. */
   const stdoutTaken = request.out === STDOUT || request.errors === STDOUT;
-  const toStdout = { stdout: ctx.out.rawStdout };
+  const toStdout = { stdout: new PacedSink(ctx.out.rawStdout) };
+  // Ctrl-C / SIGTERM: every long loop below gives the event loop a turn at least every 50 ms and stops there
+  const pace = new Pace(ctx.signal);
 
   const errors: RowError[] = [];
   const onError = (e: RowError) => errors.push(e);
@@ -124,9 +136,10 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
     const t = Date.now();
     const source = store.addSource(spec.name, spec.role);
     await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError });
+    pace.check();
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
-  if (request.errors) await writeRowsFile(request.errors === STDOUT ? STDOUT : path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason'], toStdout);
+  if (request.errors) await writeRowsFile(request.errors === STDOUT ? STDOUT : path.resolve(cwd, request.errors), stoppable(errors, pace), ['source', 'file', 'line', 'reason'], toStdout);
   if (errors.length > request.maxErrors) {
     throw new RetailctlError('INVENTORY_INPUT', `${errors.length} bad row${errors.length === 1 ? '' : 's'} in the inputs (--max-errors ${request.maxErrors})`, {
       exitCode: ExitCode.Usage,
@@ -138,12 +151,12 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   for (const e of errors.slice(0, SHOWN_ERRORS)) ctx.out.warn(`skipped ${e.source}: ${e.file}:${e.line}: ${e.reason}`);
 
   const reconcileStarted = Date.now();
-  const result = reconcile(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all });
+  const result = await reconcilePaced(store, { safetyStock, tolerance: config.tolerance.units, keepOk: request.all }, pace);
   ctx.out.debug(`reconciled ${store.keys.size.toLocaleString('en-US')} sku/location keys across ${store.sources.filter((s) => s.role === 'channel').length} channels in ${Date.now() - reconcileStarted} ms`);
   const summary = result.summary;
   // every row object is built only when something reads them all
   const needRows = Boolean(request.since || request.publish);
-  const rows = needRows ? result.rows : [];
+  const rows = needRows ? await result.rowsPaced(pace) : [];
   let drift: (ResultRow | ChangedRow)[] = request.all ? rows.filter((r) => r.class !== 'ok') : rows;
   let changes: Record<string, number> | undefined;
   if (previous) {
@@ -154,14 +167,15 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const columns = request.since ? [...RESULT_COLUMNS, 'change', 'previousClass'] : RESULT_COLUMNS;
   if (request.out) {
     // without --since/--publish the rows are written as they are built, class by class, never all in memory
-    const toWrite: Iterable<object> = needRows ? (request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift) : result.stream();
+    const toWrite: Iterable<object> = needRows ? stoppable(request.all ? [...rows, ...drift.filter((r) => (r as ChangedRow).change === 'resolved')] : drift, pace) : result.stream(pace);
     await writeRowsFile(request.out === STDOUT ? STDOUT : path.resolve(cwd, request.out), toWrite, columns, toStdout);
   }
   const failing = config.failOn.filter((c) => summary.byClass[c] > 0);
-  const top = needRows ? drift.filter((r) => (r as ChangedRow).change !== 'resolved' && r.class !== 'ok').slice(0, 10) : result.top(10);
+  const top = needRows ? drift.filter((r) => (r as ChangedRow).change !== 'resolved' && r.class !== 'ok').slice(0, 10) : await result.topPaced(10, pace);
 
   let published: (PublishResult & { target: string; runId: string; events: number; dryRun: boolean }) | undefined;
   if (request.publish && target) {
+    pace.check();
     const runId = newRunId(ctx.now());
     const events = drift.filter((r) => (r as ChangedRow).change !== 'resolved').map((r) => toEvent(r, runId));
     if (ctx.options.dryRun) {
