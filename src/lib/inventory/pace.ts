@@ -48,14 +48,18 @@ interface Sink {
  * A stdout for row writers: every chunk is followed by a `drain` one event-loop turn later (or when
  * the real stream drains), so a writer that waits for `drain` lets signal handlers run between
  * chunks even where stdout itself never pushes back (pipes and files are synchronous in Node).
+ * `transform` rewrites each chunk first (rows shown on a terminal are sanitised).
  */
 export class PacedSink extends EventEmitter {
-  constructor(readonly target: Sink) {
+  constructor(
+    readonly target: Sink,
+    readonly transform?: (chunk: string) => string,
+  ) {
     super();
   }
 
   write(chunk: string): boolean {
-    const ok = this.target.write(chunk);
+    const ok = this.target.write(this.transform ? this.transform(chunk) : chunk);
     const target = this.target as Partial<EventEmitter>;
     if (ok === false && typeof target.once === 'function') void once(target as EventEmitter, 'drain').then(() => this.emit('drain'));
     else setImmediate(() => this.emit('drain'));

@@ -5,7 +5,7 @@ import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { STDOUT } from '../io/paths.js';
 import { writeRowsFile } from '../io/rows.js';
-import { shown } from '../util/sanitize.js';
+import { sanitizeText, shown } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader } from './delimited.js';
 import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
@@ -119,7 +119,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const safetyStock = await safetyStockOf(config, loaded.resolve);
   /** `-` writes rows to stdout: the summary then goes to stderr. */
   const stdoutTaken = request.out === STDOUT || request.errors === STDOUT;
-  const toStdout = { stdout: new PacedSink(ctx.out.rawStdout) };
+  // rows are data (written as they are) unless stdout is a terminal: then control characters in a
+  // sku must not drive it, so they are shown escaped like every other printed value
+  const toStdout = { stdout: new PacedSink(ctx.out.rawStdout, ctx.out.rawStdout.isTTY ? (chunk) => sanitizeText(chunk) : undefined) };
   // Ctrl-C / SIGTERM: every long loop below gives the event loop a turn at least every 50 ms and stops there
   const pace = new Pace(ctx.signal);
 
