@@ -11,7 +11,7 @@ import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
 import { expandPaths, readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcilePaced, type ResultRow } from './reconcile.js';
-import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
+import { newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
 
@@ -179,7 +179,12 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   if (request.publish && target) {
     pace.check();
     const runId = newRunId(ctx.now());
-    const events = drift.filter((r) => (r as ChangedRow).change !== 'resolved').map((r) => toEvent(r, runId));
+    const events: DriftEvent[] = [];
+    let n = 0;
+    for (const r of drift) {
+      if ((r as ChangedRow).change !== 'resolved') events.push(toEvent(r, runId));
+      if ((++n & 0xfff) === 0 && pace.due()) await pace.turn();
+    }
     if (ctx.options.dryRun) {
       published = { target: request.publish, runId, events: events.length, dryRun: true, sent: 0, failed: [], calls: 0 };
       ctx.out.info(`--dry-run: ${events.length} events would be sent to ${request.publish} in ${Math.ceil(events.length / 10)} calls; none sent`);

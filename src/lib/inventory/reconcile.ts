@@ -377,12 +377,49 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
           for (let i = from, to = Math.min(ids.length, from + SLICE); i < to; i++) built.push(build(i));
           if (pace.due()) await pace.turn();
         }
-        return sortAll(built);
+        all = await sortPaced(built, bySeverityFast, pace);
+        return all;
       },
     };
   };
 
   return { channels: channels.length, keys: n, scan, done };
+}
+
+/** Items sorted natively per run before the runs are merged. */
+const RUN = 1 << 13;
+
+/**
+ * A stable sort (the same order as `Array.prototype.sort`) that gives the event loop a turn between
+ * steps: runs of 8,192 sorted natively, then merged pairwise, pass by pass. Millions of rows (--since,
+ * --publish) take seconds to sort; one native call would hold off Ctrl-C for all of them.
+ */
+export async function sortPaced<T>(items: T[], cmp: (a: T, b: T) => number, pace: Pace): Promise<T[]> {
+  const n = items.length;
+  if (n <= RUN) return items.sort(cmp);
+  let src = items;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const run = src.slice(lo, Math.min(n, lo + RUN)).sort(cmp);
+    for (let k = 0; k < run.length; k++) src[lo + k] = run[k]!;
+    if (pace.due()) await pace.turn();
+  }
+  let dst: T[] = new Array<T>(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width);
+      const hi = Math.min(n, lo + 2 * width);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // the left item first on ties: stable
+      while (i < mid && j < hi) dst[k++] = cmp(src[j]!, src[i]!) < 0 ? src[j++]! : src[i++]!;
+      while (i < mid) dst[k++] = src[i++]!;
+      while (j < hi) dst[k++] = src[j++]!;
+      if (pace.due()) await pace.turn();
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
 }
 
 /** Most severe first by class, value at risk and units; ties keep reading order (stable sort). */
