@@ -16,13 +16,14 @@ const ROWS = 2_000_000;
 let dir: string;
 let inputs: string[];
 
-async function writeExport(file: string, qty: number): Promise<void> {
+/** An export of ROWS keys; `qty(i)` for the i-th. */
+async function writeExport(file: string, qty: (i: number) => number): Promise<void> {
   const out = await open(file, 'w');
   await out.write('sku,loc,qty\n');
   const block = 100_000;
   for (let start = 0; start < ROWS; start += block) {
     let text = '';
-    for (let i = start; i < start + block; i++) text += `SKU-${i},dc${i & 3},${qty}\n`;
+    for (let i = start; i < start + block; i++) text += `SKU-${i},dc${i & 3},${qty(i)}\n`;
     await out.write(text);
   }
   await out.close();
@@ -30,8 +31,9 @@ async function writeExport(file: string, qty: number): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-cancel-'));
-  await writeExport(path.join(dir, 'wms.csv'), 10);
-  await writeExport(path.join(dir, 'web.csv'), 12);
+  await writeExport(path.join(dir, 'wms.csv'), () => 10);
+  // oversold by 1 to 97 units in no order: sorting the rows by severity is real work
+  await writeExport(path.join(dir, 'web.csv'), (i) => 11 + ((i * 7919) % 97));
   await writeFile(
     path.join(dir, 'retailctl.yaml'),
     'inventory:\n  sources:\n    wms: { path: wms.csv, role: warehouse, columns: { sku: sku, location: loc, onHand: qty } }\n    web: { path: web.csv, role: channel, columns: { sku: sku, location: loc, available: qty } }\n  failOn: [oversell]\n',
@@ -87,6 +89,13 @@ describe('inventory reconcile stops on a signal', () => {
     expect(res.latencyMs, res.stderr).toBeLessThan(1500);
     expect(res.stderr).toMatch(new RegExp(`error: interrupted by ${signal}`));
     expect((await readdir(dir)).sort()).toEqual(inputs);
+  }, 60_000);
+
+  it('SIGTERM while every row is turned into an event (--publish --dry-run): exit 130 within a second', async () => {
+    const res = await runAndSignal(['--publish', 'sqs:http://127.0.0.1:9/000000000000/drift', '--dry-run'], 'SIGTERM', { line: /built [\d,]+ result rows/ });
+    expect(res.code, res.stderr).toBe(130);
+    expect(res.latencyMs, res.stderr).toBeLessThan(1500);
+    expect(res.stderr).not.toContain('events would be sent');
   }, 60_000);
 
   it('--out - (rows on stdout) stops too', async () => {

@@ -158,7 +158,9 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const summary = result.summary;
   // every row object is built only when something reads them all
   const needRows = Boolean(request.since || request.publish);
+  const rowsStarted = Date.now();
   const rows = needRows ? await result.rowsPaced(pace) : [];
+  if (needRows) ctx.out.debug(`built ${rows.length.toLocaleString('en-US')} result rows, most severe first, in ${Date.now() - rowsStarted} ms`);
   let drift: (ResultRow | ChangedRow)[] = request.all ? rows.filter((r) => r.class !== 'ok') : rows;
   let changes: Record<string, number> | undefined;
   if (previous) {
