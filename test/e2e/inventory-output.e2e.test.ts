@@ -4,11 +4,11 @@
  * ESC/OSC sequences is shown escaped, never sent to the terminal).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, spawnCli } from '../support/spawn-cli.js';
 
 function hasScript(): boolean {
@@ -40,8 +40,13 @@ function onTerminal(args: string[], cwd: string): Promise<{ code: number | null;
 
 const CONFIG = 'inventory:\n  sources:\n    wms: { path: wms.csv, role: warehouse, columns: { sku: sku, location: loc, onHand: qty } }\n    web: { path: web.csv, role: channel, columns: { sku: sku, location: loc, available: qty } }\n  failOn: [oversell]\n';
 
+/** Case directories, removed when the file is done. */
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function workspace(wms: string, web: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-invout-e2e-'));
+  made.push(dir);
   await writeFile(path.join(dir, 'retailctl.yaml'), CONFIG);
   await writeFile(path.join(dir, 'wms.csv'), wms);
   await writeFile(path.join(dir, 'web.csv'), web);

@@ -3,7 +3,7 @@
  * AWS accepts them (1–128 ASCII letters, digits, punctuation). moto accepts any id; the shim refuses
  * what AWS refuses, so a sku used as the group id (spaces, accents, long skus) fails here as on AWS.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -15,8 +15,13 @@ const { endpoint } = useEmulator();
 const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
 afterAll(() => sqs.destroy());
 
+/** Case directories, removed when the file is done. */
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function workspace(wms: string, web: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-fifo-'));
+  made.push(dir);
   await writeFile(path.join(dir, 'wms.csv'), wms);
   await writeFile(path.join(dir, 'web.csv'), web);
   await writeFile(

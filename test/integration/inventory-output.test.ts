@@ -3,7 +3,7 @@
  * the flag) before any source is read, `--out -` on stdout, and the value column only when there
  * is a value.
  */
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -27,8 +27,13 @@ const WEB = 'sku,loc,qty\nA,dfw1,12\nC,dfw1,3\n';
 /** A warehouse export with a bad row: a run that reads it fails with "1 bad row". */
 const WMS_BAD = `${WMS}D,dfw1,lots\n`;
 
+/** Case directories, removed when the file is done. */
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function workspace(files: Record<string, string>, config = CONFIG): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-invout-'));
+  made.push(dir);
   for (const [name, content] of Object.entries({ 'retailctl.yaml': config, 'wms.csv': WMS, 'web.csv': WEB, ...files })) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await writeFile(path.join(dir, name), content);
