@@ -11,11 +11,11 @@ export function registerInventory(program: Command, runtime: Runtime): void {
     .command('reconcile')
     .description('compare stock across warehouse, orders and every channel; classify drift (oversell, undersell, missing-in-channel, unknown-sku, negative); exit 5 on a class in inventory.failOn')
     .option('--source <name=path>', 'read this source from another path (repeatable; globs and s3:// allowed)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--out <file>', 'write the drift rows (CSV or JSON by extension)')
+    .option('--out <file>', 'write the drift rows (CSV or JSON by extension; - = CSV on stdout, the summary then on stderr)')
     .option('--since <results.json>', 'compare with an earlier run (its --out results.json): mark rows new / persisting / resolved')
     .option('--publish <target>', 'one event per drift row to eventbridge:<bus> or sqs:<queue-url> (batches of 10, failed entries retried; exit 4 if some still fail)')
     .option('--all', 'with --out: every row, ok ones too')
-    .option('--errors <file>', 'write every bad input row (CSV or JSON by extension)')
+    .option('--errors <file>', 'write every bad input row (CSV or JSON by extension; - = CSV on stdout)')
     .option('--max-errors <n>', 'bad input rows tolerated (left out) before giving up with exit 2', '0')
     .addOption(new Option('--duplicates <mode>', 'a sku/location twice in one source: error, or sum them').choices(['error', 'sum']).default('error'))
     .addHelpText(
@@ -25,6 +25,7 @@ Examples:
   $ retailctl inventory reconcile
   $ retailctl inventory reconcile --source web=exports/web-*.csv.gz --out drift.csv
   $ retailctl inventory reconcile --json --max-errors 100 --errors bad-rows.csv
+  $ retailctl inventory reconcile --out - | grep ^oversell
   $ retailctl inventory reconcile --since last.json --out now.json --publish eventbridge:inventory-sync --yes`,
     )
     .action((opts: { source: string[]; out?: string; since?: string; publish?: string; all?: boolean; errors?: string; maxErrors: string; duplicates: 'error' | 'sum' }) =>

@@ -23,6 +23,9 @@
  *   (the shim keeps the version count moto does not, and reports it in health-check responses).
  *   Changes to one zone, and to one health check, are checked and applied one at a time, as Route 53
  *   does, so two concurrent compare-and-set writes cannot both pass.
+ * - SQS FIFO ids as AWS checks them (moto accepts any): a MessageGroupId or MessageDeduplicationId in
+ *   SendMessage / SendMessageBatch must be 1–128 ASCII letters, digits and punctuation, else the
+ *   call is refused with InvalidParameterValue (400, JSON protocol).
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call, and which
@@ -100,6 +103,8 @@ interface PcConfig {
 const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [], failFirstEntry: {} };
 const MIN_UNRESERVED = 100;
 const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
+/** SQS FIFO MessageGroupId / MessageDeduplicationId: 1–128 ASCII letters, digits and punctuation. */
+const SQS_FIFO_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 const RRSET_PATH = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/;
 const HEALTHCHECK_PATH = /^\/2013-04-01\/healthcheck\/([^/]+)\/?$/;
 const xml = new XMLParser({
@@ -363,6 +368,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       const refusal = await checkScheduledAction(body);
       if (refusal) return refusal;
     }
+    if ((operation === 'SendMessage' || operation === 'SendMessageBatch') && serviceOf(req) === 'sqs') {
+      const refusal = checkSqsMessageIds(operation, body);
+      if (refusal) return refusal;
+    }
     if ((operation === 'PutEvents' || operation === 'SendMessageBatch') && (config.failFirstEntry[operation] ?? 0) > 0) {
       config.failFirstEntry = { ...config.failFirstEntry, [operation]: config.failFirstEntry[operation]! - 1 };
       return failFirstEntry(req, operation, body);
@@ -547,6 +556,37 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       }
     }
     return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/x-amz-json-1.1') }, body: res.body };
+  }
+
+  /**
+   * SQS's rule for FIFO ids, which moto does not check: MessageGroupId and MessageDeduplicationId are
+   * 1 to 128 characters from ASCII letters, digits and punctuation. AWS refuses the whole call
+   * (SendMessageBatch too) with InvalidParameterValue, 400, in the JSON protocol the SDK speaks
+   * (awsJson1_0, query-compatible: the query error code in x-amzn-query-error).
+   */
+  function checkSqsMessageIds(operation: 'SendMessage' | 'SendMessageBatch', body: Buffer): Reply | undefined {
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString()) as Record<string, unknown>;
+    } catch {
+      return undefined; // not the JSON protocol: moto answers it
+    }
+    const messages = operation === 'SendMessage' ? [input] : ((input.Entries as Record<string, unknown>[] | undefined) ?? []);
+    for (const m of messages) {
+      for (const name of ['MessageGroupId', 'MessageDeduplicationId']) {
+        const value = m[name];
+        if (value === undefined || (typeof value === 'string' && SQS_FIFO_ID.test(value))) continue;
+        return {
+          status: 400,
+          headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'com.amazonaws.sqs#InvalidParameterValue', 'x-amzn-query-error': 'InvalidParameterValue;Sender', 'x-amzn-requestid': 'shim-InvalidParameterValue' },
+          body: JSON.stringify({
+            __type: 'com.amazonaws.sqs#InvalidParameterValue',
+            message: `Value ${String(value)} for parameter ${name} is invalid. Reason: ${name} can only include alphanumeric and punctuation characters. 1 to 128 in length.`,
+          }),
+        };
+      }
+    }
+    return undefined;
   }
 
   /** Deliver all but the first entry of a batch, and report the first as failed, in the API's own shape. */

@@ -39,6 +39,16 @@ export function idempotencyKey(r: Pick<ResultRow, 'sku' | 'location' | 'channel'
   return createHash('sha256').update(JSON.stringify([r.sku, r.location, r.channel, r.class, r.expected, r.actual])).digest('hex').slice(0, 32);
 }
 
+/**
+ * The SQS FIFO MessageGroupId of a drift event: `inv-` and the first 32 hex digits of
+ * sha256(sku NUL location). AWS allows 1–128 characters from ASCII letters, digits and punctuation;
+ * a sku can hold spaces, accents or be longer, so it stays in the body and the group is derived:
+ * events of one sku at one location (all channels) keep their order, other keys are not held up.
+ */
+export function messageGroupId(sku: string, location: string): string {
+  return `inv-${createHash('sha256').update(`${sku}\u0000${location}`).digest('hex').slice(0, 32)}`;
+}
+
 export function toEvent(r: ResultRow & { change?: string }, runId: string): DriftEvent {
   const e: DriftEvent = { sku: r.sku, location: r.location, channel: r.channel, expected: r.expected, actual: r.actual, delta: r.delta, class: r.class, onHand: r.onHand, reserved: r.reserved, runId, idempotencyKey: idempotencyKey(r) };
   if (r.change) e.change = r.change;
@@ -112,8 +122,9 @@ async function sqsSender(write: AwsClients, queueUrl: string, signal?: AbortSign
           Id: String(i),
           MessageBody: JSON.stringify({ source: EVENT_SOURCE, 'detail-type': EVENT_DETAIL_TYPE, detail: e }),
           MessageAttributes: { idempotencyKey: { DataType: 'String', StringValue: e.idempotencyKey } },
-          // FIFO queues drop a repeat of the same key within 5 minutes
-          ...(fifo ? { MessageDeduplicationId: e.idempotencyKey, MessageGroupId: e.sku } : {}),
+          // FIFO queues drop a repeat of the same key within 5 minutes; the group is derived from
+          // sku and location (a sku itself may not be a valid group id)
+          ...(fifo ? { MessageDeduplicationId: e.idempotencyKey, MessageGroupId: messageGroupId(e.sku, e.location) } : {}),
         })),
       }),
       { abortSignal: signal },

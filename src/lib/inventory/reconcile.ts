@@ -1,4 +1,5 @@
 import { KeyTable } from './keytable.js';
+import type { Pace } from './pace.js';
 import type { Role, RowError, SourceRow } from './read.js';
 
 /** Drift classes, most severe first. */
@@ -132,10 +133,18 @@ export interface Reconciliation {
   count: number;
   /** The `n` most severe rows, built without building the others. */
   top(n: number): ResultRow[];
+  /** `top`, giving the event loop a turn every `pace` interval (a stopped run throws its abort reason). */
+  topPaced(n: number, pace: Pace): Promise<ResultRow[]>;
   /** Every result row, most severe first (built on first use: --since, --publish). */
   readonly rows: ResultRow[];
-  /** Every result row, class by class in order of severity, each built as it is read (for --out). */
-  stream(): Iterable<ResultRow>;
+  /** `rows`, built giving the event loop a turn every `pace` interval. */
+  rowsPaced(pace: Pace): Promise<ResultRow[]>;
+  /**
+   * Every result row, class by class in order of severity, each built as it is read (for --out).
+   * With `pace`, a stopped run throws its abort reason between rows (the consumer must give the
+   * event loop turns, as the file writers do).
+   */
+  stream(pace?: Pace): Iterable<ResultRow>;
 }
 
 /** Sum the quantities of every source of a role (two warehouse systems add up). */
@@ -163,6 +172,9 @@ function merged(store: InventoryStore, role: Role): { qty: Float64Array; present
 
 const NO_PRICE = Number.NaN;
 
+/** Keys compared between two checks for cancellation (a few milliseconds of work). */
+const SLICE = 1 << 16;
+
 /**
  * Pure: compare every channel with the warehouse and orders.
  * expected(sku, location) = max(onHand − reserved − safetyStock, 0); delta = channel − expected.
@@ -170,6 +182,28 @@ const NO_PRICE = Number.NaN;
  * a run with millions of comparisons and few readers of the detail stays fast and small.
  */
 export function reconcile(store: InventoryStore, options: ReconcileOptions): Reconciliation {
+  const job = prepare(store, options);
+  for (let c = 0; c < job.channels; c++) job.scan(c, 0, job.keys);
+  return job.done();
+}
+
+/**
+ * `reconcile`, giving the event loop a turn every `pace` interval: a Ctrl-C or SIGTERM stops it
+ * (the run's abort reason is thrown) instead of waiting for the whole comparison.
+ */
+export async function reconcilePaced(store: InventoryStore, options: ReconcileOptions, pace: Pace): Promise<Reconciliation> {
+  const job = prepare(store, options);
+  for (let c = 0; c < job.channels; c++) {
+    for (let from = 0; from < job.keys; from += SLICE) {
+      job.scan(c, from, Math.min(job.keys, from + SLICE));
+      if (pace.due()) await pace.turn();
+    }
+  }
+  return job.done();
+}
+
+/** The comparison in steps: `scan` keys [from, to) of one channel (channels in order, keys ascending), then `done`. */
+function prepare(store: InventoryStore, options: ReconcileOptions): { channels: number; keys: number; scan(c: number, from: number, to: number): void; done(): Reconciliation } {
   const n = store.keys.size;
   const warehouse = merged(store, 'warehouse');
   const orders = merged(store, 'orders');
@@ -203,13 +237,19 @@ export function reconcile(store: InventoryStore, options: ReconcileOptions): Rec
     }
   }
   const OK = rank.ok;
-  channels.forEach((channel, c) => {
+  /** ok comparisons per channel (counted, not kept). */
+  const oks = channels.map(() => 0);
+  channels.forEach((channel) => {
     channel.ensure(n);
+    (summary.byChannel[channel.name] ??= {}).ok = 0;
+  });
+
+  const scan = (c: number, from: number, to: number): void => {
+    const channel = channels[c]!;
     const cPresent = channel.present;
     const cQty = channel.qty;
-    (summary.byChannel[channel.name] ??= {}).ok = 0;
     let ok = 0;
-    for (let id = 0; id < n; id++) {
+    for (let id = from; id < to; id++) {
       const listed = cPresent[id] === 1;
       if (warehouse.present[id] !== 1) {
         if (!listed) continue;
@@ -236,9 +276,16 @@ export function reconcile(store: InventoryStore, options: ReconcileOptions): Rec
       const price = priceAt(channel.price, id);
       count(channel.name, cls, Math.abs(delta), Math.abs(delta) * (Number.isNaN(price) ? priceAt(warehouse.price, id) : price));
     }
-    summary.byChannel[channel.name]!.ok = ok;
-    summary.byClass.ok += ok;
-  });
+    oks[c] = oks[c]! + ok;
+  };
+
+  const done = (): Reconciliation => {
+    channels.forEach((channel, c) => {
+      summary.byChannel[channel.name]!.ok = oks[c]!;
+      summary.byClass.ok += oks[c]!;
+    });
+    return results();
+  };
 
   /** Result row `i` of the compact arrays, as an object. */
   const build = (i: number): ResultRow => {
@@ -265,40 +312,114 @@ export function reconcile(store: InventoryStore, options: ReconcileOptions): Rec
     return row;
   };
 
-  let all: ResultRow[] | undefined;
-  return {
-    summary,
-    count: ids.length + negatives.length,
-    top(k) {
-      // severity ranks first; within a rank the biggest value at risk / units: a bounded selection
+  const results = (): Reconciliation => {
+    let all: ResultRow[] | undefined;
+    /** The bounded selection behind `top`, fed entries [from, to). */
+    const selector = (k: number) => {
       const best: ResultRow[] = [...negatives];
-      for (let i = 0; i < ids.length; i++) {
-        if (ranks[i] === OK) continue;
-        if (best.length >= k * 4 && ranks[i]! > rank[best[best.length - 1]!.class]) continue;
-        best.push(build(i));
-        if (best.length >= k * 8) {
-          best.sort(bySeverityFast);
-          best.length = k * 4;
-        }
-      }
-      return best.sort(bySeverityFast).slice(0, k);
-    },
-    *stream() {
-      yield* negatives;
-      for (let r = 0; r < CLASSES.length; r++) {
-        if (r === rank.negative) continue;
-        for (let i = 0; i < ids.length; i++) if (ranks[i] === r) yield build(i);
-      }
-    },
-    get rows() {
-      if (!all) {
-        all = [...negatives];
-        for (let i = 0; i < ids.length; i++) all.push(build(i));
-        all.sort(bySeverityFast);
-      }
+      return {
+        feed(from: number, to: number) {
+          for (let i = from; i < to; i++) {
+            if (ranks[i] === OK) continue;
+            if (best.length >= k * 4 && ranks[i]! > rank[best[best.length - 1]!.class]) continue;
+            best.push(build(i));
+            if (best.length >= k * 8) {
+              best.sort(bySeverityFast);
+              best.length = k * 4;
+            }
+          }
+        },
+        result: () => best.sort(bySeverityFast).slice(0, k),
+      };
+    };
+    const sortAll = (built: ResultRow[]) => {
+      all = built.sort(bySeverityFast);
       return all;
-    },
+    };
+    return {
+      summary,
+      count: ids.length + negatives.length,
+      top(k) {
+        // severity ranks first; within a rank the biggest value at risk / units: a bounded selection
+        const s = selector(k);
+        s.feed(0, ids.length);
+        return s.result();
+      },
+      async topPaced(k, pace) {
+        const s = selector(k);
+        for (let from = 0; from < ids.length; from += SLICE) {
+          s.feed(from, Math.min(ids.length, from + SLICE));
+          if (pace.due()) await pace.turn();
+        }
+        return s.result();
+      },
+      *stream(pace) {
+        yield* negatives;
+        for (let r = 0; r < CLASSES.length; r++) {
+          if (r === rank.negative) continue;
+          for (let i = 0; i < ids.length; i++) {
+            // the consumer (a file or stdout writer) gives the event loop its turns; a stopped run ends here
+            if ((i & 0xfff) === 0) pace?.check();
+            if (ranks[i] === r) yield build(i);
+          }
+        }
+      },
+      get rows() {
+        if (all) return all;
+        const built = [...negatives];
+        for (let i = 0; i < ids.length; i++) built.push(build(i));
+        return sortAll(built);
+      },
+      async rowsPaced(pace) {
+        if (all) return all;
+        const built = [...negatives];
+        for (let from = 0; from < ids.length; from += SLICE) {
+          for (let i = from, to = Math.min(ids.length, from + SLICE); i < to; i++) built.push(build(i));
+          if (pace.due()) await pace.turn();
+        }
+        all = await sortPaced(built, bySeverityFast, pace);
+        return all;
+      },
+    };
   };
+
+  return { channels: channels.length, keys: n, scan, done };
+}
+
+/** Items sorted natively per run before the runs are merged. */
+const RUN = 1 << 13;
+
+/**
+ * A stable sort (the same order as `Array.prototype.sort`) that gives the event loop a turn between
+ * steps: runs of 8,192 sorted natively, then merged pairwise, pass by pass. Millions of rows (--since,
+ * --publish) take seconds to sort; one native call would hold off Ctrl-C for all of them.
+ */
+export async function sortPaced<T>(items: T[], cmp: (a: T, b: T) => number, pace: Pace): Promise<T[]> {
+  const n = items.length;
+  if (n <= RUN) return items.sort(cmp);
+  let src = items;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const run = src.slice(lo, Math.min(n, lo + RUN)).sort(cmp);
+    for (let k = 0; k < run.length; k++) src[lo + k] = run[k]!;
+    if (pace.due()) await pace.turn();
+  }
+  let dst: T[] = new Array<T>(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width);
+      const hi = Math.min(n, lo + 2 * width);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // the left item first on ties: stable
+      while (i < mid && j < hi) dst[k++] = cmp(src[j]!, src[i]!) < 0 ? src[j++]! : src[i++]!;
+      while (i < mid) dst[k++] = src[i++]!;
+      while (j < hi) dst[k++] = src[j++]!;
+      if (pace.due()) await pace.turn();
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
 }
 
 /** Most severe first by class, value at risk and units; ties keep reading order (stable sort). */

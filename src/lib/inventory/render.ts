@@ -6,12 +6,14 @@ export function renderSummary(summary: Summary, drift: readonly ResultRow[], fai
   const classes = CLASSES.filter((c) => c !== 'ok');
   const channels = Object.keys(summary.byChannel).sort();
   const width = Math.max(10, ...channels.map((c) => c.length));
-  const lines = [`${'class'.padEnd(20)}${channels.map((c) => c.padStart(width + 2)).join('')}${'units'.padStart(10)}${'value'.padStart(12)}`];
+  // the value column only when some row has a price (a price column is mapped and filled)
+  const valued = Object.keys(summary.valueAtRisk).length > 0;
+  const lines = [`${'class'.padEnd(20)}${channels.map((c) => c.padStart(width + 2)).join('')}${'units'.padStart(10)}${valued ? 'value'.padStart(12) : ''}`];
   for (const c of [...classes, 'ok' as const]) {
     const counts = channels.map((ch) => String(summary.byChannel[ch]?.[c] ?? 0).padStart(width + 2)).join('');
     const value = summary.valueAtRisk[c] !== undefined ? summary.valueAtRisk[c]!.toFixed(2) : '';
     const label = failing.includes(c) ? out.style('red', c.padEnd(20)) : c.padEnd(20);
-    lines.push(`${label}${counts}${String(c === 'ok' ? '' : (summary.units[c] ?? 0)).padStart(10)}${value.padStart(12)}`);
+    lines.push(`${label}${counts}${String(c === 'ok' ? '' : (summary.units[c] ?? 0)).padStart(10)}${valued ? value.padStart(12) : ''}`.trimEnd());
   }
   if (drift.length) {
     lines.push('', 'most severe:');

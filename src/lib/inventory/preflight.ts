@@ -1,0 +1,150 @@
+/**
+ * What a reconcile is refused for before any source is read (exit 2 naming the flag or config key):
+ * output destinations that cannot take the rows, `--out -` where stdout is already taken, two outputs
+ * on one file, an output that would replace an input, and extra inputs (`--since`,
+ * `safetyStock.file`) that are missing or are not what they should be. A run that reads millions of
+ * rows must not find out at the end that it cannot write them.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { checkOutputFile, resolveOutputPath, STDOUT } from '../io/paths.js';
+import { shown } from '../util/sanitize.js';
+import { CLASSES, type ResultRow } from './reconcile.js';
+
+export interface Outputs {
+  /** `--out`: a file, or `-` for stdout. */
+  out?: string;
+  /** `--errors`: a file, or `-` for stdout. */
+  errors?: string;
+}
+
+const usage = (message: string, hint: string) => new RetailctlError('USAGE', message, { exitCode: ExitCode.Usage, hint });
+
+/** Deepest walk up to an existing directory (no real path is this deep). */
+const MAX_DEPTH = 256;
+
+/**
+ * Check `--out` and `--errors` before any work: each can be created where it points (a probe file,
+ * or directory when directories are missing, is created there and removed at once: `access()` says
+ * yes to root on /proc), neither is `-` when `--json` holds stdout, they are not one file, and
+ * neither is a file a source reads. `inputs` are the sources' local files (absolute) by source name.
+ */
+export async function checkOutputs(outputs: Outputs, opts: { cwd: string; json: boolean; inputs: Map<string, string[]> }): Promise<void> {
+  const given = (['--out', '--errors'] as const).map((flag) => ({ flag, value: flag === '--out' ? outputs.out : outputs.errors })).filter((o): o is { flag: '--out' | '--errors'; value: string } => Boolean(o.value));
+  for (const { flag, value } of given) {
+    if (value !== STDOUT) continue;
+    if (opts.json) throw usage(`${flag} -: stdout already carries the --json document`, `write the rows to a file (${flag} rows.csv), or leave out --json`);
+  }
+  if (given.length === 2 && given[0]!.value === STDOUT && given[1]!.value === STDOUT) throw usage('--out - and --errors -: both would write to stdout', 'send one of them to a file');
+  const targets: { flag: string; value: string; target: string }[] = [];
+  for (const { flag, value } of given) {
+    if (value === STDOUT) continue;
+    const absolute = path.resolve(opts.cwd, value);
+    await checkOutputFile(absolute, flag);
+    const target = await resolveOutputPath(absolute);
+    await probe(target, flag, value);
+    targets.push({ flag, value, target: await canonical(target) });
+  }
+  if (targets.length === 2 && targets[0]!.target === targets[1]!.target) {
+    throw usage(`--out ${shown(targets[0]!.value)} and --errors ${shown(targets[1]!.value)} are the same file: one would replace the other`, 'give --errors a file of its own');
+  }
+  for (const [source, files] of opts.inputs) {
+    const real = await Promise.all(files.map(canonical));
+    for (const t of targets) {
+      if (real.includes(t.target)) throw usage(`${t.flag} ${shown(t.value)} is a file that source ${source} reads: writing it would replace that export`, `point ${t.flag} at another file`);
+    }
+  }
+}
+
+/** `p` with symlinks resolved as far as it exists (the rest appended): equal for two names of one file. */
+async function canonical(p: string): Promise<string> {
+  const missing: string[] = [];
+  let at = path.resolve(p);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const real = await realpath(at).catch(() => undefined);
+    if (real) return path.join(real, ...missing.reverse());
+    missing.push(path.basename(at));
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  return path.resolve(p);
+}
+
+/**
+ * Create and remove something beside `target` where the writer will create its temp file: a file in
+ * its directory, or when that directory does not exist yet, a directory in the nearest existing one.
+ */
+async function probe(target: string, flag: string, value: string): Promise<void> {
+  let dir = path.dirname(target);
+  let missing = false;
+  for (let depth = 0; depth < MAX_DEPTH && !(await stat(dir).catch(() => undefined)); depth++) {
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+    missing = true;
+  }
+  const at = path.join(dir, `.${path.basename(target)}.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    if (missing) {
+      await mkdir(at);
+      await rmdir(at);
+    } else {
+      const handle = await open(at, 'wx');
+      await handle.close();
+      await rm(at, { force: true });
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw usage(`${flag} ${shown(value)}: cannot be created: ${dir} does not allow new ${missing ? 'directories' : 'files'} (${code})`, `point ${flag} at a file in a writable directory, or pass ${flag} - to write to stdout`);
+  }
+}
+
+/**
+ * Check an extra input file exists and can be read whole: a regular, readable file. `label` names the
+ * flag or config key (`--since`, `inventory.safetyStock.file`), `value` is the path as the user wrote it.
+ */
+export async function checkInputFile(file: string, label: string, value: string, hint: string): Promise<void> {
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw usage(`${label} ${shown(value)}: no such file`, hint);
+    throw usage(`${label} ${shown(value)}: cannot be read (${err.code ?? err.message})`, hint);
+  });
+  if (st.isDirectory()) throw usage(`${label} ${shown(value)}: is a directory, not a file`, hint);
+  // a device or FIFO could be read forever (/dev/zero) or block the run
+  if (!st.isFile()) throw usage(`${label} ${shown(value)}: is not a regular file (a device, FIFO or socket)`, hint);
+  try {
+    await access(file, constants.R_OK);
+  } catch {
+    throw usage(`${label} ${shown(value)}: is not readable by this user`, hint);
+  }
+}
+
+const SINCE_HINT = 'pass the file an earlier run wrote with --out results.json (leave --since out on a first run)';
+
+/**
+ * `--since`: the previous run's results, a JSON array of result rows written with `--out …json`.
+ * Read before any source, so that a wrong file is refused at once. Rows marked resolved are left out.
+ */
+export async function readPreviousResults(file: string, value: string): Promise<ResultRow[]> {
+  await checkInputFile(file, '--since', value, SINCE_HINT);
+  let doc: unknown;
+  try {
+    doc = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw usage(`--since ${shown(value)}: not a results file (it is not JSON: ${shown((err as Error).message, 120)})`, SINCE_HINT);
+  }
+  if (!Array.isArray(doc)) {
+    const what = doc && typeof doc === 'object' && 'summary' in doc ? 'it is a --json document, not the rows' : 'expected a JSON array of result rows';
+    throw usage(`--since ${shown(value)}: not a results file (${what})`, SINCE_HINT);
+  }
+  const classes: readonly string[] = CLASSES;
+  doc.forEach((row: unknown, i) => {
+    const r = row as Partial<Record<string, unknown>> | null;
+    const ok = r !== null && typeof r === 'object' && typeof r.sku === 'string' && typeof r.location === 'string' && typeof r.channel === 'string' && typeof r.class === 'string' && classes.includes(r.class);
+    if (!ok) throw usage(`--since ${shown(value)}: not a results file (entry ${i + 1} is not a result row with sku, location, channel and class)`, SINCE_HINT);
+  });
+  return (doc as (ResultRow & { change?: string })[]).filter((r) => r.change !== 'resolved');
+}

@@ -1,0 +1,99 @@
+/**
+ * What users open, on the built binary: the drift CSV in a spreadsheet (cells a spreadsheet would
+ * run as formulas are escaped, numbers stay numbers) and the terminal summary in CI (a sku holding
+ * ESC/OSC sequences is shown escaped, never sent to the terminal).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, spawnCli } from '../support/spawn-cli.js';
+
+function hasScript(): boolean {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const scriptAvailable = hasScript();
+if (!scriptAvailable) console.warn('skipping the terminal test: util-linux `script` is not installed, so no pseudo-terminal can be made');
+
+/** Run retailctl on a pseudo-terminal (stdout and stderr both on it); returns what the terminal showed. */
+function onTerminal(args: string[], cwd: string): Promise<{ code: number | null; screen: string }> {
+  const command = `stty cols 200 rows 40; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ${args.map((a) => JSON.stringify(a)).join(' ')}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.on('data', (c: Buffer) => (screen += c.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, screen });
+    });
+  });
+}
+
+const CONFIG = 'inventory:\n  sources:\n    wms: { path: wms.csv, role: warehouse, columns: { sku: sku, location: loc, onHand: qty } }\n    web: { path: web.csv, role: channel, columns: { sku: sku, location: loc, available: qty } }\n  failOn: [oversell]\n';
+
+/** Case directories, removed when the file is done. */
+const made: string[] = [];
+afterAll(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function workspace(wms: string, web: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-invout-e2e-'));
+  made.push(dir);
+  await writeFile(path.join(dir, 'retailctl.yaml'), CONFIG);
+  await writeFile(path.join(dir, 'wms.csv'), wms);
+  await writeFile(path.join(dir, 'web.csv'), web);
+  return dir;
+}
+
+describe('inventory --out drift.csv is safe to open in a spreadsheet', () => {
+  it('formula-leading skus get a leading quote; negative deltas stay plain numbers', async () => {
+    const skus = ['=HYPERLINK("http://x","y")', '+cmd', '@SUM(1+1)', '-2+3'];
+    const cell = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    // every sku undersold by 2: delta -2 on each row
+    const dir = await workspace(`sku,loc,qty\n${skus.map((s) => `${cell(s)},dfw1,10`).join('\n')}\n`, `sku,loc,qty\n${skus.map((s) => `${cell(s)},dfw1,8`).join('\n')}\n`);
+    const res = await spawnCli(['inventory', 'reconcile', '--out', 'drift.csv'], { cwd: dir, home: dir });
+    expect(res.code, res.stderr).toBe(0);
+    const text = await readFile(path.join(dir, 'drift.csv'), 'utf8');
+    const rows = parse(text, { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.sku).sort()).toEqual(skus.map((s) => `'${s}`).sort());
+    for (const r of rows) expect([r.class, r.expected, r.actual, r.delta]).toEqual(['undersell', '10', '8', '-2']);
+    // no cell of the file starts with a formula character, but the numbers
+    const cells = (parse(text) as string[][]).slice(1).flat();
+    expect(cells.filter((c) => /^[=+\-@\t\r]/.test(c))).toEqual(rows.map(() => '-2'));
+  });
+});
+
+describe('the terminal summary in CI', () => {
+  it('shows a sku holding ESC/OSC sequences escaped in the "most severe" list, on stdout', async () => {
+    const evil = 'EVIL\x1b]8;;http://x\x07click\x1b]8;;\x07\x1b[2J\x9b31m';
+    const dir = await workspace(`sku,loc,qty\n${evil},dfw1,10\n`, `sku,loc,qty\n${evil},dfw1,15\n`);
+    const res = await spawnCli(['inventory', 'reconcile'], { cwd: dir, home: dir, env: { CI: 'true' } });
+    expect(res.code, res.stderr).toBe(5);
+    expect(res.stdout).toContain('most severe:');
+    expect(res.stdout).not.toMatch(/[\x1b\x07\x9b]/);
+    expect(res.stdout).toContain('oversell            EVIL\\x1b]8;;http://x\\x07click\\x1b]8;;\\x07\\x1b[2J\\x9b31m @ dfw1: web offers 15, expected 10 (+5)');
+    // the rows on stdout (--out -) carry the sku as it is: it is data, not a message
+    const rows = await spawnCli(['inventory', 'reconcile', '--out', '-'], { cwd: dir, home: dir, env: { CI: 'true' } });
+    expect((parse(rows.stdout, { columns: true }) as { sku: string }[])[0]!.sku).toBe(evil);
+    expect(rows.stderr).not.toMatch(/[\x1b\x07\x9b]/);
+  });
+
+  it.skipIf(!scriptAvailable)('--out - on a terminal shows such a sku escaped too (piped, the rows are the data as it is)', async () => {
+    const evil = 'EVIL\x1b]8;;http://x\x07click\x1b]8;;\x07\x1b[2J';
+    const dir = await workspace(`sku,loc,qty\n${evil},dfw1,10\n`, `sku,loc,qty\n${evil},dfw1,15\n`);
+    const res = await onTerminal(['inventory', 'reconcile', '--out', '-'], dir);
+    expect(res.code, res.screen).toBe(5);
+    expect(res.screen).toContain('oversell,EVIL\\x1b]8;;http://x\\x07click');
+    expect(res.screen).not.toContain('\x1b]8');
+    expect(res.screen).not.toContain('\x1b[2J');
+    expect(res.screen).not.toContain('\x07');
+  });
+});
