@@ -5,9 +5,8 @@
  * `safetyStock.file`) that are missing or are not what they should be. A run that reads millions of
  * rows must not find out at the end that it cannot write them.
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { access, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { checkOutputFile, resolveOutputPath, STDOUT } from '../io/paths.js';
@@ -27,9 +26,8 @@ const usage = (message: string, hint: string) => new RetailctlError('USAGE', mes
 const MAX_DEPTH = 256;
 
 /**
- * Check `--out` and `--errors` before any work: each can be created where it points (a probe file,
- * or directory when directories are missing, is created there and removed at once: `access()` says
- * yes to root on /proc), neither is `-` when `--json` holds stdout, they are not one file, and
+ * Check `--out` and `--errors` before any work: each can be created where it points (checkOutputFile
+ * creates and removes it, or its first missing directory: `access()` says yes to root on /proc), neither is `-` when `--json` holds stdout, they are not one file, and
  * neither is a file a source reads. `inputs` are the sources' local files (absolute) by source name.
  */
 export async function checkOutputs(outputs: Outputs, opts: { cwd: string; json: boolean; inputs: Map<string, string[]> }): Promise<void> {
@@ -45,7 +43,6 @@ export async function checkOutputs(outputs: Outputs, opts: { cwd: string; json: 
     const absolute = path.resolve(opts.cwd, value);
     await checkOutputFile(absolute, flag);
     const target = await resolveOutputPath(absolute);
-    await probe(target, flag, value);
     targets.push({ flag, value, target: await canonical(target) });
   }
   if (targets.length === 2 && targets[0]!.target === targets[1]!.target) {
@@ -72,35 +69,6 @@ async function canonical(p: string): Promise<string> {
     at = up;
   }
   return path.resolve(p);
-}
-
-/**
- * Create and remove something beside `target` where the writer will create its temp file: a file in
- * its directory, or when that directory does not exist yet, a directory in the nearest existing one.
- */
-async function probe(target: string, flag: string, value: string): Promise<void> {
-  let dir = path.dirname(target);
-  let missing = false;
-  for (let depth = 0; depth < MAX_DEPTH && !(await stat(dir).catch(() => undefined)); depth++) {
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-    missing = true;
-  }
-  const at = path.join(dir, `.${path.basename(target)}.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    if (missing) {
-      await mkdir(at);
-      await rmdir(at);
-    } else {
-      const handle = await open(at, 'wx');
-      await handle.close();
-      await rm(at, { force: true });
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw usage(`${flag} ${shown(value)}: cannot be created: ${dir} does not allow new ${missing ? 'directories' : 'files'} (${code})`, `point ${flag} at a file in a writable directory, or pass ${flag} - to write to stdout`);
-  }
 }
 
 /**
