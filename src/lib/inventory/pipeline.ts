@@ -5,6 +5,7 @@ import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { writeRowsFile } from '../io/rows.js';
 import { DelimitedReader } from './delimited.js';
+import { checkSources, sourceLimits, type SourceStats } from './freshness.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcile, type ResultRow } from './reconcile.js';
 import { newRunId, parsePublishTarget, publishEvents, toEvent, type PublishResult } from './publish.js';
@@ -43,6 +44,7 @@ function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
     columns: s.columns,
     ...(s.format ? { format: s.format } : {}),
     locationMap: { ...(config.locationMap ?? {}), ...(s.locationMap ?? {}) },
+    limits: sourceLimits(s), // allowEmpty, maxAge, maxShrink (freshness.ts)
   }));
   for (const role of ['warehouse', 'channel'] as const) {
     if (!out.some((s) => s.role === role)) throw new RetailctlError('INVENTORY_CONFIG', `inventory.sources needs at least one ${role} source`, { exitCode: ExitCode.Usage });
@@ -88,12 +90,15 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   // One source after the other, warehouse first: keys get ids in the warehouse's order, and the
   // other exports (usually sorted the same way) then find each next key without a table probe.
   const order = { warehouse: 0, orders: 1, channel: 2 } as const;
+  const read: SourceStats[] = [];
   for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
     const t = Date.now();
     const source = store.addSource(spec.name, spec.role);
-    await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError });
+    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError }));
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
+  // --- source freshness (freshness.ts): stale or shrunk sources are refused (exit 5) before anything is written
+  const sourceCheck = await checkSources({ cwd: ctx.cwd, configFile: loaded.absolutePath, now: ctx.now(), sources, stats: read });
   const cwd = ctx.cwd;
   if (request.errors) await writeRowsFile(path.resolve(cwd, request.errors), errors, ['source', 'file', 'line', 'reason']);
   if (errors.length > request.maxErrors) {
@@ -160,6 +165,11 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   if (changes) text += `\nsince ${request.since}: ${changes.new} new, ${changes.persisting} persisting, ${changes.resolved} resolved`;
   if (published && !published.dryRun) text += `\npublished ${published.sent} of ${published.events} events to ${published.target} in ${published.calls} calls (run ${published.runId})${published.failed.length ? `; ${published.failed.length} FAILED after retries` : ''}`;
   const exitCode = published?.failed.length ? ExitCode.PartialFailure : failing.length ? ExitCode.CheckFailed : ExitCode.Ok;
+  // --- source freshness: this run's row counts are the next run's baseline (not a dry run's)
+  if (!ctx.options.dryRun) {
+    const problem = await sourceCheck.record();
+    if (problem) ctx.out.warn(problem);
+  }
   return { exitCode, data, text };
 }
 
