@@ -52,8 +52,10 @@ function parseS3(source: string, url: string): { bucket: string; key: string } {
   return { bucket: m[1]!, key: m[2]! };
 }
 
+/** Relative to the working directory when the file is under it, else absolute. */
 function showLocal(file: string, cwd: string): string {
-  return path.relative(cwd, file) || file;
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
 /** Why a local path cannot be read, in words (errno codes are kept for the curious). */
@@ -70,6 +72,8 @@ function localProblem(err: NodeJS.ErrnoException): string {
       return 'is a directory, not a file';
     case 'ELOOP':
       return 'too many levels of symbolic links';
+    case 'EIO':
+      return 'the disk or device failed to read it (EIO)';
     case 'ENAMETOOLONG':
       return 'the path is too long';
     default:

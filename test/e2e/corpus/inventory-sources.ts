@@ -62,6 +62,7 @@ const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
 export const cases: CorpusCase[] = [
   // --- a source that cannot be read
   source('inventory: a source file that does not exist (ENOENT)', { 'wms.csv': null }, 'source wms: cannot read wms.csv: no such file'),
+  source('inventory: a source file whose read fails (EIO)', {}, 'source wms: cannot read /proc/self/mem: the disk or device failed to read it (EIO)', { args: ['--source', 'wms=/proc/self/mem'] }),
   source('inventory: a source path that is a directory', { 'wms.csv': { dir: true } }, 'source wms: wms.csv is a directory, not a file'),
   source('inventory: a source glob that matches nothing', {}, 'source wms: no file matches exports/wms-*.csv', { paths: { wms: 'exports/wms-*.csv' } }),
   source('inventory: a --source path that does not exist', {}, 'source web: cannot read exports/web-2026-11-27.csv.gz: no such file', { args: ['--source', 'web=exports/web-2026-11-27.csv.gz'] }),
