@@ -259,6 +259,16 @@ describe('stale and shrunk sources are exit 5, before anything is written or pub
     expect((await cli(dir)).code).toBe(0);
   });
 
+  it('an s3:// source is as old as its LastModified', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'invsrc-aged' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'invsrc-aged', Key: 'wms.csv', Body: WMS }));
+    const dir = await workspace({ 'web.csv': WEB }, sourcesYaml({ maxAge: '1ms' }, {}, { wms: 's3://invsrc-aged/wms.csv', web: 'web.csv' }));
+    // the emulator's clock is real: the run's is moved a day on, so the object is a day old
+    const res = await runInProcess(['inventory', 'reconcile', '--config', 'retailctl.yaml', '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir, now: () => new Date(Date.now() + 86_400_000) });
+    expect(res.code, res.stderr).toBe(5);
+    expect(res.stderr).toMatch(/error: stale-source: source wms \(s3:\/\/invsrc-aged\/wms\.csv\) is 1d\S* old \(modified \S+\), older than its maxAge 1ms/);
+  });
+
   it('an asOf column is the age of the data, whatever the file time says', async () => {
     const rows = (at: string) => `item_code,site,qty_on_hand,exported_at\nSER-001,dfw1,50,${at}\nSER-002,dfw1,20,${at}\nSER-003,dfw1,9,${at}\nSER-004,dfw1,4,${at}\n`;
     const dir = await workspace({ 'wms.csv': rows('2026-11-25T02:00:00Z'), 'web.csv': WEB }, sourcesYaml({ asOf: 'exported_at', maxAge: '26h' }));

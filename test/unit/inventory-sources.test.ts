@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/lib/config/load.js';
 import { sourceLimits, sourceProblems, type SourceStats } from '../../src/lib/inventory/freshness.js';
-import { parseAsOf } from '../../src/lib/inventory/read.js';
+import { LineEndingCheck, parseAsOf } from '../../src/lib/inventory/read.js';
 import { parsePrice, parseQuantityBytes, parseQuantityText, parseQuantityValue, trimEnd, trimStart } from '../../src/lib/inventory/values.js';
 
 const bytes = (s: string) => {
@@ -63,6 +63,23 @@ describe('one quantity rule for every format', () => {
 describe('one trim rule for every format', () => {
   it.each(['SER-001\t', '\tSER-001', '  SER-001  ', 'SER-001\r', 'SER-001\n', '\u00a0SER-001\u00a0', '\u3000SER-001\u2003', '\ufeffSER-001', 'SER 001', 'SÉR-001\u202f', '\t \u00a0', '', 'é'])('bytes trimmed of %j equal String.prototype.trim', (text) => {
     expect(trimmedBytes(text)).toBe(text.trim());
+  });
+});
+
+describe('CR-only line endings', () => {
+  const crOnly = (...chunks: string[]) => {
+    const check = new LineEndingCheck();
+    return chunks.some((c) => check.crOnly(Buffer.from(c)));
+  };
+  it('are told from CRLF and LF, wherever the chunks split', () => {
+    expect(crOnly('sku,loc,qty\rA,dfw1,1\r')).toBe(true);
+    expect(crOnly('sku,loc,qty\r', 'A,dfw1,1\r')).toBe(true);
+    expect(crOnly('sku,loc', ',qty\rA,dfw1,1')).toBe(true);
+    expect(crOnly('sku,loc,qty\r\nA,dfw1,1\r\n')).toBe(false);
+    expect(crOnly('sku,loc,qty\r', '\nA,dfw1,1\r\n')).toBe(false);
+    expect(crOnly('sku,loc', ',qty\nA,"x\ry",1\n')).toBe(false); // a CR in a later field is data
+    expect(crOnly('sku,loc,qty\n', 'A\rB,dfw1,1\n')).toBe(false);
+    expect(crOnly('sku,loc,qty')).toBe(false);
   });
 });
 

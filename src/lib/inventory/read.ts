@@ -139,7 +139,7 @@ const CR = 0x0d;
  * Watches the bytes before the first line feed: a carriage return there that is not part of a CRLF
  * means the file uses CR-only line endings, which would read as one huge line.
  */
-class LineEndingCheck {
+export class LineEndingCheck {
   #done = false;
   #crAtEnd = false;
   /** True when the file uses CR-only line endings. */
