@@ -282,6 +282,7 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
     const at = { file: shown, line: 0 };
     /** The key after the previous row's: right whenever this export is sorted like the first one read. */
     let predicted = -1;
+    let rows = 0;
     const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
       raw: (r) => {
         if (!index) {
@@ -303,15 +304,18 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
           if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header, format);
           return;
         }
-        stats.rows++;
+        rows++;
         const skuAt = index.sku!;
         const locAt = index.location!;
         const qtyAt = index[quantityColumn]!;
         if (r.count <= Math.max(skuAt, locAt, qtyAt)) {
           return onError({ source: spec.name, file: shown, line: r.line, reason: `${r.count} field${r.count === 1 ? '' : 's'} where the header has more (wrong delimiter?)` });
         }
-        const skuStart = trimStart(r.buf, r.starts[skuAt]!, r.ends[skuAt]!);
-        const skuEnd = trimEnd(r.buf, skuStart, r.ends[skuAt]!);
+        // trimmed only when an end byte could start or end whitespace (a blank, a control, non-ASCII)
+        let skuStart = r.starts[skuAt]!;
+        let skuEnd = r.ends[skuAt]!;
+        if (skuStart < skuEnd && (r.buf[skuStart]! <= 0x20 || r.buf[skuStart]! >= 0x80)) skuStart = trimStart(r.buf, skuStart, skuEnd);
+        if (skuEnd > skuStart && (r.buf[skuEnd - 1]! <= 0x20 || r.buf[skuEnd - 1]! >= 0x80)) skuEnd = trimEnd(r.buf, skuStart, skuEnd);
         if (skuStart === skuEnd) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.sku}` });
         const location = locationOf(r, locAt);
         if (location < 0) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.location}` });
@@ -335,13 +339,17 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
         sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
       },
     });
-    for await (const chunk of stream) {
-      if (bytes === 0) sniff(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-      if (lineEndings.crOnly(chunk as Buffer)) throw crOnly();
-      reader.push(chunk as Buffer);
+    try {
+      for await (const chunk of stream) {
+        if (bytes === 0) sniff(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        if (lineEndings.crOnly(chunk as Buffer)) throw crOnly();
+        reader.push(chunk as Buffer);
+      }
+      reader.end();
+    } finally {
+      stats.rows += rows; // also the rows before a malformed line
     }
-    reader.end();
     if (!index && !spec.limits?.allowEmpty) throw empty(bytes === 0 ? 'is empty (0 bytes)' : 'has no header row, only blank lines');
     return done();
   }
