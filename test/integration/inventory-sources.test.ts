@@ -249,6 +249,14 @@ describe('stale and shrunk sources are exit 5, before anything is written or pub
     await expectRefused(dir, [], 5, 'shrunk-source: source wms has 4 rows, 60% fewer than the 10 of the previous run');
   });
 
+  it('row counts that cannot be kept: the run stands, with a warning that the next run cannot compare', async () => {
+    const dir = await workspace({ 'wms.csv': WMS, 'web.csv': WEB, '.retailctl': 'a file where the state directory would go' });
+    const res = await cli(dir, ['--out', 'drift.csv']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/warning: could not record the row counts in \.retailctl\/inventory\/row-counts\.json: .*; the next run cannot check for shrunk sources/);
+    expect(existsSync(path.join(dir, 'drift.csv'))).toBe(true);
+  });
+
   it('older than maxAge by mtime: stale-source, and --json says so', async () => {
     const dir = await workspace({ 'wms.csv': WMS, 'web.csv': WEB }, sourcesYaml({ maxAge: '26h' }), { 'wms.csv': hoursAgo(50) });
     const res = await expectRefused(dir, ['--json'], 5, 'stale-source: source wms (wms.csv) is 2d2h old (modified 2026-11-25T07:00:00Z), older than its maxAge 1d2h');

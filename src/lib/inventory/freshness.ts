@@ -134,7 +134,8 @@ async function readRowCounts(file: string, shownFile: string): Promise<RowCounts
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, configs: {} };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { version: 1, configs: {} };
     throw new RetailctlError('INVENTORY_STATE', `cannot read ${shownFile}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: `fix or remove ${shownFile} (the next run then has no row counts to compare with)` });
   }
   let doc: unknown;
