@@ -158,6 +158,11 @@ describe('exports that look broken are exit 2 with the reason', () => {
     await expectRefused(dir, [], 2, 'source wms (wms.csv): column "qty_on_hand" (onHand) appears 2 times in the header (columns 3, 4)');
   });
 
+  it('a key twice in a JSON Lines object', async () => {
+    const dir = await workspace({ 'wms.csv': WMS, 'web.jsonl': '{"SKU":"SER-001","Location":"dfw1","Available":5, "Available" : 0}\n' });
+    await expectRefused(dir, ['--source', 'web=web.jsonl'], 2, 'source web (web.jsonl): key "Available" (available) appears 2 times in the object on line 1');
+  });
+
   it('CR-only line endings, in CSV and in JSON Lines', async () => {
     const dir = await workspace({ 'wms.csv': WMS.replace(/\n/g, '\r'), 'web.csv': WEB, 'web.jsonl': '{"SKU":"SER-001","Location":"dfw1","Available":1}\r{"SKU":"SER-002","Location":"dfw1","Available":1}\r' });
     await expectRefused(dir, [], 2, 'source wms: wms.csv has CR-only line endings');

@@ -377,6 +377,12 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
         seenColumns = true;
         const missing = requiredColumns(spec).filter(([, physical]) => !(physical in record));
         if (missing.length) throw missingColumns(spec, shown, Object.keys(record));
+        // JSON.parse keeps the last of two equal keys without a word: the first object stands for the header
+        for (const [logical, physical] of Object.entries(spec.columns)) {
+          const key = new RegExp(`${JSON.stringify(physical).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'g');
+          const times = text.match(key)?.length ?? 0;
+          if (times > 1) throw inputError(spec, shown, `key "${quote(physical, 60)}" (${logical}) appears ${times} times in the object on line ${line}: which one to use is unclear`, 'fix the export so each key appears once per object', 'INVENTORY_COLUMN');
+        }
       }
       emit((logical) => (spec.columns[logical] ? record[spec.columns[logical]!] : undefined), line);
     };

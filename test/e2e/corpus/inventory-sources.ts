@@ -93,6 +93,7 @@ export const cases: CorpusCase[] = [
   source('inventory: a JSON export that is an empty array', { 'web.json': '[]\n' }, 'source web: web.json has no rows', { paths: { web: 'web.json' } }),
   source('inventory: a gzipped export that is empty inside', { 'web.csv.gz': gzipSync('') }, 'source web: web.csv.gz is empty (0 bytes)', { paths: { web: 'web.csv.gz' } }),
   source('inventory: a quantity column named twice in the header', { 'wms.csv': 'item_code,site,qty_on_hand,qty_on_hand\nSER-001,dfw1,50,5\n' }, 'column "qty_on_hand" (onHand) appears 2 times in the header (columns 3, 4)'),
+  source('inventory: a JSON Lines object with the quantity key twice', { 'web.jsonl': '{"SKU":"SER-001","Location":"dfw1","Available":45,"Available":0}\n' }, 'key "Available" (available) appears 2 times in the object on line 1', { paths: { web: 'web.jsonl' } }),
   source('inventory: an export with CR-only line endings', { 'wms.csv': WMS.replace(/\n/g, '\r') }, 'source wms: wms.csv has CR-only line endings'),
   source('inventory: a TSV saved as .csv', { 'wms.csv': WMS.replace(/,/g, '\t') }, /source wms \(wms\.csv\): missing columns .*the header looks tab-separated/, {
     check: ({ stderr }) => {
