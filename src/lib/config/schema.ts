@@ -242,12 +242,40 @@ const cdn = z
 
 // ---------- inventory (retailctl inventory reconcile) ----------
 
+/** `50%` → 0.5 (from 0% to 100%), or `false` (no limit). */
+const percentageOrOff = z.unknown().transform((value, ctx): number | false => {
+  if (value === false) return false;
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null;
+  if (!m || Number(m[1]) > 100) {
+    ctx.addIssue({ code: 'custom', message: `expected a percentage from 0% to 100% like 50% (or false), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return Number(m[1]) / 100;
+});
+
+/** A duration (`26h`, `1d12h`) in milliseconds, or `false` (no limit). */
+const durationOrOff = z.unknown().transform((value, ctx): number | false => {
+  if (value === false) return false;
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 26h, 90m or 1d12h (or false), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const inventorySource = z.strictObject({
   path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   role: z.enum(['warehouse', 'orders', 'channel']),
   columns: z.record(z.string(), z.string()),
   format: z.enum(['csv', 'tsv', 'jsonl', 'json']).optional(),
   locationMap: z.record(z.string(), z.string()).optional(),
+  /** An empty (0-byte) or header-only export is data (nothing in stock, no open orders), not a failed export. */
+  allowEmpty: z.boolean().optional(),
+  /** Refuse (exit 5, stale-source) an export older than this: its asOf column if mapped, else the file's mtime / S3 LastModified. */
+  maxAge: durationOrOff.optional(),
+  /** Refuse (exit 5, shrunk-source) a row count that fell by more than this since the previous run; default 50%, false = never. */
+  maxShrink: percentageOrOff.optional(),
 });
 
 const inventory = z.strictObject({
@@ -292,4 +320,5 @@ export type Campaign = z.output<typeof campaign>;
 export type CdnGroup = z.output<typeof cdnGroup>;
 export type CdnEndpoint = z.output<typeof cdnEndpoint>;
 export type InventoryConfig = z.output<typeof inventory>;
+export type InventorySourceConfig = z.output<typeof inventorySource>;
 export type ImagesConfig = z.output<typeof images>;

@@ -7,9 +7,11 @@ import { STDOUT } from '../io/paths.js';
 import { writeRowsFile } from '../io/rows.js';
 import { sanitizeText, shown } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader } from './delimited.js';
+import { checkSources, sourceLimits, type SourceStats } from './freshness.js';
 import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
-import { expandPaths, readSource, type RowError, type SourceSpec } from './read.js';
+import { findFiles } from './files.js';
+import { readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcilePaced, type ResultRow } from './reconcile.js';
 import { newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
@@ -47,6 +49,7 @@ function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
     columns: s.columns,
     ...(s.format ? { format: s.format } : {}),
     locationMap: { ...(config.locationMap ?? {}), ...(s.locationMap ?? {}) },
+    limits: sourceLimits(s), // allowEmpty, maxAge, maxShrink (freshness.ts)
   }));
   for (const role of ['warehouse', 'channel'] as const) {
     if (!out.some((s) => s.role === role)) throw new RetailctlError('INVENTORY_CONFIG', `inventory.sources needs at least one ${role} source`, { exitCode: ExitCode.Usage });
@@ -87,9 +90,12 @@ async function safetyStockOf(config: InventoryConfig, resolve: (p: string) => st
 }
 
 /** The local files each source reads (absolute; s3:// sources have none), to keep outputs off them. */
-async function localInputs(sources: SourceSpec[], resolve: (p: string) => string): Promise<Map<string, string[]>> {
+async function localInputs(sources: SourceSpec[], resolve: (p: string) => string, cwd: string): Promise<Map<string, string[]>> {
   const inputs = new Map<string, string[]>();
-  for (const spec of sources) inputs.set(spec.name, (await expandPaths(spec, resolve)).filter((p) => !p.startsWith('s3://')));
+  for (const spec of sources) {
+    const local = spec.paths.filter((p) => !p.startsWith('s3://'));
+    inputs.set(spec.name, (await findFiles(spec.name, local, { resolve, cwd })).map((f) => f.file));
+  }
   return inputs;
 }
 
@@ -113,7 +119,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const cwd = ctx.cwd;
 
   // Before any source is read: every output can be written, every extra input is what it should be.
-  await checkOutputs({ out: request.out, errors: request.errors }, { cwd, json: ctx.options.json, inputs: await localInputs(sources, loaded.resolve) });
+  await checkOutputs({ out: request.out, errors: request.errors }, { cwd, json: ctx.options.json, inputs: await localInputs(sources, loaded.resolve, cwd) });
   const previous = request.since ? await readPreviousResults(path.resolve(cwd, request.since), request.since) : undefined;
   const target = request.publish ? parsePublishTarget(request.publish) : undefined;
   const safetyStock = await safetyStockOf(config, loaded.resolve);
@@ -134,13 +140,16 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   // One source after the other, warehouse first: keys get ids in the warehouse's order, and the
   // other exports (usually sorted the same way) then find each next key without a table probe.
   const order = { warehouse: 0, orders: 1, channel: 2 } as const;
+  const read: SourceStats[] = [];
   for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
     const t = Date.now();
     const source = store.addSource(spec.name, spec.role);
-    await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError });
+    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError }));
     pace.check();
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
+  // --- source freshness (freshness.ts): stale or shrunk sources are refused (exit 5) before anything is written
+  const sourceCheck = await checkSources({ cwd: ctx.cwd, configFile: loaded.absolutePath, now: ctx.now(), sources, stats: read });
   if (request.errors) await writeRowsFile(request.errors === STDOUT ? STDOUT : path.resolve(cwd, request.errors), stoppable(errors, pace), ['source', 'file', 'line', 'reason'], toStdout);
   if (errors.length > request.maxErrors) {
     throw new RetailctlError('INVENTORY_INPUT', `${errors.length} bad row${errors.length === 1 ? '' : 's'} in the inputs (--max-errors ${request.maxErrors})`, {
@@ -213,6 +222,11 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   if (changes) text += `\nsince ${request.since}: ${changes.new} new, ${changes.persisting} persisting, ${changes.resolved} resolved`;
   if (published && !published.dryRun) text += `\npublished ${published.sent} of ${published.events} events to ${published.target} in ${published.calls} calls (run ${published.runId})${published.failed.length ? `; ${published.failed.length} FAILED after retries` : ''}`;
   const exitCode = published?.failed.length ? ExitCode.PartialFailure : failing.length ? ExitCode.CheckFailed : ExitCode.Ok;
+  // --- source freshness: this run's row counts are the next run's baseline (not a dry run's)
+  if (!ctx.options.dryRun) {
+    const problem = await sourceCheck.record();
+    if (problem) ctx.out.warn(problem);
+  }
   // with --out - stdout holds only the rows: the summary is a message on stderr
   if (stdoutTaken && !ctx.options.json) {
     ctx.out.info(`summary (the rows are on stdout):\n${text}`);

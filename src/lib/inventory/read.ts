@@ -1,11 +1,14 @@
-import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { StringDecoder } from 'node:string_decoder';
+import { DateTime } from 'luxon';
 import type { AwsClients } from '../aws/context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { shown as quote } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader, field, type RawRecord } from './delimited.js';
+import { findFiles, openInput, readFailure, type InputFile } from './files.js';
+import type { FileStats, SourceLimits, SourceStats } from './freshness.js';
 import type { InventoryStore, SourceData } from './reconcile.js';
+import { describeValue, keyText, parsePrice, parseQuantityBytes, parseQuantityText, parseQuantityValue, trimEnd, trimStart } from './values.js';
 
 /** The logical columns each role needs (config `columns` maps them to the file's own names). */
 export const ROLE_COLUMNS = {
@@ -30,11 +33,13 @@ export interface SourceSpec {
   role: Role;
   /** Local paths, globs, or s3://bucket/key (resolved against the config's directory). */
   paths: string[];
-  /** Logical column → the file's column name: sku, location, onHand | reserved | available, price. */
+  /** Logical column → the file's column name: sku, location, onHand | reserved | available, price, asOf. */
   columns: Record<string, string>;
   format?: 'csv' | 'tsv' | 'jsonl' | 'json';
   /** Location renames for this source (applied after the global ones). */
   locationMap: Record<string, string>;
+  /** allowEmpty, maxAge, maxShrink (defaults: refuse empty exports, no age limit, 50%). */
+  limits?: SourceLimits;
 }
 
 /** One parsed row. */
@@ -66,49 +71,35 @@ function formatOf(file: string, declared?: SourceSpec['format']): NonNullable<So
   return 'csv';
 }
 
-/** Expand globs and resolve paths; s3:// paths pass through. */
-export async function expandPaths(spec: SourceSpec, resolve: ReadOptions['resolve']): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of spec.paths) {
-    if (p.startsWith('s3://')) {
-      out.push(p);
-      continue;
-    }
-    const absolute = resolve(p);
-    if (/[*?[\]{}]/.test(p)) {
-      const { glob } = await import('tinyglobby');
-      const matches = (await glob(absolute.split(path.sep).join('/'), { absolute: true })).sort();
-      if (matches.length === 0) throw new RetailctlError('INVENTORY_NO_FILES', `source ${spec.name}: no file matches ${p}`, { exitCode: ExitCode.Usage });
-      out.push(...matches);
-    } else {
-      out.push(absolute);
-    }
-  }
-  return out;
+/** A user's mistake in one source's file (exit 2), named `source <name> (<file>): …`. */
+function inputError(spec: SourceSpec, file: string, message: string, hint: string, code = 'INVENTORY_READ'): RetailctlError {
+  return new RetailctlError(code, `source ${spec.name} (${quote(file)}): ${message}`, { exitCode: ExitCode.Usage, hint });
 }
 
-async function openStream(file: string, opts: ReadOptions): Promise<Readable> {
-  let stream: Readable;
-  if (file.startsWith('s3://')) {
-    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(file);
-    if (!m) throw new RetailctlError('INVENTORY_PATH', `not an s3://bucket/key path: ${file}`, { exitCode: ExitCode.Usage });
-    if (!opts.aws) throw new RetailctlError('INTERNAL', 's3 source without an AWS context');
-    const s3 = await (await opts.aws()).client('s3');
-    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-    const res = await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }), { abortSignal: opts.signal });
-    stream = res.Body as Readable;
-  } else {
-    stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  }
-  return file.toLowerCase().endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+/** The same, said of the file: `source <name>: <file> <predicate>`. */
+function fileError(spec: SourceSpec, file: string, predicate: string, hint: string, code = 'INVENTORY_READ'): RetailctlError {
+  return new RetailctlError(code, `source ${spec.name}: ${quote(file)} ${predicate}`, { exitCode: ExitCode.Usage, hint });
 }
 
-function missingColumns(spec: SourceSpec, file: string, available: string[]): RetailctlError {
+/** What a header that is one field holding another delimiter looks like, for the missing-columns message. */
+function delimiterGuess(spec: SourceSpec, format: string, header: string[]): { note: string; hint: string } | undefined {
+  if (header.length !== 1) return undefined;
+  const only = header[0]!;
+  if (format !== 'tsv' && only.includes('\t')) return { note: 'the header looks tab-separated', hint: `set format: tsv under inventory.sources.${spec.name} in the config (or name the file .tsv)` };
+  if (format === 'tsv' && only.includes(',')) return { note: 'the header looks comma-separated', hint: `set format: csv under inventory.sources.${spec.name} in the config (or name the file .csv)` };
+  if (only.includes(';')) return { note: 'the header looks semicolon-separated', hint: 'export it with commas (CSV) or tabs (TSV): those are the delimiters retailctl reads' };
+  return undefined;
+}
+
+function missingColumns(spec: SourceSpec, file: string, available: string[], format = 'json'): RetailctlError {
   const needed = requiredColumns(spec).filter(([, physical]) => !available.includes(physical));
-  return new RetailctlError(
+  const guess = format === 'csv' || format === 'tsv' ? delimiterGuess(spec, format, available) : undefined;
+  return inputError(
+    spec,
+    file,
+    `missing column${needed.length > 1 ? 's' : ''} ${needed.map(([logical, physical]) => `"${physical}" (${logical})`).join(', ')}; the file has: ${available.map((c) => `"${quote(c, 60)}"`).join(', ')}${guess ? `; ${guess.note}` : ''}`,
+    guess?.hint ?? `fix inventory.sources.${spec.name}.columns in the config`,
     'INVENTORY_COLUMN',
-    `source ${spec.name} (${file}): missing column${needed.length > 1 ? 's' : ''} ${needed.map(([logical, physical]) => `"${physical}" (${logical})`).join(', ')}; the file has: ${available.map((c) => `"${c}"`).join(', ')}`,
-    { exitCode: ExitCode.Usage, hint: `fix inventory.sources.${spec.name}.columns in the config` },
   );
 }
 
@@ -122,6 +113,17 @@ function requiredColumns(spec: SourceSpec): [string, string][] {
   });
 }
 
+/** What an export with no rows would make of the reconciliation, for the message. */
+const EMPTY_EFFECT: Record<Role, string> = {
+  warehouse: 'every channel row would look like an unknown sku',
+  orders: 'nothing would count as reserved',
+  channel: 'every sku would look missing in the channel',
+};
+
+function emptyHint(spec: SourceSpec): string {
+  return `check the export (did it fail?); if an empty export is normal for this source, set allowEmpty: true under inventory.sources.${spec.name}`;
+}
+
 /** Where a source's rows go. */
 export interface RowSink {
   store: InventoryStore;
@@ -130,207 +132,310 @@ export interface RowSink {
   onError: (e: RowError) => void;
 }
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
+const LF = 0x0a;
+const CR = 0x0d;
 
-/** A whole number from bytes (optional sign, surrounding blanks), or NaN. */
-function parseInteger(buf: Uint8Array, start: number, end: number): number {
-  while (start < end && (buf[start] === SPACE || buf[start] === TAB)) start++;
-  while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--;
-  if (start >= end) return Number.NaN;
-  let sign = 1;
-  if (buf[start] === MINUS || buf[start] === PLUS) {
-    if (buf[start] === MINUS) sign = -1;
-    start++;
-    if (start >= end) return Number.NaN;
+/**
+ * Watches the bytes before the first line feed: a carriage return there that is not part of a CRLF
+ * means the file uses CR-only line endings, which would read as one huge line.
+ */
+export class LineEndingCheck {
+  #done = false;
+  #crAtEnd = false;
+  /** True when the file uses CR-only line endings. */
+  crOnly(chunk: Buffer): boolean {
+    if (this.#done || chunk.length === 0) return false;
+    if (this.#crAtEnd) {
+      this.#done = true;
+      return chunk[0] !== LF;
+    }
+    const lf = chunk.indexOf(LF);
+    const cr = chunk.indexOf(CR);
+    if (lf >= 0) this.#done = true;
+    if (cr < 0 || (lf >= 0 && cr > lf)) return false;
+    if (lf >= 0) return cr !== lf - 1;
+    if (cr < chunk.length - 1) return true;
+    this.#crAtEnd = true;
+    return false;
   }
-  if (end - start > 15) return Number.NaN;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const d = buf[i]! - 0x30;
-    if (d < 0 || d > 9) return Number.NaN;
-    n = n * 10 + d;
+}
+
+/** `2026-11-27T02:00:00Z`, `2026-11-27T02:00:00+01:00`, `2026-11-27 02:00:00` (UTC without an offset), `2026-11-27`. */
+export function parseAsOf(text: string): number {
+  const t = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return Number.NaN;
+  const d = DateTime.fromISO(t.length > 10 && t[10] === ' ' ? `${t.slice(0, 10)}T${t.slice(11)}` : t, { zone: 'utc' });
+  return d.isValid ? d.toMillis() : Number.NaN;
+}
+
+/** The newest `asOf` of a file, kept cheaply: a value repeated row after row is parsed once. */
+class AsOfTracker {
+  #last: string | undefined;
+  #lastMs = Number.NaN;
+  newest = Number.NaN;
+  /** False when `text` is not a date-time. */
+  see(text: string): boolean {
+    if (text !== this.#last) {
+      this.#last = text;
+      this.#lastMs = parseAsOf(text);
+    }
+    if (Number.isNaN(this.#lastMs)) return false;
+    if (!(this.#lastMs <= this.newest)) this.newest = this.#lastMs;
+    return true;
   }
-  return sign * n;
 }
 
 /**
  * Stream every row of a source into the store; bad rows go to the sink's `onError` and reading
- * continues. A missing column or an unreadable file is fatal (exit 2). CSV and TSV take a fast
- * path on raw bytes: no string is built for the sku or the location of a row.
+ * continues. A missing or duplicated column, an unreadable file, an empty export (unless the source
+ * allows it) and CR-only line endings are fatal (exit 2). CSV and TSV take a fast path on raw bytes:
+ * no string is built for the sku or the location of a row. Returns what the freshness checks need.
  */
-export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowSink): Promise<void> {
-  const onError = sink.onError;
-  const onRow = (row: SourceRow) => sink.store.add(sink.source, row, sink.duplicates, onError);
-  const quantityColumn = ROLE_COLUMNS[spec.role].quantity;
-  const files = await expandPaths(spec, opts.resolve);
-  for (const file of files) {
-    const shown = file.startsWith('s3://') ? file : path.relative(opts.cwd, file) || file;
-    const format = formatOf(file, spec.format);
-    let stream: Readable;
+export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowSink): Promise<SourceStats> {
+  const inputs = await findFiles(spec.name, spec.paths, opts);
+  const stats: SourceStats = { name: spec.name, rows: 0, files: [] };
+  for (const input of inputs) {
+    const opened = await openInput(spec.name, input, opts);
+    const file: FileStats = { shown: input.shown, rows: 0, ...(opened.modified ? { modified: opened.modified } : {}) };
     try {
-      stream = await openStream(file, opts);
+      await readFile(spec, input, opened.stream, file, sink, formatOf(input.file, spec.format), opts.signal);
     } catch (err) {
-      if (err instanceof RetailctlError) throw err;
-      throw new RetailctlError('INVENTORY_READ', `source ${spec.name}: cannot read ${shown}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, cause: err });
+      if (err instanceof DelimitedError) sink.onError({ source: spec.name, file: input.shown, line: err.line, reason: `${err.reason}: the rest of the file cannot be read` });
+      else throw readFailure(spec.name, input, err, opts.signal);
     }
-
-    const emit = (get: (logical: string) => unknown, line: number) => {
-      const sku = String(get('sku') ?? '').trim();
-      const rawLocation = String(get('location') ?? '').trim();
-      const rawQty = get(quantityColumn);
-      if (!sku) return onError({ source: spec.name, file: shown, line, reason: `empty ${spec.columns.sku}` });
-      if (!rawLocation) return onError({ source: spec.name, file: shown, line, reason: `empty ${spec.columns.location}` });
-      const quantity = typeof rawQty === 'number' ? rawQty : Number(String(rawQty ?? '').trim());
-      if (rawQty === undefined || rawQty === null || String(rawQty).trim() === '' || !Number.isInteger(quantity)) {
-        return onError({ source: spec.name, file: shown, line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${JSON.stringify(rawQty ?? '')}` });
-      }
-      const row: SourceRow = { sku, location: spec.locationMap[rawLocation] ?? rawLocation, quantity, file: shown, line };
-      if (spec.columns.price) {
-        const price = Number(get('price'));
-        if (Number.isFinite(price)) row.price = price;
-      }
-      onRow(row);
-    };
-
-    try {
-      if (format === 'csv' || format === 'tsv') {
-        let index: Record<string, number> | undefined;
-        // raw location bytes → location id (after the location map); exports have few locations
-        const locationCache: { bytes: Buffer; id: number }[] = [];
-        const locationOf = (r: RawRecord, i: number): number => {
-          const start = r.starts[i]!;
-          const end = r.ends[i]!;
-          const len = end - start;
-          if (!r.escaped[i]) {
-            outer: for (const entry of locationCache) {
-              if (entry.bytes.length !== len) continue;
-              for (let k = 0; k < len; k++) if (entry.bytes[k] !== r.buf[start + k]) continue outer;
-              return entry.id;
-            }
-          }
-          const raw = field(r, i).trim();
-          const id = raw ? sink.store.locationId(spec.locationMap[raw] ?? raw) : -1;
-          if (!r.escaped[i] && locationCache.length < 256) locationCache.push({ bytes: Buffer.from(r.buf.subarray(start, end)), id });
-          return id;
-        };
-        const at = { file: shown, line: 0 };
-        /** The key after the previous row's: right whenever this export is sorted like the first one read. */
-        let predicted = -1;
-        const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
-          raw: (r) => {
-            if (!index) {
-              const header = Array.from({ length: r.count }, (_, i) => field(r, i).trim());
-              index = {};
-              for (const [logical, physical] of Object.entries(spec.columns)) {
-                const k = header.indexOf(physical);
-                if (k >= 0) index[logical] = k;
-              }
-              if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header);
-              return;
-            }
-            const skuAt = index.sku!;
-            const locAt = index.location!;
-            const qtyAt = index[quantityColumn]!;
-            if (r.count <= Math.max(skuAt, locAt, qtyAt)) {
-              return onError({ source: spec.name, file: shown, line: r.line, reason: `${r.count} field${r.count === 1 ? '' : 's'} where the header has more (wrong delimiter?)` });
-            }
-            let skuStart = r.starts[skuAt]!;
-            let skuEnd = r.ends[skuAt]!;
-            while (skuStart < skuEnd && r.buf[skuStart] === SPACE) skuStart++;
-            while (skuEnd > skuStart && r.buf[skuEnd - 1] === SPACE) skuEnd--;
-            if (skuStart === skuEnd) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.sku}` });
-            const location = locationOf(r, locAt);
-            if (location < 0) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.location}` });
-            const quantity = r.escaped[qtyAt] ? Number(field(r, qtyAt)) : parseInteger(r.buf, r.starts[qtyAt]!, r.ends[qtyAt]!);
-            if (!Number.isInteger(quantity)) {
-              return onError({ source: spec.name, file: shown, line: r.line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${JSON.stringify(field(r, qtyAt))}` });
-            }
-            let price: number | undefined;
-            if (index.price !== undefined && index.price < r.count) {
-              const p = Number(field(r, index.price));
-              if (Number.isFinite(p)) price = p;
-            }
-            const keys = sink.store.keys;
-            let id: number;
-            if (r.escaped[skuAt]) id = keys.internString(field(r, skuAt).trim(), location);
-            else if (keys.matches(predicted, r.buf, skuStart, skuEnd, location)) id = predicted;
-            else id = keys.intern(r.buf, skuStart, skuEnd, location);
-            predicted = id + 1;
-            at.line = r.line;
-            sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
-          },
-        });
-        for await (const chunk of stream) {
-          opts.signal?.throwIfAborted(); // Ctrl-C / SIGTERM: stop between chunks (each is ~1 MB of work)
-          reader.push(chunk as Buffer);
-        }
-        reader.end();
-      } else if (format === 'jsonl') {
-        let pending = '';
-        let line = 0;
-        const handle = (text: string) => {
-          line++;
-          if (!text.trim()) return;
-          let doc: unknown;
-          try {
-            doc = JSON.parse(text);
-          } catch (err) {
-            return onError({ source: spec.name, file: shown, line, reason: `not valid JSON: ${(err as Error).message}` });
-          }
-          if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return onError({ source: spec.name, file: shown, line, reason: 'not a JSON object' });
-          const record = doc as Record<string, unknown>;
-          if (!seenColumns) {
-            seenColumns = true;
-            const missing = requiredColumns(spec).filter(([, physical]) => !(physical in record));
-            if (missing.length) throw missingColumns(spec, shown, Object.keys(record));
-          }
-          emit((logical) => (spec.columns[logical] ? record[spec.columns[logical]!] : undefined), line);
-        };
-        let seenColumns = false;
-        stream.setEncoding('utf8');
-        for await (const chunk of stream) {
-          opts.signal?.throwIfAborted();
-          pending += chunk as string;
-          let nl: number;
-          while ((nl = pending.indexOf('\n')) >= 0) {
-            handle(pending.slice(0, nl).replace(/\r$/, ''));
-            pending = pending.slice(nl + 1);
-          }
-        }
-        if (pending) handle(pending.replace(/\r$/, ''));
-      } else {
-        // a JSON array is read whole (use JSON Lines for large exports)
-        let text = '';
-        stream.setEncoding('utf8');
-        for await (const chunk of stream) {
-          opts.signal?.throwIfAborted();
-          text += chunk as string;
-        }
-        let doc: unknown;
-        try {
-          doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-        } catch (err) {
-          throw new RetailctlError('INVENTORY_READ', `source ${spec.name}: ${shown} is not valid JSON: ${(err as Error).message}`, { exitCode: ExitCode.Usage });
-        }
-        if (!Array.isArray(doc)) throw new RetailctlError('INVENTORY_READ', `source ${spec.name}: ${shown} is not a JSON array of objects`, { exitCode: ExitCode.Usage });
-        doc.forEach((record, i) => {
-          if (i === 0 && record && typeof record === 'object') {
-            const missing = requiredColumns(spec).filter(([, physical]) => !(physical in (record as object)));
-            if (missing.length) throw missingColumns(spec, shown, Object.keys(record as object));
-          }
-          const r = (record ?? {}) as Record<string, unknown>;
-          emit((logical) => (spec.columns[logical] ? r[spec.columns[logical]!] : undefined), i + 1);
-        });
-      }
-    } catch (err) {
-      if (err instanceof DelimitedError) {
-        onError({ source: spec.name, file: shown, line: err.line, reason: `${err.reason}: the rest of the file cannot be read` });
-        continue;
-      }
-      throw err;
-    }
+    stats.files.push(file);
+    stats.rows += file.rows;
   }
+  if (stats.rows === 0 && !spec.limits?.allowEmpty) {
+    const which = stats.files.length === 1 ? `${quote(stats.files[0]!.shown)} has` : `its ${stats.files.length} files have`;
+    const delimited = inputs.every((f) => ['csv', 'tsv'].includes(formatOf(f.file, spec.format)));
+    throw new RetailctlError('INVENTORY_EMPTY', `source ${spec.name}: ${which} ${delimited ? 'a header but no rows' : 'no rows'}: ${EMPTY_EFFECT[spec.role]}`, { exitCode: ExitCode.Usage, hint: emptyHint(spec) });
+  }
+  return stats;
+}
+
+async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, stats: FileStats, sink: RowSink, format: NonNullable<SourceSpec['format']>, signal?: AbortSignal): Promise<void> {
+  const shown = input.shown;
+  const onError = sink.onError;
+  const quantityColumn = ROLE_COLUMNS[spec.role].quantity;
+  const asOf = spec.columns.asOf ? new AsOfTracker() : undefined;
+  let bytes = 0;
+  const empty = (what: string) => fileError(spec, shown, `${what}: ${EMPTY_EFFECT[spec.role]}`, emptyHint(spec), 'INVENTORY_EMPTY');
+  const crOnly = () =>
+    fileError(spec, shown, 'has CR-only line endings (classic Mac OS style), so it would read as one line', "save it with LF or CRLF line endings (e.g. tr '\\r' '\\n' < in.csv > out.csv)", 'INVENTORY_LINE_ENDINGS');
+  const lineEndings = new LineEndingCheck();
+  /** A compressed file read as text gives a garbled header: say what it is instead. */
+  const sniff = (first: Buffer) => {
+    if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b && !input.file.toLowerCase().endsWith('.gz')) {
+      throw fileError(spec, shown, 'is gzip-compressed, but its name does not end in .gz', `name it ${quote(shown)}.gz (or decompress it)`);
+    }
+  };
+  const done = () => {
+    if (asOf && !Number.isNaN(asOf.newest)) stats.asOf = new Date(asOf.newest);
+  };
+
+  const emit = (get: (logical: string) => unknown, line: number) => {
+    stats.rows++;
+    const rawSku = get('sku');
+    const sku = keyText(rawSku);
+    if (sku === undefined && rawSku !== undefined && rawSku !== null) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns.sku} is not text: ${describeValue(rawSku)}` });
+    if (!sku) return onError({ source: spec.name, file: shown, line, reason: `empty ${spec.columns.sku}` });
+    const rawLocation = get('location');
+    const location = keyText(rawLocation);
+    if (location === undefined && rawLocation !== undefined && rawLocation !== null) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns.location} is not text: ${describeValue(rawLocation)}` });
+    if (!location) return onError({ source: spec.name, file: shown, line, reason: `empty ${spec.columns.location}` });
+    const rawQty = get(quantityColumn);
+    const quantity = parseQuantityValue(rawQty);
+    if (Number.isNaN(quantity)) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${describeValue(rawQty)}` });
+    if (asOf) {
+      const raw = get('asOf');
+      if (typeof raw !== 'string' || !asOf.see(raw)) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns.asOf} is not a date-time like 2026-11-27T02:00:00Z: ${describeValue(raw)}` });
+    }
+    const row: SourceRow = { sku, location: spec.locationMap[location] ?? location, quantity, file: shown, line };
+    if (spec.columns.price) {
+      const price = parsePrice(get('price'));
+      if (price !== undefined) row.price = price;
+    }
+    sink.store.add(sink.source, row, sink.duplicates, onError);
+  };
+
+  if (format === 'csv' || format === 'tsv') {
+    let index: Record<string, number> | undefined;
+    // raw location bytes → location id (after the location map); exports have few locations
+    const locationCache: { bytes: Buffer; id: number }[] = [];
+    const locationOf = (r: RawRecord, i: number): number => {
+      const start = r.starts[i]!;
+      const end = r.ends[i]!;
+      const len = end - start;
+      if (!r.escaped[i]) {
+        outer: for (const entry of locationCache) {
+          if (entry.bytes.length !== len) continue;
+          for (let k = 0; k < len; k++) if (entry.bytes[k] !== r.buf[start + k]) continue outer;
+          return entry.id;
+        }
+      }
+      const raw = field(r, i).trim();
+      const id = raw ? sink.store.locationId(spec.locationMap[raw] ?? raw) : -1;
+      if (!r.escaped[i] && locationCache.length < 256) locationCache.push({ bytes: Buffer.from(r.buf.subarray(start, end)), id });
+      return id;
+    };
+    const at = { file: shown, line: 0 };
+    /** The key after the previous row's: right whenever this export is sorted like the first one read. */
+    let predicted = -1;
+    let rows = 0;
+    const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
+      raw: (r) => {
+        if (!index) {
+          const header = Array.from({ length: r.count }, (_, i) => field(r, i).trim());
+          index = {};
+          for (const [logical, physical] of Object.entries(spec.columns)) {
+            const at = header.flatMap((name, k) => (name === physical ? [k] : []));
+            if (at.length > 1) {
+              throw inputError(
+                spec,
+                shown,
+                `column "${quote(physical, 60)}" (${logical}) appears ${at.length} times in the header (columns ${at.map((k) => k + 1).join(', ')}): which one to use is unclear`,
+                'fix the export so each column name appears once',
+                'INVENTORY_COLUMN',
+              );
+            }
+            if (at.length === 1) index[logical] = at[0]!;
+          }
+          if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header, format);
+          return;
+        }
+        rows++;
+        const skuAt = index.sku!;
+        const locAt = index.location!;
+        const qtyAt = index[quantityColumn]!;
+        if (r.count <= Math.max(skuAt, locAt, qtyAt)) {
+          return onError({ source: spec.name, file: shown, line: r.line, reason: `${r.count} field${r.count === 1 ? '' : 's'} where the header has more (wrong delimiter?)` });
+        }
+        // trimmed only when an end byte could start or end whitespace (a blank, a control, non-ASCII)
+        let skuStart = r.starts[skuAt]!;
+        let skuEnd = r.ends[skuAt]!;
+        if (skuStart < skuEnd && (r.buf[skuStart]! <= 0x20 || r.buf[skuStart]! >= 0x80)) skuStart = trimStart(r.buf, skuStart, skuEnd);
+        if (skuEnd > skuStart && (r.buf[skuEnd - 1]! <= 0x20 || r.buf[skuEnd - 1]! >= 0x80)) skuEnd = trimEnd(r.buf, skuStart, skuEnd);
+        if (skuStart === skuEnd) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.sku}` });
+        const location = locationOf(r, locAt);
+        if (location < 0) return onError({ source: spec.name, file: shown, line: r.line, reason: `empty ${spec.columns.location}` });
+        const quantity = r.escaped[qtyAt] ? parseQuantityText(field(r, qtyAt)) : parseQuantityBytes(r.buf, r.starts[qtyAt]!, r.ends[qtyAt]!);
+        if (Number.isNaN(quantity)) {
+          return onError({ source: spec.name, file: shown, line: r.line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${describeValue(field(r, qtyAt))}` });
+        }
+        if (asOf && index.asOf !== undefined) {
+          const text = index.asOf < r.count ? field(r, index.asOf) : '';
+          if (!asOf.see(text)) return onError({ source: spec.name, file: shown, line: r.line, reason: `${spec.columns.asOf} is not a date-time like 2026-11-27T02:00:00Z: ${describeValue(text)}` });
+        }
+        let price: number | undefined;
+        if (index.price !== undefined && index.price < r.count) price = parsePrice(field(r, index.price));
+        const keys = sink.store.keys;
+        let id: number;
+        if (r.escaped[skuAt]) id = keys.internString(field(r, skuAt).trim(), location);
+        else if (keys.matches(predicted, r.buf, skuStart, skuEnd, location)) id = predicted;
+        else id = keys.intern(r.buf, skuStart, skuEnd, location);
+        predicted = id + 1;
+        at.line = r.line;
+        sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
+      },
+    });
+    try {
+      for await (const chunk of stream) {
+        signal?.throwIfAborted(); // Ctrl-C / SIGTERM: stop between chunks (each is ~1 MB of work)
+        if (bytes === 0) sniff(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        if (lineEndings.crOnly(chunk as Buffer)) throw crOnly();
+        reader.push(chunk as Buffer);
+      }
+      reader.end();
+    } finally {
+      stats.rows += rows; // also the rows before a malformed line
+    }
+    if (!index && !spec.limits?.allowEmpty) throw empty(bytes === 0 ? 'is empty (0 bytes)' : 'has no header row, only blank lines');
+    return done();
+  }
+
+  if (format === 'jsonl') {
+    let pending = '';
+    let line = 0;
+    let seenColumns = false;
+    const handle = (text: string) => {
+      line++;
+      if (!text.trim()) return;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        stats.rows++;
+        return onError({ source: spec.name, file: shown, line, reason: `not valid JSON: ${(err as Error).message}` });
+      }
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+        stats.rows++;
+        return onError({ source: spec.name, file: shown, line, reason: 'not a JSON object' });
+      }
+      const record = doc as Record<string, unknown>;
+      if (!seenColumns) {
+        seenColumns = true;
+        const missing = requiredColumns(spec).filter(([, physical]) => !(physical in record));
+        if (missing.length) throw missingColumns(spec, shown, Object.keys(record));
+        // JSON.parse keeps the last of two equal keys without a word: the first object stands for the header
+        for (const [logical, physical] of Object.entries(spec.columns)) {
+          const key = new RegExp(`${JSON.stringify(physical).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'g');
+          const times = text.match(key)?.length ?? 0;
+          if (times > 1) throw inputError(spec, shown, `key "${quote(physical, 60)}" (${logical}) appears ${times} times in the object on line ${line}: which one to use is unclear`, 'fix the export so each key appears once per object', 'INVENTORY_COLUMN');
+        }
+      }
+      emit((logical) => (spec.columns[logical] ? record[spec.columns[logical]!] : undefined), line);
+    };
+    const decoder = new StringDecoder('utf8');
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      if (bytes === 0) sniff(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+      if (lineEndings.crOnly(chunk as Buffer)) throw crOnly();
+      pending += decoder.write(chunk as Buffer);
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        handle(pending.slice(0, nl).replace(/\r$/, ''));
+        pending = pending.slice(nl + 1);
+      }
+    }
+    pending += decoder.end();
+    if (pending) handle(pending.replace(/\r$/, ''));
+    if (stats.rows === 0 && !spec.limits?.allowEmpty) throw empty(bytes === 0 ? 'is empty (0 bytes)' : 'has no rows, only blank lines');
+    return done();
+  }
+
+  // a JSON array is read whole (use JSON Lines for large exports)
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    signal?.throwIfAborted();
+    if (chunks.length === 0) sniff(chunk as Buffer);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
+  if (!text.trim()) {
+    if (spec.limits?.allowEmpty) return done();
+    throw empty(text.length === 0 ? 'is empty (0 bytes)' : 'holds only whitespace');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw fileError(spec, shown, `is not valid JSON: ${(err as Error).message}`, 'fix the export (or use JSON Lines: one object per line)');
+  }
+  if (!Array.isArray(doc)) throw fileError(spec, shown, 'is not a JSON array of objects', 'export the rows as a JSON array of objects, or as JSON Lines');
+  doc.forEach((record: unknown, i) => {
+    if (!record || typeof record !== 'object' || Array.isArray(record)) {
+      stats.rows++;
+      return onError({ source: spec.name, file: shown, line: i + 1, reason: 'not a JSON object' });
+    }
+    const r = record as Record<string, unknown>;
+    if (i === 0) {
+      const missing = requiredColumns(spec).filter(([, physical]) => !(physical in r));
+      if (missing.length) throw missingColumns(spec, shown, Object.keys(r));
+    }
+    emit((logical) => (spec.columns[logical] ? r[spec.columns[logical]!] : undefined), i + 1);
+  });
+  done();
 }
