@@ -15,7 +15,7 @@ import { DEFAULT_INTERRUPT_GRACE_MS, RunSignals } from './lib/interrupt.js';
 import { parseDuration } from './lib/util/duration.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
 import { packageRoot } from './lib/util/package-root.js';
-import { sanitizeText } from './lib/util/sanitize.js';
+import { sanitizeText, shown } from './lib/util/sanitize.js';
 
 /** Streams and environment a run uses; tests pass their own. */
 export interface RunDeps {
@@ -213,12 +213,26 @@ function parseEndpoint(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: "${value}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
+    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: "${shown(value, 100)}" is not a URL (expected e.g. http://127.0.0.1:5000)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: expected an http:// or https:// URL, got "${value}"`);
+    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidEndpoint', `--endpoint-url: expected an http:// or https:// URL, got "${shown(value, 100)}"`);
   }
   return value.replace(/\/$/, '');
+}
+
+/** `--region`: an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`); an empty one would silently mean the default. */
+function parseRegion(value: string): string {
+  if (!/^[a-z]{2,}(-[a-z]+)+-\d{1,2}$/.test(value)) {
+    throw new CommanderError(ExitCode.Usage, 'retailctl.invalidRegion', value === '' ? '--region: empty (give a region like us-east-1, or leave the flag out to use AWS_REGION or the profile\'s)' : `--region: "${shown(value, 60)}" is not an AWS region name (expected e.g. us-east-1 or eu-west-1, lower case)`);
+  }
+  return value;
+}
+
+/** `--profile`: a profile name from ~/.aws/config; an empty one would silently mean the default chain. */
+function parseProfile(value: string): string {
+  if (value.trim() === '') throw new CommanderError(ExitCode.Usage, 'retailctl.invalidProfile', '--profile: empty (give a profile name from ~/.aws/config, or leave the flag out)');
+  return value;
 }
 
 function buildProgram(version: string, runtime: Runtime, deps: RunDeps): Command {
@@ -227,8 +241,8 @@ function buildProgram(version: string, runtime: Runtime, deps: RunDeps): Command
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .addOption(new Option('--config <file>', 'config file (YAML or JSON); env RETAILCTL_CONFIG; default ./retailctl.yaml'))
-    .addOption(new Option('--region <region>', 'AWS region; env AWS_REGION / AWS_DEFAULT_REGION, else the profile\'s region'))
-    .addOption(new Option('--profile <name>', 'AWS profile from ~/.aws/config (SSO and assume-role work); env AWS_PROFILE'))
+    .addOption(new Option('--region <region>', 'AWS region; env AWS_REGION / AWS_DEFAULT_REGION, else the profile\'s region').argParser(parseRegion))
+    .addOption(new Option('--profile <name>', 'AWS profile from ~/.aws/config (SSO and assume-role work); env AWS_PROFILE').argParser(parseProfile))
     .addOption(new Option('--endpoint-url <url>', 'send every AWS call to this endpoint (e.g. a local emulator); the SDK also reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>').argParser(parseEndpoint))
     .option('--json', 'print exactly one JSON document on stdout (also on failure)')
     .option('-y, --yes', 'apply without asking for confirmation (needed without a TTY)')

@@ -18,7 +18,8 @@ Examples:
     .action(() =>
       runtime.execute(command, async (ctx) => {
         const { planInit, initNeedsConfirmation, renderInitPlan } = await import('../lib/init/plan.js');
-        const { readTemplate, readExisting, executeInit } = await import('../lib/init/execute.js');
+        const { readTemplate, readExisting, executeInit, checkInitTarget } = await import('../lib/init/execute.js');
+        await checkInitTarget(ctx.options.config, ctx.cwd, `${ctx.options.config}.bak`);
         const template = await readTemplate();
         const plan = planInit({ file: ctx.options.config, existing: await readExisting(path.resolve(ctx.cwd, ctx.options.config)), template });
         ctx.out.info(renderInitPlan(plan));

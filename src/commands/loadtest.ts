@@ -6,7 +6,7 @@ export function registerLoadtest(program: Command, runtime: Runtime): void {
     .command('loadtest')
     .description('validate a campaign\'s expected spike with k6 (external): ramp from baseline to baseline × multiplier, hold, check thresholds')
     .requiredOption('--campaign <name>', 'campaign from `campaigns:` in the config (its `loadtest:` section)')
-    .option('--out <file>', 'write the k6 script to this file instead of running it')
+    .option('--out <file>', 'write the k6 script to this file instead of running it (- for stdout)')
     .addHelpText(
       'after',
       `

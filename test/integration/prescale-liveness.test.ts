@@ -11,13 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ApplicationAutoScalingClient,
-  DeleteScheduledActionCommand,
   DeregisterScalableTargetCommand,
   PutScheduledActionCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { DeleteProvisionedConcurrencyConfigCommand, GetProvisionedConcurrencyConfigCommand, LambdaClient, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda';
+import { GetProvisionedConcurrencyConfigCommand, LambdaClient, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
@@ -39,18 +38,14 @@ const BASE = { min: 4, max: 20 };
 let dir: string;
 
 beforeAll(async () => {
-  await seedStorefront(endpoint);
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-liveness-'));
 });
 
+// every test starts from the seeded storefront: none depends on what an earlier one left
 beforeEach(async () => {
+  await control.reset();
+  await seedStorefront(endpoint);
   await control.configure({ pcReadyAfterMs: 0 });
-  for (const [t, min, max] of [[ECS, 4, 20], [PRICING, 0, 500], [CHECKOUT, 0, 500]] as const) {
-    for (const a of await actionsOn(t)) await aas.send(new DeleteScheduledActionCommand({ ...t, ScheduledActionName: a.name }));
-    await aas.send(new RegisterScalableTargetCommand({ ...t, MinCapacity: min, MaxCapacity: max }));
-  }
-  for (const FunctionName of ['pricing-api', 'checkout-api']) await lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName, Qualifier: 'live' })).catch(() => undefined);
-  await ecs.send(new UpdateServiceCommand({ cluster: 'storefront', service: 'web', desiredCount: 4 }));
 });
 
 let n = 0;

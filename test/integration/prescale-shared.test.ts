@@ -6,9 +6,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApplicationAutoScalingClient, DeleteScheduledActionCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
@@ -57,11 +57,17 @@ const LAMBDA = { ServiceNamespace: 'lambda' as const, ResourceId: 'function:pric
 let configFile: string;
 
 beforeAll(async () => {
-  await seedStorefront(endpoint);
-  await control.configure({ pcReadyAfterMs: 0 });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-shared-'));
   configFile = path.join(dir, 'retailctl.yaml');
   await writeFile(configFile, CAMPAIGNS);
+});
+
+// every test starts from the seeded storefront (no scheduled actions, the normal min/max) and sets
+// up what it needs: none depends on what an earlier one left
+beforeEach(async () => {
+  await control.reset();
+  await seedStorefront(endpoint);
+  await control.configure({ pcReadyAfterMs: 0 });
 });
 
 function cli(args: string[], now: string) {
@@ -76,19 +82,10 @@ async function registered(target: typeof ECS | typeof LAMBDA): Promise<{ min: nu
   return (await readRegistered(aas, target))!;
 }
 
-/** Back to the seeded state: no scheduled actions, the normal min/max. */
-async function clean(): Promise<void> {
-  for (const [target, min, max] of [[ECS, 4, 20], [LAMBDA, 0, 500]] as const) {
-    for (const a of await actionsOn(target)) await aas.send(new DeleteScheduledActionCommand({ ...target, ScheduledActionName: a.name }));
-    await aas.send(new RegisterScalableTargetCommand({ ...target, MinCapacity: min, MaxCapacity: max }));
-  }
-}
-
 const row = (a: ReadAction) => [a.name, a.schedule, a.timezone, a.min, a.max];
 
 describe('prescale: campaigns that share a target', () => {
   it('--schedule for both: the larger minimum while both are live, and the first campaign no longer drains the second one an hour into its window', async () => {
-    await clean();
     const day = '2026-11-26T12:00:00Z';
     expect((await cli(['prescale', '--campaign', 'morning', '--schedule', '--yes'], day)).code).toBe(0);
     const second = await cli(['prescale', '--campaign', 'late', '--schedule', '--yes'], day);
@@ -124,7 +121,11 @@ describe('prescale: campaigns that share a target', () => {
   });
 
   it('a campaign apart on the same target keeps working on its own', async () => {
+    const day = '2026-11-26T12:00:00Z';
+    expect((await cli(['prescale', '--campaign', 'morning', '--schedule', '--yes'], day)).code).toBe(0);
+    expect((await cli(['prescale', '--campaign', 'late', '--schedule', '--yes'], day)).code).toBe(0);
     const before = await actionsOn(ECS);
+    expect(before).toHaveLength(6);
     const res = await cli(['prescale', '--campaign', 'nextday', '--schedule', '--yes'], '2026-11-26T12:00:00Z');
     expect(res.code).toBe(0);
     const after = await actionsOn(ECS);
@@ -137,7 +138,6 @@ describe('prescale: campaigns that share a target', () => {
   });
 
   it('raised now, then a second campaign: its baseline is the one from before the first, not the raised values', async () => {
-    await clean();
     const first = await cli(['prescale', '--campaign', 'morning', '--yes', '--wait', '10s'], '2026-11-27T14:30:00Z');
     expect(first.code).toBe(0);
     expect(await registered(ECS)).toEqual({ min: 40, max: 40 });
@@ -156,6 +156,8 @@ describe('prescale: campaigns that share a target', () => {
   });
 
   it('restore of the first campaign while the second is live leaves the second one\'s capacity and says so', async () => {
+    expect((await cli(['prescale', '--campaign', 'morning', '--yes', '--wait', '10s'], '2026-11-27T14:30:00Z')).code).toBe(0);
+    expect((await cli(['prescale', '--campaign', 'late', '--schedule', '--yes'], '2026-11-27T14:35:00Z')).code).toBe(0);
     const res = await cli(['prescale', 'restore', '--campaign', 'morning', '--yes', '--wait', '10s'], '2026-11-27T16:30:00Z');
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(/ecs storefront\/web: min\/max 40\/40 → 60\/60 \(not the baseline 4\/20: kept for campaign late, min 60 until 2026-11-27 14:00 \(19:00Z\), which is still live/);

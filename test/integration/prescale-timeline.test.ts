@@ -10,9 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ApplicationAutoScalingClient,
-  DeleteScalingPolicyCommand,
-  DeleteScheduledActionCommand,
-  DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
@@ -34,17 +31,14 @@ const BASE = { min: 4, max: 20 };
 let dir: string;
 
 beforeAll(async () => {
-  await seedStorefront(endpoint);
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-timeline-'));
 });
 
+// every test starts from the seeded storefront: none depends on what an earlier one left
 beforeEach(async () => {
+  await control.reset();
+  await seedStorefront(endpoint);
   await control.configure({ pcReadyAfterMs: 0 });
-  for (const a of await actionsOn()) await aas.send(new DeleteScheduledActionCommand({ ...ECS, ScheduledActionName: a.name }));
-  const policies = await aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs', ResourceId: ECS.ResourceId }));
-  for (const p of policies.ScalingPolicies ?? []) await aas.send(new DeleteScalingPolicyCommand({ ...ECS, PolicyName: p.PolicyName! }));
-  await aas.send(new RegisterScalableTargetCommand({ ...ECS, MinCapacity: 4, MaxCapacity: 20 }));
-  await ecs.send(new UpdateServiceCommand({ cluster: 'storefront', service: 'web', desiredCount: 4 }));
 });
 
 let n = 0;
@@ -221,7 +215,5 @@ describe('prescale: two campaigns on two Lambda functions share the account limi
     expect(res.code).toBe(5);
     expect(res.stderr).toContain('not enough Lambda concurrency');
     await expect(aas.send(new RegisterScalableTargetCommand({ ServiceNamespace: 'lambda', ResourceId: 'function:checkout-api:live', ScalableDimension: 'lambda:function:ProvisionedConcurrency', MinCapacity: 800, MaxCapacity: 800 }))).rejects.toThrow(/UnreservedConcurrentExecution below its minimum value of \[100\]/);
-    // back to normal for the other tests
-    await cli(['prescale', 'restore', '--campaign', 'p', '--yes', '--wait', '5s'], '2027-03-02T15:00:00Z', file);
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, PutScalingPolicyCommand, PutScheduledActionCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { firesAt } from '../support/schedule-timeline.js';
 import { seedStorefront } from '../support/seed.js';
 import { runInProcess } from '../support/streams.js';
@@ -119,6 +119,15 @@ let configFile: string;
 const NOW = () => new Date('2026-11-27T15:00:00Z'); // 10:00 in New York, 40 min before ready-by
 
 beforeAll(async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-'));
+  configFile = path.join(dir, 'retailctl.yaml');
+  await writeFile(configFile, CAMPAIGNS);
+});
+
+// every test starts from the seeded storefront and sets up what it needs: none depends on what an
+// earlier one left (each passes alone, and in any order)
+beforeEach(async () => {
+  await control.reset();
   await seedStorefront(endpoint);
   // Carts read capacity has a target-tracking policy (it scales itself back in); the others have none
   await aas.send(
@@ -132,10 +141,13 @@ beforeAll(async () => {
     }),
   );
   await control.configure({ pcReadyAfterMs: 1500 });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-'));
-  configFile = path.join(dir, 'retailctl.yaml');
-  await writeFile(configFile, CAMPAIGNS);
 });
+
+/** `spring` raised now, ready, with its way down scheduled (what the first test checks in detail). */
+async function raiseSpring(wait = '20s') {
+  const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', wait]);
+  expect(res.code, res.stderr).toBe(0);
+}
 
 function cli(args: string[], config = configFile) {
   return runInProcess([...args, '--config', config, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now: NOW });
@@ -212,6 +224,7 @@ describe('prescale now', () => {
   });
 
   it('a rerun changes nothing and keeps the baseline recorded the first time', async () => {
+    await raiseSpring('0');
     const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', '0', '--json']);
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout) as { plan: { targets: { ref: { key: string }; baselineSource: string; baseline: unknown }[] } };
@@ -220,6 +233,7 @@ describe('prescale now', () => {
   });
 
   it('status shows baseline, planned, current, readiness and the scheduled actions in local time and UTC', async () => {
+    await raiseSpring();
     const res = await cli(['prescale', 'status', '--campaign', 'spring', '--json']);
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.stdout) as { targets: { target: string; baseline: unknown; current: number; ready: boolean; scheduledActions: { down: { schedule: string; timezone: string; utc: string } } }[] };
@@ -229,6 +243,7 @@ describe('prescale now', () => {
   });
 
   it('restore from another machine (a fresh config copy, no local state) puts the recorded baseline back and removes the actions', async () => {
+    await raiseSpring();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-ci-'));
     const elsewhere = path.join(dir, 'retailctl.yaml');
     await writeFile(elsewhere, CAMPAIGNS);
@@ -246,7 +261,6 @@ describe('prescale now', () => {
   it('a target that never gets ready: exit 5 naming it', async () => {
     await control.configure({ pcStuck: ['checkout-api:live'] });
     const res = await cli(['prescale', '--campaign', 'spring', '--yes', '--wait', '3s']);
-    await control.configure({ pcStuck: [] });
     expect(res.code).toBe(5);
     expect(res.stdout).toMatch(/not ready after 3s: lambda checkout-api:live \(IN_PROGRESS 0\/300\)/);
   });
@@ -254,7 +268,6 @@ describe('prescale now', () => {
 
 describe('prescale --schedule', () => {
   it('creates up and down actions with deterministic names, in UTC; a rerun updates them', async () => {
-    await cli(['prescale', 'restore', '--campaign', 'spring', '--yes']);
     const first = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);
     expect(first.code).toBe(0);
     const second = await cli(['prescale', '--campaign', 'spring', '--schedule', '--yes']);

@@ -51,6 +51,22 @@ describe('exit codes and output routing', () => {
     expect(res.stderr).toContain('no command given');
   });
 
+  it('an empty or malformed --region, and an empty --profile, are usage errors before any AWS call (no silent default region)', async () => {
+    for (const [args, message] of [
+      [['cdn', 'status', '--region', ''], "--region: empty (give a region like us-east-1, or leave the flag out to use AWS_REGION or the profile's)"],
+      [['cdn', 'status', '--region=US-EAST-1'], '--region: "US-EAST-1" is not an AWS region name (expected e.g. us-east-1 or eu-west-1, lower case)'],
+      [['prescale', 'status', '--campaign', 'x', '--region', 'us east 1'], '--region: "us east 1" is not an AWS region name'],
+      [['doctor', '--profile', ''], '--profile: empty (give a profile name from ~/.aws/config, or leave the flag out)'],
+    ] as const) {
+      const res = await runInProcess([...args], { env: { CI: 'true', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' } });
+      expect(res.code, res.stderr).toBe(2);
+      expect(res.stderr).toContain(`error: ${message}`);
+    }
+    for (const region of ['us-east-1', 'eu-central-2', 'us-gov-west-1', 'ap-southeast-4', 'il-central-1']) {
+      expect((await runInProcess(['config', 'validate', '--region', region, '--config', 'nope.yaml'])).stderr).not.toContain('--region');
+    }
+  });
+
   it('a bad --endpoint-url is a usage error naming the flag', async () => {
     const res = await runInProcess(['doctor', '--endpoint-url', 'localhost:5000']);
     expect(res.code).toBe(2);

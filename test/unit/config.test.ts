@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfigText } from '../../src/lib/config/load.js';
+import { loadConfig, MAX_CONFIG_BYTES, parseConfigText } from '../../src/lib/config/load.js';
 import { ExitCode, RetailctlError } from '../../src/lib/errors.js';
 
 function problemsOf(text: string, file = 'retailctl.yaml'): string[] {
@@ -188,5 +189,98 @@ describe('config validation', () => {
     const loaded = await loadConfig('ok.yaml', dir);
     expect(loaded.resolve('exports/wms.csv')).toBe(path.join(dir, 'exports/wms.csv'));
     expect(loaded.config.inventory?.safetyStock).toBe(0);
+  });
+});
+
+describe('config sendAt: only dates and times that exist, without an offset', () => {
+  it.each([
+    ['2026-13-01T09:00:00', '2026-13-01T09:00:00 is not a date (2026-13-01 does not exist in the calendar)'],
+    ['2027-02-29T09:00:00', '2027-02-29T09:00:00 is not a date (2027-02-29 does not exist in the calendar)'],
+    ['2027-04-31T09:00', '2027-04-31T09:00 is not a date (2027-04-31 does not exist in the calendar)'],
+    ['2027-03-02T09:60:00', '2027-03-02T09:60:00 is not a time of day: minutes and seconds go from 00 to 59'],
+    ['2027-03-02T09:00:60', '2027-03-02T09:00:60 is not a time of day: minutes and seconds go from 00 to 59'],
+    ['2027-03-02T09:00:00Z', 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)'],
+    ['2027-03-02T09:00:00+01:00', 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)'],
+    ['2027-03-02', 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)'],
+  ])('%s is refused with file:line', (sendAt, message) => {
+    expect(problemsOf(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', sendAt))).toEqual([`retailctl.yaml:3:5: campaigns.spring-sale.sendAt: ${message}`]);
+  });
+
+  it('an unquoted sendAt is read as the same text, and a leap day that exists is accepted', () => {
+    expect(problemsOf(GOOD_CAMPAIGN.replace('"2027-03-02T09:00:00"', '2027-02-30T09:00:00'))).toEqual([
+      'retailctl.yaml:3:5: campaigns.spring-sale.sendAt: 2027-02-30T09:00:00 is not a date (2027-02-30 does not exist in the calendar)',
+    ]);
+    expect(parseConfigText(GOOD_CAMPAIGN.replace('2027-03-02T09:00:00', '2028-02-29T09:00'), 'r.yaml').campaigns!['spring-sale']!.sendAt).toBe('2028-02-29T09:00');
+  });
+});
+
+describe('config files that are not a config', () => {
+  const load = async (name: string, content?: string | Buffer) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-config-file-'));
+    if (content !== undefined) await writeFile(path.join(dir, name), content);
+    return loadConfig(name, dir).then(
+      () => expect.unreachable('expected the config to be refused'),
+      (err: unknown) => {
+        expect(err).toBeInstanceOf(RetailctlError);
+        expect((err as RetailctlError).exitCode).toBe(ExitCode.Usage);
+        return err as RetailctlError;
+      },
+    );
+  };
+
+  it('a YAML alias bomb ("billion laughs") is exit 2 naming the first alias, not an unexpected error', async () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].entries()) {
+      const prev = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const err = await load('bomb.yaml', `${levels.join('\n')}\n`);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toMatch(/^bomb\.yaml:2:8: aliases \(\*name\) expand this document to more than 10,000 values/);
+  });
+
+  it('a few aliases in a real config still work', () => {
+    const config = parseConfigText(`campaigns:\n  a:\n    sendAt: "2027-03-02T09:00:00"\n    timezone: UTC\n    duration: 1h\n    targets: [&web { ecs: storefront/web, min: 40 }]\n  b:\n    sendAt: "2027-03-03T09:00:00"\n    timezone: UTC\n    duration: 1h\n    targets: [*web]\n`, 'r.yaml');
+    expect(config.campaigns?.b?.targets).toEqual([{ kind: 'ecs', ecs: 'storefront/web', min: 40 }]);
+  });
+
+  it('a duplicate key is a syntax error with its line, and an unknown or misspelt key names itself', async () => {
+    expect(problemsOf('campaigns: {}\nimages: {}\ncampaigns: {}\n')).toEqual(['retailctl.yaml:3:1: syntax error: Map keys must be unique (the file must be YAML or JSON)']);
+    expect(problemsOf('campains: {}\n')).toEqual(['retailctl.yaml:1:1: campains: unknown key (misspelt? keys are case-sensitive)']);
+  });
+
+  it('an empty file (0 bytes or only blanks) is refused; `{}` is a config with no sections', async () => {
+    expect((await load('empty.yaml', '')).message).toBe('config file empty.yaml is empty');
+    expect((await load('blank.yaml', '\n  \n')).message).toBe('config file blank.yaml is empty');
+    expect(parseConfigText('{}\n', 'r.yaml')).toEqual({});
+  });
+
+  it('a directory, a FIFO and a device are refused at once (nothing blocks), naming the path', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-config-special-'));
+    await mkdir(path.join(dir, 'conf.yaml'));
+    await expect(loadConfig('conf.yaml', dir)).rejects.toMatchObject({ exitCode: 2, message: 'config path conf.yaml is a directory, not a file' });
+    expect(spawnSync('mkfifo', [path.join(dir, 'fifo.yaml')]).status).toBe(0);
+    await expect(loadConfig('fifo.yaml', dir)).rejects.toMatchObject({ exitCode: 2, message: 'config path fifo.yaml is not a regular file (a FIFO, device or socket)' });
+    await expect(loadConfig('/dev/zero', dir)).rejects.toMatchObject({ exitCode: 2, message: 'config path /dev/zero is not a regular file (a FIFO, device or socket)' });
+    await writeFile(path.join(dir, 'file'), 'x');
+    await expect(loadConfig('file/retailctl.yaml', dir)).rejects.toMatchObject({ exitCode: 2, code: 'CONFIG_NOT_FOUND' });
+  });
+
+  it('a binary file is refused naming the first byte that is not text; its bytes are never echoed', async () => {
+    const err = await load('logo.yaml', Buffer.concat([Buffer.from('images:\n  bucket: x\n'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x1b, 0x5b, 0x32, 0x4a])]));
+    expect(err.code).toBe('CONFIG_NOT_TEXT');
+    expect(err.message).toBe('logo.yaml:3:1: not a text file (bytes that are not UTF-8 at byte 20): the config must be YAML or JSON in UTF-8');
+    const nul = await load('nul.yaml', 'a: 1\nb: \u0000\n');
+    expect(nul.message).toBe('nul.yaml:2:4: not a text file (a NUL byte at byte 8): the config must be YAML or JSON in UTF-8');
+  });
+
+  it('a very large file is refused by its size, before it is read', async () => {
+    const err = await load('big.yaml', Buffer.alloc(MAX_CONFIG_BYTES + 1, 'a'));
+    expect(err.code).toBe('CONFIG_TOO_LARGE');
+    expect(err.message).toBe('config file big.yaml is 4 MiB: a config file is at most 4 MiB');
+  });
+
+  it('control characters in a value quoted back are shown escaped', () => {
+    expect(problemsOf('images:\n  sse: "\\u001b]0;pwned\\u0007"\n')[0]).toContain('\\x1b]0;pwned\\x07');
   });
 });

@@ -54,6 +54,31 @@ describe('S3Signer', () => {
     });
   }
 
+  it('derives the signing key once per day and secret: 4 HMACs for the key, then 1 per request; a new day or a rotated secret derives again', () => {
+    let hmacs = 0;
+    const counting = (key: string | Buffer, data: string) => {
+      hmacs += 1;
+      return createHmac('sha256', key).update(data).digest();
+    };
+    const signer = new S3Signer('us-east-1', 's3', { hmac: counting });
+    const oracle = new S3Signer('us-east-1');
+    const request = () => ({ method: 'PUT', path: '/b/k', headers: { host: 'h' }, payloadHash: 'UNSIGNED-PAYLOAD' });
+    const creds = { accessKeyId: 'A', secretAccessKey: 'S' };
+    const day1 = new Date('2026-11-27T10:00:00Z');
+    for (let i = 0; i < 100; i++) {
+      const at = new Date(day1.getTime() + i * 1000);
+      // the cached key signs exactly as a freshly derived one
+      expect(signer.sign(request(), creds, at).authorization).toBe(new S3Signer('us-east-1').sign(request(), creds, at).authorization);
+    }
+    expect(hmacs).toBe(4 + 100);
+    signer.sign(request(), creds, new Date('2026-11-28T00:00:01Z'));
+    expect(hmacs).toBe(4 + 100 + 4 + 1);
+    const rotated = { accessKeyId: 'A', secretAccessKey: 'S2' };
+    const at = new Date('2026-11-28T00:00:02Z');
+    expect(signer.sign(request(), rotated, at).authorization).toBe(oracle.sign(request(), rotated, at).authorization);
+    expect(hmacs).toBe(4 + 100 + 4 + 1 + 4 + 1);
+  });
+
   it('reuses the signing key within a day and derives a new one the next day', () => {
     const signer = new S3Signer('us-east-1');
     const creds = { accessKeyId: 'A', secretAccessKey: 'S' };

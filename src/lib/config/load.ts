@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isNode, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { shown } from '../util/sanitize.js';
 import { configSchema, type RetailctlConfig } from './schema.js';
 
 /** A validated config and where it came from. */
@@ -31,21 +33,115 @@ export interface ConfigProblem {
 }
 
 const NOT_FOUND_HINT = 'create one with `retailctl init`, or pass --config <file> (or set RETAILCTL_CONFIG)';
+const FIX_HINT = 'fix the config (examples/retailctl.yaml documents every key), then rerun';
+
+/** Largest config file read: the documented example is 3 KB; anything this big is not a config. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How many nodes aliases (`*name`) may add when the document is expanded: a handful of anchors
+ * reused in a config is fine; a "billion laughs" document would expand to gigabytes.
+ */
+const MAX_ALIAS_NODES = 10_000;
+
+function unusableConfig(code: string, message: string, hint = NOT_FOUND_HINT, cause?: unknown): RetailctlError {
+  return new RetailctlError(code, message, { exitCode: ExitCode.Usage, hint, cause });
+}
 
 /** Read, parse (YAML or JSON) and validate a retailctl config file. Errors exit 2 with one line per problem. */
 export async function loadConfig(file: string, cwd: string = process.cwd()): Promise<LoadedConfig> {
   const absolutePath = path.resolve(cwd, file);
-  let text: string;
-  try {
-    text = await readFile(absolutePath, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new RetailctlError('CONFIG_NOT_FOUND', `config file ${file} not found`, { exitCode: ExitCode.Usage, hint: NOT_FOUND_HINT });
-    if (code === 'EISDIR') throw new RetailctlError('CONFIG_NOT_FOUND', `config path ${file} is a directory, not a file`, { exitCode: ExitCode.Usage, hint: NOT_FOUND_HINT });
-    throw new RetailctlError('CONFIG_UNREADABLE', `cannot read config file ${file}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, cause: err });
-  }
+  const text = await readConfigText(absolutePath, file);
   const parsed = parseConfigDocument(text, file);
   return { file, absolutePath, config: parsed.config, locate: parsed.locate, resolve: (p) => path.resolve(path.dirname(absolutePath), p) };
+}
+
+/**
+ * The config file's text. Refused (exit 2, naming the file): a missing file, a directory, anything
+ * but a regular file (a FIFO would block the run, a device never ends), a file over
+ * MAX_CONFIG_BYTES, an empty one (a truncated config must not pass as "no sections"), and one that
+ * is not UTF-8 text.
+ */
+async function readConfigText(absolutePath: string, file: string): Promise<string> {
+  const name = shown(file);
+  let bytes: Buffer;
+  try {
+    // O_NONBLOCK: opening a FIFO nobody writes to would otherwise wait forever (ENXIO: a socket)
+    const handle = await open(absolutePath, constants.O_RDONLY | constants.O_NONBLOCK).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENXIO') throw err;
+      throw Object.assign(new Error('not a regular file'), { code: 'ESPECIAL' });
+    });
+    try {
+      const st = await handle.stat();
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ESPECIAL' });
+      if (st.size > MAX_CONFIG_BYTES) {
+        throw unusableConfig('CONFIG_TOO_LARGE', `config file ${name} is ${formatMiB(st.size)}: a config file is at most ${formatMiB(MAX_CONFIG_BYTES)}`, 'pass the retailctl config file (YAML or JSON), not a data file');
+      }
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if (err instanceof RetailctlError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw unusableConfig('CONFIG_NOT_FOUND', `config file ${name} not found`);
+    if (code === 'ENOTDIR') throw unusableConfig('CONFIG_NOT_FOUND', `config file ${name} not found (a part of the path is a file, not a directory)`);
+    if (code === 'EISDIR') throw unusableConfig('CONFIG_NOT_FOUND', `config path ${name} is a directory, not a file`, 'pass the config file itself: --config <dir>/retailctl.yaml');
+    if (code === 'ESPECIAL') throw unusableConfig('CONFIG_UNREADABLE', `config path ${name} is not a regular file (a FIFO, device or socket)`, 'pass the path of a config file (YAML or JSON)');
+    if (code === 'EACCES' || code === 'EPERM') throw unusableConfig('CONFIG_UNREADABLE', `config file ${name} is not readable by this user`, 'fix its permissions, or pass --config <a readable file>');
+    throw unusableConfig('CONFIG_UNREADABLE', `cannot read config file ${name}: ${shown((err as Error).message)}`, 'pass --config <a readable file>', err);
+  }
+  if (bytes.length === 0 || /^\s*$/.test(bytes.toString('latin1'))) {
+    throw unusableConfig('CONFIG_EMPTY', `config file ${name} is empty`, 'write the config there (`retailctl init` writes a documented starter config); a config with no sections yet is `{}`');
+  }
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  const nul = bytes.indexOf(0);
+  if (text === undefined || nul !== -1) {
+    const invalid = text === undefined ? firstInvalidUtf8(bytes) : Infinity;
+    const at = nul !== -1 && nul < invalid ? nul : invalid;
+    const pos = positionOf(bytes, at);
+    throw unusableConfig('CONFIG_NOT_TEXT', `${name}:${pos.line}:${pos.col}: not a text file (${at === nul ? 'a NUL byte' : 'bytes that are not UTF-8'} at byte ${at}): the config must be YAML or JSON in UTF-8`, 'pass the retailctl config file (YAML or JSON), not a binary file');
+  }
+  return text;
+}
+
+function formatMiB(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, '')} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // bisect on prefixes: a valid prefix decodes (a cut sequence at its end is allowed with stream)
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    try {
+      decoder.decode(bytes.subarray(0, mid), { stream: true });
+      decoder.decode();
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+function positionOf(bytes: Buffer, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = bytes.indexOf(10); i !== -1 && i < offset; i = bytes.indexOf(10, i + 1)) {
+    line += 1;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
 }
 
 /** Parse and validate config text; `file` is only used in messages. Pure: no I/O. */
@@ -64,7 +160,16 @@ export function parseConfigDocument(text: string, file: string): Pick<LoadedConf
     });
     throw configError(file, problems);
   }
-  const data = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_NODES }) ?? {};
+  } catch (err) {
+    if (!/alias/i.test((err as Error).message)) throw err;
+    const pos = firstAlias(doc, lineCounter);
+    throw configError(file, [
+      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: aliases (*name) expand this document to more than ${MAX_ALIAS_NODES.toLocaleString('en-US')} values (a "billion laughs" document): write the values out, or use fewer aliases`,
+    ]);
+  }
   const parsed = configSchema.safeParse(data, { reportInput: true });
   if (parsed.success) {
     return {
@@ -84,8 +189,23 @@ function configError(file: string, problems: string[]): RetailctlError {
   return new RetailctlError('CONFIG_INVALID', single ? problems[0]! : `${file}: ${problems.length} problems in the config`, {
     exitCode: ExitCode.Usage,
     details: single ? [] : problems,
-    hint: 'fix the config (examples/retailctl.yaml documents every key), then rerun',
+    hint: FIX_HINT,
   });
+}
+
+/** Where the first alias (`*name`) is written. */
+function firstAlias(doc: Document, lineCounter: LineCounter): { line: number; col: number } | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (isAlias(node) && node.range) {
+        offset = node.range[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return offset === undefined ? undefined : lineCounter.linePos(offset);
 }
 
 /** Turn zod issues into located, readable problems. */
@@ -155,6 +275,6 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return String(value);
+  if (typeof value === 'string') return `"${shown(value, 40)}"`;
+  return shown(value, 40);
 }

@@ -44,7 +44,8 @@ const localDateTime = z
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, 'expected a local date and time like 2027-03-02T09:00:00 (no offset: `timezone` says where)')
   .superRefine((text, ctx) => {
     const [, hh, mm, ss] = /T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text) ?? [];
-    if (Number(hh) > 23 || Number(mm) > 59 || Number(ss ?? 0) > 59) ctx.addIssue({ code: 'custom', message: `${text} is not a time of day: hours go from 00 to 23 (write the next day's 00:00 for midnight)` });
+    if (Number(hh) > 23) ctx.addIssue({ code: 'custom', message: `${text} is not a time of day: hours go from 00 to 23 (write the next day's 00:00 for midnight)` });
+    else if (Number(mm) > 59 || Number(ss ?? 0) > 59) ctx.addIssue({ code: 'custom', message: `${text} is not a time of day: minutes and seconds go from 00 to 59` });
     else if (!DateTime.fromISO(text, { zone: 'utc' }).isValid) ctx.addIssue({ code: 'custom', message: `${text} is not a date (${text.slice(0, 10)} does not exist in the calendar)` });
   });
 

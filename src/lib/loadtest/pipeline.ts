@@ -1,24 +1,41 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findCampaign } from '../config/campaign.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { checkOutputFile, STDOUT } from '../io/paths.js';
+import { writeFileAtomic } from '../io/rows.js';
 import { formatDuration } from '../util/duration.js';
+import { shown } from '../util/sanitize.js';
 import { runK6 } from './run.js';
 import { k6Script, loadProfile } from './script.js';
 
 /** `retailctl loadtest --campaign <name> [--out file]`. */
 export async function loadtest(ctx: CommandContext, name: string, options: { out?: string }): Promise<CommandResult> {
+  // the destination is checked before anything else runs: not a directory, device or FIFO, in a writable directory
+  const out = options.out === undefined || options.out === STDOUT ? options.out : path.resolve(ctx.cwd, options.out);
+  if (out !== undefined && out !== STDOUT) {
+    await checkOutputFile(out, '--out').catch((err: unknown) => {
+      if (err instanceof RetailctlError) throw new RetailctlError(err.code, err.message.replace(`--out ${out}:`, `--out ${shown(options.out)}:`), { exitCode: err.exitCode, hint: err.hint });
+      throw err;
+    });
+  }
   const { config } = await ctx.config();
   const campaign = findCampaign(config, name);
   if (!campaign.loadtest) throw new RetailctlError('LOADTEST_MISSING', `campaign ${name} has no loadtest section`, { exitCode: ExitCode.Usage, hint: 'add campaigns.<name>.loadtest with url, baselineRps, multiplier (see examples/retailctl.yaml)' });
   const profile = loadProfile(campaign.loadtest);
   const script = k6Script(profile, name);
   const describe = `${profile.baselineRps} → ${profile.peakRps} req/s on ${profile.url} over ${formatDuration(profile.rampUpSeconds * 1000)}, held ${formatDuration(profile.holdSeconds * 1000)}`;
-  if (options.out) {
-    const file = path.resolve(ctx.cwd, options.out);
-    await writeFile(file, script);
-    return { data: { profile, script: file, ran: false }, text: `wrote ${options.out}: ${describe} (run it with \`k6 run ${options.out}\`)` };
+  if (out === STDOUT) {
+    ctx.out.info(`k6 script on stdout: ${describe}`);
+    return { data: { profile, script: STDOUT, content: script, ran: false }, text: script.replace(/\n$/, '') };
+  }
+  if (out !== undefined) {
+    // atomic, through a symlink to its target; a device or FIFO put there since the check is refused
+    await writeFileAtomic(out, [script]).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof RetailctlError || !err.code) throw err;
+      throw new RetailctlError('OUTPUT_UNUSABLE', `--out ${shown(options.out)}: cannot be written (${shown(err.message)})`, { exitCode: ExitCode.Usage, hint: 'point --out at a file in a writable directory', cause: err });
+    });
+    return { data: { profile, script: out, ran: false }, text: `wrote ${shown(options.out)}: ${describe} (run it with \`k6 run ${shown(options.out)}\`)` };
   }
   if (ctx.options.dryRun) return { data: { profile, ran: false, dryRun: true }, text: `would run k6: ${describe}\n\n${script}` };
   ctx.out.info(`load test ${name}: ${describe}`);
