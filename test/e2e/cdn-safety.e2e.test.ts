@@ -135,14 +135,14 @@ describe('idempotent intent: reruns and concurrent operators converge', () => {
     const f = await fixture('weighted');
     for (let round = 0; round < 3; round++) {
       const runs = await Promise.all(Array.from({ length: 5 }, () => cdn(f, ['failover', '--yes', '--wait', '0'])));
-      expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+      expect(runs.map((r) => r.code), runs.map((r) => r.stderr).join('\n')).toEqual([0, 0, 0, 0, 0]);
       expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
     }
     const lines = await auditLines(f);
     expect(lines).toHaveLength(15);
     expect(lines.filter((l) => l.outcome === 'applied')).toHaveLength(1);
     const back = await Promise.all(Array.from({ length: 5 }, () => cdn(f, ['failback', '--yes', '--wait', '0'])));
-    expect(back.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+    expect(back.map((r) => r.code), back.map((r) => r.stderr).join('\n')).toEqual([0, 0, 0, 0, 0]);
     expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
   });
 

@@ -60,7 +60,7 @@ describe('images migrate: outputs that cannot be written are exit 2 naming the f
     { name: '--manifest a directory', args: () => ['--manifest', 'out-dir'], message: /^error: --manifest out-dir: is a directory/ },
     { name: '--manifest a device', args: () => ['--manifest', '/dev/null'], message: /^error: --manifest \/dev\/null: is not a regular file/ },
     { name: '--manifest a FIFO', args: () => ['--manifest', 'pipe.csv'], message: /^error: --manifest pipe\.csv: is not a regular file/ },
-    { name: '--manifest under a directory that cannot be created (/proc/nope/x)', args: () => ['--manifest', '/proc/nope/x.csv'], message: /^error: --manifest \/proc\/nope\/x\.csv: cannot be created: \/proc\/nope/ },
+    { name: '--manifest under a directory that cannot be created (/proc/nope/x)', args: () => ['--manifest', '/proc/nope/x.csv'], message: /^error: --manifest \/proc\/nope\/x\.csv: cannot be created: \/proc does not allow new directories/ },
     { name: '--manifest in a directory that cannot be written (/proc/self)', args: () => ['--manifest', '/proc/self/x.csv'], message: /^error: --manifest \/proc\/self\/x\.csv: cannot be created: \/proc\/self is not writable/ },
     { name: '--manifest under a file', args: () => ['--manifest', 'catalog.csv/x.csv'], message: /^error: --manifest catalog\.csv\/x\.csv: .*catalog\.csv is not a directory/ },
     { name: '--manifest -', args: () => ['--manifest', '-'], message: /^error: --manifest -: cannot go to stdout/ },

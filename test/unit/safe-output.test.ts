@@ -1,5 +1,5 @@
 /** The shared output layer: the terminal sanitiser, bounded directory creation, the atomic writer. */
-import { lstat, mkdtemp, readFile, readlink, stat, symlink, writeFile, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,5 +96,24 @@ describe('CSV formula escaping', () => {
 describe('shown', () => {
   it('keeps a value on one line: a newline in it cannot forge a line of retailctl\'s own', () => {
     expect(shown('a.jpg\n2026-12-01T00:00:00Z error: fake')).toBe('a.jpg\\n2026-12-01T00:00:00Z error: fake');
+  });
+});
+
+describe('checkOutputFile beside concurrent runs', () => {
+  it('never creates or removes the target itself (another run may be appending to it): only a probe of its own name appears', async () => {
+    const { watch } = await import('node:fs');
+    const { checkOutputFile } = await import('../../src/lib/io/paths.js');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-race-'));
+    const seen = new Set<string>();
+    const watcher = watch(dir, (_event, name) => name && seen.add(String(name)));
+    try {
+      await checkOutputFile(path.join(dir, 'audit.jsonl'), '--audit-log');
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      watcher.close();
+    }
+    expect(seen.size).toBeGreaterThan(0); // the probe was made (and seen)
+    expect([...seen]).not.toContain('audit.jsonl');
+    expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { access, lstat, mkdir, open, readlink, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +21,8 @@ export async function checkOutputFile(file: string, label: string): Promise<void
   if (file === STDOUT) return;
   const absolute = await resolveOutputPath(file);
   const hint = `point ${label} at a file in a writable directory`;
-  const existing = await stat(absolute).catch((err: NodeJS.ErrnoException) => {
+  // stat follows the links itself: /dev/stdout → /proc/self/fd/1 → a pipe that has no path
+  const existing = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
     throw unusable(label, file, `cannot be checked (${err.code ?? err.message})`, hint);
   });
@@ -38,7 +40,7 @@ export async function checkOutputFile(file: string, label: string): Promise<void
     if (found) {
       if (!found.isDirectory()) throw unusable(label, file, `${dir} is not a directory`, hint);
       if (!(await writable(dir))) throw unusable(label, file, `cannot be created: ${dir} is not writable by this user`, hint);
-      await probe(missing ?? absolute, missing !== undefined, label, file, hint);
+      await probe(dir, missing !== undefined, absolute, label, file, hint);
       return;
     }
     missing = dir;
@@ -51,10 +53,12 @@ export async function checkOutputFile(file: string, label: string): Promise<void
 
 /**
  * Permission bits cannot tell everything (root "may write" to /proc, where nothing can be made):
- * create what the write would create first — the file itself, or the first missing directory —
- * and remove it again at once.
+ * create something where the write would create its own — a file beside the target, or a directory
+ * in the nearest existing one when directories are missing — and remove it at once. The probe has a
+ * name of its own, so a concurrent run's file at the target is never touched.
  */
-async function probe(at: string, isDir: boolean, label: string, file: string, hint: string): Promise<void> {
+async function probe(dir: string, isDir: boolean, target: string, label: string, file: string, hint: string): Promise<void> {
+  const at = path.join(dir, `.${path.basename(target)}.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     if (isDir) {
       await mkdir(at);
@@ -66,8 +70,7 @@ async function probe(at: string, isDir: boolean, label: string, file: string, hi
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EEXIST') return; // made meanwhile: it exists now
-    throw unusable(label, file, `cannot be created: ${at}: ${e.code ?? e.message}`, hint);
+    throw unusable(label, file, `cannot be created: ${dir} does not allow new ${isDir ? 'directories' : 'files'} (${e.code ?? e.message})`, hint);
   }
 }
 

@@ -30,7 +30,7 @@ export interface WriteOptions {
 export async function writeFileAtomic(file: string, chunks: Iterable<string>, options: WriteOptions = {}): Promise<void> {
   if (file === STDOUT) return writeToStdout(chunks, options.stdout);
   const target = await resolveOutputPath(file);
-  const existing = await stat(target).catch(() => undefined);
+  const existing = await stat(file).catch(() => undefined); // follows links, also /dev/stdout → a pipe
   if (existing && !existing.isFile()) {
     throw new RetailctlError('OUTPUT_UNUSABLE', `${file}: is ${existing.isDirectory() ? 'a directory' : 'not a regular file (a device, FIFO or socket)'}: not replaced`, {
       exitCode: ExitCode.Usage,

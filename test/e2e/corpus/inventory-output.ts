@@ -26,7 +26,7 @@ export const cases: CorpusCase[] = [
   { name: 'inventory --errors a directory', args: reconcile('--errors', 'reports', '--max-errors', '5'), files: files({ reports: { dir: true } }), message: /--errors \S*reports: is a directory, not a file/, untouched: ['reports'] },
   { name: 'inventory --out a FIFO (would block the run)', args: reconcile('--out', 'pipe'), files: files({ pipe: { fifo: true } }), message: /--out \S*pipe: is not a regular file/, untouched: ['pipe'] },
   { name: 'inventory --out a device (/dev/full)', args: reconcile('--out', '/dev/full'), files: files(), message: '--out /dev/full: is not a regular file', untouched: ['/dev/full'] },
-  { name: 'inventory --out /dev/stdout (use --out -)', args: reconcile('--out', '/dev/stdout'), files: files(), message: '--out /dev/stdout: cannot be created' },
+  { name: 'inventory --out /dev/stdout (use --out -)', args: reconcile('--out', '/dev/stdout'), files: files(), message: '--out /dev/stdout: is not a regular file' },
   { name: 'inventory --out under /proc (nothing can be created there)', args: reconcile('--out', '/proc/nope/x.csv'), files: files(), message: '--out /proc/nope/x.csv: cannot be created', untouched: ['/proc/nope'] },
   { name: 'inventory --out under a file', args: reconcile('--out', 'web.csv/drift.csv'), files: files(), message: /--out \S*web\.csv\/drift\.csv: .*web\.csv is not a directory/, untouched: ['web.csv'] },
   { name: 'inventory --out and --errors on one file', args: reconcile('--out', 'rows.csv', '--errors', './rows.csv', '--max-errors', '5'), files: files(), message: '--out rows.csv and --errors ./rows.csv are the same file', untouched: ['rows.csv'] },
