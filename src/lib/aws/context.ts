@@ -1,5 +1,6 @@
 import { RetailctlError } from '../errors.js';
 import type { RunSignals } from '../interrupt.js';
+import { shown } from '../util/sanitize.js';
 import { translateAwsError } from './translate-error.js';
 
 /**
@@ -119,7 +120,7 @@ export class AwsClients {
         } catch (err) {
           const translated = translateAwsError(err, { ...site, service, operation });
           trace?.(`aws: ${service} ${operation} failed in ${Date.now() - started} ms: ${translated.aws?.name ?? translated.code}`);
-          throw translated;
+          throw (await unknownProfile(s, translated)) ?? translated;
         }
       },
       { step: 'initialize', priority: 'high', name: 'retailctlBoundary' },
@@ -143,7 +144,8 @@ export class AwsClients {
           return await provider();
         } catch (err) {
           const s = this.settings;
-          throw translateAwsError(err, { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation: 'credentials' });
+          const translated = translateAwsError(err, { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts, service: 'S3', operation: 'credentials' });
+          throw (await unknownProfile(s, translated)) ?? translated;
         }
       };
     });
@@ -159,7 +161,8 @@ export class AwsClients {
     try {
       return await (await this.client('s3')).config.region();
     } catch {
-      throw new RetailctlError('AWS_REGION_MISSING', 'no AWS region: pass --region, set AWS_REGION, or set one in the profile', { exitCode: 2 });
+      const missing = new RetailctlError('AWS_REGION_MISSING', 'no AWS region: pass --region, set AWS_REGION, or set one in the profile', { exitCode: 2 });
+      throw (await unknownProfile(s, missing)) ?? missing;
     }
   }
 
@@ -276,4 +279,21 @@ export class AwsContext {
   async destroy(): Promise<void> {
     await Promise.all([this.read.destroy(), this.#write.destroy(), this.#side.destroy()]);
   }
+}
+
+/**
+ * "No credentials" for a profile that is in neither shared file is a typo in --profile or
+ * AWS_PROFILE: a usage error (exit 2) naming the files and the profiles they have.
+ */
+async function unknownProfile(s: Pick<AwsSettings, 'profile' | 'env'>, translated: RetailctlError): Promise<RetailctlError | undefined> {
+  if (!s.profile || (translated.code !== 'AWS_CREDENTIALS_MISSING' && translated.code !== 'AWS_REGION_MISSING')) return undefined;
+  const { knownProfiles } = await import('./profiles.js');
+  const known = await knownProfiles(s.env);
+  if (known.names.has(s.profile)) return undefined;
+  const list = [...known.names].sort();
+  return new RetailctlError('AWS_PROFILE_UNKNOWN', `--profile ${shown(s.profile)}: no such profile in ${known.configFile} or ${known.credentialsFile}${list.length ? ` (they have ${list.map((n) => shown(n, 60)).join(', ')})` : ' (neither has any profile)'}`, {
+    exitCode: 2,
+    hint: 'check the name (also AWS_PROFILE), or add the profile with `aws configure --profile <name>` or `aws configure sso`',
+    cause: translated,
+  });
 }

@@ -65,6 +65,13 @@ export const cases: CorpusCase[] = [
   // ---- global flags ----
   { name: '--region given empty', args: ['cdn', 'status', '--config', 'c.yaml', '--region', ''], files: { 'c.yaml': CONFIG }, message: '--region: empty' },
   { name: '--region that is not a region name', args: ['cdn', 'status', '--config', 'c.yaml', '--region', 'US-EAST-1'], files: { 'c.yaml': CONFIG }, message: '--region: "US-EAST-1" is not an AWS region name' },
+  {
+    name: '--profile naming a profile that is in neither AWS file (a typo)',
+    args: ['cdn', 'status', 'storefront', '--config', 'c.yaml', '--profile', 'prodd', '--region', 'us-east-1'],
+    files: { 'c.yaml': CONFIG, '.aws/config': '[profile prod]\nregion = us-east-1\n[default]\nregion = us-east-1\n' },
+    env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
+    message: /--profile prodd: no such profile in \S+\/\.aws\/config or \S+\/\.aws\/credentials \(they have default, prod\)/,
+  },
   { name: '--profile given empty', args: ['doctor', '--config', 'c.yaml', '--profile', ''], files: { 'c.yaml': CONFIG }, message: '--profile: empty' },
   { name: '--endpoint-url that is not a URL', args: ['cdn', 'status', '--config', 'c.yaml', '--endpoint-url', 'localhost:4566'], files: { 'c.yaml': CONFIG }, noEndpoint: true, message: '--endpoint-url: expected an http:// or https:// URL, got "localhost:4566"' },
   { name: '--endpoint-url with a control character', args: ['cdn', 'status', '--config', 'c.yaml', '--endpoint-url', 'ht\x1b[2Jtp'], files: { 'c.yaml': CONFIG }, noEndpoint: true, message: '--endpoint-url: "ht\\x1b[2Jtp" is not a URL' },
