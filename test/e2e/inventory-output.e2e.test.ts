@@ -3,24 +3,14 @@
  * run as formulas are escaped, numbers stay numbers) and the terminal summary in CI (a sku holding
  * ESC/OSC sequences is shown escaped, never sent to the terminal).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, spawnCli } from '../support/spawn-cli.js';
+import { BIN, spawnCli, scriptAvailable } from '../support/spawn-cli.js';
 
-function hasScript(): boolean {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const scriptAvailable = hasScript();
-if (!scriptAvailable) console.warn('skipping the terminal test: util-linux `script` is not installed, so no pseudo-terminal can be made');
 
 /** Run retailctl on a pseudo-terminal (stdout and stderr both on it); returns what the terminal showed. */
 function onTerminal(args: string[], cwd: string): Promise<{ code: number | null; screen: string }> {

@@ -3,28 +3,18 @@
  * colours; with CI set, or on a terminal that reports no width, it prints plain lines and never
  * spins forever.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/moto.js';
-import { BIN } from '../support/spawn-cli.js';
+import { BIN, scriptAvailable } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { env, control, endpoint } = useEmulator();
 const EXAMPLE = path.join(ROOT, 'examples', 'retailctl.yaml');
 
-function hasScript(): boolean {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const scriptAvailable = hasScript();
-if (!scriptAvailable) console.warn('skipping terminal tests: util-linux `script` is not installed, so no pseudo-terminal can be made');
 
 /** Run retailctl on a pseudo-terminal of the given width; returns everything the terminal showed. */
 function onTerminal(

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './moto.js';
@@ -48,3 +48,14 @@ export function spawnCli(args: string[], options: SpawnOptions = {}): Promise<Sp
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** util-linux `script` makes the pseudo-terminal the terminal tests run retailctl on. */
+export const scriptAvailable = (() => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    console.warn('skipping the terminal tests: util-linux `script` is not installed, so no pseudo-terminal can be made');
+    return false;
+  }
+})();
