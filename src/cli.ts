@@ -100,9 +100,16 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
     signals.interrupt(signal);
   };
   // `retailctl ... | head`: the reader went away, which is not an error worth a stack trace
+  // Exit 141 as a process ended by SIGPIPE does, never 0: `retailctl … --out - | head` must not pass an
+  // oversell gate it never finished. A write already sent to AWS is let finish first, as on Ctrl-C.
+  let stdoutClosed = false;
   const onPipeError = (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
-    process.exit(exitCode);
+    if (stdoutClosed) return;
+    stdoutClosed = true;
+    if (!signals.inFlight().length) process.exit(ExitCode.StdoutClosed);
+    out.warn('stdout was closed by its reader: stopping once the writes already sent have answered');
+    signals.interrupt('SIGPIPE');
   };
   if (deps.processHandlers) {
     process.on('SIGINT', onSignal);
@@ -151,7 +158,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
       process.off('SIGTERM', onSignal);
     }
   }
-  return exitCode;
+  return stdoutClosed ? ExitCode.StdoutClosed : exitCode;
 }
 
 /** Print an error the way the user asked (text on stderr, or the JSON document on stdout) and pick the exit code. */

@@ -17,6 +17,8 @@ export const ExitCode = {
   CheckFailed: 5,
   /** Interrupted by Ctrl-C (SIGINT) or SIGTERM. */
   Interrupted: 130,
+  /** stdout was closed by its reader (`retailctl … | head`), as for a process ended by SIGPIPE: never 0. */
+  StdoutClosed: 141,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

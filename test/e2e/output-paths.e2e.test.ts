@@ -41,7 +41,7 @@ describe('init --config', () => {
     ['a directory', 'conf.yaml', 'is a directory, not a file'],
     ['a symlink to a directory', 'link.yaml', 'is a directory, not a file'],
     ['a FIFO', 'fifo.yaml', 'is not a regular file (a device, FIFO or socket)'],
-    ['a device', '/dev/null', 'is not a regular file (a device, FIFO or socket)'],
+    ['a device', '/dev/null', 'is under /dev or /proc'],
   ])('%s is refused with exit 2, at once, and nothing is written beside it', async (_what, target, why) => {
     const dir = await tmp();
     await mkdir(path.join(dir, 'conf.yaml'));
@@ -78,7 +78,7 @@ describe('loadtest --out', () => {
   it.each([
     ['a directory', 'scripts', 'is a directory, not a file'],
     ['a FIFO', 'fifo.js', 'is not a regular file (a device, FIFO or socket)'],
-    ['a device', '/dev/null', 'is not a regular file (a device, FIFO or socket)'],
+    ['a device', '/dev/null', 'is under /dev or /proc'],
     ['below a file', 'retailctl.yaml/spike.js', 'is not a directory'],
   ])('%s: exit 2 naming --out, before anything runs', async (_what, target, why) => {
     const dir = await tmp();

@@ -58,13 +58,13 @@ beforeAll(async () => {
 describe('images migrate: outputs that cannot be written are exit 2 naming the flag, before the lock and before any S3 request', () => {
   const cases: { name: string; args: () => string[]; message: string | RegExp }[] = [
     { name: '--manifest a directory', args: () => ['--manifest', 'out-dir'], message: /^error: --manifest out-dir: is a directory/ },
-    { name: '--manifest a device', args: () => ['--manifest', '/dev/null'], message: /^error: --manifest \/dev\/null: is not a regular file/ },
+    { name: '--manifest a device', args: () => ['--manifest', '/dev/null'], message: /^error: --manifest \/dev\/null: is under \/dev or \/proc/ },
     { name: '--manifest a FIFO', args: () => ['--manifest', 'pipe.csv'], message: /^error: --manifest pipe\.csv: is not a regular file/ },
-    { name: '--manifest under a directory that cannot be created (/proc/nope/x)', args: () => ['--manifest', '/proc/nope/x.csv'], message: /^error: --manifest \/proc\/nope\/x\.csv: cannot be created: \/proc does not allow new directories/ },
-    { name: '--manifest in a directory that cannot be written (/proc/self)', args: () => ['--manifest', '/proc/self/x.csv'], message: /^error: --manifest \/proc\/self\/x\.csv: cannot be created: \/proc\/self is not writable/ },
+    { name: '--manifest under a directory that cannot be created (/proc/nope/x)', args: () => ['--manifest', '/proc/nope/x.csv'], message: /^error: --manifest \/proc\/nope\/x\.csv: is under \/dev or \/proc/ },
+    { name: '--manifest in a directory that cannot be written (/proc/self)', args: () => ['--manifest', '/proc/self/x.csv'], message: /^error: --manifest \/proc\/self\/x\.csv: is under \/dev or \/proc/ },
     { name: '--manifest under a file', args: () => ['--manifest', 'catalog.csv/x.csv'], message: /^error: --manifest catalog\.csv\/x\.csv: .*catalog\.csv is not a directory/ },
     { name: '--manifest -', args: () => ['--manifest', '-'], message: /^error: --manifest -: cannot go to stdout/ },
-    { name: '--redirects a device', args: () => ['--redirects', '/dev/null'], message: /^error: --redirects \/dev\/null: is not a regular file/ },
+    { name: '--redirects a device', args: () => ['--redirects', '/dev/null'], message: /^error: --redirects \/dev\/null: is under \/dev or \/proc/ },
     { name: '--redirects whose JSON twin is a directory', args: () => ['--redirects', 'out-dir.map'], message: /^error: --redirects out-dir\.json: is a directory/ },
     { name: '--manifest and --redirects the same file', args: () => ['--manifest', 'same.map', '--redirects', 'same.map'], message: /^error: --redirects same\.map writes same\.map and same\.json: one of them is the --manifest file/ },
     { name: '--manifest the catalogue', args: () => ['--catalog', 'catalog.csv', '--manifest', 'catalog.csv'], message: /^error: --manifest catalog\.csv: is the catalogue \(--catalog\)/ },

@@ -12,9 +12,8 @@ describe('sanitizeText', () => {
   it('shows control characters, OSC/CSI sequences and bidi overrides escaped, keeps newlines', () => {
     expect(sanitizeText('sku\x1b]8;;https://evil\x07X\x1b]8;;\x07\n\u202eabc\x9b2J\x00')).toBe('sku\\x1b]8;;https://evil\\x07X\\x1b]8;;\\x07\n\\u202eabc\\x9b2J\\x00');
   });
-  it('keeps SGR colours only when asked (colours on), never other escapes', () => {
-    expect(sanitizeText('\x1b[31mred\x1b[39m \x1b[2J', true)).toBe('\x1b[31mred\x1b[39m \\x1b[2J');
-    expect(sanitizeText('\x1b[31mred', false)).toBe('\\x1b[31mred');
+  it('escapes every ESC, also colour codes (Output restores only its own, see below)', () => {
+    expect(sanitizeText('\x1b[31mred\x1b[39m \x1b[2J')).toBe('\\x1b[31mred\\x1b[39m \\x1b[2J');
   });
   it('cuts long lines saying how much was left out; shown() cuts a value at 200', () => {
     const line = sanitizeText(`${'a'.repeat(5000)}\nshort`);
@@ -33,6 +32,16 @@ describe('Output prints nothing raw', () => {
     expect(out).toBe('most severe: SKU\\x1b]0;owned\\x07\n');
     expect(err).not.toContain('\x1b');
     expect(err.length).toBeLessThan(4200);
+  });
+});
+
+describe('Output with colours on (a terminal)', () => {
+  it('prints its own colours, but colour codes from data (ESC [8m hides text) are escaped', () => {
+    let out = '';
+    const o = new Output({ stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} }, json: false, verbose: 0, interactive: true, color: true });
+    o.print(`${o.style('red', 'oversell')} \x1b[8mHIDDEN\x1b[0m`);
+    expect(out.startsWith(o.style('red', 'oversell').replace(/\ue000[0-9a-f]+\ue001/g, '\x1b'))).toBe(true);
+    expect(out).toContain('\\x1b[8mHIDDEN\\x1b[0m');
   });
 });
 
@@ -68,7 +77,7 @@ describe('writeFileAtomic', () => {
     expect((await stat(path.join(dir, 'private.csv'))).mode & 0o777).toBe(0o600);
   });
   it('refuses a device instead of replacing it (exit 2), and - writes to the stdout given', async () => {
-    await expect(writeFileAtomic('/dev/null', ['x'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('not a regular file') });
+    await expect(writeFileAtomic('/dev/null', ['x'])).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('under /dev or /proc') });
     expect((await stat('/dev/null')).isCharacterDevice()).toBe(true);
     let got = '';
     await writeRowsFile('-', [{ sku: 'A', qty: 1 }], ['sku', 'qty'], { stdout: { write: (s: string) => (got += s) } });

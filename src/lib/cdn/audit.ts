@@ -53,7 +53,7 @@ export interface AuditResult {
  * than one that did not start). HeadBucket needs s3:ListBucket on the bucket (docs/iam.md).
  */
 export async function checkAuditTargets(targets: AuditTargets, read: AwsClients, signal: AbortSignal): Promise<void> {
-  await checkOutputFile(targets.file, 'cdn.auditLog');
+  await checkOutputFile(targets.file, 'cdn.auditLog', { stdout: false });
   if (!targets.bucket) return;
   const s3 = await read.client('s3');
   const { HeadBucketCommand } = await import('@aws-sdk/client-s3');

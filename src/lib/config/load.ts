@@ -149,6 +149,8 @@ export function parseConfigText(text: string, file: string): RetailctlConfig {
   return parseConfigDocument(text, file).config;
 }
 
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Parse and validate config text, keeping the document so later problems can name file:line:col. */
 export function parseConfigDocument(text: string, file: string): Pick<LoadedConfig, 'config' | 'locate'> {
   const lineCounter = new LineCounter();
@@ -160,6 +162,19 @@ export function parseConfigDocument(text: string, file: string): Pick<LoadedConf
     });
     throw configError(file, problems);
   }
+  // a key every JavaScript object already has would not become a name of its own (`__proto__` sets
+  // the prototype, `constructor` shadows it): refuse it where it is written
+  const reserved: string[] = [];
+  visit(doc, {
+    Pair(_key, pair) {
+      const key = isNode(pair.key) ? (pair.key as { value?: unknown }).value : pair.key;
+      if (typeof key === 'string' && RESERVED_KEYS.has(key)) {
+        const pos = isNode(pair.key) && pair.key.range ? lineCounter.linePos(pair.key.range[0]) : undefined;
+        reserved.push(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: "${key}" cannot be used as a name (it is reserved in JavaScript objects): choose another`);
+      }
+    },
+  });
+  if (reserved.length) throw configError(file, reserved);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_NODES }) ?? {};

@@ -3,7 +3,7 @@
  * BOM) through csv-parse, or a JSON array of objects. Column names come from `images.columns`.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { ExitCode, RetailctlError } from '../errors.js';
 
 /** Logical catalogue fields → default column names. */
@@ -71,6 +71,9 @@ export async function readCatalog(file: string, shown: string, columns: Record<C
   };
   let stream;
   try {
+    // a FIFO with no writer blocks open() for ever, in a thread no signal can stop
+    const st = await stat(file);
+    if (!st.isFile()) throw new RetailctlError('IMAGES_CATALOG', `cannot read the catalogue ${shown}: ${st.isDirectory() ? 'is a directory' : 'is not a regular file (a FIFO, device or socket)'}`, { exitCode: ExitCode.Usage, hint: 'point --catalog at the catalogue export file' });
     if (file.toLowerCase().endsWith('.json')) {
       let doc: unknown;
       try {

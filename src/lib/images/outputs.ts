@@ -52,7 +52,7 @@ export async function checkMigrationOutputs(request: OutputRequest): Promise<voi
     const relative = path.relative(request.cwd, o.file);
     const named = o.file === path.resolve(request.cwd, o.given) ? o.given : relative && !relative.startsWith('..') ? relative : o.file;
     try {
-      await checkOutputFile(o.file, o.label);
+      await checkOutputFile(o.file, o.label, { stdout: false });
     } catch (err) {
       const prefix = `${o.label} ${o.file}: `;
       if (err instanceof RetailctlError && err.message.startsWith(prefix)) throw unusable(o.label, named, err.message.slice(prefix.length), err.hint ?? `point ${o.label} at a file in a writable directory`);

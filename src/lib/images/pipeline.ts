@@ -141,7 +141,7 @@ export function describePlan(plan: ImagesPlan, target: string, symlinks?: { coun
     `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
   ];
   const sample = plan.items.slice(0, 5);
-  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${i.key}  [${i.action}]`));
+  if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${shownName(i.key)}  [${i.action}]`));
   if (plan.audit.missing.length) lines.push(`catalogue rows whose image is not in the source: ${plan.audit.missing.length} (e.g. ${plan.audit.missing.slice(0, 3).map((r) => `${r.at} ${shownName(r.source)}`).join(', ')})`);
   if (plan.audit.unreferenced.length) lines.push(`source images no catalogue row references (not uploaded): ${plan.audit.unreferenced.length} (e.g. ${plan.audit.unreferenced.slice(0, 3).map(shownName).join(', ')})`);
   if (symlinks?.count) lines.push(`symlinks skipped: ${symlinks.count} (not followed, not uploaded; e.g. ${symlinks.paths.slice(0, 3).map(shownName).join(', ')}): copy the files they point to into the source to migrate them`);

@@ -131,7 +131,7 @@ export async function imagesVerify(ctx: CommandContext, request: VerifyRequest):
   );
   problems.sort((a, b) => (a.key < b.key ? -1 : 1));
   const text = problems.length
-    ? [`${problems.length} of ${rows.length} objects do not match the manifest:`, ...problems.slice(0, 20).map((p) => `  ${p.key} (${p.row}): ${p.problem}`), ...(problems.length > 20 ? [`  … and ${problems.length - 20} more (--json lists them)`] : [])].join('\n')
+    ? [`${problems.length} of ${rows.length} objects do not match the manifest:`, ...problems.slice(0, 20).map((p) => `  ${shown(p.key)} (${p.row}): ${p.problem}`), ...(problems.length > 20 ? [`  … and ${problems.length - 20} more (--json lists them)`] : [])].join('\n')
     : `all ${rows.length} objects match the manifest (size and sha256)`;
   return { exitCode: problems.length ? ExitCode.CheckFailed : ExitCode.Ok, data: { checked: rows.length, mismatches: problems.length, problems: problems.slice(0, 1000) }, text };
 }

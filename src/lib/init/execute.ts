@@ -21,7 +21,7 @@ export function readTemplate(): Promise<string> {
 export async function checkInitTarget(file: string, cwd: string, backup: string): Promise<void> {
   for (const [given, label] of [[file, '--config'], [backup, 'the backup of --config']] as const) {
     const absolute = path.resolve(cwd, given);
-    await checkOutputFile(absolute, label).catch((err: unknown) => {
+    await checkOutputFile(absolute, label, { stdout: false }).catch((err: unknown) => {
       if (!(err instanceof RetailctlError)) throw err;
       // checkOutputFile names the absolute path; the user wrote `given`
       throw new RetailctlError(err.code, err.message.replace(`${label} ${absolute}:`, `${label} ${shown(given)}:`), { exitCode: err.exitCode, hint: 'point --config at a file in a writable directory' });

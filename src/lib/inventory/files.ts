@@ -171,8 +171,10 @@ export async function openInput(source: string, input: InputFile, ctx: FileConte
       throw sourceError(source, `cannot read ${shown(input.shown)}: ${localProblem(err)}`, hint, err);
     });
     if (st.isDirectory()) throw sourceError(source, `${shown(input.shown)} is a directory, not a file`, `point it at the export file, or use a glob such as ${shown(path.join(input.shown, '*.csv'))}; ${hint}`);
+    // a FIFO with no writer blocks open() for ever, in a thread no signal can stop; /dev/zero never ends
+    if (!st.isFile()) throw sourceError(source, `${shown(input.shown)} is not a regular file (a FIFO, device or socket)`, `write the export to a file first and point the source at it; ${hint}`);
     modified = st.mtime;
-    if (st.isFile() && st.size === 0) empty = true;
+    if (st.size === 0) empty = true;
     const handle = await open(input.file, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
       throw sourceError(source, `cannot read ${shown(input.shown)}: ${localProblem(err)}`, hint, err);
     });

@@ -1,5 +1,6 @@
 import type { Output } from '../io/output.js';
 import { CLASSES, type DriftClass, type ResultRow, type Summary } from './reconcile.js';
+import { shown } from '../util/sanitize.js';
 
 /** Counts per class × channel, units, value at risk, and the most severe rows. */
 export function renderSummary(summary: Summary, drift: readonly ResultRow[], failing: readonly DriftClass[], out: Pick<Output, 'style'>): string {
@@ -19,13 +20,13 @@ export function renderSummary(summary: Summary, drift: readonly ResultRow[], fai
     lines.push('', 'most severe:');
     for (const r of drift.slice(0, 10)) {
       const detail = r.class === 'negative'
-        ? `negative quantity in ${r.channel}`
+        ? `negative quantity in ${shown(r.channel)}`
         : r.class === 'missing-in-channel'
-          ? `${r.expected} sellable, no row in ${r.channel}`
+          ? `${r.expected} sellable, no row in ${shown(r.channel)}`
           : r.class === 'unknown-sku'
-            ? `${r.channel} offers ${r.actual}, the warehouse does not know it`
-            : `${r.channel} offers ${r.actual}, expected ${r.expected} (${r.delta! > 0 ? '+' : ''}${r.delta})`;
-      lines.push(`  ${r.class.padEnd(19)} ${r.sku} @ ${r.location}: ${detail}${r.valueAtRisk !== undefined ? `, ${r.valueAtRisk.toFixed(2)} at risk` : ''}`);
+            ? `${shown(r.channel)} offers ${r.actual}, the warehouse does not know it`
+            : `${shown(r.channel)} offers ${r.actual}, expected ${r.expected} (${r.delta! > 0 ? '+' : ''}${r.delta})`;
+      lines.push(`  ${r.class.padEnd(19)} ${shown(r.sku)} @ ${shown(r.location)}: ${detail}${r.valueAtRisk !== undefined ? `, ${r.valueAtRisk.toFixed(2)} at risk` : ''}`);
     }
   }
   lines.push('', failing.length ? `failing: ${failing.join(', ')} (inventory.failOn)` : 'no class in inventory.failOn');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { styleText } from 'node:util';
 import { sanitizeText } from '../util/sanitize.js';
 
@@ -44,6 +45,12 @@ export class Output {
   readonly #stderr: TextSink;
   readonly #now: () => Date;
   #resultWritten = false;
+  /**
+   * Output's own colour codes travel as this mark until they are printed: every ESC that reaches a
+   * sink is escaped (it came from data), and only the mark becomes ESC again. Nothing read from a
+   * file or from AWS can hold it: it is random for each run.
+   */
+  readonly #mark = `\ue000${randomBytes(6).toString('hex')}\ue001`;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
@@ -57,7 +64,7 @@ export class Output {
 
   /** Apply a colour or style when colours are on. */
   style(format: Style, text: string): string {
-    return this.color ? styleText(format, text) : text;
+    return this.color ? styleText(format, text).replaceAll('\x1b', this.#mark) : text;
   }
 
   /** A message line on stderr. Off a terminal each line is timestamped, for CI logs. */
@@ -88,7 +95,7 @@ export class Output {
   /** Human-readable result text on stdout (ignored in --json mode, where `result()` is the output). */
   print(text: string): void {
     if (this.json) return;
-    const safe = sanitizeText(text, this.color);
+    const safe = this.#safe(text);
     this.#stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
   }
 
@@ -111,20 +118,26 @@ export class Output {
       };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text: sanitizeText(text, this.color), stream: this.#stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+    const spinner = ora({ text: this.#safe(text), stream: this.#stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true, discardStdin: false }).start();
     return {
       update: (t) => {
-        spinner.text = sanitizeText(t, this.color);
+        spinner.text = this.#safe(t);
       },
-      succeed: (t) => spinner.succeed(t === undefined ? t : sanitizeText(t, this.color)),
-      fail: (t) => spinner.fail(t === undefined ? t : sanitizeText(t, this.color)),
+      succeed: (t) => spinner.succeed(t === undefined ? t : this.#safe(t)),
+      fail: (t) => spinner.fail(t === undefined ? t : this.#safe(t)),
       stop: () => spinner.stop(),
     };
   }
 
+  /** `text` with every control character from data escaped, and this run's own colours restored. */
+  #safe(text: string): string {
+    const safe = sanitizeText(text);
+    return this.color ? safe.replaceAll(this.#mark, '\x1b') : safe;
+  }
+
   #line(message: string): void {
     const prefix = this.interactive ? '' : `${this.#now().toISOString().replace(/\.\d{3}Z$/, 'Z')} `;
-    this.#stderr.write(`${prefix}${sanitizeText(message, this.color)}\n`);
+    this.#stderr.write(`${prefix}${this.#safe(message)}\n`);
   }
 }
 

@@ -17,10 +17,13 @@ function unusable(label: string, file: string, why: string, hint: string): Retai
  * and it (or the nearest existing ancestor directory, when it does not exist yet) is writable.
  * Nothing is created. `label` names the flag or config key in the message (exit 2).
  */
-export async function checkOutputFile(file: string, label: string): Promise<void> {
+export async function checkOutputFile(file: string, label: string, options: { stdout?: boolean } = {}): Promise<void> {
   if (file === STDOUT) return;
-  const absolute = await resolveOutputPath(file);
   const hint = `point ${label} at a file in a writable directory`;
+  const orStdout = options.stdout === false ? '' : `, or pass ${label} - to write to stdout`;
+  const special = await systemPath(file);
+  if (special) throw unusable(label, file, `${special === path.resolve(file) ? 'is' : `leads to ${special},`} under /dev or /proc (devices and process streams), not a file retailctl can write`, `${hint}${orStdout}`);
+  const absolute = await resolveOutputPath(file);
   // stat follows the links itself: /dev/stdout → /proc/self/fd/1 → a pipe that has no path
   const existing = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
@@ -28,7 +31,7 @@ export async function checkOutputFile(file: string, label: string): Promise<void
   });
   if (existing?.isDirectory()) throw unusable(label, file, 'is a directory, not a file', hint);
   // a device or FIFO would swallow the output (or block the run) instead of keeping it
-  if (existing && !existing.isFile()) throw unusable(label, file, 'is not a regular file (a device, FIFO or socket)', `${hint}, or pass ${label} - to write to stdout`);
+  if (existing && !existing.isFile()) throw unusable(label, file, 'is not a regular file (a device, FIFO or socket)', `${hint}${orStdout}`);
   if (existing) {
     if (!(await writable(absolute))) throw unusable(label, file, 'is not writable by this user', hint);
     return;
@@ -40,7 +43,7 @@ export async function checkOutputFile(file: string, label: string): Promise<void
     if (found) {
       if (!found.isDirectory()) throw unusable(label, file, `${dir} is not a directory`, hint);
       if (!(await writable(dir))) throw unusable(label, file, `cannot be created: ${dir} is not writable by this user`, hint);
-      await probe(dir, missing !== undefined, absolute, label, file, hint);
+      await probe(dir, missing !== undefined, label, file, hint);
       return;
     }
     missing = dir;
@@ -57,8 +60,8 @@ export async function checkOutputFile(file: string, label: string): Promise<void
  * in the nearest existing one when directories are missing — and remove it at once. The probe has a
  * name of its own, so a concurrent run's file at the target is never touched.
  */
-async function probe(dir: string, isDir: boolean, target: string, label: string, file: string, hint: string): Promise<void> {
-  const at = path.join(dir, `.${path.basename(target)}.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+async function probe(dir: string, isDir: boolean, label: string, file: string, hint: string): Promise<void> {
+  const at = path.join(dir, `.retailctl-probe-${randomBytes(6).toString('hex')}`); // short: a 255-byte target name fits
   try {
     if (isDir) {
       await mkdir(at);
@@ -169,4 +172,21 @@ export function makeDirsSync(dir: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+}
+
+/**
+ * The path (`file` itself or a link on the way) under /dev or /proc, if any: /dev/stdout,
+ * /dev/fd/1 and /proc/self/fd/1 reach whatever this process writes to — with `>> build.log` a
+ * regular file that a rename would replace, log and all. No output of retailctl belongs there.
+ */
+export async function systemPath(file: string): Promise<string | undefined> {
+  const inSystem = (p: string) => /^\/(dev|proc)(\/|$)/.test(p);
+  let absolute = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    if (inSystem(absolute)) return absolute;
+    const link = await lstat(absolute).catch(() => undefined);
+    if (!link?.isSymbolicLink()) return undefined;
+    absolute = path.resolve(path.dirname(absolute), await readlink(absolute));
+  }
+  return undefined;
 }

@@ -7,12 +7,13 @@
  * The target is resolved first: a symlink is written through (its target is replaced, the link
  * stays), a device, FIFO or socket is refused, and `-` writes to stdout instead of a file.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
-import { makeDirs, resolveOutputPath, STDOUT } from './paths.js';
+import { makeDirs, resolveOutputPath, STDOUT, systemPath } from './paths.js';
 
 /** Where `-` goes: the run's stdout. */
 export interface StdoutSink {
@@ -29,6 +30,10 @@ export interface WriteOptions {
 /** Write `chunks` to `file` atomically (temp file + rename), in writes of about 64 KB. */
 export async function writeFileAtomic(file: string, chunks: Iterable<string>, options: WriteOptions = {}): Promise<void> {
   if (file === STDOUT) return writeToStdout(chunks, options.stdout);
+  const special = await systemPath(file);
+  if (special) {
+    throw new RetailctlError('OUTPUT_UNUSABLE', `${file}: ${special === path.resolve(file) ? 'is' : `leads to ${special},`} under /dev or /proc (devices and process streams), not a file retailctl can write: not replaced`, { exitCode: ExitCode.Usage, hint: 'point it at a regular file, or pass - to write to stdout' });
+  }
   const target = await resolveOutputPath(file);
   const existing = await stat(file).catch(() => undefined); // follows links, also /dev/stdout → a pipe
   if (existing && !existing.isFile()) {
@@ -38,8 +43,12 @@ export async function writeFileAtomic(file: string, chunks: Iterable<string>, op
     });
   }
   await makeDirs(path.dirname(target));
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}`);
-  const out = createWriteStream(tmp, { mode: options.mode ?? 0o644 });
+  // a name nobody can predict, opened O_CREAT|O_EXCL (a link planted there is never followed), short
+  // (a 255-byte target name still fits), and with the mode of the file it replaces from the start
+  const tmp = path.join(path.dirname(target), `.retailctl-${randomBytes(8).toString('hex')}.tmp`);
+  const mode = existing ? existing.mode & 0o777 : (options.mode ?? 0o644);
+  const out = createWriteStream(tmp, { flags: 'wx', mode });
+  await once(out, 'open');
   try {
     let pending = '';
     for (const chunk of chunks) {

@@ -14,9 +14,6 @@ export const MAX_LINE = 4000;
  */
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-/** The SGR colour sequences Output's own styles produce (kept only when colours are on). */
-// eslint-disable-next-line no-control-regex
-const SGR = /\x1b\[[0-9;]{0,20}m/y;
 
 function escapeChar(c: string): string {
   const code = c.codePointAt(0)!;
@@ -27,20 +24,12 @@ function escapeChar(c: string): string {
 
 /**
  * `text` made safe to print: unsafe characters shown escaped (`\x1b`, `\u202e`, `\t`), newlines
- * kept, and each line cut at `max` characters. With `keepStyles`, SGR colour sequences (ESC [ … m)
- * pass: they only colour text.
+ * kept, and each line cut at `max` characters. Output's own colours do not pass through here as ESC
+ * (see Output.style), so every ESC is escaped.
  */
-export function sanitizeText(text: string, keepStyles = false, max = MAX_LINE): string {
+export function sanitizeText(text: string, max = MAX_LINE): string {
   UNSAFE.lastIndex = 0;
-  let safe = UNSAFE.test(text)
-    ? text.replace(UNSAFE, (c, offset: number) => {
-        if (keepStyles && c === '\x1b') {
-          SGR.lastIndex = offset;
-          if (SGR.test(text)) return c;
-        }
-        return escapeChar(c);
-      })
-    : text;
+  let safe = UNSAFE.test(text) ? text.replace(UNSAFE, escapeChar) : text;
   if (safe.length > max) safe = safe.split('\n').map((line) => cut(line, max)).join('\n');
   return safe;
 }
@@ -56,5 +45,5 @@ export function cut(line: string, max = MAX_LINE): string {
  * line of its own), and cut at `max` (default 200) characters.
  */
 export function shown(value: unknown, max = 200): string {
-  return sanitizeText(cut(String(value), max), false, Number.MAX_SAFE_INTEGER).replace(/\n/g, '\\n');
+  return sanitizeText(cut(String(value), max), Number.MAX_SAFE_INTEGER).replace(/\n/g, '\\n');
 }

@@ -72,6 +72,11 @@ export const cases: CorpusCase[] = [
     env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
     message: /--profile prodd: no such profile in \S+\/\.aws\/config or \S+\/\.aws\/credentials \(they have default, prod\)/,
   },
+  { name: 'prescale --campaign constructor (a name every object has)', args: ['prescale', '--campaign', 'constructor', '--dry-run', '--config', 'c.yaml'], files: { 'c.yaml': CONFIG }, message: 'no campaign named "constructor" in the config (it has spring)' },
+  { name: 'prescale status --campaign toString', args: ['prescale', 'status', '--campaign', 'toString', '--config', 'c.yaml'], files: { 'c.yaml': CONFIG }, message: 'no campaign named "toString"' },
+  { name: 'loadtest --campaign __proto__', args: ['loadtest', '--campaign', '__proto__', '--config', 'c.yaml'], files: { 'c.yaml': CONFIG }, message: 'no campaign named "__proto__"' },
+  { name: 'a config naming a campaign __proto__ (it would vanish into the prototype)', args: ['config', 'validate', '--config', 'c.yaml'], files: { 'c.yaml': 'campaigns:\n  __proto__:\n    sendAt: "2030-03-02T09:00:00"\n' }, message: /c\.yaml:2:3: "__proto__" cannot be used as a name/ },
+  { name: 'init --config /dev/stdout (would replace what stdout is redirected to, and back it up into /dev)', args: ['init', '--config', '/dev/stdout', '--yes'], message: '/dev/stdout: is under /dev or /proc', untouched: ['/dev/stdout.bak'] },
   { name: '--profile given empty', args: ['doctor', '--config', 'c.yaml', '--profile', ''], files: { 'c.yaml': CONFIG }, message: '--profile: empty' },
   { name: '--endpoint-url that is not a URL', args: ['cdn', 'status', '--config', 'c.yaml', '--endpoint-url', 'localhost:4566'], files: { 'c.yaml': CONFIG }, noEndpoint: true, message: '--endpoint-url: expected an http:// or https:// URL, got "localhost:4566"' },
   { name: '--endpoint-url with a control character', args: ['cdn', 'status', '--config', 'c.yaml', '--endpoint-url', 'ht\x1b[2Jtp'], files: { 'c.yaml': CONFIG }, noEndpoint: true, message: '--endpoint-url: "ht\\x1b[2Jtp" is not a URL' },
@@ -106,12 +111,12 @@ export const cases: CorpusCase[] = [
   { name: 'loadtest --out a directory', args: ['loadtest', '--campaign', 'spring', '--config', 'c.yaml', '--out', 'scripts'], files: { 'c.yaml': CONFIG, scripts: { dir: true } }, message: '--out scripts: is a directory, not a file', untouched: ['scripts'] },
   { name: 'loadtest --out a FIFO', args: ['loadtest', '--campaign', 'spring', '--config', 'c.yaml', '--out', 'k6.fifo'], files: { 'c.yaml': CONFIG, 'k6.fifo': { fifo: true } }, message: '--out k6.fifo: is not a regular file (a device, FIFO or socket)', untouched: ['k6.fifo'] },
   { name: 'loadtest --out below a file', args: ['loadtest', '--campaign', 'spring', '--config', 'c.yaml', '--out', 'c.yaml/spike.js'], files: { 'c.yaml': CONFIG }, message: /--out c\.yaml\/spike\.js: .*is not a directory/, untouched: ['c.yaml'] },
-  { name: 'loadtest --out a device', args: ['loadtest', '--campaign', 'spring', '--config', 'c.yaml', '--out', '/dev/null'], files: { 'c.yaml': CONFIG }, message: '--out /dev/null: is not a regular file', untouched: ['/dev/null'] },
+  { name: 'loadtest --out a device', args: ['loadtest', '--campaign', 'spring', '--config', 'c.yaml', '--out', '/dev/null'], files: { 'c.yaml': CONFIG }, message: '--out /dev/null: is under /dev or /proc', untouched: ['/dev/null'] },
 
   // ---- init ----
   { name: 'init --config a directory', args: ['init', '--config', 'conf.yaml', '--yes'], files: { 'conf.yaml': { dir: true } }, message: '--config conf.yaml: is a directory, not a file', untouched: ['conf.yaml', 'conf.yaml.bak'] },
   { name: 'init --config a symlink to a directory', args: ['init', '--config', 'link.yaml', '--yes'], files: { conf: { dir: true }, 'link.yaml': { symlink: 'conf' } }, message: '--config link.yaml: is a directory, not a file', untouched: ['link.yaml.bak'] },
   { name: 'init --config a FIFO', args: ['init', '--config', 'fifo.yaml', '--yes'], files: { 'fifo.yaml': { fifo: true } }, message: '--config fifo.yaml: is not a regular file (a device, FIFO or socket)', untouched: ['fifo.yaml', 'fifo.yaml.bak'] },
-  { name: 'init --config a device: no backup copied from it', args: ['init', '--config', '/dev/null', '--yes'], message: '--config /dev/null: is not a regular file', untouched: ['/dev/null.bak'] },
+  { name: 'init --config a device: no backup copied from it', args: ['init', '--config', '/dev/null', '--yes'], message: '--config /dev/null: is under /dev or /proc', untouched: ['/dev/null.bak'] },
   { name: 'init: the backup path is a directory', args: ['init', '--yes'], files: { 'retailctl.yaml': 'images: {}\n', 'retailctl.yaml.bak': { dir: true } }, message: 'the backup of --config retailctl.yaml.bak: is a directory, not a file', untouched: ['retailctl.yaml'] },
 ];

@@ -22,12 +22,16 @@ const reconcile = (...args: string[]) => ['inventory', 'reconcile', ...args];
 const withSafetyFile = `${CONFIG}  safetyStock: { file: safety.csv }\n`;
 
 export const cases: CorpusCase[] = [
+  { name: 'inventory --out /dev/fd/1 (a process stream; - is stdout)', args: reconcile('--out', '/dev/fd/1'), files: files(), message: '--out /dev/fd/1: is under /dev or /proc' },
+  { name: 'inventory --errors /proc/self/fd/2', args: reconcile('--errors', '/proc/self/fd/2', '--max-errors', '5'), files: files(), message: '--errors /proc/self/fd/2: is under /dev or /proc' },
+  { name: 'inventory source a FIFO (would block the run for ever)', args: reconcile('--source', 'wms=wms.fifo'), files: files({ 'wms.fifo': { fifo: true } }), message: 'source wms: wms.fifo is not a regular file (a FIFO, device or socket)' },
+  { name: 'inventory source /dev/zero (never ends)', args: reconcile('--source', 'wms=/dev/zero'), files: files(), message: 'source wms: /dev/zero is not a regular file' },
   { name: 'inventory --out a directory', args: reconcile('--out', 'reports'), files: files({ reports: { dir: true } }), message: /--out \S*reports: is a directory, not a file/, untouched: ['reports'] },
   { name: 'inventory --errors a directory', args: reconcile('--errors', 'reports', '--max-errors', '5'), files: files({ reports: { dir: true } }), message: /--errors \S*reports: is a directory, not a file/, untouched: ['reports'] },
   { name: 'inventory --out a FIFO (would block the run)', args: reconcile('--out', 'pipe'), files: files({ pipe: { fifo: true } }), message: /--out \S*pipe: is not a regular file/, untouched: ['pipe'] },
-  { name: 'inventory --out a device (/dev/full)', args: reconcile('--out', '/dev/full'), files: files(), message: '--out /dev/full: is not a regular file', untouched: ['/dev/full'] },
-  { name: 'inventory --out /dev/stdout (use --out -)', args: reconcile('--out', '/dev/stdout'), files: files(), message: '--out /dev/stdout: is not a regular file' },
-  { name: 'inventory --out under /proc (nothing can be created there)', args: reconcile('--out', '/proc/nope/x.csv'), files: files(), message: '--out /proc/nope/x.csv: cannot be created', untouched: ['/proc/nope'] },
+  { name: 'inventory --out a device (/dev/full)', args: reconcile('--out', '/dev/full'), files: files(), message: '--out /dev/full: is under /dev or /proc', untouched: ['/dev/full'] },
+  { name: 'inventory --out /dev/stdout (use --out -)', args: reconcile('--out', '/dev/stdout'), files: files(), message: '--out /dev/stdout: is under /dev or /proc' },
+  { name: 'inventory --out under /proc (nothing can be created there)', args: reconcile('--out', '/proc/nope/x.csv'), files: files(), message: '--out /proc/nope/x.csv: is under /dev or /proc', untouched: ['/proc/nope'] },
   { name: 'inventory --out under a file', args: reconcile('--out', 'web.csv/drift.csv'), files: files(), message: /--out \S*web\.csv\/drift\.csv: .*web\.csv is not a directory/, untouched: ['web.csv'] },
   { name: 'inventory --out and --errors on one file', args: reconcile('--out', 'rows.csv', '--errors', './rows.csv', '--max-errors', '5'), files: files(), message: '--out rows.csv and --errors ./rows.csv are the same file', untouched: ['rows.csv'] },
   { name: 'inventory --out through a symlink onto --errors', args: reconcile('--out', 'link.csv', '--errors', 'rows.csv', '--max-errors', '5'), files: files({ 'link.csv': { symlink: 'rows.csv' } }), message: '--out link.csv and --errors rows.csv are the same file', untouched: ['rows.csv', 'link.csv'] },
