@@ -94,10 +94,14 @@ async function readManifest(file: string, given: string, bucketOverride?: string
     if (!key || !sha256 || size === '' || !bucket) throw manifestError(`${at}: needs key, size, sha256 and bucket (pass --bucket for manifests without it)`);
     if (!/^\d{1,15}$/.test(size)) throw manifestError(`${at}: size ${shown(size, 40)} is not a number of bytes`);
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw manifestError(`${at}: sha256 ${shown(sha256, 80)} is not 64 hex characters`);
+    if (Buffer.byteLength(key) > 1024) throw manifestError(`${at}: key ${shown(key, 80)} is longer than S3's 1,024 bytes`);
     rows.push({ at, key, size: Number(size), sha256, bucket });
   }
   return { rows, total: records.length, statuses };
 }
+
+/** S3's bucket naming rule (lower case, digits, dots and hyphens; 3–63 characters). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export async function imagesVerify(ctx: CommandContext, request: VerifyRequest): Promise<CommandResult> {
   const { rows, total, statuses } = await readManifest(path.resolve(ctx.cwd, request.manifest), request.manifest, request.bucket);
@@ -111,7 +115,18 @@ export async function imagesVerify(ctx: CommandContext, request: VerifyRequest):
     });
   }
   const s3 = await (await ctx.aws()).read.client('s3');
-  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { HeadBucketCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  // a bucket that is not a name, or not there, is a wrong --bucket or manifest: not "every object missing"
+  const from = request.bucket ? '--bucket' : `--manifest ${shown(request.manifest)}`;
+  for (const bucket of new Set(rows.map((r) => r.bucket))) {
+    if (!BUCKET_NAME.test(bucket)) throw manifestError(`${from}: ${shown(bucket, 80)} is not an S3 bucket name`, 'check --bucket, or the bucket column of the manifest');
+    try {
+      await s3.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: ctx.signal });
+    } catch (err) {
+      if (isAwsError(err, 'NotFound', 'NoSuchBucket')) throw manifestError(`${from}: bucket ${shown(bucket, 80)} does not exist (check the name, the region and the account)`, 'check --bucket, or the bucket column of the manifest');
+      throw err;
+    }
+  }
   const { default: pLimit } = await import('p-limit');
   const limit = pLimit(request.concurrency);
   const problems: { key: string; row: string; problem: string }[] = [];
