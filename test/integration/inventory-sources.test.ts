@@ -254,12 +254,13 @@ describe('stale and shrunk sources are exit 5, before anything is written or pub
     await expectRefused(dir, [], 5, 'shrunk-source: source wms has 4 rows, 60% fewer than the 10 of the previous run');
   });
 
-  it('row counts that cannot be kept: the run stands, with a warning that the next run cannot compare', async () => {
+  it('row counts that cannot be kept (a file named .retailctl): exit 2 before reading, naming the file and what to do', async () => {
     const dir = await workspace({ 'wms.csv': WMS, 'web.csv': WEB, '.retailctl': 'a file where the state directory would go' });
-    const res = await cli(dir, ['--out', 'drift.csv']);
-    expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/warning: could not record the row counts in \.retailctl\/inventory\/row-counts\.json: .*; the next run cannot check for shrunk sources/);
-    expect(existsSync(path.join(dir, 'drift.csv'))).toBe(true);
+    const res = await expectRefused(dir, [], 2, /error: cannot keep the source row counts in \.retailctl\/inventory\/row-counts\.json: \S*\.retailctl is not a directory/);
+    expect(res.stderr).toMatch(/hint: .*run from a directory where \.retailctl\/inventory\/row-counts\.json can be written/);
+    expect(res.stderr).not.toMatch(/could not record the row counts/);
+    // a dry run writes no counts, but one that cannot read them (ENOTDIR) is not "no counts" either
+    await expectRefused(dir, ['--dry-run'], 2, /error: cannot read \.retailctl\/inventory\/row-counts\.json: a file stands where a directory of its path should be/);
   });
 
   it('older than maxAge by mtime: stale-source, and --json says so', async () => {

@@ -7,13 +7,13 @@ import { STDOUT } from '../io/paths.js';
 import { writeRowsFile } from '../io/rows.js';
 import { sanitizeText, shown } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader } from './delimited.js';
-import { checkSources, sourceLimits, type SourceStats } from './freshness.js';
+import { checkRowCountsFile, checkSources, sourceLimits, type SourceStats } from './freshness.js';
 import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
 import { findFiles } from './files.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcilePaced, type ResultRow } from './reconcile.js';
-import { newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
+import { checkPublishTarget, newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
 
@@ -123,6 +123,10 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const previous = request.since ? await readPreviousResults(path.resolve(cwd, request.since), request.since) : undefined;
   const target = request.publish ? parsePublishTarget(request.publish) : undefined;
   const safetyStock = await safetyStockOf(config, loaded.resolve);
+  // the shrunk-source check needs this run's row counts kept for the next one
+  if (!ctx.options.dryRun) await checkRowCountsFile(cwd);
+  // a bus or queue that is not there is exit 2 before any source is read, not a failed send after the whole run (a read call)
+  if (target && request.publish) await checkPublishTarget(target, request.publish, (await ctx.aws()).read, ctx.signal);
   /** `-` writes rows to stdout: the summary then goes to stderr. */
   const stdoutTaken = request.out === STDOUT || request.errors === STDOUT;
   // rows are data (written as they are) unless stdout is a terminal: then control characters in a
