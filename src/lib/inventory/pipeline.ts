@@ -35,17 +35,21 @@ export interface ReconcileRequest {
 const SHOWN_ERRORS = 20;
 
 function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
-  const paths: Record<string, string[]> = {};
+  // a Map and Object.hasOwn: a name like "constructor" or "__proto__" is just a name that is not there
+  const paths = new Map<string, string[]>();
   for (const o of overrides) {
     const m = /^([^=]+)=(.+)$/.exec(o);
     if (!m) throw new RetailctlError('USAGE', `--source: "${o}" is not name=path`, { exitCode: ExitCode.Usage, hint: 'e.g. --source web=exports/web-2026-11-27.csv.gz' });
-    if (!config.sources[m[1]!]) throw new RetailctlError('USAGE', `--source: no source named "${m[1]}" in inventory.sources (it has ${Object.keys(config.sources).join(', ')})`, { exitCode: ExitCode.Usage });
-    (paths[m[1]!] ??= []).push(m[2]!);
+    const name = m[1]!;
+    if (!Object.hasOwn(config.sources, name)) throw new RetailctlError('USAGE', `--source: no source named "${shown(name)}" in inventory.sources (it has ${Object.keys(config.sources).join(', ')})`, { exitCode: ExitCode.Usage });
+    const list = paths.get(name);
+    if (list) list.push(m[2]!);
+    else paths.set(name, [m[2]!]);
   }
   const out = Object.entries(config.sources).map(([name, s]) => ({
     name,
     role: s.role,
-    paths: paths[name] ?? (Array.isArray(s.path) ? s.path : [s.path]),
+    paths: paths.get(name) ?? (Array.isArray(s.path) ? s.path : [s.path]),
     columns: s.columns,
     ...(s.format ? { format: s.format } : {}),
     locationMap: { ...(config.locationMap ?? {}), ...(s.locationMap ?? {}) },
