@@ -152,7 +152,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
     const t = Date.now();
     const source = store.addSource(spec.name, spec.role);
-    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError }));
+    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd, now: ctx.now() }, { store, source, duplicates: request.duplicates, onError }));
     pace.check();
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }
