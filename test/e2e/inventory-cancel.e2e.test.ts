@@ -8,8 +8,12 @@ import { spawn } from 'node:child_process';
 import { open, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../support/spawn-cli.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const emulator = useEmulator();
 
 /** Rows per export: every one an oversell, so the drift file is as long as the exports. */
 const ROWS = 2_000_000;
@@ -53,11 +57,11 @@ interface Stopped {
 }
 
 /** Run a reconcile writing `out`; send `signal` once `when` says so (a stderr line seen, or a delay). */
-function runAndSignal(args: string[], signal: NodeJS.Signals, when: { afterMs: number } | { line: RegExp }): Promise<Stopped> {
+function runAndSignal(args: string[], signal: NodeJS.Signals, when: { afterMs: number } | { line: RegExp }, env: Record<string, string> = {}): Promise<Stopped> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'inventory', 'reconcile', '-v', '--config', 'retailctl.yaml', ...args], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, CI: 'true' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, CI: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -92,7 +96,10 @@ describe('inventory reconcile stops on a signal', () => {
   }, 60_000);
 
   it('SIGTERM while every row is turned into an event (--publish --dry-run): exit 130 within a second', async () => {
-    const res = await runAndSignal(['--publish', 'sqs:http://127.0.0.1:9/000000000000/drift', '--dry-run'], 'SIGTERM', { line: /built [\d,]+ result rows/ });
+    // the queue must exist: --publish is checked (a read call) before any source is read
+    const sqs = new SQSClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'cancel-drift' })).finally(() => sqs.destroy());
+    const res = await runAndSignal(['--publish', `sqs:${QueueUrl}`, '--dry-run'], 'SIGTERM', { line: /built [\d,]+ result rows/ }, emulator.env);
     expect(res.code, res.stderr).toBe(130);
     expect(res.latencyMs, res.stderr).toBeLessThan(1500);
     expect(res.stderr).not.toContain('events would be sent');

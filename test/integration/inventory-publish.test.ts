@@ -9,6 +9,7 @@ import path from 'node:path';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsErrors } from '../support/emulator.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -101,6 +102,49 @@ describe('--publish eventbridge:', () => {
     const delivered = await drain(QueueUrl!);
     expect(delivered).toHaveLength(N);
     expect(delivered[0]!.body).toMatchObject({ source: 'retailctl.inventory', 'detail-type': 'InventoryDrift' });
+  });
+});
+
+describe('--publish: a target that is not there, a call that fails outright', () => {
+  it('a bus or queue that does not exist is exit 2 naming --publish, before any source is read', async () => {
+    await control.clearRequests();
+    // a missing source would be the error if the sources were read first
+    const bus = await cli(['--publish', 'eventbridge:no-such-bus', '--yes', '--source', 'wms=missing.csv']);
+    expect(bus.code, bus.stderr).toBe(2);
+    expect(bus.stderr).toMatch(/error: --publish eventbridge:no-such-bus: there is no event bus named "no-such-bus"/);
+    expect(bus.stderr).not.toMatch(/missing\.csv|unexpected error/);
+    const queueUrl = `${endpoint}/000000000000/no-such-queue`;
+    const queue = await cli(['--publish', `sqs:${queueUrl}`, '--yes', '--source', 'wms=missing.csv']);
+    expect(queue.code, queue.stderr).toBe(2);
+    expect(queue.stderr).toContain(`error: --publish sqs:${queueUrl}: no such queue`);
+    const operations = (await control.requests()).map((r) => r.operation);
+    expect(operations).toContain('DescribeEventBus');
+    expect(operations).toContain('GetQueueAttributes');
+    expect(operations.filter((o) => o === 'PutEvents' || o === 'SendMessageBatch')).toEqual([]);
+  });
+
+  it('after a call fails outright no further batch is sent: only those already under way finish', async () => {
+    const many = await mkdtemp(path.join(os.tmpdir(), 'retailctl-publish-fatal-'));
+    const skus = Array.from({ length: 400 }, (_, i) => `SKU-${i}`); // 40 batches, 8 at a time
+    await writeFile(path.join(many, 'wms.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,10`).join('\n')}\n`);
+    await writeFile(path.join(many, 'web.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,12`).join('\n')}\n`);
+    await writeFile(path.join(many, 'retailctl.yaml'), await readFile(path.join(dir, 'retailctl.yaml'), 'utf8'));
+    await events.send(new CreateEventBusCommand({ Name: 'inventory-fatal' }));
+    await control.clearRequests();
+    await control.fault({ service: 'events', operation: 'PutEvents', times: 0, delayMs: 20, ...awsErrors.json('AccessDeniedException', 'not authorized to perform events:PutEvents') });
+    try {
+      const res = await runInProcess(['inventory', 'reconcile', '--publish', 'eventbridge:inventory-fatal', '--yes', '--config', path.join(many, 'retailctl.yaml'), '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: many });
+      expect(res.code, res.stderr).not.toBe(0);
+      expect(res.stderr).toMatch(/error: EventBridge PutEvents was denied \(AccessDeniedException/);
+      const sent = (await control.requests()).filter((r) => r.operation === 'PutEvents');
+      // the first 8 start together; none of the other 32 may follow the failure
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.length).toBeLessThanOrEqual(8);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await control.requests()).filter((r) => r.operation === 'PutEvents')).toHaveLength(sent.length);
+    } finally {
+      await control.clearFaults();
+    }
   });
 });
 

@@ -179,6 +179,23 @@ describe('exports that look broken are exit 2 with the reason', () => {
   });
 });
 
+describe('a stray quote is exit 2 naming file and line, whatever --max-errors says', () => {
+  it('a quote problem halfway through a file: the rest of the file is not silently dropped', async () => {
+    const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => `SER-${from + i},dfw1,1`).join('\n');
+    const wms = `item_code,site,qty_on_hand\n${rows(0, 2000)}\n"X" ,dfw1,4\n${rows(2000, 1000)}\n`;
+    const web = `SKU,Location,Available\n${rows(0, 3000)}\n`;
+    const dir = await workspace({ 'wms.csv': wms, 'web.csv': web });
+    const res = await expectRefused(dir, ['--max-errors', '5'], 2, 'source wms: wms.csv:2002: unexpected character after a closing quote (field 1): the rest of the file cannot be read');
+    expect(res.stderr).toMatch(/hint: fix the quoting on that line/);
+  });
+
+  it('on the first data row: the quote problem, not "a header but no rows"', async () => {
+    const dir = await workspace({ 'wms.csv': 'item_code,site,qty_on_hand\n"X" ,dfw1,4\nSER-001,dfw1,50\n', 'web.csv': WEB });
+    const res = await expectRefused(dir, ['--max-errors', '5'], 2, 'source wms: wms.csv:2: unexpected character after a closing quote (field 1): the rest of the file cannot be read');
+    expect(res.stderr).not.toMatch(/header but no rows/);
+  });
+});
+
 describe('one quantity rule and one trim rule for every format', () => {
   it('JSON Lines quantities: "0x1F", "0b11", "1e3", [5], 1e300 and "12.0" are bad rows; "12" and 12 are 12', async () => {
     const lines = ['"0x1F"', '"0b11"', '"1e3"', '[5]', '1e300', '"12.0"', '"12"', '12'].map((q, i) => `{"SKU":"SER-00${i}","Location":"dfw1","Available":${q}}`);
@@ -254,12 +271,13 @@ describe('stale and shrunk sources are exit 5, before anything is written or pub
     await expectRefused(dir, [], 5, 'shrunk-source: source wms has 4 rows, 60% fewer than the 10 of the previous run');
   });
 
-  it('row counts that cannot be kept: the run stands, with a warning that the next run cannot compare', async () => {
+  it('row counts that cannot be kept (a file named .retailctl): exit 2 before reading, naming the file and what to do', async () => {
     const dir = await workspace({ 'wms.csv': WMS, 'web.csv': WEB, '.retailctl': 'a file where the state directory would go' });
-    const res = await cli(dir, ['--out', 'drift.csv']);
-    expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/warning: could not record the row counts in \.retailctl\/inventory\/row-counts\.json: .*; the next run cannot check for shrunk sources/);
-    expect(existsSync(path.join(dir, 'drift.csv'))).toBe(true);
+    const res = await expectRefused(dir, [], 2, /error: cannot keep the source row counts in \.retailctl\/inventory\/row-counts\.json: \S*\.retailctl is not a directory/);
+    expect(res.stderr).toMatch(/hint: .*run from a directory where \.retailctl\/inventory\/row-counts\.json can be written/);
+    expect(res.stderr).not.toMatch(/could not record the row counts/);
+    // a dry run writes no counts, but one that cannot read them (ENOTDIR) is not "no counts" either
+    await expectRefused(dir, ['--dry-run'], 2, /error: cannot read \.retailctl\/inventory\/row-counts\.json: a file stands where a directory of its path should be/);
   });
 
   it('older than maxAge by mtime: stale-source, and --json says so', async () => {
@@ -291,5 +309,23 @@ describe('stale and shrunk sources are exit 5, before anything is written or pub
     expect((await cli(dir)).code).toBe(0);
     await writeFile(path.join(dir, 'wms.csv'), rows('last tuesday'));
     await expectRefused(dir, [], 2, '4 bad rows in the inputs');
+  });
+
+  it('an asOf more than 5 minutes in the future is a bad row: one such row cannot make an old export look fresh', async () => {
+    const header = 'item_code,site,qty_on_hand,exported_at\n';
+    const dir = await workspace(
+      { 'wms.csv': `${header}SER-001,dfw1,50,2020-01-01T02:00:00Z\nSER-002,dfw1,20,2020-01-01T02:00:00Z\nSER-003,dfw1,9,2099-01-01T02:00:00Z\n`, 'web.csv': WEB },
+      sourcesYaml({ asOf: 'exported_at', maxAge: '26h' }),
+    );
+    // the future row is left out of "newest": the 2020 rows decide
+    await expectRefused(dir, ['--max-errors', '1'], 5, 'stale-source: source wms (wms.csv) is 2522d7h old (exported_at 2020-01-01T02:00:00Z)');
+    // and it is a bad row like any other
+    await writeFile(path.join(dir, 'wms.csv'), `${header}SER-001,dfw1,50,2026-11-27T02:00:00Z\nSER-002,dfw1,20,2026-11-27T02:00:00Z\nSER-003,dfw1,9,2099-01-01T02:00:00Z\nSER-004,dfw1,4,2026-11-27T02:00:00Z\n`);
+    const res = await expectRefused(dir, [], 2, '1 bad row in the inputs');
+    expect(res.stderr).toContain('wms.csv:4: exported_at is in the future: "2099-01-01T02:00:00Z" (more than 5 minutes after this run\'s clock, 2026-11-27T09:00:00.000Z)');
+    // a few minutes ahead (clock skew) is taken, and the newest value still decides
+    const soon = '2026-11-27T09:04:00Z';
+    await writeFile(path.join(dir, 'wms.csv'), `${header}SER-001,dfw1,50,2020-01-01T02:00:00Z\nSER-002,dfw1,20,${soon}\nSER-003,dfw1,9,2026-11-27T02:00:00Z\nSER-004,dfw1,4,2026-11-27T02:00:00Z\n`);
+    expect((await cli(dir)).code).toBe(0);
   });
 });

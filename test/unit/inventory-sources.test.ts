@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/lib/config/load.js';
 import { sourceLimits, sourceProblems, type SourceStats } from '../../src/lib/inventory/freshness.js';
-import { LineEndingCheck, parseAsOf } from '../../src/lib/inventory/read.js';
+import { RetailctlError } from '../../src/lib/errors.js';
+import { AsOf, AsOfTracker, jsonArrayText, LineEndingCheck, parseAsOf, type SourceSpec } from '../../src/lib/inventory/read.js';
 import { parsePrice, parseQuantityBytes, parseQuantityText, parseQuantityValue, trimEnd, trimStart } from '../../src/lib/inventory/values.js';
 
 const bytes = (s: string) => {
@@ -90,6 +91,42 @@ describe('asOf values', () => {
     expect(parseAsOf('2026-11-27 02:00:00')).toBe(Date.UTC(2026, 10, 27, 2));
     expect(parseAsOf('2026-11-27')).toBe(Date.UTC(2026, 10, 27));
     for (const bad of ['', 'yesterday', '27/11/2026', '2026-02-30', '1764208800']) expect(parseAsOf(bad), bad).toBeNaN();
+  });
+});
+
+describe('asOf values in the future', () => {
+  it('more than 5 minutes after the run\'s clock is refused and does not count as the newest', () => {
+    const now = Date.parse('2026-11-27T09:00:00Z');
+    const t = new AsOfTracker(now);
+    expect(t.see('2026-11-27T02:00:00Z')).toBe(AsOf.Ok);
+    expect(t.see('2099-01-01T02:00:00Z')).toBe(AsOf.Future);
+    expect(t.see('2026-11-27T09:06:00Z')).toBe(AsOf.Future);
+    expect(t.see('2026-11-27T09:05:00Z')).toBe(AsOf.Ok); // clock skew of a few minutes is taken
+    expect(t.see('yesterday')).toBe(AsOf.NotADate);
+    expect(new Date(t.newest).toISOString()).toBe('2026-11-27T09:05:00.000Z');
+  });
+});
+
+describe('a JSON array too large for one string', () => {
+  const spec: SourceSpec = { name: 'web', role: 'channel', paths: ['web.json'], columns: {}, locationMap: {} };
+  it('ERR_STRING_TOO_LONG is exit 2 saying to export JSON Lines', () => {
+    const tooLong = () => {
+      throw Object.assign(new Error('Cannot create a string longer than 0x1fffffe8 characters'), { code: 'ERR_STRING_TOO_LONG' });
+    };
+    let caught: unknown;
+    try {
+      jsonArrayText(spec, 'exports/web.json', tooLong);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RetailctlError);
+    expect((caught as RetailctlError).exitCode).toBe(2);
+    expect((caught as RetailctlError).message).toBe('source web: exports/web.json is a JSON array too large to read (over about 512 MB: a JSON array is read whole)');
+    expect((caught as RetailctlError).hint).toContain('export it as JSON Lines instead (one object per line, e.g. exports/web.jsonl)');
+  });
+  it('other errors pass through; a decodable text is returned', () => {
+    expect(() => jsonArrayText(spec, 'web.json', () => { throw new RangeError('other'); })).toThrow('other');
+    expect(jsonArrayText(spec, 'web.json', () => '[]')).toBe('[]');
   });
 });
 

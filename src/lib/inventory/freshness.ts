@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InventorySourceConfig } from '../config/schema.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { checkOutputFile } from '../io/paths.js';
 import { writeFileAtomic } from '../io/rows.js';
 import { formatDuration } from '../util/duration.js';
 
@@ -135,8 +136,10 @@ async function readRowCounts(file: string, shownFile: string): Promise<RowCounts
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { version: 1, configs: {} };
-    throw new RetailctlError('INVENTORY_STATE', `cannot read ${shownFile}: ${(err as Error).message}`, { exitCode: ExitCode.Usage, hint: `fix or remove ${shownFile} (the next run then has no row counts to compare with)` });
+    if (code === 'ENOENT') return { version: 1, configs: {} };
+    // ENOTDIR: a file stands where a directory of the path should be (e.g. a file named .retailctl)
+    const why = code === 'ENOTDIR' ? `a file stands where a directory of its path should be (${code})` : (err as Error).message;
+    throw new RetailctlError('INVENTORY_STATE', `cannot read ${shownFile}: ${why}`, { exitCode: ExitCode.Usage, hint: `fix or remove ${shownFile} (the next run then has no row counts to compare with)` });
   }
   let doc: unknown;
   try {
@@ -152,6 +155,26 @@ async function readRowCounts(file: string, shownFile: string): Promise<RowCounts
     Object.values((doc as RowCounts).configs ?? {}).every((c) => c && typeof c.sources === 'object' && Object.values(c.sources ?? {}).every((e) => e && Number.isSafeInteger(e.rows) && typeof e.at === 'string'));
   if (!valid) throw new RetailctlError('INVENTORY_STATE', `${shownFile} is not a row-count file retailctl wrote`, { exitCode: ExitCode.Usage, hint: `remove ${shownFile} (the next run then has no row counts to compare with)` });
   return doc as RowCounts;
+}
+
+/**
+ * Before any source is read (not with --dry-run): the row-count file can be written, so the
+ * shrunk-source check is not switched off by a working directory that cannot keep it (exit 2).
+ */
+export async function checkRowCountsFile(cwd: string): Promise<void> {
+  const file = path.join(cwd, ROW_COUNTS_FILE);
+  const label = 'row counts';
+  try {
+    await checkOutputFile(file, label);
+  } catch (err) {
+    if (!(err instanceof RetailctlError)) throw err;
+    const prefix = `${label} ${file}: `;
+    const why = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    throw new RetailctlError('INVENTORY_STATE', `cannot keep the source row counts in ${ROW_COUNTS_FILE}: ${why}`, {
+      exitCode: ExitCode.Usage,
+      hint: `the shrunk-source check keeps them there between runs: run from a directory where ${ROW_COUNTS_FILE} can be written (remove or rename whatever blocks it)`,
+    });
+  }
 }
 
 export interface SourceCheck {

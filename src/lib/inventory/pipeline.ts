@@ -7,13 +7,13 @@ import { STDOUT } from '../io/paths.js';
 import { writeRowsFile } from '../io/rows.js';
 import { sanitizeText, shown } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader } from './delimited.js';
-import { checkSources, sourceLimits, type SourceStats } from './freshness.js';
+import { checkRowCountsFile, checkSources, sourceLimits, type SourceStats } from './freshness.js';
 import { Pace, PacedSink } from './pace.js';
 import { checkInputFile, checkOutputs, readPreviousResults } from './preflight.js';
 import { findFiles } from './files.js';
 import { readSource, type RowError, type SourceSpec } from './read.js';
 import { InventoryStore, reconcilePaced, type ResultRow } from './reconcile.js';
-import { newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
+import { checkPublishTarget, newRunId, parsePublishTarget, publishEvents, toEvent, type DriftEvent, type PublishResult } from './publish.js';
 import { renderSummary } from './render.js';
 import { compareWithPrevious, type ChangedRow } from './since.js';
 
@@ -35,17 +35,21 @@ export interface ReconcileRequest {
 const SHOWN_ERRORS = 20;
 
 function specs(config: InventoryConfig, overrides: string[]): SourceSpec[] {
-  const paths: Record<string, string[]> = {};
+  // a Map and Object.hasOwn: a name like "constructor" or "__proto__" is just a name that is not there
+  const paths = new Map<string, string[]>();
   for (const o of overrides) {
     const m = /^([^=]+)=(.+)$/.exec(o);
     if (!m) throw new RetailctlError('USAGE', `--source: "${o}" is not name=path`, { exitCode: ExitCode.Usage, hint: 'e.g. --source web=exports/web-2026-11-27.csv.gz' });
-    if (!config.sources[m[1]!]) throw new RetailctlError('USAGE', `--source: no source named "${m[1]}" in inventory.sources (it has ${Object.keys(config.sources).join(', ')})`, { exitCode: ExitCode.Usage });
-    (paths[m[1]!] ??= []).push(m[2]!);
+    const name = m[1]!;
+    if (!Object.hasOwn(config.sources, name)) throw new RetailctlError('USAGE', `--source: no source named "${shown(name)}" in inventory.sources (it has ${Object.keys(config.sources).join(', ')})`, { exitCode: ExitCode.Usage });
+    const list = paths.get(name);
+    if (list) list.push(m[2]!);
+    else paths.set(name, [m[2]!]);
   }
   const out = Object.entries(config.sources).map(([name, s]) => ({
     name,
     role: s.role,
-    paths: paths[name] ?? (Array.isArray(s.path) ? s.path : [s.path]),
+    paths: paths.get(name) ?? (Array.isArray(s.path) ? s.path : [s.path]),
     columns: s.columns,
     ...(s.format ? { format: s.format } : {}),
     locationMap: { ...(config.locationMap ?? {}), ...(s.locationMap ?? {}) },
@@ -123,6 +127,10 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   const previous = request.since ? await readPreviousResults(path.resolve(cwd, request.since), request.since) : undefined;
   const target = request.publish ? parsePublishTarget(request.publish) : undefined;
   const safetyStock = await safetyStockOf(config, loaded.resolve);
+  // the shrunk-source check needs this run's row counts kept for the next one
+  if (!ctx.options.dryRun) await checkRowCountsFile(cwd);
+  // a bus or queue that is not there is exit 2 before any source is read, not a failed send after the whole run (a read call)
+  if (target && request.publish) await checkPublishTarget(target, request.publish, (await ctx.aws()).read, ctx.signal);
   /** `-` writes rows to stdout: the summary then goes to stderr. */
   const stdoutTaken = request.out === STDOUT || request.errors === STDOUT;
   // rows are data (written as they are) unless stdout is a terminal: then control characters in a
@@ -144,7 +152,7 @@ export async function inventoryReconcile(ctx: CommandContext, request: Reconcile
   for (const spec of [...sources].sort((a, b) => order[a.role] - order[b.role])) {
     const t = Date.now();
     const source = store.addSource(spec.name, spec.role);
-    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd }, { store, source, duplicates: request.duplicates, onError }));
+    read.push(await readSource(spec, { resolve: loaded.resolve, aws, signal: ctx.signal, cwd: ctx.cwd, now: ctx.now() }, { store, source, duplicates: request.duplicates, onError }));
     pace.check();
     ctx.out.debug(`read ${spec.name} (${spec.role}): ${source.size.toLocaleString('en-US')} keys in ${Date.now() - t} ms`);
   }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AwsClients } from '../aws/context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
+import { shown } from '../util/sanitize.js';
 import { sleep } from '../util/sleep.js';
 import type { ResultRow } from './reconcile.js';
 
@@ -65,7 +66,40 @@ export interface PublishResult {
   calls: number;
 }
 
-/** Send events in batches of 10, retrying only the entries the API reports as failed (3 attempts in all). */
+/**
+ * Before any source is read: the bus or queue of `--publish` exists (a read call: EventBridge
+ * DescribeEventBus, SQS GetQueueAttributes), so a typo is exit 2 and not a failed send after the
+ * whole reconciliation. Other errors (access, network) are reported as they are.
+ */
+export async function checkPublishTarget(target: PublishTarget, given: string, read: AwsClients, signal?: AbortSignal): Promise<void> {
+  const hint = 'check the name (and --region / --profile): create the bus or queue first, or fix --publish';
+  try {
+    if (target.kind === 'eventbridge') {
+      const client = await read.client('eventbridge');
+      const { DescribeEventBusCommand } = await import('@aws-sdk/client-eventbridge');
+      await client.send(new DescribeEventBusCommand({ Name: target.bus }), { abortSignal: signal });
+    } else {
+      const client = await read.client('sqs');
+      const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+      await client.send(new GetQueueAttributesCommand({ QueueUrl: target.queueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: signal });
+    }
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? '';
+    if (target.kind === 'eventbridge' && name === 'ResourceNotFoundException') {
+      throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: there is no event bus named "${shown(target.bus)}"`, { exitCode: ExitCode.Usage, hint });
+    }
+    if (target.kind === 'sqs' && /QueueDoesNotExist|NonExistentQueue/.test(`${name} ${(err as { Code?: string }).Code ?? ''}`)) {
+      throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: no such queue`, { exitCode: ExitCode.Usage, hint });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Send events in batches of 10 (8 calls at a time), retrying only the entries the API reports as
+ * failed (3 attempts in all). A call that fails outright (no such bus, access denied, …) stops the
+ * run: no further batch is started, the calls already under way finish, then its error is thrown.
+ */
 export async function publishEvents(events: readonly DriftEvent[], target: PublishTarget, write: AwsClients, signal?: AbortSignal): Promise<PublishResult> {
   const { default: pLimit } = await import('p-limit');
   const limit = pLimit(8);
@@ -73,14 +107,25 @@ export async function publishEvents(events: readonly DriftEvent[], target: Publi
   const batches: DriftEvent[][] = [];
   for (let i = 0; i < events.length; i += BATCH_SIZE) batches.push(events.slice(i, i + BATCH_SIZE));
   const send = target.kind === 'eventbridge' ? await eventBridgeSender(write, target.bus, signal) : await sqsSender(write, target.queueUrl, signal);
-  await Promise.all(
+  let fatal: { error: unknown } | undefined;
+  const settled = await Promise.allSettled(
     batches.map((batch) =>
       limit(async () => {
         let pending = batch;
         for (let attempt = 1; pending.length && attempt <= 3; attempt++) {
+          if (fatal) return; // queued batches are dropped once a call has failed outright
           if (attempt > 1) await sleep(200 * 2 ** attempt, signal);
+          if (fatal) return;
           result.calls += 1;
-          const failures = await send(pending);
+          let failures: Map<string, string>;
+          try {
+            failures = await send(pending);
+          } catch (err) {
+            // the queued batches still start, see `fatal` and return at once (clearing the queue
+            // instead would leave their promises unsettled)
+            fatal ??= { error: err };
+            throw err;
+          }
           result.sent += pending.length - failures.size;
           const next = pending.filter((e) => failures.has(e.idempotencyKey));
           if (attempt === 3) for (const e of next) result.failed.push({ idempotencyKey: e.idempotencyKey, error: failures.get(e.idempotencyKey)! });
@@ -89,6 +134,8 @@ export async function publishEvents(events: readonly DriftEvent[], target: Publi
       }),
     ),
   );
+  if (fatal) throw fatal.error;
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return result;
 }
 

@@ -60,6 +60,8 @@ export interface ReadOptions {
   /** The user's working directory: file names in messages are shown relative to it. */
   cwd: string;
   signal?: AbortSignal;
+  /** The run's clock (default: the system's): an `asOf` value well after it is a bad row. */
+  now?: Date;
 }
 
 function formatOf(file: string, declared?: SourceSpec['format']): NonNullable<SourceSpec['format']> {
@@ -168,20 +170,53 @@ export function parseAsOf(text: string): number {
   return d.isValid ? d.toMillis() : Number.NaN;
 }
 
-/** The newest `asOf` of a file, kept cheaply: a value repeated row after row is parsed once. */
-class AsOfTracker {
+/** How far an `asOf` value may be ahead of the run's clock (clock skew) before it is a bad row. */
+export const ASOF_FUTURE_MS = 5 * 60_000;
+
+/** What AsOfTracker.see says of a value. */
+export const AsOf = { Ok: 0, NotADate: 1, Future: 2 } as const;
+export type AsOf = (typeof AsOf)[keyof typeof AsOf];
+
+/**
+ * The newest `asOf` of a file, kept cheaply: a value repeated row after row is parsed once. A value
+ * more than ASOF_FUTURE_MS after `now` is refused (one such row must not make a stale export look fresh).
+ */
+export class AsOfTracker {
   #last: string | undefined;
   #lastMs = Number.NaN;
+  #latest: number;
   newest = Number.NaN;
-  /** False when `text` is not a date-time. */
-  see(text: string): boolean {
+  constructor(now: number) {
+    this.#latest = now + ASOF_FUTURE_MS;
+  }
+  see(text: string): AsOf {
     if (text !== this.#last) {
       this.#last = text;
       this.#lastMs = parseAsOf(text);
     }
-    if (Number.isNaN(this.#lastMs)) return false;
+    if (Number.isNaN(this.#lastMs)) return AsOf.NotADate;
+    if (this.#lastMs > this.#latest) return AsOf.Future;
     if (!(this.#lastMs <= this.newest)) this.newest = this.#lastMs;
-    return true;
+    return AsOf.Ok;
+  }
+}
+
+/** The bad-row reason for an `asOf` value AsOfTracker.see did not take. */
+function asOfReason(spec: SourceSpec, verdict: AsOf, value: unknown, now: number): string {
+  if (verdict === AsOf.Future) return `${spec.columns.asOf} is in the future: ${describeValue(value)} (more than 5 minutes after this run's clock, ${new Date(now).toISOString()})`;
+  return `${spec.columns.asOf} is not a date-time like 2026-11-27T02:00:00Z: ${describeValue(value)}`;
+}
+
+/**
+ * The text of a JSON-array export (read whole): past the longest string JavaScript can hold (about
+ * 512 MB) decoding fails with ERR_STRING_TOO_LONG, said here as what to do instead (exit 2).
+ */
+export function jsonArrayText(spec: SourceSpec, shown: string, decode: () => string): string {
+  try {
+    return decode();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_STRING_TOO_LONG') throw err;
+    throw fileError(spec, shown, 'is a JSON array too large to read (over about 512 MB: a JSON array is read whole)', `export it as JSON Lines instead (one object per line, e.g. ${quote(shown.replace(/\.json(\.gz)?$/i, '.jsonl$1'))}): those are read row by row, at any size`);
   }
 }
 
@@ -198,10 +233,16 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
     const opened = await openInput(spec.name, input, opts);
     const file: FileStats = { shown: input.shown, rows: 0, ...(opened.modified ? { modified: opened.modified } : {}) };
     try {
-      await readFile(spec, input, opened.stream, file, sink, formatOf(input.file, spec.format), opts.signal);
+      await readFile(spec, input, opened.stream, file, sink, formatOf(input.file, spec.format), (opts.now ?? new Date()).getTime(), opts.signal);
     } catch (err) {
-      if (err instanceof DelimitedError) sink.onError({ source: spec.name, file: input.shown, line: err.line, reason: `${err.reason}: the rest of the file cannot be read` });
-      else throw readFailure(spec.name, input, err, opts.signal);
+      // a stray quote leaves the rest of the file unreadable: never a bad row that --max-errors lets through
+      if (err instanceof DelimitedError) {
+        throw new RetailctlError('INVENTORY_READ', `source ${spec.name}: ${quote(input.shown)}:${err.line}: ${err.reason}: the rest of the file cannot be read`, {
+          exitCode: ExitCode.Usage,
+          hint: 'fix the quoting on that line of the export (a field that starts with " must end with " right before the delimiter; a " inside it is written "")',
+        });
+      }
+      throw readFailure(spec.name, input, err, opts.signal);
     }
     stats.files.push(file);
     stats.rows += file.rows;
@@ -214,11 +255,11 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
   return stats;
 }
 
-async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, stats: FileStats, sink: RowSink, format: NonNullable<SourceSpec['format']>, signal?: AbortSignal): Promise<void> {
+async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, stats: FileStats, sink: RowSink, format: NonNullable<SourceSpec['format']>, now: number, signal?: AbortSignal): Promise<void> {
   const shown = input.shown;
   const onError = sink.onError;
   const quantityColumn = ROLE_COLUMNS[spec.role].quantity;
-  const asOf = spec.columns.asOf ? new AsOfTracker() : undefined;
+  const asOf = spec.columns.asOf ? new AsOfTracker(now) : undefined;
   let bytes = 0;
   const empty = (what: string) => fileError(spec, shown, `${what}: ${EMPTY_EFFECT[spec.role]}`, emptyHint(spec), 'INVENTORY_EMPTY');
   const crOnly = () =>
@@ -249,7 +290,8 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
     if (Number.isNaN(quantity)) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns[quantityColumn]} is not a whole number: ${describeValue(rawQty)}` });
     if (asOf) {
       const raw = get('asOf');
-      if (typeof raw !== 'string' || !asOf.see(raw)) return onError({ source: spec.name, file: shown, line, reason: `${spec.columns.asOf} is not a date-time like 2026-11-27T02:00:00Z: ${describeValue(raw)}` });
+      const verdict: AsOf = typeof raw === 'string' ? asOf.see(raw) : AsOf.NotADate;
+      if (verdict !== AsOf.Ok) return onError({ source: spec.name, file: shown, line, reason: asOfReason(spec, verdict, raw, now) });
     }
     const row: SourceRow = { sku, location: spec.locationMap[location] ?? location, quantity, file: shown, line };
     if (spec.columns.price) {
@@ -325,7 +367,8 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
         }
         if (asOf && index.asOf !== undefined) {
           const text = index.asOf < r.count ? field(r, index.asOf) : '';
-          if (!asOf.see(text)) return onError({ source: spec.name, file: shown, line: r.line, reason: `${spec.columns.asOf} is not a date-time like 2026-11-27T02:00:00Z: ${describeValue(text)}` });
+          const verdict = asOf.see(text);
+          if (verdict !== AsOf.Ok) return onError({ source: spec.name, file: shown, line: r.line, reason: asOfReason(spec, verdict, text, now) });
         }
         let price: number | undefined;
         if (index.price !== undefined && index.price < r.count) price = parsePrice(field(r, index.price));
@@ -413,7 +456,7 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
     if (chunks.length === 0) sniff(chunk as Buffer);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
+  const text = jsonArrayText(spec, shown, () => Buffer.concat(chunks).toString('utf8')).replace(/^\uFEFF/, '');
   if (!text.trim()) {
     if (spec.limits?.allowEmpty) return done();
     throw empty(text.length === 0 ? 'is empty (0 bytes)' : 'holds only whitespace');

@@ -55,4 +55,9 @@ export const cases: CorpusCase[] = [
     message: /--out \S*reports: is a directory/,
   },
   { name: 'inventory --publish a malformed target (checked before reading)', args: reconcile('--publish', 'sns:topic', '--yes'), files: files(), message: '--publish: expected eventbridge:<bus> or sqs:<queue-url>' },
+  { name: 'inventory --source constructor=… (a name every object has)', args: reconcile('--source', 'constructor=x.csv'), files: files(), message: '--source: no source named "constructor" in inventory.sources (it has wms, web)' },
+  { name: 'inventory --source __proto__=…', args: reconcile('--source', '__proto__=x.csv'), files: files(), message: '--source: no source named "__proto__" in inventory.sources (it has wms, web)' },
+  { name: 'inventory --source toString=… twice', args: reconcile('--source', 'toString=a.csv', '--source', 'toString=b.csv'), files: files(), message: '--source: no source named "toString" in inventory.sources' },
+  { name: 'inventory --publish a bus that does not exist (checked before reading)', args: reconcile('--publish', 'eventbridge:no-such-bus', '--yes'), files: files(), message: /--publish eventbridge:no-such-bus: .*no event bus named "no-such-bus"/ },
+  { name: 'inventory --publish a queue that does not exist (checked before reading)', args: reconcile('--publish', 'sqs:http://127.0.0.1:9/000000000000/no-such-queue', '--yes'), files: files(), message: /--publish sqs:\S*no-such-queue: no such queue/ },
 ];

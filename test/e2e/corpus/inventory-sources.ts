@@ -7,6 +7,7 @@
 import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CorpusCase, CorpusFile } from './types.js';
 
@@ -30,6 +31,18 @@ function config(p: Paths = {}): string {
     '  failOn: [oversell]',
     '',
   ].join('\n');
+}
+
+/** The bus of the --publish cases (a bus that is not there is refused before any source is read). */
+async function createBus(endpoint: string): Promise<void> {
+  const client = new EventBridgeClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  try {
+    await client.send(new CreateEventBusCommand({ Name: 'inventory-sync' })).catch((err: Error) => {
+      if (err.name !== 'ResourceAlreadyExistsException') throw err;
+    });
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The outputs a refused run must leave as they were. */
@@ -117,7 +130,10 @@ export const cases: CorpusCase[] = [
     code: 5,
     paths: { wmsExtra: 'maxAge: 26h' },
     args: ['--publish', 'eventbridge:inventory-sync', '--yes'],
-    setup: ({ dir }) => utimes(path.join(dir, 'wms.csv'), daysAgo(3), daysAgo(3)),
+    setup: async ({ dir, endpoint }) => {
+      await createBus(endpoint);
+      await utimes(path.join(dir, 'wms.csv'), daysAgo(3), daysAgo(3));
+    },
   }),
   source('inventory: an export whose asOf column is older than its maxAge (copied fresh, data old)', {
     'wms.csv': 'item_code,site,qty_on_hand,exported_at\nSER-001,dfw1,50,2020-01-01T02:00:00Z\nSER-002,dfw1,20,2020-01-01T02:00:00Z\n',
@@ -131,6 +147,7 @@ export const cases: CorpusCase[] = [
   source('inventory: a warehouse export with far fewer rows than the previous run', { '.retailctl/inventory/row-counts.json': baseline({ wms: 10, web: 3 }) }, 'shrunk-source: source wms has 3 rows, 70% fewer than the 10 of the previous run (2026-11-26T02:00:00Z); its maxShrink is 50%', {
     code: 5,
     args: ['--publish', 'eventbridge:inventory-sync', '--yes', '--json'],
+    setup: ({ endpoint }) => createBus(endpoint),
     check: ({ stdout }) => {
       const doc = JSON.parse(stdout) as { error: { code: string } };
       if (doc.error.code !== 'shrunk-source') throw new Error(`--json error.code should be shrunk-source: ${stdout}`);
