@@ -9,7 +9,8 @@ import { registerImages } from './commands/images.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLoadtest } from './commands/loadtest.js';
 import { registerPrescale } from './commands/prescale.js';
-import { CommandContext, type CommandResult, type GlobalOptions } from './lib/context.js';
+import type { Runtime } from './commands/runtime.js';
+import { CommandContext, type GlobalOptions } from './lib/context.js';
 import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
 import { DEFAULT_INTERRUPT_GRACE_MS, RunSignals } from './lib/interrupt.js';
 import { parseDuration } from './lib/util/duration.js';
@@ -27,14 +28,6 @@ export interface RunDeps {
   now: () => Date;
   /** Install process handlers for SIGINT/SIGTERM and a closed stdout pipe (the real binary does; in-process tests don't). */
   processHandlers: boolean;
-}
-
-/** A command's work, run with a fully built context once commander has parsed the arguments. */
-export type CommandHandler = (ctx: CommandContext) => Promise<CommandResult>;
-
-/** What command modules register their actions through. */
-export interface Runtime {
-  execute(command: Command, handler: CommandHandler): Promise<void>;
 }
 
 function readVersion(): string {

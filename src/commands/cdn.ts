@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 import { parseDurationFlag } from '../lib/util/duration.js';
 
 const WAIT_DEFAULT = '3m';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 
 export function registerConfig(program: Command, runtime: Runtime): void {
   const config = program

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 import { ExitCode } from '../lib/errors.js';
 
 export function registerDoctor(program: Command, runtime: Runtime): void {

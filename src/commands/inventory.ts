@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 import { parseIntegerFlag } from '../lib/util/duration.js';
 
 export function registerInventory(program: Command, runtime: Runtime): void {

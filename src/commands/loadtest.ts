@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 
 export function registerLoadtest(program: Command, runtime: Runtime): void {
   const command = program

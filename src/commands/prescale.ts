@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Runtime } from '../cli.js';
+import type { Runtime } from './runtime.js';
 import { usageError } from '../lib/errors.js';
 import { parseDurationFlag } from '../lib/util/duration.js';
 

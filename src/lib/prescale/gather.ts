@@ -2,7 +2,9 @@ import type { ScheduledAction } from '@aws-sdk/client-application-auto-scaling';
 import type { AwsClients } from '../aws/context.js';
 import { isAwsError } from '../errors.js';
 import { atInstant, utcText } from '../util/time.js';
-import type { LambdaObservation, TargetObservation } from './plan.js';
+import type { LambdaElsewhere, LambdaObservation, LambdaScheduled, TargetObservation } from './plan.js';
+
+export type { LambdaElsewhere, LambdaScheduled } from './plan.js';
 import type { ActionState, CampaignActions, OtherCampaignActions } from './shared.js';
 import { slug, type ScalableTargetRef } from './targets.js';
 
@@ -58,23 +60,6 @@ export interface PrescaleState {
   lambdaElsewhere?: LambdaElsewhere[];
   /** Other retailctl campaigns' scheduled actions on Lambda targets that are not this campaign's. */
   lambdaScheduled?: LambdaScheduled[];
-}
-
-/** Provisioned concurrency configured on a Lambda alias or version outside this campaign. */
-export interface LambdaElsewhere {
-  /** `function:qualifier` */
-  target: string;
-  requested: number;
-}
-
-/** A retailctl campaign's scheduled actions on a Lambda alias outside this campaign. */
-export interface LambdaScheduled {
-  /** `function:qualifier` */
-  target: string;
-  campaign: string;
-  up?: ActionState;
-  drain?: ActionState;
-  down?: ActionState;
 }
 
 const DIRECTIONS = ['up', 'drain', 'down'] as const;

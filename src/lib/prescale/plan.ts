@@ -1,5 +1,4 @@
 import type { Campaign } from '../config/schema.js';
-import type { LambdaElsewhere, LambdaScheduled } from './gather.js';
 import {
   campaignMax,
   firstRecordedBaseline,
@@ -15,6 +14,24 @@ import {
 } from './shared.js';
 import { actionName, resolveTargets, slug, type ScalableTargetRef } from './targets.js';
 import { campaignWindow, windowTime, type CampaignWindow, type WindowTime } from './window.js';
+
+/** Provisioned concurrency configured on a Lambda alias or version outside this campaign. */
+export interface LambdaElsewhere {
+  /** `function:qualifier` */
+  target: string;
+  requested: number;
+}
+
+/** A retailctl campaign's scheduled actions on a Lambda alias outside this campaign. */
+export interface LambdaScheduled {
+  /** `function:qualifier` */
+  target: string;
+  campaign: string;
+  up?: ActionState;
+  drain?: ActionState;
+  down?: ActionState;
+}
+
 
 /** What was read about one scalable target before planning. */
 export interface TargetObservation {
