@@ -8,24 +8,11 @@ import { DelimitedError, DelimitedReader, field, type RawRecord } from './delimi
 import { findFiles, openInput, readFailure, type InputFile } from './files.js';
 import type { FileStats, SourceLimits, SourceStats } from './freshness.js';
 import type { InventoryStore, SourceData } from './reconcile.js';
+import { ROLE_COLUMNS, type Role, type RowError, type SourceRow } from './model.js';
 import { describeValue, keyText, parsePrice, parseQuantityBytes, parseQuantityText, parseQuantityValue, trimEnd, trimStart } from './values.js';
 
 /** The logical columns each role needs (config `columns` maps them to the file's own names). */
-export const ROLE_COLUMNS = {
-  warehouse: { quantity: 'onHand' },
-  orders: { quantity: 'reserved' },
-  channel: { quantity: 'available' },
-} as const;
-
-export type Role = keyof typeof ROLE_COLUMNS;
-
-/** One row problem: where it is and what is wrong, for the user and for `--errors`. */
-export interface RowError {
-  source: string;
-  file: string;
-  line: number;
-  reason: string;
-}
+export { ROLE_COLUMNS, type Role, type RowError, type SourceRow } from './model.js';
 
 /** How to read one source. */
 export interface SourceSpec {
@@ -40,16 +27,6 @@ export interface SourceSpec {
   locationMap: Record<string, string>;
   /** allowEmpty, maxAge, maxShrink (defaults: refuse empty exports, no age limit, 50%). */
   limits?: SourceLimits;
-}
-
-/** One parsed row. */
-export interface SourceRow {
-  sku: string;
-  location: string;
-  quantity: number;
-  price?: number;
-  file: string;
-  line: number;
 }
 
 export interface ReadOptions {

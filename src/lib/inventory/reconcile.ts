@@ -1,6 +1,6 @@
 import { KeyTable } from './keytable.js';
 import type { Pace } from './pace.js';
-import type { Role, RowError, SourceRow } from './read.js';
+import type { Role, RowError, SourceRow } from './model.js';
 
 /** Drift classes, most severe first. */
 export const CLASSES = ['oversell', 'negative', 'unknown-sku', 'undersell', 'missing-in-channel', 'ok'] as const;
