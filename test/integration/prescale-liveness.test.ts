@@ -6,9 +6,6 @@
  * its first write, and the account's concurrency across a window. The emulator never fires scheduled
  * actions: they are replayed in time order (test/support/schedule-timeline.ts).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import {
   ApplicationAutoScalingClient,
   DeregisterScalableTargetCommand,
@@ -17,9 +14,8 @@ import {
 } from '@aws-sdk/client-application-auto-scaling';
 import { ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
-import { seedStorefront } from '../support/seed.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { campaignConfigs, freshStorefrontEachTest, capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -32,28 +28,10 @@ afterAll(() => [aas, ecs, lambda].forEach((c) => c.destroy()));
 
 type Target = { ServiceNamespace: 'ecs' | 'lambda'; ResourceId: string; ScalableDimension: 'ecs:service:DesiredCount' | 'lambda:function:ProvisionedConcurrency' };
 const ECS: Target = { ServiceNamespace: 'ecs', ResourceId: 'service/storefront/web', ScalableDimension: 'ecs:service:DesiredCount' };
-const PRICING: Target = { ServiceNamespace: 'lambda', ResourceId: 'function:pricing-api:live', ScalableDimension: 'lambda:function:ProvisionedConcurrency' };
 const CHECKOUT: Target = { ServiceNamespace: 'lambda', ResourceId: 'function:checkout-api:live', ScalableDimension: 'lambda:function:ProvisionedConcurrency' };
 const BASE = { min: 4, max: 20 };
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-liveness-'));
-});
-
-// every test starts from the seeded storefront: none depends on what an earlier one left
-beforeEach(async () => {
-  await control.reset();
-  await seedStorefront(endpoint);
-  await control.configure({ pcReadyAfterMs: 0 });
-});
-
-let n = 0;
-async function config(campaigns: string): Promise<string> {
-  const file = path.join(dir, `retailctl-${++n}.yaml`);
-  await writeFile(file, `campaigns:\n${campaigns}`);
-  return file;
-}
+freshStorefrontEachTest(endpoint, control);
+const config = campaignConfigs('retailctl-prescale-liveness-');
 const campaign = (name: string, sendAt: string, lead: string, duration: string, target: string, timezone = 'UTC') =>
   `  ${name}:\n    sendAt: "${sendAt}"\n    timezone: ${timezone}\n    leadTime: ${lead}\n    duration: ${duration}\n    targets:\n${target.replace(/^/gm, '      ')}\n`;
 const web = (min: number) => `- ecs: storefront/web\n  min: ${min}`;

@@ -8,9 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { GetProvisionedConcurrencyConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
-import { seedStorefront } from '../support/seed.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshStorefrontEachTest, capacityAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -62,13 +61,7 @@ beforeAll(async () => {
   await writeFile(configFile, CAMPAIGNS);
 });
 
-// every test starts from the seeded storefront (no scheduled actions, the normal min/max) and sets
-// up what it needs: none depends on what an earlier one left
-beforeEach(async () => {
-  await control.reset();
-  await seedStorefront(endpoint);
-  await control.configure({ pcReadyAfterMs: 0 });
-});
+freshStorefrontEachTest(endpoint, control);
 
 function cli(args: string[], now: string) {
   return runInProcess([...args, '--config', configFile, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now: () => new Date(now) });

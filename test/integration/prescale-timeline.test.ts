@@ -5,18 +5,14 @@
  * Lambda functions sharing one account limit. The emulator never fires scheduled actions: they are
  * replayed in time order (test/support/schedule-timeline.ts).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import {
   ApplicationAutoScalingClient,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capacityAt, firesAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
-import { seedStorefront } from '../support/seed.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { campaignConfigs, freshStorefrontEachTest, capacityAt, firesAt, readActions, readRegistered, type ReadAction } from '../support/schedule-timeline.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -28,25 +24,8 @@ afterAll(() => [aas, ecs].forEach((c) => c.destroy()));
 
 const ECS = { ServiceNamespace: 'ecs' as const, ResourceId: 'service/storefront/web', ScalableDimension: 'ecs:service:DesiredCount' as const };
 const BASE = { min: 4, max: 20 };
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-prescale-timeline-'));
-});
-
-// every test starts from the seeded storefront: none depends on what an earlier one left
-beforeEach(async () => {
-  await control.reset();
-  await seedStorefront(endpoint);
-  await control.configure({ pcReadyAfterMs: 0 });
-});
-
-let n = 0;
-async function config(campaigns: string): Promise<string> {
-  const file = path.join(dir, `retailctl-${++n}.yaml`);
-  await writeFile(file, `campaigns:\n${campaigns}`);
-  return file;
-}
+freshStorefrontEachTest(endpoint, control);
+const config = campaignConfigs('retailctl-prescale-timeline-');
 
 const campaign = (name: string, sendAt: string, lead: string, duration: string, target: string) => `  ${name}:
     sendAt: "${sendAt}"

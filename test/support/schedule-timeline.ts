@@ -1,5 +1,11 @@
 import { DescribeScalableTargetsCommand, DescribeScheduledActionsCommand, type ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { DateTime } from 'luxon';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeEach } from 'vitest';
+import type { EmulatorControl } from './emulator.js';
+import { seedStorefront } from './seed.js';
 
 /** A scheduled action as the tests read it back from the emulator. */
 export interface ReadAction {
@@ -67,4 +73,29 @@ export async function readRegistered(aas: ApplicationAutoScalingClient, target: 
   const res = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: target.ServiceNamespace, ResourceIds: [target.ResourceId] }));
   const t = res.ScalableTargets?.find((x) => !target.ScalableDimension || x.ScalableDimension === target.ScalableDimension);
   return t ? { min: t.MinCapacity!, max: t.MaxCapacity! } : undefined;
+}
+
+/**
+ * Every test of the file starts from the seeded storefront (no scheduled actions, the normal
+ * min/max) with provisioned concurrency ready at once, and sets up the rest itself: none depends
+ * on what an earlier one left.
+ */
+export function freshStorefrontEachTest(endpoint: string, control: EmulatorControl): void {
+  beforeEach(async () => {
+    await control.reset();
+    await seedStorefront(endpoint);
+    await control.configure({ pcReadyAfterMs: 0 });
+  });
+}
+
+/** A writer of one config file per call (`campaigns:` plus the given YAML) in a temp directory of the file's own. */
+export function campaignConfigs(prefix: string): (campaigns: string) => Promise<string> {
+  let dir: Promise<string> | undefined;
+  let n = 0;
+  return async (campaigns) => {
+    dir ??= mkdtemp(path.join(os.tmpdir(), prefix));
+    const file = path.join(await dir, `retailctl-${++n}.yaml`);
+    await writeFile(file, `campaigns:\n${campaigns}`);
+    return file;
+  };
 }

@@ -6,7 +6,6 @@ import {
   needAt,
   MERGE_GAP_MS,
   otherOccupant,
-  raisedFor,
   type ActionState,
   type CampaignActions,
   type Occupant,
