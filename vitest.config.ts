@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { emulatorWorkers } from './test/support/global-setup.js';
 
 const env = {
   // Node 20 is supported; keep the SDK's Node 22 notice out of test logs.
@@ -7,6 +8,8 @@ const env = {
 
 export default defineConfig({
   test: {
+    // one emulator per worker (test/support/global-setup.ts): a file resets only its own
+    maxWorkers: emulatorWorkers(),
     projects: [
       {
         test: {
@@ -20,8 +23,6 @@ export default defineConfig({
           name: 'emulator',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
-          // one moto for all files; each file resets it, so files must not overlap
-          fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 120_000,
           env,

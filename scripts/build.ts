@@ -12,7 +12,7 @@
  * Type checking is `npm run typecheck` (tsc), not this step.
  */
 import { rm } from 'node:fs/promises';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 
 /** Bundle only commander (needed for every start); every other package stays in node_modules. */
 const externalPackages: Plugin = {
@@ -23,9 +23,7 @@ const externalPackages: Plugin = {
 };
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.cjs',
+const common: BuildOptions = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -38,4 +36,7 @@ await build({
   define: { 'import.meta.url': '__retailctlModuleUrl' },
   banner: { js: "const __retailctlModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-});
+};
+// the inventory engine's threads run their own small bundle, beside the CLI's
+await build({ ...common, entryPoints: ['src/lib/inventory/worker.ts'], outfile: 'dist/inventory-worker.cjs' });
+await build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.cjs' });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { registerApply } from './commands/apply.js';
 import { registerCdn } from './commands/cdn.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -12,6 +13,7 @@ import { registerPrescale } from './commands/prescale.js';
 import type { Runtime } from './commands/runtime.js';
 import { CommandContext, type GlobalOptions } from './lib/context.js';
 import { ExitCode, interruptedError, RetailctlError, type ExitCodeValue } from './lib/errors.js';
+import { commandPath, githubActions, type GithubActions } from './lib/github/actions.js';
 import { DEFAULT_INTERRUPT_GRACE_MS, RunSignals } from './lib/interrupt.js';
 import { parseDuration } from './lib/util/duration.js';
 import { envFlag, Output, type TextSink } from './lib/io/output.js';
@@ -67,7 +69,11 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   };
   // dist/ is minified: map stack traces back to src/ when someone asks for them
   if (early.verbose > 0) process.setSourceMapsEnabled(true);
-  let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, now: deps.now });
+  // inside a GitHub Actions job (GITHUB_ACTIONS=true): annotations, a step summary, -v in a log group
+  const github = githubActions(deps.env, deps.cwd);
+  /** The command commander ran (`cdn failover`), once it is known. */
+  let command = '';
+  let out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: early.json, verbose: early.verbose, interactive, color: early.color, github: Boolean(github), now: deps.now });
   let exitCode: ExitCodeValue = ExitCode.Ok;
 
   const grace = deps.env.RETAILCTL_INTERRUPT_GRACE ? parseDuration(deps.env.RETAILCTL_INTERRUPT_GRACE) : undefined;
@@ -111,9 +117,10 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   }
 
   const runtime: Runtime = {
-    async execute(command, handler) {
-      const options = globalOptions(command.optsWithGlobals(), deps.env);
-      out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: options.json, verbose: options.verbose, interactive, color: options.color && early.color, now: deps.now });
+    async execute(commanderCommand, handler) {
+      command = commandPath(commanderCommand);
+      const options = globalOptions(commanderCommand.optsWithGlobals(), deps.env);
+      out = new Output({ stdout: deps.stdout, stderr: deps.stderr, json: options.json, verbose: options.verbose, interactive, color: options.color && early.color, github: Boolean(github), now: deps.now });
       const ctx = new CommandContext({
         argv,
         options,
@@ -128,12 +135,15 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
         stderr: deps.stderr,
       });
       try {
+        if (options.planOut !== undefined) await (await import('./lib/plan/file.js')).checkPlanOut(options, deps.cwd);
         const result = await handler(ctx);
         // A command may finish its in-flight work after Ctrl-C; the run still counts as interrupted.
         if (signals.stop.aborted) throw signals.stop.reason;
         exitCode = result.exitCode ?? ExitCode.Ok;
-        out.result({ ok: exitCode === ExitCode.Ok, ...result.data });
+        const document = { ok: exitCode === ExitCode.Ok, ...result.data };
+        out.result(document);
         if (result.text) out.print(result.text);
+        github?.succeeded(out, { command, document, exitCode });
       } finally {
         await ctx.close();
       }
@@ -144,8 +154,9 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
   } catch (err) {
-    exitCode = report(err, out, signals.stop.aborted);
+    exitCode = report(err, out, signals.stop.aborted, github && { actions: github, command });
   } finally {
+    out.endGroup();
     if (deps.processHandlers) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -155,7 +166,7 @@ export async function run(argv: readonly string[], partialDeps: Partial<RunDeps>
 }
 
 /** Print an error the way the user asked (text on stderr, or the JSON document on stdout) and pick the exit code. */
-function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
+function report(err: unknown, out: Output, aborted: boolean, github?: { actions: GithubActions; command: string }): ExitCodeValue {
   let error: RetailctlError;
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
@@ -176,14 +187,14 @@ function report(err: unknown, out: Output, aborted: boolean): ExitCodeValue {
       hint: out.verbose > 0 ? 'this is a bug in retailctl: please report it with the output above' : 'rerun with --verbose for the stack trace, and please report it',
     });
   }
-  if (out.json) {
-    const body: Record<string, unknown> = { code: error.code, message: error.message, hint: error.hint ?? null };
-    if (error.details.length) body.details = error.details;
-    if (error.aws) body.aws = error.aws;
-    out.result({ ...error.data, ok: false, error: body });
-  }
+  const body: Record<string, unknown> = { code: error.code, message: error.message, hint: error.hint ?? null };
+  if (error.details.length) body.details = error.details;
+  if (error.aws) body.aws = error.aws;
+  const document = { ...error.data, ok: false, error: body };
+  out.result(document);
   out.error(error.message, error.details);
   if (error.hint) out.info(`${out.style('cyan', 'hint:')} ${error.hint}`);
+  github?.actions.failed(out, { command: github.command, document, exitCode: error.exitCode }, error);
   if (out.verbose > 0) {
     const stack = (error.cause instanceof Error ? error.cause.stack : undefined) ?? error.stack;
     if (stack) out.info(stack);
@@ -203,6 +214,8 @@ function globalOptions(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Gl
     json: Boolean(raw.json),
     yes: Boolean(raw.yes),
     dryRun: Boolean(raw.dryRun),
+    ...(typeof raw.planOut === 'string' ? { planOut: raw.planOut } : {}),
+    ...(typeof raw.planTtl === 'number' ? { planTtlMs: raw.planTtl } : {}),
     verbose: Number(raw.verbose ?? 0),
     color: raw.color !== false,
   };
@@ -284,5 +297,6 @@ Examples:
   registerLoadtest(program, runtime);
   registerImages(program, runtime);
   registerInventory(program, runtime);
+  registerApply(program, runtime);
   return program;
 }

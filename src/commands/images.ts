@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { withPlanOptions } from './plan-options.js';
 import type { Runtime } from './runtime.js';
 import { parseDurationFlag, parseIntegerFlag } from '../lib/util/duration.js';
 
@@ -10,8 +11,7 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .description('product images: move them into S3 under catalogue-shaped keys, verified, resumable, CDN-ready')
     .addHelpText('after', '\nExamples:\n  $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --dry-run\n  $ retailctl images verify --manifest images.csv');
 
-  const migrate = images
-    .command('migrate [source]')
+  const migrate = withPlanOptions(images.command('migrate [source]'))
     .description('upload images from a directory or an http(s) origin to S3: keys from the catalogue, Content-Type from the bytes, SHA-256 checked by S3, unchanged objects skipped, safe to kill and rerun')
     .option('--bucket <name>', 'destination bucket (images.bucket)')
     .option('--prefix <prefix>', 'key prefix (images.prefix)')
@@ -42,7 +42,9 @@ Exit codes: 0 done; 4 some images failed (a rerun retries only those); 1 locked,
 Examples:
   $ retailctl images migrate ./media/catalog/product --bucket shop-product-images --catalog catalog.csv --dry-run
   $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --manifest images.csv --redirects redirects.map --yes
-  $ retailctl images migrate https://www.shop.example.com/media/ --catalog catalog.csv --bucket shop-product-images --invalidate E2DEMODIST --yes`,
+  $ retailctl images migrate https://www.shop.example.com/media/ --catalog catalog.csv --bucket shop-product-images --invalidate E2DEMODIST --yes
+  $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --manifest images.csv --plan-out plan.json
+  $ retailctl apply plan.json --yes`,
     )
     .action(
       (

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Runtime } from './runtime.js';
 import { usageError } from '../lib/errors.js';
 import { parseDurationFlag } from '../lib/util/duration.js';
+import { withPlanOptions } from './plan-options.js';
 
 
 /** `--campaign` is defined once, on `prescale`, and read by its subcommands too. */
@@ -11,8 +12,7 @@ function campaignOf(opts: { campaign?: string }): string {
 }
 
 export function registerPrescale(program: Command, runtime: Runtime): void {
-  const prescale = program
-    .command('prescale')
+  const prescale = withPlanOptions(program.command('prescale'))
     .description('raise Lambda provisioned concurrency, ECS and DynamoDB capacity for a campaign window, prove it is ready, and always scale back')
     .option('--campaign <name>', 'campaign from `campaigns:` in the config (required; also for status and restore)')
     .option('--schedule', 'create scheduled actions (up at sendAt − leadTime, down at sendAt + duration) instead of raising now')
@@ -30,7 +30,9 @@ Examples:
   $ retailctl prescale --campaign spring-sale-email --yes --wait 20m
   $ retailctl prescale --campaign spring-sale-email --schedule --yes
   $ retailctl prescale status --campaign spring-sale-email --json
-  $ retailctl prescale restore --campaign spring-sale-email --yes`,
+  $ retailctl prescale restore --campaign spring-sale-email --yes
+  $ retailctl prescale --campaign spring-sale-email --schedule --plan-out prescale.json
+  $ retailctl apply prescale.json --yes`,
     )
     .action((opts: { campaign?: string; schedule?: boolean; wait: string }) =>
       runtime.execute(prescale, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleRun(ctx, campaignOf(opts), { schedule: Boolean(opts.schedule), waitMs: parseDurationFlag('--wait', opts.wait) })),
@@ -39,8 +41,15 @@ Examples:
   const status = prescale
     .command('status')
     .description('per target: baseline, planned, current capacity and readiness, scheduled actions in local time and UTC (read-only)')
-    .addHelpText('after', '\nExamples:\n  $ retailctl prescale status --campaign spring-sale-email')
-    .action(() => runtime.execute(status, async (ctx) => (await import('../lib/prescale/pipeline.js')).prescaleStatus(ctx, campaignOf(status.optsWithGlobals()))));
+    .option('--check', 'after the window: exit 5 if a target is still above its baseline or its scheduled down/drain actions are missing (warm throughput is reported, never checked)')
+    .addHelpText('after', '\nExamples:\n  $ retailctl prescale status --campaign spring-sale-email\n  $ retailctl prescale status --campaign spring-sale-email --check --json')
+    .action(() =>
+      runtime.execute(status, async (ctx) => {
+        if (ctx.options.planOut !== undefined) throw usageError('--plan-out: prescale status only reads; make a plan with `prescale --plan-out` or `prescale restore --plan-out`');
+        const opts = status.optsWithGlobals() as { campaign?: string; check?: boolean };
+        return (await import('../lib/prescale/pipeline.js')).prescaleStatus(ctx, campaignOf(opts), { check: Boolean(opts.check) });
+      }),
+    );
 
   const restore = prescale
     .command('restore')

@@ -23,6 +23,10 @@ export interface GlobalOptions {
   yes: boolean;
   /** `--dry-run`: print the plan, write nothing. */
   dryRun: boolean;
+  /** `--plan-out FILE` (writing commands): write the plan file, write nothing to AWS. */
+  planOut?: string;
+  /** `--plan-ttl`: how long a plan file stays valid (default 24 h). */
+  planTtlMs?: number;
   /** `-v` count. */
   verbose: number;
   /** `--no-color` turns it off. */
@@ -109,7 +113,8 @@ export class CommandContext {
           trace: o.verbose >= 2 ? (m) => this.out.debug(m, 2) : undefined,
           debug: o.verbose >= 3 ? (m) => this.out.debug(m, 3) : undefined,
         },
-        o.dryRun,
+        // making a plan file is read-only, exactly as a dry run
+        o.dryRun || o.planOut !== undefined,
       );
     });
     return this.#aws;

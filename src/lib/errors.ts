@@ -46,6 +46,18 @@ export interface RetailctlErrorOptions {
   details?: string[];
   /** Machine-readable context merged into the `--json` error document (e.g. the refused plan). */
   data?: Record<string, unknown>;
+  /** Where in a file each problem is (config keys, input rows), for CI annotations; the message still says it all. */
+  locations?: ErrorLocation[];
+  /** How many problems there are in all, when `locations` lists only the first ones. */
+  locationCount?: number;
+}
+
+/** One problem at a place in a file: `file` as shown to the user, 1-based `line` and `col`. */
+export interface ErrorLocation {
+  file: string;
+  line?: number;
+  col?: number;
+  message: string;
 }
 
 /**
@@ -59,6 +71,9 @@ export class RetailctlError extends Error {
   readonly aws: AwsErrorInfo | undefined;
   readonly details: string[];
   readonly data: Record<string, unknown> | undefined;
+  readonly locations: ErrorLocation[];
+  /** All problems, listed in `locations` or not. */
+  readonly locationCount: number;
 
   constructor(code: string, message: string, options: RetailctlErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -69,6 +84,8 @@ export class RetailctlError extends Error {
     this.aws = options.aws;
     this.details = options.details ?? [];
     this.data = options.data;
+    this.locations = options.locations ?? [];
+    this.locationCount = Math.max(options.locationCount ?? 0, this.locations.length);
   }
 }
 

@@ -7,25 +7,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetHealthCheckCommand } from '@aws-sdk/client-route-53';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createCdnFixture, failingHealthCheck, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { failingHealthCheck, useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
 import { awsErrors } from '../support/emulator.js';
-import { spawnCli, type SpawnOptions } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control, env } = useEmulator();
-const fixtures: CdnFixture[] = [];
-afterAll(() => fixtures.forEach((f) => f.close()));
-
-async function fixture(routing: Routing, options: Parameters<typeof createCdnFixture>[2] = {}): Promise<CdnFixture> {
-  const f = await createCdnFixture(endpoint, routing, options);
-  fixtures.push(f);
-  return f;
-}
-
-function cdn(f: CdnFixture, args: string[], options: SpawnOptions = {}) {
-  return spawnCli(['cdn', ...args, '--config', f.configFile], { env, ...options });
-}
+const { fixture, cdn, auditLines } = useCdnFixtures(endpoint, env);
 
 async function weights(f: CdnFixture): Promise<Record<string, number | undefined>> {
   return Object.fromEntries(Object.entries(await f.sets(f.records[0]!)).map(([id, s]) => [id, s.Weight]));
@@ -35,23 +23,26 @@ async function inverted(f: CdnFixture, id: string): Promise<boolean> {
   return (await f.route53.send(new GetHealthCheckCommand({ HealthCheckId: id }))).HealthCheck!.HealthCheckConfig!.Inverted ?? false;
 }
 
-async function auditLines(f: CdnFixture): Promise<Record<string, unknown>[]> {
-  const text = await readFile(path.join(f.dir, 'audit.jsonl'), 'utf8').catch(() => '');
-  return text.trim() ? text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-}
 
 async function route53Writes(): Promise<number> {
   return (await control.requests()).filter((r) => r.service === 'route53' && r.method === 'POST').length;
 }
 
 /** Route 53 answering ChangeResourceRecordSets only after `ms` (the shim holds the request, then forwards it). */
-const slowChange = (ms: number) => control.fault({ service: 'route53', method: 'POST', path: '/rrset', delayMs: ms, forward: true });
+const slowChange = async (ms: number) => {
+  await control.fault({ service: 'route53', method: 'POST', path: '/rrset', delayMs: ms, forward: true });
+  await control.clearRequests();
+};
+
+/** The held write has reached the shim (its request log): the point to send a signal at, whatever the runner's speed. */
+const sent = (path: RegExp) => async () => (await control.requests()).some((r) => r.service === 'route53' && r.method === 'POST' && path.test(r.path));
+const changeSent = sent(/\/rrset/);
 
 describe('a signal while the Route 53 write is in flight', () => {
   it('SIGINT: the write is let finish, audited with its change id, exit 130 saying what was applied; the rerun is a no-op', async () => {
     const f = await fixture('weighted');
     await slowChange(3000);
-    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1800 });
+    const res = await cdn(f, ['failover', '--yes'], { signalWhen: changeSent });
     expect(res.code).toBe(130);
     expect(res.stderr).toContain('SIGINT: waiting for Route53 ChangeResourceRecordSets to answer');
     expect(res.stderr).toMatch(/interrupted by SIGINT after the change was applied: storefront: 100% fastly-0 \(change \S+ PENDING, INSYNC not confirmed\); audit: /);
@@ -75,7 +66,7 @@ describe('a signal while the Route 53 write is in flight', () => {
   it('SIGTERM is handled like SIGINT, with --json carrying applied and the change id', async () => {
     const f = await fixture('weighted');
     await slowChange(2500);
-    const res = await cdn(f, ['failover', '--yes', '--json'], { signals: [{ afterMs: 1500, signal: 'SIGTERM' }] });
+    const res = await cdn(f, ['failover', '--yes', '--json'], { signalWhen: changeSent, whenSignal: 'SIGTERM' });
     await control.clearFaults();
     expect(res.code).toBe(130);
     const doc = JSON.parse(res.stdout) as Record<string, unknown>;
@@ -88,7 +79,7 @@ describe('a signal while the Route 53 write is in flight', () => {
     const f = await fixture('weighted');
     await slowChange(6000);
     const started = Date.now();
-    const res = await cdn(f, ['failover', '--yes', '--json'], { signals: [{ afterMs: 1200, signal: 'SIGINT' }, { afterMs: 2000, signal: 'SIGINT' }] });
+    const res = await cdn(f, ['failover', '--yes', '--json'], { signalWhen: changeSent, afterWhen: [{ afterMs: 800, signal: 'SIGINT' }] });
     expect(res.code).toBe(130);
     expect(Date.now() - started).toBeLessThan(5000);
     // --json: still exactly one document, saying what is unknown
@@ -102,7 +93,7 @@ describe('a signal while the Route 53 write is in flight', () => {
   it('a write held past the grace period: exit 130 "may or may not have been applied", the attempt audited as outcome unknown', async () => {
     const f = await fixture('weighted');
     await slowChange(4000);
-    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1200, env: { ...env, RETAILCTL_INTERRUPT_GRACE: '1s' } });
+    const res = await cdn(f, ['failover', '--yes'], { signalWhen: changeSent, env: { ...env, RETAILCTL_INTERRUPT_GRACE: '1s' } });
     expect(res.code).toBe(130);
     expect(res.stderr).toContain('interrupted while Route53 ChangeResourceRecordSets was in flight (no answer within 1 s of SIGINT): it was sent, so it may or may not have been applied');
     expect(res.stderr).toContain('retailctl cdn status storefront');
@@ -116,7 +107,8 @@ describe('a signal while the Route 53 write is in flight', () => {
     // a wrongly inverted secondary: the plan restores it first, then inverts the primary
     await f.route53.send(new (await import('@aws-sdk/client-route-53')).UpdateHealthCheckCommand({ HealthCheckId: f.healthChecks.secondary, Inverted: true }));
     await control.fault({ service: 'route53', method: 'POST', path: `/healthcheck/${f.healthChecks.secondary}$`, delayMs: 2500, forward: true });
-    const res = await cdn(f, ['failover', '--yes'], { signalAfterMs: 1500 });
+    await control.clearRequests();
+    const res = await cdn(f, ['failover', '--yes'], { signalWhen: sent(new RegExp(`/healthcheck/${f.healthChecks.secondary}$`)) });
     await control.clearFaults();
     expect(res.code).toBe(130);
     expect(res.stderr).toContain(`before Route53 UpdateHealthCheck was sent: it was not applied; applied: health check ${f.healthChecks.secondary}; not applied: ${f.healthChecks.primary}`);

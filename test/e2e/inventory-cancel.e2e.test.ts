@@ -84,11 +84,15 @@ function runAndSignal(args: string[], signal: NodeJS.Signals, when: { afterMs: n
 
 describe('inventory reconcile stops on a signal', () => {
   it.each([
-    ['SIGTERM', 'reading the exports (1 s in)', { afterMs: 1000 }],
-    ['SIGINT', 'comparing the keys (the last export read)', { line: /read web \(channel\)/ }],
-    ['SIGTERM', 'writing the drift rows', { line: /reconciled [\d,]+ sku\/location keys/ }],
-  ] as const)('%s while %s: exit 130 within a second, no --out file and no temp file', async (signal, _phase, when) => {
-    const res = await runAndSignal(['--out', 'drift.csv'], signal, when);
+    ['SIGTERM', 'reading the exports (1 s in)', '1', { afterMs: 1000 }],
+    ['SIGINT', 'comparing the keys (the last export read)', '1', { line: /read web \(channel\)/ }],
+    ['SIGTERM', 'writing the drift rows', '1', { line: /reconciled [\d,]+ sku\/location keys/ }],
+    ['SIGTERM', 'reading the exports (1 s in)', '2', { afterMs: 1000 }],
+    ['SIGINT', 'comparing the keys (the last export read)', '2', { line: /read web \(channel\)/ }],
+    ['SIGTERM', 'writing the drift rows', '2', { line: /reconciled [\d,]+ sku\/location keys/ }],
+    ['SIGTERM', 'writing every row (--all)', '2', { line: /reconciled [\d,]+ sku\/location keys/ }],
+  ] as const)('%s while %s (--threads %s): exit 130 within a second, no --out file and no temp file', async (signal, phase, threads, when) => {
+    const res = await runAndSignal(['--out', 'drift.csv', '--threads', threads, ...(phase.includes('--all') ? ['--all'] : [])], signal, when);
     expect(res.code, res.stderr).toBe(130);
     expect(res.latencyMs, res.stderr).toBeLessThan(1500);
     expect(res.stderr).toMatch(new RegExp(`error: interrupted by ${signal}`));

@@ -41,7 +41,9 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-loadtest-'));
   const campaign = (name: string, url: string, p95: number) =>
     `  ${name}:\n    sendAt: "2027-03-02T09:00:00"\n    timezone: UTC\n    duration: 1h\n    targets: [{ ecs: shop/web, min: 1 }]\n    loadtest: { url: "${url}", baselineRps: 5, multiplier: 2, rampUp: 2s, hold: 3s, thresholds: { p95Ms: ${p95}, errorRate: 0.01 } }\n`;
-  await writeFile(path.join(dir, 'retailctl.yaml'), `campaigns:\n${campaign('fast', `${base}/price`, 200)}${campaign('slow', `${base}/slow`, 50)}`);
+  // starved: VUs sized for 10 ms responses, the server takes 250 ms: k6 runs out of VUs, the site holds its 1 s
+  const starved = `  starved:\n    sendAt: "2027-03-02T09:00:00"\n    timezone: UTC\n    duration: 1h\n    targets: [{ ecs: shop/web, min: 1 }]\n    loadtest: { url: "${base}/slow", baselineRps: 20, multiplier: 4, rampUp: 3s, hold: 6s, expectedP95Ms: 10, thresholds: { p95Ms: 1000 } }\n`;
+  await writeFile(path.join(dir, 'retailctl.yaml'), `campaigns:\n${campaign('fast', `${base}/price`, 200)}${campaign('slow', `${base}/slow`, 50)}${starved}`);
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -69,6 +71,27 @@ describe.skipIf(!k6)('loadtest with a real k6', () => {
     const res = await spawnCli(['loadtest', '--campaign', 'fast', '--json'], { cwd: dir, env: { K6_PATH: k6!, PATH: process.env.PATH ?? '' } });
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ ok: true, ran: true, result: { passed: true } });
+  }, 60_000);
+
+  it('--summary-out writes a summary the next run takes as --baseline', async () => {
+    const env = { K6_PATH: k6!, PATH: process.env.PATH ?? '' };
+    const first = await spawnCli(['loadtest', '--campaign', 'fast', '--summary-out', 'first.json'], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    const summary = JSON.parse(await readFile(path.join(dir, 'first.json'), 'utf8')) as { metrics: Record<string, Record<string, unknown>> };
+    expect(summary.metrics.http_req_duration).toHaveProperty('p(99)');
+    const second = await spawnCli(['loadtest', '--campaign', 'fast', '--baseline', 'first.json', '--max-regression', '1000%', '--json'], { cwd: dir, env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).comparison).toMatchObject({ passed: true, rows: [{ metric: 'p95' }, { metric: 'p99' }, { metric: 'error rate' }] });
+  }, 60_000);
+
+  it('aborts (exit 1) when k6 runs out of VUs for the arrival rate: the dropped_iterations threshold', async () => {
+    const res = await spawnCli(['loadtest', '--campaign', 'starved', '--json'], { cwd: dir, env: { K6_PATH: k6!, PATH: process.env.PATH ?? '' } });
+    expect(res.code, res.stderr).toBe(1);
+    const doc = JSON.parse(res.stdout) as { k6ExitCode: number; result: { droppedIterations: number; thresholds: { name: string; ok: boolean }[] } };
+    expect(doc.k6ExitCode).toBe(99);
+    expect(doc.result.droppedIterations).toBeGreaterThan(1);
+    expect(doc.result.thresholds).toContainEqual({ name: 'http_req_duration p(95)<1000', ok: true });
+    expect(res.stderr).toContain('abortOnFail');
   }, 60_000);
 
   it('exits 5 when p95 breaches its threshold', async () => {

@@ -99,7 +99,9 @@ describe('Ctrl-C while a prescale write is on the wire', () => {
     await control.fault({ service: 'application-autoscaling', operation: 'PutScheduledAction', delayMs: 1500, forward: true, times: 0 });
     await control.clearRequests();
     const started = Date.now();
-    const res = await spawnCli(['prescale', '--campaign', 'b', '--wait', '0s', '--yes', '--config', b], { env: { ...env, AWS_REGION: 'us-east-1' }, signalAfterMs: 1600 });
+    // the signal once the first PutScheduledAction is held on the wire (the request log), whatever the runner's speed
+    const held = async () => (await control.requests()).some((r) => r.operation === 'PutScheduledAction');
+    const res = await spawnCli(['prescale', '--campaign', 'b', '--wait', '0s', '--yes', '--config', b], { env: { ...env, AWS_REGION: 'us-east-1' }, signalWhen: held });
     const elapsed = Date.now() - started;
     await control.clearFaults();
     expect(res.code, res.stderr).toBe(130);

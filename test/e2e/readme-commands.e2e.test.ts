@@ -64,7 +64,12 @@ const RUN_ELSEWHERE: Record<string, { by: string; evidence: string[] }> = {
   'npm test': { by: '.ci/run', evidence: ['npm test'] },
   'npm run demo': { by: 'package.json', evidence: ['"demo": "npm run build && tsx scripts/demo.ts"'] },
   'retailctl cdn failover storefront --yes': { by: 'scripts/demo.ts', evidence: ["args: ['cdn', 'failover', 'storefront', '--config', config, '--yes']"] },
+  'retailctl cdn failover storefront --plan-out failover.json': { by: 'scripts/demo.ts', evidence: ["args: ['cdn', 'failover', 'storefront', '--config', config, '--plan-out', '.retailctl/demo/failover.json']"] },
+  'retailctl plan show failover.json --markdown > comment.md': { by: 'scripts/demo.ts', evidence: ["args: ['plan', 'show', '.retailctl/demo/failover.json', '--markdown']"] },
+  'retailctl apply failover.json --yes': { by: 'scripts/demo.ts', evidence: ["args: ['apply', '.retailctl/demo/failover.json', '--config', config, '--yes'], expect: 0", "args: ['apply', '.retailctl/demo/failover.json', '--config', config, '--yes'], expect: 1"] },
   'retailctl prescale --campaign spring-sale-email --schedule --dry-run': { by: 'scripts/demo.ts', evidence: ["args: ['prescale', '--campaign', 'spring-sale-email', '--schedule', '--config', config, '--dry-run']"] },
+  'retailctl loadtest --campaign spring-sale-email --dry-run': { by: 'test/e2e/loadtest-k6-stub.e2e.test.ts', evidence: ["const command = 'retailctl loadtest --campaign spring-sale-email --dry-run';"] },
+  'retailctl loadtest --campaign spring-sale-email --summary-out summary.json --baseline previous-summary.json --max-regression 10%': { by: 'test/e2e/loadtest-k6-stub.e2e.test.ts', evidence: ["const command = 'retailctl loadtest --campaign spring-sale-email --summary-out summary.json --baseline previous-summary.json --max-regression 10%';"] },
 };
 
 /** The commands this file runs itself (each has an `it` below). */
@@ -77,6 +82,8 @@ const RUN_HERE = [
   'retailctl inventory reconcile --config examples/retailctl.yaml',
   'npm run emulator -- --port 4566 --seed',
   'npx retailctl doctor --config examples/retailctl.yaml',
+  'retailctl images migrate examples/images/media --catalog examples/images/catalog.csv --bucket shop-product-images --prefix catalog --cdn-domain images.shop.example.com --manifest images.csv --plan-out images-plan.json',
+  'retailctl apply images-plan.json --yes',
 ];
 
 it('every command the README shows is run here, by the demo, or by CI', async () => {
@@ -121,7 +128,8 @@ describe('the README commands, run as written', () => {
     await writeFile(path.join(dir, 'ci', 'retailctl.yaml'), 'images: {}\n');
     const dry = await spawnCli(argv(RUN_HERE[1]!), { cwd: dir });
     expect(dry.code, dry.stderr).toBe(0);
-    expect(lines(dry.stderr)).toEqual(shownOutput(RUN_HERE[1]!));
+    // a dry run's plan is its result: on stdout, as for every writing command
+    expect(lines(dry.stdout)).toEqual(shownOutput(RUN_HERE[1]!));
     const ci = await spawnCli(argv(RUN_HERE[2]!), { cwd: dir });
     expect(ci.code).toBe(3);
     const shown = shownOutput(RUN_HERE[2]!);
@@ -143,6 +151,22 @@ describe('the README commands, run as written', () => {
     const r = await spawnCli(argv(RUN_HERE[4]!), { cwd: dir, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toContain('wrote images.csv, redirects.map, redirects.json');
+    expect(await readFile(path.join(dir, 'images.csv'), 'utf8')).toContain('catalog/skincare/serums/sku-1001/front.jpg');
+  });
+
+  it('retailctl images migrate … --plan-out images-plan.json, then retailctl apply images-plan.json --yes: nothing written, then the upload', async () => {
+    await control.reset();
+    await seedStorefront(endpoint);
+    const dir = await tmp();
+    await symlink(path.join(ROOT, 'examples'), path.join(dir, 'examples'));
+    await control.clearRequests();
+    const planned = await spawnCli(argv(RUN_HERE[8]!), { cwd: dir, env });
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout + planned.stderr).toMatch(/plan written to images-plan\.json: images\.migrate, 6 write calls, .*nothing was changed/);
+    expect((await control.requests()).filter((r) => r.service === 's3' && r.method === 'PUT')).toEqual([]);
+    const applied = await spawnCli(argv(RUN_HERE[9]!), { cwd: dir, env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout + applied.stderr).toContain('6 uploaded');
     expect(await readFile(path.join(dir, 'images.csv'), 'utf8')).toContain('catalog/skincare/serums/sku-1001/front.jpg');
   });
 

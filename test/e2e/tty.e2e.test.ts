@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/moto.js';
-import { BIN, scriptAvailable } from '../support/spawn-cli.js';
+import { BIN, scriptAvailable, STATE_DIR } from '../support/spawn-cli.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { env, control, endpoint } = useEmulator();
@@ -27,7 +27,7 @@ function onTerminal(
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], {
       cwd: options.cwd ?? ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: path.join(ROOT, 'test', 'fixtures', 'empty-home'), TERM: 'xterm-256color', ...env, ...extraEnv },
+      env: { PATH: process.env.PATH ?? '', HOME: path.join(ROOT, 'test', 'fixtures', 'empty-home'), RETAILCTL_STATE_DIR: STATE_DIR, TERM: 'xterm-256color', ...env, ...extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let screen = '';

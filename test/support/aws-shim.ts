@@ -26,8 +26,18 @@
  * - SQS FIFO ids as AWS checks them (moto accepts any): a MessageGroupId or MessageDeduplicationId in
  *   SendMessage / SendMessageBatch must be 1–128 ASCII letters, digits and punctuation, else the
  *   call is refused with InvalidParameterValue (400, JSON protocol).
+ * - Athena StartQueryExecution / GetQueryExecution / StopQueryExecution (test/support/athena-shim.ts):
+ *   moto never runs a query; the shim runs it on DuckDB over the S3 objects the referenced Glue tables
+ *   (in moto) point at, writes the result CSV to the output location in moto's S3, and reports
+ *   QUEUED, RUNNING, then SUCCEEDED / FAILED / CANCELLED as Athena does (`athena` in the config:
+ *   queuedMs, runningMs, fail; GET /__shim/athena lists the queries and which were stopped).
+ * - DynamoDB warm throughput (test/support/dynamodb-warm-shim.ts): values only increase (a lower one
+ *   is a ValidationException), status UPDATING for `dynamodbWarm.updatingMs`, then ACTIVE.
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
+ * - Route 53 TestDNSAnswer (test/support/route53-dns-shim.ts): moto lacks it; the shim answers from
+ *   the zone's record sets as Route 53 would (weighted: deterministically the highest weight;
+ *   failover: PRIMARY unless its check is inverted; alias: the target's DNS name).
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call, and which
  *   caller (access key id) sent what.
  *
@@ -36,6 +46,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
+import { ATHENA_OPERATIONS, createAthenaShim, type AthenaShimConfig } from './athena-shim.js';
+import { createDynamoDbWarmShim, DYNAMODB_WARM_OPERATIONS, type DynamoDbWarmConfig } from './dynamodb-warm-shim.js';
+import { isTestDnsAnswer, testDnsAnswer } from './route53-dns-shim.js';
 
 export interface FaultRule {
   /** AWS service from the SigV4 credential scope, e.g. `s3`, `route53`, `sts`, `lambda`. */
@@ -79,6 +92,10 @@ export interface ShimConfig {
    * the first entry is not delivered and is reported failed (the rest reach moto).
    */
   failFirstEntry: { PutEvents?: number; SendMessageBatch?: number };
+  /** Athena query timing and injected failure (athena-shim.ts); merged field by field by /__shim/config. */
+  athena: AthenaShimConfig;
+  /** DynamoDB warm throughput timing (dynamodb-warm-shim.ts). */
+  dynamodbWarm?: DynamoDbWarmConfig;
 }
 
 export interface LoggedRequest {
@@ -100,7 +117,7 @@ interface PcConfig {
   readyAt: number;
 }
 
-const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [], failFirstEntry: {} };
+const DEFAULT_CONFIG: ShimConfig = { accountConcurrency: 1000, pcReadyAfterMs: 1000, pcStuck: [], failFirstEntry: {}, athena: {} };
 const MIN_UNRESERVED = 100;
 const PC_PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency$/;
 /** SQS FIFO MessageGroupId / MessageDeduplicationId: 1–128 ASCII letters, digits and punctuation. */
@@ -199,6 +216,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   const healthCheckVersions = new Map<string, number>();
   const tableLocks = new Map<string, Promise<void>>();
   const agent = new http.Agent({ keepAlive: true });
+  const athena = createAthenaShim(upstream, () => config.athena);
+  const dynamodbWarm = createDynamoDbWarmShim(upstream, () => config.dynamodbWarm);
 
   function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
@@ -305,6 +324,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       pc.clear();
       reserved.clear();
       healthCheckVersions.clear();
+      athena.reset();
+      dynamodbWarm.reset();
       faults = [];
       requests = [];
       config = { ...DEFAULT_CONFIG };
@@ -343,6 +364,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
         return checked.refusal ?? relay(req, checked.body!);
       });
     }
+    if (isTestDnsAnswer(method, url)) return testDnsAnswer(upstream, url);
     const healthCheckMatch = HEALTHCHECK_PATH.exec(url.pathname);
     if (healthCheckMatch) return serialized(`healthcheck:${healthCheckMatch[1]}`, () => healthCheck(req, method, healthCheckMatch[1]!, body));
 
@@ -363,6 +385,11 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     }
 
     const operation = operationOf(req, url, body);
+    if (operation && ATHENA_OPERATIONS.has(operation) && serviceOf(req) === 'athena') return athena.handle(operation, body);
+    if (operation && DYNAMODB_WARM_OPERATIONS.has(operation) && serviceOf(req) === 'dynamodb') {
+      const reply = await dynamodbWarm.handle(operation, body, (b) => relay(req, b));
+      if (reply) return reply;
+    }
     if (operation === 'RegisterScalableTarget' && serviceOf(req) === 'application-autoscaling') return registerScalableTarget(req, body);
     if (operation === 'PutScheduledAction' && serviceOf(req) === 'application-autoscaling') {
       const refusal = await checkScheduledAction(body);
@@ -633,10 +660,12 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     }
     if (pathname === '/__shim/faults' && method === 'GET') return json(200, { faults });
     if (pathname === '/__shim/config' && method === 'POST') {
-      config = { ...config, ...(doc as Partial<ShimConfig>) };
+      const update = doc as Partial<ShimConfig>;
+      config = { ...config, ...update, athena: { ...config.athena, ...update.athena } };
       return json(200, config);
     }
     if (pathname === '/__shim/requests' && method === 'GET') return json(200, { requests });
+    if (pathname === '/__shim/athena' && method === 'GET') return json(200, { queries: athena.queries() });
     if (pathname === '/__shim/requests' && method === 'DELETE') {
       requests = [];
       return json(200, {});
@@ -675,6 +704,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     close: () =>
       new Promise((resolve) => {
         agent.destroy();
+        athena.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

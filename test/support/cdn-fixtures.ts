@@ -3,13 +3,15 @@
  * a CloudFront distribution for the primary, and a config file that describes them.
  * Set identifiers are unique per record name: moto deletes by set identifier zone-wide.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CloudFrontClient, CreateDistributionCommand } from '@aws-sdk/client-cloudfront';
 import { ChangeResourceRecordSetsCommand, CreateHealthCheckCommand, CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client, type ResourceRecordSet } from '@aws-sdk/client-route-53';
+import { afterAll } from 'vitest';
 import { stringify } from 'yaml';
 import type { FaultRule } from './aws-shim.js';
+import { spawnCli, type SpawnOptions } from './spawn-cli.js';
 
 export type Routing = 'weighted' | 'failover' | 'latency';
 
@@ -134,3 +136,26 @@ export const pendingChange: FaultRule = {
   headers: { 'content-type': 'text/xml' },
   body: '<?xml version="1.0"?><GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C0PENDING</Id><Status>PENDING</Status><SubmittedAt>2026-11-27T09:00:00Z</SubmittedAt></ChangeInfo></GetChangeResponse>',
 };
+
+/**
+ * For a cdn test file: `fixture()` makes a group on the emulator (closed when the file ends), `cdn()`
+ * runs `retailctl cdn …` on the built binary against its config, `auditLines()` reads its audit log.
+ */
+export function useCdnFixtures(endpoint: string, env: Record<string, string>) {
+  const fixtures: CdnFixture[] = [];
+  afterAll(() => fixtures.forEach((f) => f.close()));
+  return {
+    async fixture(routing: Routing, options: Parameters<typeof createCdnFixture>[2] = {}): Promise<CdnFixture> {
+      const f = await createCdnFixture(endpoint, routing, options);
+      fixtures.push(f);
+      return f;
+    },
+    cdn(f: CdnFixture, args: string[], options: SpawnOptions = {}) {
+      return spawnCli(['cdn', ...args, '--config', f.configFile], { env, ...options });
+    },
+    async auditLines(f: CdnFixture): Promise<Record<string, unknown>[]> {
+      const text = await readFile(path.join(f.dir, 'audit.jsonl'), 'utf8').catch(() => '');
+      return text.trim() ? text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+    },
+  };
+}

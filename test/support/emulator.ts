@@ -1,3 +1,4 @@
+import type { AthenaQueryView } from './athena-shim.js';
 import { startAwsShim, type FaultRule, type LoggedRequest, type ShimConfig } from './aws-shim.js';
 import { startMoto } from './moto.js';
 
@@ -71,6 +72,11 @@ export class EmulatorControl {
 
   clearRequests(): Promise<unknown> {
     return this.#call('DELETE', '/__shim/requests');
+  }
+
+  /** The Athena queries the shim has run (or is running), and which were stopped. */
+  async athenaQueries(): Promise<AthenaQueryView[]> {
+    return ((await this.#call('GET', '/__shim/athena')) as { queries: AthenaQueryView[] }).queries;
   }
 }
 

@@ -73,6 +73,16 @@ describe('reconcile', () => {
   });
 });
 
+describe('prices', () => {
+  it('a key with no price in its row has none, also after the first priced key and long after the tables grew', () => {
+    const rows: Rows = [['A0', 'L0', 5, 1.5]];
+    for (let i = 1; i < 200_000; i++) rows.push([`A${i}`, 'L0', 5]);
+    const web = table('web', 'channel', rows.map(([sku, loc]) => [sku, loc, 1] as [string, string, number]));
+    const { rows: out } = reconcile(store([table('wms', 'warehouse', rows), web]), { safetyStock: 0, tolerance: 0 });
+    expect(out.filter((r) => r.price !== undefined).map((r) => [r.sku, r.price, r.valueAtRisk])).toEqual([['A0', 1.5, 6]]);
+  });
+});
+
 describe('property: drift known by construction', () => {
   it('finds exactly the drift that was planted in random sources', () => {
     let seed = 7;

@@ -19,7 +19,7 @@ describe('durations', () => {
 
 describe('init plan', () => {
   it('creates, overwrites with a backup, or does nothing', () => {
-    expect(planInit({ file: 'r.yaml', existing: undefined, template: 'x' })).toEqual({ version: 1, file: 'r.yaml', action: 'create', bytes: 1 });
+    expect(planInit({ file: 'r.yaml', path: '/w/r.yaml', existing: undefined, template: 'x' })).toEqual({ kind: 'init', version: 1, file: 'r.yaml', path: '/w/r.yaml', action: 'create', bytes: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' });
     const overwrite = planInit({ file: 'r.yaml', existing: 'mine', template: 'x' });
     expect(overwrite).toMatchObject({ action: 'overwrite', backup: 'r.yaml.bak' });
     expect(initNeedsConfirmation(overwrite)).toBe(true);

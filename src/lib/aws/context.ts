@@ -1,7 +1,11 @@
 import { RetailctlError } from '../errors.js';
 import type { RunSignals } from '../interrupt.js';
 import { shown } from '../util/sanitize.js';
+import type { LeanS3, LeanS3Options } from './lean-s3.js';
 import { translateAwsError } from './translate-error.js';
+
+/** What a caller chooses for a LeanS3 client; the endpoint, credentials, trace and guards come from the context. */
+export type LeanS3Tuning = Omit<LeanS3Options, 'endpoint' | 'bucket' | 'credentials' | 'userAgent' | 'trace' | 'access' | 'signals' | 'site'>;
 
 /**
  * Every SDK client retailctl uses, loaded on first use only: importing the SDK costs ~100-170 ms,
@@ -19,6 +23,8 @@ const loaders = {
   eventbridge: async () => (await import('@aws-sdk/client-eventbridge')).EventBridgeClient,
   sqs: async () => (await import('@aws-sdk/client-sqs')).SQSClient,
   sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
+  athena: async () => (await import('@aws-sdk/client-athena')).AthenaClient,
+  glue: async () => (await import('@aws-sdk/client-glue')).GlueClient,
 };
 
 export type ServiceName = keyof typeof loaders;
@@ -151,6 +157,21 @@ export class AwsClients {
     });
     providers.set(this.settings, pending);
     return pending;
+  }
+
+  /**
+   * The lean S3 client (src/lib/aws/lean-s3.ts) for one bucket, on this access level: the run's
+   * region, endpoint, credentials and user agent, the same read-only and write guards as the SDK
+   * clients, the same `-vv` trace line and the same error translation. Not cached: each caller
+   * owns its connection pool and closes it.
+   */
+  async leanS3(bucket: string, tuning: LeanS3Tuning): Promise<LeanS3> {
+    const { LeanS3, s3Endpoint } = await import('./lean-s3.js');
+    const s = this.settings;
+    const endpoint = s3Endpoint(s, await this.region());
+    const credentials = await this.credentialProvider();
+    const site = { profile: s.profile, endpoint: s.endpointUrl, maxAttempts: s.maxAttempts };
+    return new LeanS3({ endpoint, bucket, credentials, userAgent: s.userAgent, access: this.access, site, ...(s.trace ? { trace: s.trace } : {}), ...(s.signals ? { signals: s.signals } : {}), ...tuning });
   }
 
   /** The run's region: --region / AWS_REGION / AWS_DEFAULT_REGION, else the profile's (through an SDK client). */

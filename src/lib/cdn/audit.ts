@@ -4,6 +4,7 @@ import type { AwsClients } from '../aws/context.js';
 import { awsErrorName, ExitCode, RetailctlError } from '../errors.js';
 import { checkOutputFile, makeDirs, resolveOutputPath } from '../io/paths.js';
 import type { CdnPlan } from './plan.js';
+import type { Verification } from './verify.js';
 
 /** One line of the CDN audit log (JSON Lines). */
 export interface AuditEntry {
@@ -11,14 +12,15 @@ export interface AuditEntry {
   /** Caller identity ARN (sts:GetCallerIdentity). */
   caller: string;
   group: string;
-  action: CdnPlan['action'];
+  action: CdnPlan['action'] | 'drill';
   routing: CdnPlan['routing'];
   /**
    * `applied`: the whole plan was applied; `noop`: traffic already went there, nothing was written;
    * `partial`: some health-check updates were applied before a failure or an interrupt (`records`
    * and `healthCheckUpdates` list only what was applied); `unknown`: a write was sent and its answer
    * never came (connection lost, or abandoned after a second Ctrl-C) — `retailctl cdn status` shows
-   * whether it was applied.
+   * whether it was applied. A `drill` line has outcome `applied` when it was rolled back (its times
+   * in `drill`), `partial` when the rollback failed.
    */
   outcome: 'applied' | 'noop' | 'partial' | 'unknown';
   trafficBefore: string;
@@ -30,6 +32,10 @@ export interface AuditEntry {
   changeId?: string;
   /** Why the run ended early (partial) or why nothing was done (noop). */
   note?: string;
+  /** Applied changes: whether Route 53 and the resolvers gave the new answer, and how long after the change, per record and resolver. */
+  verification?: Verification;
+  /** `cdn drill`: what was measured (drill.ts). */
+  drill?: Record<string, unknown>;
 }
 
 export interface AuditTargets {

@@ -5,6 +5,7 @@ import { writeAudit, type AuditEntry, type AuditResult, type AuditTargets } from
 import { readRecords } from './gather.js';
 import { routingOf, targetOf, type GroupState } from './model.js';
 import type { CdnPlan } from './plan.js';
+import type { Verification } from './verify.js';
 
 export interface ExecuteCdnOptions {
   write: AwsClients;
@@ -13,7 +14,10 @@ export interface ExecuteCdnOptions {
   read: AwsClients;
   /** The state the plan was built from (to show what changed on a conflict). */
   state: GroupState;
-  audit: AuditTargets;
+  /** Where the entry goes; `false`: the caller writes one entry for several changes (`cdn drill`). */
+  audit: AuditTargets | false;
+  /** After INSYNC (or the health-check updates): check the DNS answers; the result goes in the audit entry. */
+  verify?: (appliedAt: number) => Promise<Verification>;
   /** Caller identity ARN for the audit log. */
   caller: string;
   /** How long to wait for Route 53 to report INSYNC; 0 = do not wait. */
@@ -35,15 +39,19 @@ export interface CdnResult {
   status: 'INSYNC' | 'PENDING' | 'APPLIED';
   healthChecksUpdated: string[];
   audit: AuditResult;
-  /** The entry written (or meant to be written) to the audit log. */
+  /** The entry written (or meant to be written) to the audit log (none with `audit: false`). */
   auditEntry: AuditEntry;
   waitedMs: number;
+  /** When the last write was answered (epoch ms): DNS verification times count from it. */
+  appliedAt: number;
+  /** DNS verification after INSYNC (verify.ts), when it ran. */
+  verification?: Verification;
   /** Why the INSYNC wait ended early: interrupted, or GetChange failed (the change is applied either way). */
   waitEnded?: string;
 }
 
 /** The audit entry for a plan, or for the part of it that was applied. */
-export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'caller' | 'now'>, outcome: AuditEntry['outcome'], extra: { changeId?: string; applied?: string[]; note?: string } = {}): AuditEntry {
+export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'caller' | 'now'>, outcome: AuditEntry['outcome'], extra: { changeId?: string; applied?: string[]; note?: string; verification?: Verification } = {}): AuditEntry {
   const entry: AuditEntry = {
     time: opts.now().toISOString(),
     caller: opts.caller,
@@ -58,7 +66,14 @@ export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'call
   };
   if (extra.changeId) entry.changeId = extra.changeId;
   if (extra.note) entry.note = extra.note;
+  if (extra.verification) entry.verification = extra.verification;
   return entry;
+}
+
+/** Write an entry where the options say (nowhere with `audit: false`: the caller records the run). */
+function auditTo(opts: ExecuteCdnOptions, entry: AuditEntry): Promise<AuditResult> {
+  if (opts.audit === false) return Promise.resolve({ errors: [] });
+  return writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
 }
 
 function conflict(message: string, details: string[], mayHaveApplied = false): RetailctlError {
@@ -74,7 +89,7 @@ function conflict(message: string, details: string[], mayHaveApplied = false): R
 /** A write sent without an answer: audit the attempt (outcome unknown), then report it. */
 async function unknownOutcome(plan: CdnPlan, opts: ExecuteCdnOptions, err: RetailctlError): Promise<RetailctlError> {
   const entry = auditEntryFor(plan, opts, 'unknown', { note: err.message });
-  const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+  const audit = await auditTo(opts, entry);
   return new RetailctlError(err.code, err.message, {
     exitCode: err.exitCode,
     cause: err,
@@ -107,9 +122,10 @@ async function describeDrift(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<st
 
 /**
  * Apply a CDN plan: the ONE ChangeResourceRecordSets batch (weighted), or the health-check
- * inversions in the planned order (failover/latency), each a compare-and-set. Then write the audit
- * entry (always, also after Ctrl-C: a write that was sent is finished and recorded), then wait for
- * INSYNC. Never called for a dry run. Throws only when nothing was applied, or with `data.applied`.
+ * inversions in the planned order (failover/latency), each a compare-and-set. Then wait for INSYNC,
+ * check the DNS answers (`verify`), and write the audit entry with the result (always, also after
+ * Ctrl-C, which ends both waits at once: a write that was sent is finished and recorded). Never
+ * called for a dry run. Throws only when nothing was applied, or with `data.applied`.
  */
 export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<CdnResult> {
   const route53 = await opts.write.client('route53');
@@ -159,7 +175,7 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
     const unknown = failure instanceof RetailctlError && failure.code === 'OUTCOME_UNKNOWN';
     const what = `applied: health check ${healthChecksUpdated.join(', ')}; ${unknown ? `outcome unknown: ${pending[0]}${pending.length > 1 ? `; not applied: ${pending.slice(1).join(', ')}` : ''}` : `not applied: ${pending.join(', ')}`} (the destination was restored first, so both CDNs may serve now, which is safe)`;
     const entry = auditEntryFor(plan, opts, 'partial', { applied: healthChecksUpdated, note: `${(failure as Error).message}; ${what}` });
-    const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+    const audit = await auditTo(opts, entry);
     const base = failure instanceof RetailctlError ? failure : undefined;
     throw new RetailctlError(base?.code ?? 'CDN_PARTIAL', `${(failure as Error).message}; ${what}`, {
       exitCode: base?.exitCode ?? ExitCode.Failure,
@@ -168,11 +184,9 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
       data: { applied: true, partial: true, healthChecksUpdated, audit },
     });
   }
-  const entry = auditEntryFor(plan, opts, 'applied', changeId ? { changeId } : {});
-  const audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
-
+  const appliedAt = Date.now();
   const started = Date.now();
-  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit, auditEntry: entry, waitedMs: 0 };
+  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit: { errors: [] }, auditEntry: undefined as unknown as AuditEntry, waitedMs: 0, appliedAt };
   if (changeId) result.changeId = changeId;
   if (changeId && opts.waitMs > 0) {
     try {
@@ -183,6 +197,22 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
     }
   }
   result.waitedMs = Date.now() - started;
+  // INSYNC (or health checks updated): do the DNS answers say so? Ends at once on a signal.
+  if (opts.verify && opts.waitMs > 0 && !opts.signal?.aborted && !result.waitEnded && result.status !== 'PENDING') {
+    try {
+      result.verification = await opts.verify(appliedAt);
+    } catch (err) {
+      // a failed check never loses the change: it is reported as not verified
+      result.verification = { changedAt: new Date(appliedAt).toISOString(), timeoutMs: 0, ok: false, checks: [], error: (err as Error).message };
+    }
+  }
+  // the audit entry comes last, so that it carries the verification; it is written on every path
+  // from here (a signal ends the waits above at once, never this write)
+  if (opts.audit !== false) {
+    const entry = auditEntryFor(plan, opts, 'applied', { ...(changeId ? { changeId } : {}), ...(result.verification ? { verification: result.verification } : {}) });
+    result.auditEntry = entry;
+    result.audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+  }
   return result;
 }
 

@@ -1,6 +1,7 @@
 import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { healthCheckIdFor, routingOf, setIdentifierFor, SIDES, sideSet, targetOf, type GroupState, type HealthState, type Side } from './model.js';
+import type { CdnGroup } from '../config/schema.js';
 import { groupTraffic } from './traffic.js';
 
 /** How a record set looks in a plan: enough to see what changes. */
@@ -34,11 +35,14 @@ export interface HealthCheckUpdate {
 
 /** Everything `cdn failover | failback | shift` would do; plain, versioned data. */
 export interface CdnPlan {
+  kind: 'cdn.failover' | 'cdn.failback' | 'cdn.shift';
   version: 1;
   action: 'failover' | 'failback' | 'shift';
   group: string;
   routing: 'weighted' | 'failover' | 'latency';
   zoneId: string;
+  /** The group's config the plan was made with (an applied plan file re-reads its records from it). */
+  config: CdnGroup;
   /** Traffic before and after, one line each. */
   trafficBefore: string;
   trafficAfter: string;
@@ -280,11 +284,13 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
   }
 
   const plan: CdnPlan = {
+    kind: `cdn.${request.action}`,
     version: 1,
     action: request.action,
     group: state.group,
     routing: config.routing,
     zoneId: config.zoneId,
+    config,
     trafficBefore: before.summary,
     trafficAfter: after.summary,
     records: recordChanges,

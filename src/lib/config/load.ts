@@ -20,7 +20,7 @@ export interface LoadedConfig {
    * Where a key is written (`retailctl.yaml:12:7`), for problems found after loading (e.g. a time
    * that has passed); `found` is false when the key is absent and the location is its nearest parent.
    */
-  locate(segments: readonly (string | number)[]): { location: string; found: boolean };
+  locate(segments: readonly (string | number)[]): { location: string; found: boolean; line?: number; col?: number };
 }
 
 /** One problem found in a config file, already located. */
@@ -30,6 +30,16 @@ export interface ConfigProblem {
   /** `campaigns.spring-sale.targets[1].provisioned` */
   path: string;
   message: string;
+  /** The position in `location`, when there is one. */
+  line?: number;
+  col?: number;
+}
+
+/** One problem to report: where, and the text after `file:line:col: `. */
+interface Located {
+  file: string;
+  pos?: { line: number; col: number };
+  text: string;
 }
 
 const NOT_FOUND_HINT = 'create one with `retailctl init`, or pass --config <file> (or set RETAILCTL_CONFIG)';
@@ -106,7 +116,9 @@ async function readConfigText(absolutePath: string, file: string): Promise<strin
     const invalid = text === undefined ? firstInvalidUtf8(bytes) : Infinity;
     const at = nul !== -1 && nul < invalid ? nul : invalid;
     const pos = positionOf(bytes, at);
-    throw unusableConfig('CONFIG_NOT_TEXT', `${name}:${pos.line}:${pos.col}: not a text file (${at === nul ? 'a NUL byte' : 'bytes that are not UTF-8'} at byte ${at}): the config must be YAML or JSON in UTF-8`, 'pass the retailctl config file (YAML or JSON), not a binary file');
+    const error = unusableConfig('CONFIG_NOT_TEXT', `${name}:${pos.line}:${pos.col}: not a text file (${at === nul ? 'a NUL byte' : 'bytes that are not UTF-8'} at byte ${at}): the config must be YAML or JSON in UTF-8`, 'pass the retailctl config file (YAML or JSON), not a binary file');
+    error.locations.push({ file, ...pos, message: error.message.slice(`${name}:${pos.line}:${pos.col}: `.length) });
+    throw error;
   }
   return text;
 }
@@ -158,19 +170,19 @@ export function parseConfigDocument(text: string, file: string): Pick<LoadedConf
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
       const pos = lineCounter.linePos(e.pos[0]);
-      return `${file}:${pos.line}:${pos.col}: syntax error: ${e.message.split('\n')[0]} (the file must be YAML or JSON)`;
+      return { file, pos, text: `syntax error: ${e.message.split('\n')[0]} (the file must be YAML or JSON)` };
     });
     throw configError(file, problems);
   }
   // a key every JavaScript object already has would not become a name of its own (`__proto__` sets
   // the prototype, `constructor` shadows it): refuse it where it is written
-  const reserved: string[] = [];
+  const reserved: Located[] = [];
   visit(doc, {
     Pair(_key, pair) {
       const key = isNode(pair.key) ? (pair.key as { value?: unknown }).value : pair.key;
       if (typeof key === 'string' && RESERVED_KEYS.has(key)) {
         const pos = isNode(pair.key) && pair.key.range ? lineCounter.linePos(pair.key.range[0]) : undefined;
-        reserved.push(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: "${key}" cannot be used as a name (it is reserved in JavaScript objects): choose another`);
+        reserved.push({ file, pos, text: `"${key}" cannot be used as a name (it is reserved in JavaScript objects): choose another` });
       }
     },
   });
@@ -182,7 +194,7 @@ export function parseConfigDocument(text: string, file: string): Pick<LoadedConf
     if (!/alias/i.test((err as Error).message)) throw err;
     const pos = firstAlias(doc, lineCounter);
     throw configError(file, [
-      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: aliases (*name) expand this document to more than ${MAX_ALIAS_NODES.toLocaleString('en-US')} values (a "billion laughs" document): write the values out, or use fewer aliases`,
+      { file, pos, text: `aliases (*name) expand this document to more than ${MAX_ALIAS_NODES.toLocaleString('en-US')} values (a "billion laughs" document): write the values out, or use fewer aliases` },
     ]);
   }
   const parsed = configSchema.safeParse(data, { reportInput: true });
@@ -191,20 +203,22 @@ export function parseConfigDocument(text: string, file: string): Pick<LoadedConf
       config: parsed.data,
       locate: (segments) => {
         const pos = locate(doc, lineCounter, segments);
-        return { location: pos ? `${file}:${pos.line}:${pos.col}` : file, found: pos?.depth === segments.length };
+        return { location: pos ? `${file}:${pos.line}:${pos.col}` : file, found: pos?.depth === segments.length, ...(pos ? { line: pos.line, col: pos.col } : {}) };
       },
     };
   }
-  const problems = describeIssues(parsed.error.issues, doc, lineCounter, file).map((p) => `${p.location}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+  const problems = describeIssues(parsed.error.issues, doc, lineCounter, file).map((p): Located => ({ file, pos: p.line === undefined ? undefined : { line: p.line, col: p.col! }, text: `${p.path ? `${p.path}: ` : ''}${p.message}` }));
   throw configError(file, problems);
 }
 
-function configError(file: string, problems: string[]): RetailctlError {
+function configError(file: string, located: Located[]): RetailctlError {
+  const problems = located.map((p) => `${p.file}${p.pos ? `:${p.pos.line}:${p.pos.col}` : ''}: ${p.text}`);
   const single = problems.length === 1;
   return new RetailctlError('CONFIG_INVALID', single ? problems[0]! : `${file}: ${problems.length} problems in the config`, {
     exitCode: ExitCode.Usage,
     details: single ? [] : problems,
     hint: FIX_HINT,
+    locations: located.map((p) => ({ file: p.file, ...p.pos, message: p.text })),
   });
 }
 
@@ -242,7 +256,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Documen
       message = `expected a number ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}, got ${describeValue(issue.input)}`;
     }
     const pos = locate(doc, lineCounter, issuePath);
-    return { location: pos ? `${file}:${pos.line}:${pos.col}` : file, path: formatPath(issuePath), message };
+    return { location: pos ? `${file}:${pos.line}:${pos.col}` : file, path: formatPath(issuePath), message, ...(pos ? { line: pos.line, col: pos.col } : {}) };
   });
 }
 

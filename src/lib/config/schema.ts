@@ -1,6 +1,9 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { actionName, resolveTargets } from '../prescale/targets.js';
+import { nonNegInt, posInt, target, type CampaignTarget } from './capacity.js';
+
+export type { CampaignTarget };
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { checkTimeZone, instantsOfLocal } from '../util/time.js';
 
@@ -14,8 +17,6 @@ const nameKey = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'names use letters, digits, ".", "_" and "-" only (they become part of AWS resource names)');
 
-const posInt = z.number().int().positive();
-const nonNegInt = z.number().int().nonnegative();
 
 /** `20m`, `3h`, `1h30m` → milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -51,62 +52,6 @@ const localDateTime = z
 
 // ---------- campaigns (retailctl prescale / loadtest) ----------
 
-const lambdaTarget = z
-  .strictObject({
-    /** `function:alias` (or `function:version`); `$LATEST` cannot have provisioned concurrency. */
-    lambda: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+:[A-Za-z0-9_$-]+$/, 'expected function:alias, e.g. checkout-api:live')
-      .refine((v) => !v.endsWith(':$LATEST'), 'provisioned concurrency cannot be set on $LATEST: use an alias or a version'),
-    /** Provisioned concurrency to hold during the window. */
-    provisioned: posInt.optional(),
-    /** Or size it: ceil(peakRps × avgDurationMs / 1000 × (1 + headroom)). */
-    sizing: z
-      .strictObject({ peakRps: z.number().positive(), avgDurationMs: z.number().positive(), headroom: z.number().min(0).max(10).default(0.3) })
-      .optional(),
-  })
-  .refine((t) => (t.provisioned === undefined) !== (t.sizing === undefined), 'give exactly one of `provisioned` or `sizing`');
-
-const ecsTarget = z.strictObject({
-  /** `cluster/service`. */
-  ecs: z.string().regex(/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, 'expected cluster/service, e.g. storefront/web'),
-  /** Minimum running tasks during the window. */
-  min: nonNegInt,
-  /** Maximum tasks during the window (default: keep the registered maximum, raised to `min` if lower). */
-  max: posInt.optional(),
-});
-
-const dynamodbTarget = z
-  .strictObject({
-    /** Table name, or `Table/index/IndexName` for a global secondary index. */
-    dynamodb: z.string().regex(/^[A-Za-z0-9_.-]{3,255}(\/index\/[A-Za-z0-9_.-]{3,255})?$/, 'expected a table name or Table/index/IndexName'),
-    read: posInt.optional(),
-    write: posInt.optional(),
-  })
-  .refine((t) => t.read !== undefined || t.write !== undefined, 'give `read`, `write` or both');
-
-const TARGET_KINDS = { lambda: lambdaTarget, ecs: ecsTarget, dynamodb: dynamodbTarget } as const;
-
-/** A capacity target, recognised by which of `lambda`, `ecs`, `dynamodb` it has. */
-const target = z.unknown().transform((value, ctx) => {
-  const kind = value && typeof value === 'object' ? (Object.keys(TARGET_KINDS) as (keyof typeof TARGET_KINDS)[]).find((k) => k in value) : undefined;
-  if (!kind) {
-    ctx.addIssue({ code: 'custom', message: 'expected a target with one of the keys `lambda`, `ecs` or `dynamodb`' });
-    return z.NEVER;
-  }
-  const parsed = TARGET_KINDS[kind].safeParse(value, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as never);
-    return z.NEVER;
-  }
-  return { kind, ...parsed.data } as CampaignTarget;
-});
-
-export type CampaignTarget =
-  | ({ kind: 'lambda' } & z.output<typeof lambdaTarget>)
-  | ({ kind: 'ecs' } & z.output<typeof ecsTarget>)
-  | ({ kind: 'dynamodb' } & z.output<typeof dynamodbTarget>);
-
 const loadtest = z.strictObject({
   url: z.url(),
   baselineRps: z.number().positive(),
@@ -114,6 +59,8 @@ const loadtest = z.strictObject({
   rampUp: duration.default(60_000),
   hold: duration.default(300_000),
   thresholds: z.strictObject({ p95Ms: z.number().positive().optional(), errorRate: z.number().min(0).max(1).optional() }).default({}),
+  /** The latency k6's virtual users are sized for (Little's law); default thresholds.p95Ms, else 500 ms. */
+  expectedP95Ms: z.number().positive().optional(),
 });
 
 /** The longest window a campaign may hold raised capacity for. */
@@ -205,16 +152,29 @@ const recordKey = (name: string) => name.toLowerCase().replace(/\.$/, '');
  * sides of a group naming the same record set (a failover would then zero every weight), a record
  * listed twice in a group, and a record in two groups (two groups would move the same traffic).
  */
+/** `cdn.verify`: how a change's DNS answers are checked after it is INSYNC (flags override it). */
+const cdnVerify = z.strictObject({
+  /** TestDNSAnswer's ResolverIP: the resolver Route 53 answers as if asked by (latency routing). */
+  resolverIp: z.union([z.ipv4(), z.ipv6()]).optional(),
+  /** TestDNSAnswer's EDNS0 client subnet, `ip/mask` (e.g. 192.0.2.0/24). */
+  ednsSubnet: z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected ip/mask, e.g. 192.0.2.0/24').optional(),
+  /** Resolvers queried directly until each returns the new answer, e.g. [1.1.1.1, 8.8.8.8] (`ip:port` allowed). */
+  resolvers: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9a-fA-F:]+)$/, 'expected an IP address, optionally with :port')).optional(),
+  /** How long to wait for the new answer (default 120s). */
+  timeout: duration.optional(),
+});
+
 const cdn = z
   .object({
     auditBucket: z.string().optional(),
     auditLog: z.string().optional(),
+    verify: cdnVerify.optional(),
   })
   .catchall(cdnGroup)
   .superRefine((value, ctx) => {
     const owner = new Map<string, string>();
     for (const [group, raw] of Object.entries(value)) {
-      if (group === 'auditBucket' || group === 'auditLog' || typeof raw !== 'object' || raw === null) continue;
+      if (group === 'auditBucket' || group === 'auditLog' || group === 'verify' || typeof raw !== 'object' || raw === null) continue;
       const g = raw as z.output<typeof cdnGroup>;
       const names = Array.isArray(g.record) ? g.record : [g.record];
       const at = (i: number): (string | number)[] => (Array.isArray(g.record) ? [group, 'record', i] : [group, 'record']);
@@ -285,6 +245,24 @@ const inventory = z.strictObject({
   safetyStock: z.union([nonNegInt, z.strictObject({ file: z.string() })]).default(0),
   tolerance: z.strictObject({ units: nonNegInt.default(0) }).default({ units: 0 }),
   failOn: z.array(z.enum(['oversell', 'undersell', 'missing-in-channel', 'unknown-sku', 'negative'])).default(['oversell']),
+  /** Threads for local CSV/TSV exports (default: the machine's cores up to 4, from 16 MB of input; 1 = one thread). */
+  threads: z.number().int().min(1).max(64).optional(),
+  /** Where the reconciliation runs: here (`local`) or on Amazon Athena over exports in S3 (`athena`); --engine overrides. */
+  engine: z.enum(['local', 'athena']).optional(),
+  /** For `engine: athena` (docs/inventory.md). */
+  athena: z
+    .strictObject({
+      workgroup: z.string().min(1).default('primary'),
+      /** A Glue database that exists: retailctl creates and updates one table per source in it. */
+      database: z.string().regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name: lower-case letters, digits and _'),
+      /** s3://bucket/prefix/: query results, and the tables' manifests under tables/. */
+      outputLocation: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(.*\/)?$/, 'an S3 prefix like s3://my-bucket/retailctl/ (ending in /)'),
+      /** Table names: <tablePrefix><source>. */
+      tablePrefix: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'lower-case letters, digits and _, starting with a letter').default('retailctl_'),
+      /** Dollars per TB scanned, for the reported cost (Athena's list price: 5). */
+      pricePerTB: z.number().nonnegative().default(5),
+    })
+    .optional(),
 });
 
 // ---------- the file ----------
@@ -320,6 +298,7 @@ export type RetailctlConfig = z.output<typeof configSchema>;
 export type Campaign = z.output<typeof campaign>;
 export type CdnGroup = z.output<typeof cdnGroup>;
 export type CdnEndpoint = z.output<typeof cdnEndpoint>;
+export type CdnVerifyConfig = z.output<typeof cdnVerify>;
 export type InventoryConfig = z.output<typeof inventory>;
 export type InventorySourceConfig = z.output<typeof inventorySource>;
 export type ImagesConfig = z.output<typeof images>;

@@ -1,7 +1,7 @@
 import type { RetailctlConfig } from './schema.js';
 
 /** Reserved keys under `cdn:` that are settings, not groups. */
-export const CDN_SETTINGS_KEYS = new Set(['auditBucket', 'auditLog']);
+export const CDN_SETTINGS_KEYS = new Set(['auditBucket', 'auditLog', 'verify']);
 
 /** Names of the CDN groups in a config. */
 export function cdnGroupNames(config: RetailctlConfig): string[] {

@@ -100,7 +100,7 @@ export async function readCatalog(file: string, shown: string, columns: Record<C
     if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') {
       throw new RetailctlError('IMAGES_CATALOG', `cannot read the catalogue ${shown}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { exitCode: ExitCode.Usage });
     }
-    throw new RetailctlError('IMAGES_CATALOG', `${shown}${e.lines ? `:${e.lines}` : ''}: ${e.message}`, { exitCode: ExitCode.Usage, hint: 'fix the catalogue file' });
+    throw new RetailctlError('IMAGES_CATALOG', `${shown}${e.lines ? `:${e.lines}` : ''}: ${e.message}`, { exitCode: ExitCode.Usage, hint: 'fix the catalogue file', locations: [{ file: shown, line: e.lines || undefined, message: e.message }] });
   }
   return { rows, problems };
 }

@@ -12,7 +12,7 @@ import { detectContentType, SNIFF_BYTES } from './content.js';
 import type { JournalWriter } from './journal.js';
 import { fileOf } from './source.js';
 import type { JournalEntry, PlanItem } from './plan.js';
-import type { LeanS3 } from './s3put.js';
+import type { LeanS3 } from '../aws/lean-s3.js';
 import type { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 
@@ -119,6 +119,24 @@ export interface ExecuteOptions {
   breaker?: CircuitBreaker;
   /** The longest a CompleteMultipartUpload may live (see MigrationLock.maxRequestMs); it is aborted past it. */
   maxWriteMs?: number;
+  /**
+   * A reviewed plan: every write is conditional on the object the plan saw (`If-None-Match: *` for
+   * a key planned absent, `If-Match: <etag>` for one planned replaced); a 412 fails that item as
+   * changed since the plan was made, never retried unconditionally.
+   */
+  conditional?: boolean;
+}
+
+/** The condition of a reviewed plan's write of `item`: only over the object the plan saw. */
+export function writeCondition(item: PlanItem): { ifNoneMatch: '*' } | { ifMatch: string } {
+  return item.existing ? { ifMatch: item.existing.etag } : { ifNoneMatch: '*' };
+}
+
+/** A conditional write S3 refused: the object is not the one the plan saw (412, 409 on a race, 404 for If-Match on a deleted key). */
+function conditionFailed(err: unknown): boolean {
+  const e = err as { status?: number; code?: string; name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.status ?? e.$metadata?.httpStatusCode;
+  return status === 412 || e.code === 'PreconditionFailed' || e.name === 'PreconditionFailed' || e.code === 'ConditionalRequestConflict' || e.code === 'NoSuchKey' || e.name === 'NoSuchKey';
 }
 
 /** An upload refused before it was sent (the run's lock is no longer known valid): no result. */
@@ -336,7 +354,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   };
 
   const processItem = async (item: PlanItem, scratch: Scratch): Promise<ItemResult> => {
-    if (item.action === 'skip' && item.known) return fromJournal(item, item.known, 'unchanged');
+    if (item.action === 'skip') return item.known ? fromJournal(item, item.known, 'unchanged') : { item, status: 'skipped', reason: 'unchanged', ...(item.image.size !== undefined ? { size: item.image.size } : {}) };
     if (item.action === 'empty') return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
@@ -385,12 +403,15 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
         await options.beforeWrite?.();
         etag = await multipart(item, loaded, sha256Hex, contentType, options);
       } else {
-        etag = await options.putter.put({ key: item.key, body: loaded.body, size: loaded.size, sha256: loaded.sha256, contentType, cacheControl: item.cacheControl, sse: options.sse, kmsKeyId: options.kmsKeyId });
+        etag = await options.putter.put({ key: item.key, body: loaded.body, size: loaded.size, sha256: loaded.sha256, contentType, cacheControl: item.cacheControl, sse: options.sse, kmsKeyId: options.kmsKeyId, ...(options.conditional ? writeCondition(item) : {}) });
         options.gate.success();
       }
     } catch (err) {
       if (options.signal?.aborted || notStarted(err)) throw err;
       const e = err as Error & { code?: string };
+      if (options.conditional && conditionFailed(err)) {
+        return { item, status: 'failed', reason: `changed since the plan was made: s3://${options.bucket}/${item.key} is no longer ${item.existing ? `the object the plan saw (ETag ${item.existing.etag})` : 'absent'} (S3 refused the conditional write: ${e.message}); not written: make a fresh plan`, size: loaded.size, sha256: sha256Hex, contentType };
+      }
       // S3 computed another checksum than the one signed and sent: the bytes changed between the hash and the upload
       const reason = e.code === 'XAmzContentSHA256Mismatch' || e.code === 'BadDigest' ? `S3 refused the body: its checksum did not match (${e.message}); the file changed while it was read, or the bytes were damaged on the way: rerun to upload it again` : e.message;
       return { item, status: 'failed', reason, size: loaded.size, sha256: sha256Hex, contentType };
@@ -467,10 +488,16 @@ function outage(err: unknown): boolean {
  * (`beforeWrite`), every request counts in the run's breaker, a CompleteMultipartUpload lives at most
  * `maxWriteMs`, and everything in flight is abandoned when the run halts (lock lost, breaker tripped).
  */
-function guardedClient(client: S3Client, options: ExecuteOptions, halt: AbortSignal | undefined): S3Client {
-  const send = async (command: { constructor: { name: string } }, sendOptions?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+function guardedClient(client: S3Client, options: ExecuteOptions, halt: AbortSignal | undefined, condition?: { ifNoneMatch: '*' } | { ifMatch: string }): S3Client {
+  const send = async (command: { constructor: { name: string }; input?: Record<string, unknown> }, sendOptions?: { abortSignal?: AbortSignal }): Promise<unknown> => {
     const op = command.constructor.name;
     const writes = MULTIPART_WRITES.has(op);
+    // the write that makes the object visible carries the plan's condition (moto ignores If-Match on
+    // CompleteMultipartUpload, S3 honours it: sent all the same)
+    if (condition && command.input && (op === 'CompleteMultipartUploadCommand' || op === 'PutObjectCommand')) {
+      if ('ifMatch' in condition) command.input.IfMatch = `"${condition.ifMatch}"`;
+      else command.input.IfNoneMatch = condition.ifNoneMatch;
+    }
     if (writes) {
       const wait = options.beforeWrite?.();
       if (wait) await wait;
@@ -517,7 +544,7 @@ async function multipart(item: PlanItem, loaded: Loaded, sha256Hex: string, cont
   const raw = await options.s3();
   const halt = options.halt;
   const upload = new Upload({
-    client: guardedClient(raw, options, halt),
+    client: guardedClient(raw, options, halt, options.conditional ? writeCondition(item) : undefined),
     partSize: PART_SIZE,
     queueSize: 4,
     leavePartsOnError: false,

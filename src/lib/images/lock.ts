@@ -25,7 +25,7 @@ import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 import type { RunSignals } from '../interrupt.js';
-import { S3RequestError, type LeanS3 } from './s3put.js';
+import { S3RequestError, type LeanS3 } from '../aws/lean-s3.js';
 import { makeDirsSync } from '../io/paths.js';
 
 /** The lock object's name under the destination prefix. */

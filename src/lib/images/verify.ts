@@ -31,7 +31,7 @@ function manifestError(message: string, hint?: string): RetailctlError {
   return new RetailctlError('IMAGES_MANIFEST', message, { exitCode: ExitCode.Usage, hint: hint ?? 'pass the file images migrate --manifest wrote (CSV or JSON)' });
 }
 
-/** A CSV cell written with a leading `'` against spreadsheet formulas (see CSV_OPTIONS), as it was. */
+/** A CSV cell written with a leading `'` against spreadsheet formulas (see io/csv.ts), as it was. */
 function unescapeFormula(value: string): string {
   return /^'[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(value) ? value.slice(1) : value;
 }

@@ -31,12 +31,17 @@ export async function checkInitTarget(file: string, cwd: string, backup: string)
 
 /** Current content of the target (through a symlink), or undefined when there is none. Only called once checkInitTarget passed (a FIFO would block). */
 export async function readExisting(file: string): Promise<string | undefined> {
+  return (await readExistingBytes(file))?.toString('utf8');
+}
+
+/** The same as bytes, for its size and sha256. */
+export async function readExistingBytes(file: string): Promise<Buffer | undefined> {
   try {
     // O_NONBLOCK: a FIFO put there since the check must not block the run
     const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       if (!(await handle.stat()).isFile()) throw new RetailctlError('OUTPUT_UNUSABLE', `--config ${shown(file)}: is not a regular file (a device, FIFO or socket)`, { exitCode: ExitCode.Usage, hint: 'point --config at a file in a writable directory' });
-      return await handle.readFile('utf8');
+      return await handle.readFile();
     } finally {
       await handle.close();
     }
@@ -49,11 +54,11 @@ export async function readExisting(file: string): Promise<string | undefined> {
 /** Carry out the plan. The new file appears atomically (write aside, then rename), after any backup. */
 export async function executeInit(plan: InitPlan, cwd: string, template: string): Promise<void> {
   if (plan.action === 'unchanged') return;
-  const target = path.resolve(cwd, plan.file);
+  const target = path.resolve(cwd, plan.path);
   try {
     // the backup is of the file really there (a symlinked config: its target); the new content is
     // written through the link, which stays
-    if (plan.action === 'overwrite' && plan.backup) await copyFile(await resolveOutputPath(target), await resolveOutputPath(path.resolve(cwd, plan.backup)));
+    if (plan.action === 'overwrite' && plan.backup) await copyFile(await resolveOutputPath(target), await resolveOutputPath(`${target}.bak`));
     await writeFileAtomic(target, [template]);
   } catch (err) {
     if (err instanceof RetailctlError) throw err;

@@ -23,6 +23,8 @@ export interface RawRecord {
   escaped: Uint8Array;
   count: number;
   line: number;
+  /** The position in `buf` just after the record (after its line break). */
+  end: number;
 }
 export type RawRecordHandler = (record: RawRecord) => void;
 
@@ -37,15 +39,21 @@ const MAX_FIELDS = 4096;
 export class DelimitedReader {
   readonly #delimiter: number;
   readonly #onRaw: RawRecordHandler;
-  readonly #record: RawRecord = { buf: Buffer.alloc(0), starts: new Int32Array(64), ends: new Int32Array(64), escaped: new Uint8Array(64), count: 0, line: 0 };
+  readonly #record: RawRecord = { buf: Buffer.alloc(0), starts: new Int32Array(64), ends: new Int32Array(64), escaped: new Uint8Array(64), count: 0, line: 0, end: 0 };
   #pending: Buffer | undefined;
   /** Line number (1-based) of the first byte of `#pending`. */
   #line = 1;
   #first = true;
 
-  /** `onRecord` gets decoded fields; `{ raw }` gets byte ranges (the fast path). */
-  constructor(delimiter: ',' | '\t', handler: RecordHandler | { raw: RawRecordHandler }) {
+  /**
+   * `onRecord` gets decoded fields; `{ raw }` gets byte ranges (the fast path). For a part of a file
+   * (the parallel engine), `firstLine` is the line number of its first byte and `bom: false` keeps a
+   * leading BOM (there is none mid-file).
+   */
+  constructor(delimiter: ',' | '\t', handler: RecordHandler | { raw: RawRecordHandler }, options: { firstLine?: number; bom?: boolean } = {}) {
     this.#delimiter = delimiter.charCodeAt(0);
+    this.#line = options.firstLine ?? 1;
+    this.#first = options.bom !== false;
     if (typeof handler === 'function') {
       this.#onRaw = (r) => {
         const fields: string[] = new Array(r.count);
@@ -84,6 +92,11 @@ export class DelimitedReader {
     }
     const consumed = this.#scan(buf, false);
     this.#pending = consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : undefined;
+  }
+
+  /** The line number of the next byte (after end(): one past the last line). */
+  get nextLine(): number {
+    return this.#line;
   }
 
   /** End of input: the last record may lack a final line break. */
@@ -198,6 +211,7 @@ export class DelimitedReader {
         r.buf = buf;
         r.count = count;
         r.line = startLine;
+        r.end = pos;
         this.#onRaw(r);
       }
       this.#line += lines;

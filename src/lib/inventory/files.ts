@@ -5,7 +5,7 @@
  * nothing, no such key or bucket, a `.gz` that is not gzip) is one exit-2 line naming the source
  * and the file; nothing here is an "unexpected error".
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Transform, type Readable } from 'node:stream';
@@ -22,12 +22,16 @@ export interface InputFile {
   shown: string;
   /** mtime / LastModified when known before opening. */
   modified?: Date;
+  /** Bytes as stored (S3 listings). */
+  size?: number;
 }
 
 export interface OpenedInput {
   /** The file's bytes, decompressed when it is named `.gz`. */
   stream: Readable;
   modified?: Date;
+  /** A local file's size and mtime when it was opened (to see it change while it is read). */
+  local?: { size: number; mtimeMs: number };
 }
 
 /** What the finder needs from the run. */
@@ -46,7 +50,7 @@ function sourceError(source: string, message: string, hint: string, cause?: unkn
 
 const pathHint = (source: string) => `fix inventory.sources.${source}.path in the config, or pass --source ${source}=<path>`;
 
-function parseS3(source: string, url: string): { bucket: string; key: string } {
+export function parseS3(source: string, url: string): { bucket: string; key: string } {
   const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(url);
   if (!m) throw sourceError(source, `${shown(url)} is not an s3://bucket/key path`, pathHint(source));
   return { bucket: m[1]!, key: m[2]! };
@@ -107,7 +111,7 @@ async function s3Client(source: string, ctx: FileContext) {
   return (await ctx.aws()).client('s3');
 }
 
-function s3Missing(source: string, url: string, bucket: string, err: unknown): RetailctlError | undefined {
+export function s3Missing(source: string, url: string, bucket: string, err: unknown): RetailctlError | undefined {
   if (isAwsError(err, 'NoSuchBucket')) return sourceError(source, `cannot read ${shown(url)}: bucket ${shown(bucket)} does not exist (S3 NoSuchBucket)`, `check the bucket name, the region and the account; ${pathHint(source)}`, err);
   if (isAwsError(err, 'NoSuchKey', 'NotFound')) return sourceError(source, `cannot read ${shown(url)}: no such object (S3 NoSuchKey)`, `check the key (did tonight's export run?); ${pathHint(source)}`, err);
   return undefined;
@@ -138,7 +142,7 @@ async function findS3(source: string, url: string, ctx: FileContext): Promise<In
     }
     for (const o of page.Contents ?? []) {
       if (!o.Key || !match(o.Key)) continue;
-      found.push({ file: `s3://${bucket}/${o.Key}`, shown: `s3://${bucket}/${o.Key}`, ...(o.LastModified ? { modified: o.LastModified } : {}) });
+      found.push({ file: `s3://${bucket}/${o.Key}`, shown: `s3://${bucket}/${o.Key}`, ...(o.LastModified ? { modified: o.LastModified } : {}), ...(o.Size !== undefined ? { size: o.Size } : {}) });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -149,9 +153,36 @@ async function findS3(source: string, url: string, ctx: FileContext): Promise<In
 }
 
 /** Open one file for reading (checked: exists, a file, readable), gunzipped when it is named `.gz`. */
+/** A local export's stat: a missing file, a directory, a FIFO or a device is exit 2 naming it. */
+export async function statLocal(source: string, input: InputFile): Promise<Stats> {
+  const hint = pathHint(source);
+  const st = await stat(input.file).catch((err: NodeJS.ErrnoException) => {
+    throw sourceError(source, `cannot read ${shown(input.shown)}: ${localProblem(err)}`, hint, err);
+  });
+  if (st.isDirectory()) throw sourceError(source, `${shown(input.shown)} is a directory, not a file`, `point it at the export file, or use a glob such as ${shown(path.join(input.shown, '*.csv'))}; ${hint}`);
+  // a FIFO with no writer blocks open() for ever, in a thread no signal can stop; /dev/zero never ends
+  if (!st.isFile()) throw sourceError(source, `${shown(input.shown)} is not a regular file (a FIFO, device or socket)`, `write the export to a file first and point the source at it; ${hint}`);
+  return st;
+}
+
+/**
+ * A local export rewritten while it was read (its size or mtime moved) is exit 2: the rows read may
+ * be half of one export and half of the next.
+ */
+export async function checkUnchanged(source: string, input: InputFile, before: { size: number; mtimeMs: number }): Promise<void> {
+  const now = await stat(input.file).catch(() => undefined);
+  if (now && now.size === before.size && now.mtimeMs === before.mtimeMs) return;
+  const what = now ? (now.size === before.size ? 'its modification time moved' : `${before.size.toLocaleString('en-US')} → ${now.size.toLocaleString('en-US')} bytes`) : 'it is gone';
+  throw new RetailctlError('INVENTORY_CHANGED', `source ${source}: ${shown(input.shown)} changed while it was read (${what}): the rows read may mix two exports`, {
+    exitCode: ExitCode.Usage,
+    hint: 'rerun once the export is complete (an exporter that writes to a temporary name and renames it into place never shows a half-written file)',
+  });
+}
+
 export async function openInput(source: string, input: InputFile, ctx: FileContext): Promise<OpenedInput> {
   let stream: Readable;
   let modified = input.modified;
+  let local: OpenedInput['local'];
   let empty = false;
   if (input.file.startsWith('s3://')) {
     const { bucket, key } = parseS3(source, input.file);
@@ -167,13 +198,9 @@ export async function openInput(source: string, input: InputFile, ctx: FileConte
     }
   } else {
     const hint = pathHint(source);
-    const st = await stat(input.file).catch((err: NodeJS.ErrnoException) => {
-      throw sourceError(source, `cannot read ${shown(input.shown)}: ${localProblem(err)}`, hint, err);
-    });
-    if (st.isDirectory()) throw sourceError(source, `${shown(input.shown)} is a directory, not a file`, `point it at the export file, or use a glob such as ${shown(path.join(input.shown, '*.csv'))}; ${hint}`);
-    // a FIFO with no writer blocks open() for ever, in a thread no signal can stop; /dev/zero never ends
-    if (!st.isFile()) throw sourceError(source, `${shown(input.shown)} is not a regular file (a FIFO, device or socket)`, `write the export to a file first and point the source at it; ${hint}`);
+    const st = await statLocal(source, input);
     modified = st.mtime;
+    local = { size: st.size, mtimeMs: st.mtimeMs };
     if (st.size === 0) empty = true;
     const handle = await open(input.file, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
       throw sourceError(source, `cannot read ${shown(input.shown)}: ${localProblem(err)}`, hint, err);
@@ -183,7 +210,7 @@ export async function openInput(source: string, input: InputFile, ctx: FileConte
   // pipeline: an error anywhere ends every stream (and reaches the reader)
   // a 0-byte .gz is an empty export (said so by the reader), not a gzip error
   if (input.file.toLowerCase().endsWith('.gz') && !empty) stream = pipeline(stream, gzipMagic(), createGunzip(), () => {});
-  return { stream, ...(modified ? { modified } : {}) };
+  return { stream, ...(modified ? { modified } : {}), ...(local ? { local } : {}) };
 }
 
 /** Passes the bytes through, failing with code NOT_GZIP unless they start as gzip data does (1f 8b). */

@@ -14,13 +14,26 @@
 const META = 4;
 
 export class KeyTable {
-  #arena = new Uint8Array(1 << 20);
+  #arena: Uint8Array;
   #arenaUsed = 0;
-  #meta = new Int32Array(META << 16);
+  #meta: Int32Array;
   /** Pairs [hash, id + 1]; id + 1 = 0 marks an empty slot. */
-  #slots = new Int32Array(2 << 17);
-  #mask = (1 << 17) - 1;
+  #slots: Int32Array;
+  #mask: number;
   #size = 0;
+
+  /**
+   * `expected`: about how many keys will come (default 65,536). A table sized to its keys stays in
+   * the CPU caches where it can: the partitions of the parallel engine are small on purpose.
+   */
+  constructor(expected = 1 << 16) {
+    const keys = Math.max(1024, Math.ceil(expected));
+    const slots = 2 ** Math.ceil(Math.log2((4 * keys) / 3));
+    this.#arena = new Uint8Array(keys * 16);
+    this.#meta = new Int32Array(META * keys);
+    this.#slots = new Int32Array(2 * slots);
+    this.#mask = slots - 1;
+  }
   readonly #decoder = new TextDecoder();
   readonly #encoder = new TextEncoder();
 
@@ -56,7 +69,7 @@ export class KeyTable {
     const id = this.#size++;
     if ((id + 1) * META > this.#meta.length) this.#growMeta();
     if (this.#arenaUsed + len > this.#arena.length) {
-      const bigger = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaUsed + len));
+      const bigger = new Uint8Array(Math.max(Math.ceil(this.#arena.length * 1.5), this.#arenaUsed + len));
       bigger.set(this.#arena.subarray(0, this.#arenaUsed));
       this.#arena = bigger;
     }
@@ -71,7 +84,8 @@ export class KeyTable {
     this.#arenaUsed += len;
     slots[2 * slot] = h;
     slots[2 * slot + 1] = id + 1;
-    if (this.#size * 2 > this.#mask + 1) this.#rehash();
+    // at most 3/4 full: a slot is 8 bytes and a probe reads neighbouring ones from the same cache line
+    if (this.#size * 4 > (this.#mask + 1) * 3) this.#rehash();
     return id;
   }
 
@@ -98,6 +112,19 @@ export class KeyTable {
     return this.#decoder.decode(this.#arena.subarray(this.#meta[m]!, this.#meta[m]! + this.#meta[m + 1]!));
   }
 
+  /** The bytes of every sku (valid until the next `intern`): key `id` is [skuStart(id), skuEnd(id)). */
+  get arena(): Uint8Array {
+    return this.#arena;
+  }
+
+  skuStart(id: number): number {
+    return this.#meta[id * META]!;
+  }
+
+  skuEnd(id: number): number {
+    return this.#meta[id * META]! + this.#meta[id * META + 1]!;
+  }
+
   location(id: number): number {
     return this.#meta[id * META + 2]!;
   }
@@ -109,7 +136,8 @@ export class KeyTable {
   }
 
   #growMeta(): void {
-    const next = new Int32Array(this.#meta.length * 2);
+    // by half again, not double: at tens of millions of keys every doubling is hundreds of MB
+    const next = new Int32Array(META * Math.ceil((this.#meta.length / META) * 1.5));
     next.set(this.#meta);
     this.#meta = next;
   }
@@ -128,5 +156,21 @@ export class KeyTable {
     }
     this.#slots = slots;
     this.#mask = mask;
+  }
+}
+
+/** Names (locations) given small dense ids in the order first seen. */
+export class NameTable {
+  readonly names: string[] = [];
+  readonly #ids = new Map<string, number>();
+
+  id(name: string): number {
+    let id = this.#ids.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(name);
+      this.#ids.set(name, id);
+    }
+    return id;
   }
 }

@@ -17,6 +17,15 @@ export interface RowError {
   file: string;
   line: number;
   reason: string;
+  /** How many rows this one entry stands for (default 1): Athena counts bad rows, it cannot list them. */
+  count?: number;
+}
+
+/** How many bad rows `errors` stand for. */
+export function badRowCount(errors: readonly RowError[]): number {
+  let n = 0;
+  for (const e of errors) n += e.count ?? 1;
+  return n;
 }
 
 /** One parsed row. */

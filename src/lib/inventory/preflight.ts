@@ -6,10 +6,10 @@
  * rows must not find out at the end that it cannot write them.
  */
 import { constants } from 'node:fs';
-import { access, readFile, realpath, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
-import { checkOutputFile, resolveOutputPath, STDOUT } from '../io/paths.js';
+import { canonicalPath, checkOutputFile, resolveOutputPath, STDOUT } from '../io/paths.js';
 import { shown } from '../util/sanitize.js';
 import { CLASSES, type ResultRow } from './reconcile.js';
 
@@ -18,12 +18,11 @@ export interface Outputs {
   out?: string;
   /** `--errors`: a file, or `-` for stdout. */
   errors?: string;
+  /** `--plan-out`: a file, or `-` for stdout. */
+  planOut?: string;
 }
 
 const usage = (message: string, hint: string) => new RetailctlError('USAGE', message, { exitCode: ExitCode.Usage, hint });
-
-/** Deepest walk up to an existing directory (no real path is this deep). */
-const MAX_DEPTH = 256;
 
 /**
  * Check `--out` and `--errors` before any work: each can be created where it points (checkOutputFile
@@ -31,45 +30,35 @@ const MAX_DEPTH = 256;
  * neither is a file a source reads. `inputs` are the sources' local files (absolute) by source name.
  */
 export async function checkOutputs(outputs: Outputs, opts: { cwd: string; json: boolean; inputs: Map<string, string[]> }): Promise<void> {
-  const given = (['--out', '--errors'] as const).map((flag) => ({ flag, value: flag === '--out' ? outputs.out : outputs.errors })).filter((o): o is { flag: '--out' | '--errors'; value: string } => Boolean(o.value));
+  const values = { '--out': outputs.out, '--errors': outputs.errors, '--plan-out': outputs.planOut };
+  const given = (['--out', '--errors', '--plan-out'] as const).map((flag) => ({ flag, value: values[flag] })).filter((o): o is { flag: '--out' | '--errors' | '--plan-out'; value: string } => Boolean(o.value));
   for (const { flag, value } of given) {
     if (value !== STDOUT) continue;
     if (opts.json) throw usage(`${flag} -: stdout already carries the --json document`, `write the rows to a file (${flag} rows.csv), or leave out --json`);
   }
-  if (given.length === 2 && given[0]!.value === STDOUT && given[1]!.value === STDOUT) throw usage('--out - and --errors -: both would write to stdout', 'send one of them to a file');
+  const toStdout = given.filter((o) => o.value === STDOUT);
+  if (toStdout.length > 1) throw usage(`${toStdout.map((o) => `${o.flag} -`).join(' and ')}: both would write to stdout`, 'send one of them to a file');
   const targets: { flag: string; value: string; target: string }[] = [];
   for (const { flag, value } of given) {
     if (value === STDOUT) continue;
     const absolute = path.resolve(opts.cwd, value);
     await checkOutputFile(absolute, flag);
     const target = await resolveOutputPath(absolute);
-    targets.push({ flag, value, target: await canonical(target) });
+    targets.push({ flag, value, target: await canonicalPath(target) });
   }
-  if (targets.length === 2 && targets[0]!.target === targets[1]!.target) {
-    throw usage(`--out ${shown(targets[0]!.value)} and --errors ${shown(targets[1]!.value)} are the same file: one would replace the other`, 'give --errors a file of its own');
+  for (let i = 0; i < targets.length; i++) {
+    for (let j = i + 1; j < targets.length; j++) {
+      if (targets[i]!.target === targets[j]!.target) throw usage(`${targets[i]!.flag} ${shown(targets[i]!.value)} and ${targets[j]!.flag} ${shown(targets[j]!.value)} are the same file: one would replace the other`, `give ${targets[j]!.flag} a file of its own`);
+    }
   }
   for (const [source, files] of opts.inputs) {
-    const real = await Promise.all(files.map(canonical));
+    const real = await Promise.all(files.map(canonicalPath));
     for (const t of targets) {
       if (real.includes(t.target)) throw usage(`${t.flag} ${shown(t.value)} is a file that source ${source} reads: writing it would replace that export`, `point ${t.flag} at another file`);
     }
   }
 }
 
-/** `p` with symlinks resolved as far as it exists (the rest appended): equal for two names of one file. */
-async function canonical(p: string): Promise<string> {
-  const missing: string[] = [];
-  let at = path.resolve(p);
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const real = await realpath(at).catch(() => undefined);
-    if (real) return path.join(real, ...missing.reverse());
-    missing.push(path.basename(at));
-    const up = path.dirname(at);
-    if (up === at) break;
-    at = up;
-  }
-  return path.resolve(p);
-}
 
 /**
  * Check an extra input file exists and can be read whole: a regular, readable file. `label` names the

@@ -66,33 +66,70 @@ export interface PublishResult {
   calls: number;
 }
 
+/** Who the bus or queue of `--publish` is, as read: a queue or bus deleted and made again under the same name is another one. */
+export type TargetIdentity = { Arn: string | null; CreationTime: string | null } | { QueueArn: string | null; CreatedTimestamp: string | null };
+
 /**
- * Before any source is read: the bus or queue of `--publish` exists (a read call: EventBridge
- * DescribeEventBus, SQS GetQueueAttributes), so a typo is exit 2 and not a failed send after the
- * whole reconciliation. Other errors (access, network) are reported as they are.
+ * The bus (EventBridge DescribeEventBus) or queue (SQS GetQueueAttributes) of `--publish`, read:
+ * its ARN and when it was made, or null when there is none. Other errors (access, network) are thrown as they are.
  */
-export async function checkPublishTarget(target: PublishTarget, given: string, read: AwsClients, signal?: AbortSignal): Promise<void> {
-  const hint = 'check the name (and --region / --profile): create the bus or queue first, or fix --publish';
+export async function readPublishTarget(target: PublishTarget, read: AwsClients, signal?: AbortSignal): Promise<TargetIdentity | null> {
   try {
     if (target.kind === 'eventbridge') {
       const client = await read.client('eventbridge');
       const { DescribeEventBusCommand } = await import('@aws-sdk/client-eventbridge');
-      await client.send(new DescribeEventBusCommand({ Name: target.bus }), { abortSignal: signal });
-    } else {
-      const client = await read.client('sqs');
-      const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
-      await client.send(new GetQueueAttributesCommand({ QueueUrl: target.queueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: signal });
+      const bus = await client.send(new DescribeEventBusCommand({ Name: target.bus }), { abortSignal: signal });
+      const created = bus.CreationTime as Date | string | number | undefined;
+      return { Arn: bus.Arn ?? null, CreationTime: created === undefined ? null : new Date(created).toISOString() };
     }
+    const client = await read.client('sqs');
+    const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+    const queue = await client.send(new GetQueueAttributesCommand({ QueueUrl: target.queueUrl, AttributeNames: ['QueueArn', 'CreatedTimestamp'] }), { abortSignal: signal });
+    return { QueueArn: queue.Attributes?.QueueArn ?? null, CreatedTimestamp: queue.Attributes?.CreatedTimestamp ?? null };
   } catch (err) {
     const name = (err as { name?: string }).name ?? '';
-    if (target.kind === 'eventbridge' && name === 'ResourceNotFoundException') {
-      throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: there is no event bus named "${shown(target.bus)}"`, { exitCode: ExitCode.Usage, hint });
-    }
-    if (target.kind === 'sqs' && /QueueDoesNotExist|NonExistentQueue/.test(`${name} ${(err as { Code?: string }).Code ?? ''}`)) {
-      throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: no such queue`, { exitCode: ExitCode.Usage, hint });
-    }
+    if (target.kind === 'eventbridge' && name === 'ResourceNotFoundException') return null;
+    if (target.kind === 'sqs' && /QueueDoesNotExist|NonExistentQueue/.test(`${name} ${(err as { Code?: string }).Code ?? ''}`)) return null;
     throw err;
   }
+}
+
+/**
+ * Before any source is read: the bus or queue of `--publish` exists (a read call: EventBridge
+ * DescribeEventBus, SQS GetQueueAttributes), so a typo is exit 2 and not a failed send after the
+ * whole reconciliation. Other errors (access, network) are reported as they are. Returns what was read.
+ */
+export async function checkPublishTarget(target: PublishTarget, given: string, read: AwsClients, signal?: AbortSignal): Promise<TargetIdentity> {
+  const hint = 'check the name (and --region / --profile): create the bus or queue first, or fix --publish';
+  const identity = await readPublishTarget(target, read, signal);
+  if (identity) return identity;
+  if (target.kind === 'eventbridge') throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: there is no event bus named "${shown(target.bus)}"`, { exitCode: ExitCode.Usage, hint });
+  throw new RetailctlError('PUBLISH_TARGET', `--publish ${shown(given)}: no such queue`, { exitCode: ExitCode.Usage, hint });
+}
+
+/** The PutEvents entries of one batch, as sent. */
+export function eventBridgeEntries(batch: readonly DriftEvent[], bus: string) {
+  return batch.map((e) => ({ Source: EVENT_SOURCE, DetailType: EVENT_DETAIL_TYPE, EventBusName: bus, Detail: JSON.stringify(e), Resources: [] as string[] }));
+}
+
+/** The SendMessageBatch entries of one batch, as sent. */
+export function sqsEntries(batch: readonly DriftEvent[], queueUrl: string) {
+  const fifo = queueUrl.endsWith('.fifo');
+  return batch.map((e, i) => ({
+    Id: String(i),
+    MessageBody: JSON.stringify({ source: EVENT_SOURCE, 'detail-type': EVENT_DETAIL_TYPE, detail: e }),
+    MessageAttributes: { idempotencyKey: { DataType: 'String', StringValue: e.idempotencyKey } },
+    // FIFO queues drop a repeat of the same key within 5 minutes; the group is derived from
+    // sku and location (a sku itself may not be a valid group id)
+    ...(fifo ? { MessageDeduplicationId: e.idempotencyKey, MessageGroupId: messageGroupId(e.sku, e.location) } : {}),
+  }));
+}
+
+/** The events in the batches publishEvents sends them in. */
+export function batchesOf<T>(events: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  for (let i = 0; i < events.length; i += BATCH_SIZE) batches.push(events.slice(i, i + BATCH_SIZE));
+  return batches;
 }
 
 /**
@@ -100,12 +137,12 @@ export async function checkPublishTarget(target: PublishTarget, given: string, r
  * failed (3 attempts in all). A call that fails outright (no such bus, access denied, …) stops the
  * run: no further batch is started, the calls already under way finish, then its error is thrown.
  */
-export async function publishEvents(events: readonly DriftEvent[], target: PublishTarget, write: AwsClients, signal?: AbortSignal): Promise<PublishResult> {
+export async function publishEvents(events: readonly DriftEvent[], target: PublishTarget, write: AwsClients, signal?: AbortSignal, tally?: PublishResult): Promise<PublishResult> {
   const { default: pLimit } = await import('p-limit');
   const limit = pLimit(8);
-  const result: PublishResult = { sent: 0, failed: [], calls: 0 };
-  const batches: DriftEvent[][] = [];
-  for (let i = 0; i < events.length; i += BATCH_SIZE) batches.push(events.slice(i, i + BATCH_SIZE));
+  // `tally`: the caller's counts, kept current, so a run stopped part-way can say what was sent
+  const result: PublishResult = tally ?? { sent: 0, failed: [], calls: 0 };
+  const batches = batchesOf(events);
   const send = target.kind === 'eventbridge' ? await eventBridgeSender(write, target.bus, signal) : await sqsSender(write, target.queueUrl, signal);
   let fatal: { error: unknown } | undefined;
   const settled = await Promise.allSettled(
@@ -145,10 +182,7 @@ async function eventBridgeSender(write: AwsClients, bus: string, signal?: AbortS
   const client = await write.client('eventbridge');
   const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
   return async (batch) => {
-    const res = await client.send(
-      new PutEventsCommand({ Entries: batch.map((e) => ({ Source: EVENT_SOURCE, DetailType: EVENT_DETAIL_TYPE, EventBusName: bus, Detail: JSON.stringify(e), Resources: [] })) }),
-      { abortSignal: signal },
-    );
+    const res = await client.send(new PutEventsCommand({ Entries: eventBridgeEntries(batch, bus) }), { abortSignal: signal });
     const failed = new Map<string, string>();
     (res.Entries ?? []).forEach((entry, i) => {
       if (entry.ErrorCode) failed.set(batch[i]!.idempotencyKey, `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`);
@@ -160,22 +194,8 @@ async function eventBridgeSender(write: AwsClients, bus: string, signal?: AbortS
 async function sqsSender(write: AwsClients, queueUrl: string, signal?: AbortSignal): Promise<Sender> {
   const client = await write.client('sqs');
   const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
-  const fifo = queueUrl.endsWith('.fifo');
   return async (batch) => {
-    const res = await client.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: batch.map((e, i) => ({
-          Id: String(i),
-          MessageBody: JSON.stringify({ source: EVENT_SOURCE, 'detail-type': EVENT_DETAIL_TYPE, detail: e }),
-          MessageAttributes: { idempotencyKey: { DataType: 'String', StringValue: e.idempotencyKey } },
-          // FIFO queues drop a repeat of the same key within 5 minutes; the group is derived from
-          // sku and location (a sku itself may not be a valid group id)
-          ...(fifo ? { MessageDeduplicationId: e.idempotencyKey, MessageGroupId: messageGroupId(e.sku, e.location) } : {}),
-        })),
-      }),
-      { abortSignal: signal },
-    );
+    const res = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: sqsEntries(batch, queueUrl) }), { abortSignal: signal });
     const failed = new Map<string, string>();
     for (const f of res.Failed ?? []) failed.set(batch[Number(f.Id)]!.idempotencyKey, `${f.Code ?? 'Failed'}: ${f.Message ?? ''}`);
     return failed;

@@ -5,10 +5,10 @@ import type { AwsClients } from '../aws/context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { shown as quote } from '../util/sanitize.js';
 import { DelimitedError, DelimitedReader, field, type RawRecord } from './delimited.js';
-import { findFiles, openInput, readFailure, type InputFile } from './files.js';
+import { checkUnchanged, findFiles, openInput, readFailure, type InputFile } from './files.js';
 import type { FileStats, SourceLimits, SourceStats } from './freshness.js';
 import type { InventoryStore, SourceData } from './reconcile.js';
-import { ROLE_COLUMNS, type Role, type RowError, type SourceRow } from './model.js';
+import { ROLE_COLUMNS, type Role, type RowError } from './model.js';
 import { describeValue, keyText, parsePrice, parseQuantityBytes, parseQuantityText, parseQuantityValue, trimEnd, trimStart } from './values.js';
 
 /** The logical columns each role needs (config `columns` maps them to the file's own names). */
@@ -41,7 +41,7 @@ export interface ReadOptions {
   now?: Date;
 }
 
-function formatOf(file: string, declared?: SourceSpec['format']): NonNullable<SourceSpec['format']> {
+export function formatOf(file: string, declared?: SourceSpec['format']): NonNullable<SourceSpec['format']> {
   if (declared) return declared;
   const base = file.toLowerCase().replace(/\.gz$/, '');
   if (base.endsWith('.tsv') || base.endsWith('.tab')) return 'tsv';
@@ -92,6 +92,26 @@ function requiredColumns(spec: SourceSpec): [string, string][] {
   });
 }
 
+/** The header of a CSV/TSV export: logical column → field index; a duplicated or missing column is exit 2. */
+export function headerIndex(spec: SourceSpec, shown: string, header: string[], format: string): Record<string, number> {
+  const index: Record<string, number> = {};
+  for (const [logical, physical] of Object.entries(spec.columns)) {
+    const at = header.flatMap((name, k) => (name === physical ? [k] : []));
+    if (at.length > 1) {
+      throw inputError(
+        spec,
+        shown,
+        `column "${quote(physical, 60)}" (${logical}) appears ${at.length} times in the header (columns ${at.map((k) => k + 1).join(', ')}): which one to use is unclear`,
+        'fix the export so each column name appears once',
+        'INVENTORY_COLUMN',
+      );
+    }
+    if (at.length === 1) index[logical] = at[0]!;
+  }
+  if (requiredColumns(spec).some(([logical]) => index[logical] === undefined)) throw missingColumns(spec, shown, header, format);
+  return index;
+}
+
 /** What an export with no rows would make of the reconciliation, for the message. */
 const EMPTY_EFFECT: Record<Role, string> = {
   warehouse: 'every channel row would look like an unknown sku',
@@ -103,13 +123,44 @@ function emptyHint(spec: SourceSpec): string {
   return `check the export (did it fail?); if an empty export is normal for this source, set allowEmpty: true under inventory.sources.${spec.name}`;
 }
 
-/** Where a source's rows go. */
+/**
+ * Where a source's good rows go: straight into a store (storeSink), or, for the parallel engine,
+ * into per-partition batches.
+ */
 export interface RowSink {
-  store: InventoryStore;
-  source: SourceData;
-  duplicates: 'error' | 'sum';
-  onError: (e: RowError) => void;
+  /** The id of a location (its name after the location map). */
+  locationId(name: string): number;
+  /**
+   * A good row. The sku is bytes [start, end) of `buf` (already trimmed), or `text` when it had to
+   * be decoded (a quoted field, a JSON value).
+   */
+  row(buf: Uint8Array, start: number, end: number, text: string | undefined, location: number, quantity: number, price: number | undefined, file: string, line: number): void;
+  onError(e: RowError): void;
 }
+
+/** A sink that interns each row's key and records its quantity in `source` of `store`. */
+export function storeSink(store: InventoryStore, source: SourceData, duplicates: 'error' | 'sum', onError: (e: RowError) => void): RowSink {
+  const keys = store.keys;
+  const at = { file: '', line: 0 };
+  /** The key after the previous row's: right whenever this export is sorted like the first one read. */
+  let predicted = -1;
+  return {
+    locationId: (name) => store.locationId(name),
+    row(buf, start, end, text, location, quantity, price, file, line) {
+      let id: number;
+      if (text !== undefined) id = keys.internString(text, location);
+      else if (keys.matches(predicted, buf, start, end, location)) id = predicted;
+      else id = keys.intern(buf, start, end, location);
+      predicted = id + 1;
+      at.file = file;
+      at.line = line;
+      store.set(source, id, quantity, price, at, duplicates, onError);
+    },
+    onError,
+  };
+}
+
+const NO_BYTES = new Uint8Array(0);
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -212,27 +263,50 @@ export async function readSource(spec: SourceSpec, opts: ReadOptions, sink: RowS
     try {
       await readFile(spec, input, opened.stream, file, sink, formatOf(input.file, spec.format), (opts.now ?? new Date()).getTime(), opts.signal);
     } catch (err) {
-      // a stray quote leaves the rest of the file unreadable: never a bad row that --max-errors lets through
-      if (err instanceof DelimitedError) {
-        throw new RetailctlError('INVENTORY_READ', `source ${spec.name}: ${quote(input.shown)}:${err.line}: ${err.reason}: the rest of the file cannot be read`, {
-          exitCode: ExitCode.Usage,
-          hint: 'fix the quoting on that line of the export (a field that starts with " must end with " right before the delimiter; a " inside it is written "")',
-        });
-      }
-      throw readFailure(spec.name, input, err, opts.signal);
+      throw readError(spec, input, err, opts.signal);
     }
+    if (opened.local) await checkUnchanged(spec.name, input, opened.local);
     stats.files.push(file);
     stats.rows += file.rows;
   }
-  if (stats.rows === 0 && !spec.limits?.allowEmpty) {
-    const which = stats.files.length === 1 ? `${quote(stats.files[0]!.shown)} has` : `its ${stats.files.length} files have`;
-    const delimited = inputs.every((f) => ['csv', 'tsv'].includes(formatOf(f.file, spec.format)));
-    throw new RetailctlError('INVENTORY_EMPTY', `source ${spec.name}: ${which} ${delimited ? 'a header but no rows' : 'no rows'}: ${EMPTY_EFFECT[spec.role]}`, { exitCode: ExitCode.Usage, hint: emptyHint(spec) });
-  }
+  checkNotEmpty(spec, stats, inputs);
   return stats;
 }
 
-async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, stats: FileStats, sink: RowSink, format: NonNullable<SourceSpec['format']>, now: number, signal?: AbortSignal): Promise<void> {
+/** What a failure while reading `input` says: a stray quote is exit 2 with file:line, the rest as readFailure says. */
+export function readError(spec: SourceSpec, input: InputFile, err: unknown, signal?: AbortSignal): unknown {
+  // a stray quote leaves the rest of the file unreadable: never a bad row that --max-errors lets through
+  if (err instanceof DelimitedError) {
+    return new RetailctlError('INVENTORY_READ', `source ${spec.name}: ${quote(input.shown)}:${err.line}: ${err.reason}: the rest of the file cannot be read`, {
+      exitCode: ExitCode.Usage,
+      hint: 'fix the quoting on that line of the export (a field that starts with " must end with " right before the delimiter; a " inside it is written "")',
+      locations: [{ file: input.shown, line: err.line, message: `source ${spec.name}: ${err.reason}: the rest of the file cannot be read` }],
+    });
+  }
+  return readFailure(spec.name, input, err, signal);
+}
+
+/** A source with no rows at all is exit 2, unless it allows it. */
+export function checkNotEmpty(spec: SourceSpec, stats: SourceStats, inputs: readonly InputFile[]): void {
+  if (stats.rows > 0 || spec.limits?.allowEmpty) return;
+  const which = stats.files.length === 1 ? `${quote(stats.files[0]!.shown)} has` : `its ${stats.files.length} files have`;
+  const delimited = inputs.every((f) => ['csv', 'tsv'].includes(formatOf(f.file, spec.format)));
+  throw new RetailctlError('INVENTORY_EMPTY', `source ${spec.name}: ${which} ${delimited ? 'a header but no rows' : 'no rows'}: ${EMPTY_EFFECT[spec.role]}`, { exitCode: ExitCode.Usage, hint: emptyHint(spec) });
+}
+
+/**
+ * One byte range of a CSV/TSV file for the parallel engine: its header already read (the logical
+ * column → field index), starting on a line boundary (which the caller checks was not inside a
+ * quoted field: the range before it then fails).
+ */
+export interface FileRange {
+  index: Record<string, number>;
+  firstLine: number;
+  /** Set by the reader: the line number after the range's last line. */
+  nextLine: number;
+}
+
+export async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, stats: FileStats, sink: RowSink, format: NonNullable<SourceSpec['format']>, now: number, signal?: AbortSignal, range?: FileRange): Promise<void> {
   const shown = input.shown;
   const onError = sink.onError;
   const quantityColumn = ROLE_COLUMNS[spec.role].quantity;
@@ -270,16 +344,12 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
       const verdict: AsOf = typeof raw === 'string' ? asOf.see(raw) : AsOf.NotADate;
       if (verdict !== AsOf.Ok) return onError({ source: spec.name, file: shown, line, reason: asOfReason(spec, verdict, raw, now) });
     }
-    const row: SourceRow = { sku, location: spec.locationMap[location] ?? location, quantity, file: shown, line };
-    if (spec.columns.price) {
-      const price = parsePrice(get('price'));
-      if (price !== undefined) row.price = price;
-    }
-    sink.store.add(sink.source, row, sink.duplicates, onError);
+    const price = spec.columns.price ? parsePrice(get('price')) : undefined;
+    sink.row(NO_BYTES, 0, 0, sku, sink.locationId(spec.locationMap[location] ?? location), quantity, price, shown, line);
   };
 
   if (format === 'csv' || format === 'tsv') {
-    let index: Record<string, number> | undefined;
+    let index: Record<string, number> | undefined = range?.index;
     // raw location bytes → location id (after the location map); exports have few locations
     const locationCache: { bytes: Buffer; id: number }[] = [];
     const locationOf = (r: RawRecord, i: number): number => {
@@ -294,33 +364,15 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
         }
       }
       const raw = field(r, i).trim();
-      const id = raw ? sink.store.locationId(spec.locationMap[raw] ?? raw) : -1;
+      const id = raw ? sink.locationId(spec.locationMap[raw] ?? raw) : -1;
       if (!r.escaped[i] && locationCache.length < 256) locationCache.push({ bytes: Buffer.from(r.buf.subarray(start, end)), id });
       return id;
     };
-    const at = { file: shown, line: 0 };
-    /** The key after the previous row's: right whenever this export is sorted like the first one read. */
-    let predicted = -1;
     let rows = 0;
     const reader = new DelimitedReader(format === 'tsv' ? '\t' : ',', {
       raw: (r) => {
         if (!index) {
-          const header = Array.from({ length: r.count }, (_, i) => field(r, i).trim());
-          index = {};
-          for (const [logical, physical] of Object.entries(spec.columns)) {
-            const at = header.flatMap((name, k) => (name === physical ? [k] : []));
-            if (at.length > 1) {
-              throw inputError(
-                spec,
-                shown,
-                `column "${quote(physical, 60)}" (${logical}) appears ${at.length} times in the header (columns ${at.map((k) => k + 1).join(', ')}): which one to use is unclear`,
-                'fix the export so each column name appears once',
-                'INVENTORY_COLUMN',
-              );
-            }
-            if (at.length === 1) index[logical] = at[0]!;
-          }
-          if (requiredColumns(spec).some(([logical]) => index![logical] === undefined)) throw missingColumns(spec, shown, header, format);
+          index = headerIndex(spec, shown, Array.from({ length: r.count }, (_, i) => field(r, i).trim()), format);
           return;
         }
         rows++;
@@ -349,28 +401,26 @@ async function readFile(spec: SourceSpec, input: InputFile, stream: Readable, st
         }
         let price: number | undefined;
         if (index.price !== undefined && index.price < r.count) price = parsePrice(field(r, index.price));
-        const keys = sink.store.keys;
-        let id: number;
-        if (r.escaped[skuAt]) id = keys.internString(field(r, skuAt).trim(), location);
-        else if (keys.matches(predicted, r.buf, skuStart, skuEnd, location)) id = predicted;
-        else id = keys.intern(r.buf, skuStart, skuEnd, location);
-        predicted = id + 1;
-        at.line = r.line;
-        sink.store.set(sink.source, id, quantity, price, at, sink.duplicates, onError);
+        sink.row(r.buf, skuStart, skuEnd, r.escaped[skuAt] ? field(r, skuAt).trim() : undefined, location, quantity, price, shown, r.line);
       },
-    });
+    }, range ? { firstLine: range.firstLine, bom: false } : {});
     try {
       for await (const chunk of stream) {
         signal?.throwIfAborted(); // Ctrl-C / SIGTERM: stop between chunks (each is ~1 MB of work)
-        if (bytes === 0) sniff(chunk as Buffer);
-        bytes += (chunk as Buffer).length;
-        if (lineEndings.crOnly(chunk as Buffer)) throw crOnly();
-        reader.push(chunk as Buffer);
+        const buf = chunk as Buffer;
+        if (!range) {
+          if (bytes === 0) sniff(buf);
+          if (lineEndings.crOnly(buf)) throw crOnly();
+        }
+        bytes += buf.length;
+        reader.push(buf);
       }
       reader.end();
     } finally {
       stats.rows += rows; // also the rows before a malformed line
+      if (range) range.nextLine = reader.nextLine;
     }
+    if (range) return done();
     if (!index && !spec.limits?.allowEmpty) throw empty(bytes === 0 ? 'is empty (0 bytes)' : 'has no header row, only blank lines');
     return done();
   }

@@ -1,4 +1,6 @@
-import { KeyTable } from './keytable.js';
+import { ByteWriter } from '../io/bytes.js';
+import { csvCell } from '../io/csv.js';
+import { KeyTable, NameTable } from './keytable.js';
 import type { Pace } from './pace.js';
 import type { Role, RowError, SourceRow } from './model.js';
 
@@ -48,7 +50,7 @@ export class SourceData {
 
   ensure(capacity: number): void {
     if (capacity <= this.qty.length) return;
-    const n = Math.max(capacity, this.qty.length * 2);
+    const n = Math.max(capacity, Math.ceil(this.qty.length * 1.5));
     const q = new Float64Array(n);
     q.set(this.qty);
     this.qty = q;
@@ -56,7 +58,8 @@ export class SourceData {
     p.set(this.present);
     this.present = p;
     if (this.price) {
-      const pr = new Float64Array(n);
+      // keys added from here on have no price until a row gives one (NaN), not a price of 0
+      const pr = new Float64Array(n).fill(Number.NaN);
       pr.set(this.price);
       this.price = pr;
     }
@@ -68,20 +71,20 @@ export class SourceData {
  * typed arrays. Locations are few and interned to small ids after the location map is applied.
  */
 export class InventoryStore {
-  readonly keys = new KeyTable();
-  readonly locations: string[] = [];
+  readonly keys: KeyTable;
+  readonly #locations = new NameTable();
+  /** Location names by id. */
+  readonly locations: string[] = this.#locations.names;
   readonly sources: SourceData[] = [];
-  readonly #locationIds = new Map<string, number>();
+
+  /** `expectedKeys`: a guess at the number of keys, to size the tables (they grow as needed). */
+  constructor(expectedKeys?: number) {
+    this.keys = new KeyTable(expectedKeys);
+  }
 
   /** The id of a (mapped) location name. */
   locationId(name: string): number {
-    let id = this.#locationIds.get(name);
-    if (id === undefined) {
-      id = this.locations.length;
-      this.locations.push(name);
-      this.#locationIds.set(name, id);
-    }
-    return id;
+    return this.#locations.id(name);
   }
 
   addSource(name: string, role: Role): SourceData {
@@ -126,6 +129,15 @@ export interface ReconcileOptions {
   keepOk?: boolean;
 }
 
+/** What the command reads of a reconciliation, made in this thread or merged from several. */
+export interface ReconcileResult {
+  summary: Summary;
+  count: number;
+  topPaced(n: number, pace: Pace): Promise<ResultRow[]>;
+  rowsPaced(pace: Pace): Promise<ResultRow[]>;
+  chunks(format: RowFormat, pace?: Pace): Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
 export interface Reconciliation {
   /** Counts per class × channel, units and value at risk (ok comparisons are counted, not kept). */
   summary: Summary;
@@ -140,12 +152,108 @@ export interface Reconciliation {
   /** `rows`, built giving the event loop a turn every `pace` interval. */
   rowsPaced(pace: Pace): Promise<ResultRow[]>;
   /**
-   * Every result row, class by class in order of severity, each built as it is read (for --out).
+   * Every result row as an object, class by class in order of severity, each built as it is read
+   * (the rows `chunks` writes as bytes; the test of the byte writer compares the two).
    * With `pace`, a stopped run throws its abort reason between rows (the consumer must give the
    * event loop turns, as the file writers do).
    */
   stream(pace?: Pace): Iterable<ResultRow>;
+  /**
+   * What `stream` yields, already written as `format` (CSV with RESULT_COLUMNS and its header, or a
+   * JSON array, byte for byte what csvChunks / JSON.stringify make of those rows), straight from the
+   * compact arrays: no row object is built. Chunks of about 64 KB.
+   */
+  chunks(format: RowFormat, pace?: Pace): Iterable<Uint8Array>;
+  /** The compact results themselves, for an engine that merges the results of several partitions. */
+  readonly parts: ResultParts;
 }
+
+/** The columns of a drift file (`--out`), in order. */
+export const RESULT_COLUMNS = ['class', 'sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'price', 'valueAtRisk'] as const;
+
+export type RowFormat = 'csv' | 'json';
+
+/** Result `i` is (key ids[i], channel chans[i], class CLASSES[ranks[i]]); negatives are kept as rows. */
+export interface ResultParts {
+  readonly ids: Int32Array;
+  readonly chans: Uint32Array;
+  readonly ranks: Uint8Array;
+  readonly negatives: readonly ResultRow[];
+  build(i: number): ResultRow;
+  /** `top(k)` with where each row is: its result index, or -1 - j for negatives[j]. */
+  topIndexed(k: number): { row: ResultRow; index: number }[];
+  /** Value at risk per class before rounding (summed over partitions, then rounded once). */
+  readonly rawValue: Partial<Record<DriftClass, number>>;
+  /** Result `i` as one line of `format` (no line break; JSON: the object alone), appended to `out`. */
+  writeLine(i: number, format: RowFormat, out: ByteWriter): void;
+}
+
+/** A row object as one line of `format`: the same bytes as the fast path gives. */
+export function rowLine(row: ResultRow, format: RowFormat): string {
+  if (format === 'json') return JSON.stringify(row);
+  const record = row as unknown as Record<string, unknown>;
+  let line = csvCell(record[RESULT_COLUMNS[0]]);
+  for (let c = 1; c < RESULT_COLUMNS.length; c++) line += `,${csvCell(record[RESULT_COLUMNS[c]!])}`;
+  return line;
+}
+
+/**
+ * The frame of a rows file around its lines: CSV's header and a line break after each line, or a
+ * JSON array with one object per line (what csvChunks and writeRowsFile's JSON writer give).
+ */
+export class LineJoiner {
+  #first = true;
+  constructor(
+    readonly format: RowFormat,
+    readonly out: ByteWriter,
+  ) {
+    out.text(format === 'csv' ? `${RESULT_COLUMNS.join(',')}\n` : '[');
+  }
+
+  /** Before each line. */
+  next(): void {
+    if (this.format === 'csv') {
+      if (!this.#first) this.out.byte(LF);
+    } else if (this.#first) this.out.bytes(JSON_NEXT, 1, 4);
+    else this.out.bytes(JSON_NEXT, 0, 4);
+    this.#first = false;
+  }
+
+  end(): void {
+    if (this.format === 'csv') {
+      if (!this.#first) this.out.byte(LF);
+    } else this.out.text(this.#first ? ']\n' : '\n]\n');
+  }
+}
+
+const [COMMA, QUOTE, BRACE, LF] = [0x2c, 0x22, 0x7d, 0x0a];
+const JSON_NEXT = Buffer.from(',\n  ');
+const JSON_FIELDS = ['sku', 'location', 'channel', 'onHand', 'reserved', 'safetyStock', 'expected', 'actual', 'delta', 'class', 'price', 'valueAtRisk'] as const;
+/** `{"sku":`, `,"location":`, …, `,"class":"`: what JSON.stringify writes before each value of a row. */
+const JSON_KEYS = Object.fromEntries(JSON_FIELDS.map((k, i) => [k, Buffer.from(`${i === 0 ? '{' : ','}"${k}":${k === 'class' ? '"' : ''}`)])) as Record<(typeof JSON_FIELDS)[number], Buffer>;
+
+/** ASCII that csvCell writes as it is: no formula start, nothing that needs quotes. */
+function plainCsv(b: Uint8Array, from: number, to: number): boolean {
+  const first = b[from]!;
+  if (first === 0x3d || first === 0x2b || first === 0x2d || first === 0x40 || first === 0x09 || first === 0x0d) return false;
+  for (let k = from; k < to; k++) {
+    const c = b[k]!;
+    if (c >= 0x80 || c === 0x22 || c === 0x2c || c === 0x0a || c === 0x0d) return false;
+  }
+  return true;
+}
+
+/** ASCII that JSON.stringify writes as it is between quotes. */
+function plainJson(b: Uint8Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const c = b[k]!;
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Output chunks of about this many bytes. */
+const CHUNK = 1 << 18;
 
 /** Sum the quantities of every source of a role (two warehouse systems add up). */
 function merged(store: InventoryStore, role: Role): { qty: Float64Array; present: Uint8Array; price: Float64Array | undefined } {
@@ -171,6 +279,34 @@ function merged(store: InventoryStore, role: Role): { qty: Float64Array; present
 }
 
 const NO_PRICE = Number.NaN;
+
+/** The compact results as they are found: key id, channel index and class rank per result. */
+class ResultColumns {
+  ids = new Int32Array(1024);
+  chans = new Uint32Array(1024);
+  ranks = new Uint8Array(1024);
+  length = 0;
+
+  push(id: number, c: number, r: number): void {
+    const n = this.length;
+    if (n === this.ids.length) {
+      const size = Math.ceil(n * 1.5);
+      const grow = <T extends Int32Array | Uint32Array | Uint8Array>(a: T, b: T): T => (b.set(a), b);
+      this.ids = grow(this.ids, new Int32Array(size));
+      this.chans = grow(this.chans, new Uint32Array(size));
+      this.ranks = grow(this.ranks, new Uint8Array(size));
+    }
+    this.ids[n] = id;
+    this.chans[n] = c;
+    this.ranks[n] = r;
+    this.length = n + 1;
+  }
+
+  /** The columns, cut to the results found. */
+  done(): { ids: Int32Array; chans: Uint32Array; ranks: Uint8Array } {
+    return { ids: this.ids.subarray(0, this.length), chans: this.chans.subarray(0, this.length), ranks: this.ranks.subarray(0, this.length) };
+  }
+}
 
 /** Keys compared between two checks for cancellation (a few milliseconds of work). */
 const SLICE = 1 << 16;
@@ -215,19 +351,23 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
   const priceAt = (p: Float64Array | undefined, id: number) => (p && !Number.isNaN(p[id]!) ? p[id]! : NO_PRICE);
 
   const summary: Summary = { byClass: Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DriftClass, number>, byChannel: {}, units: {}, valueAtRisk: {} };
+  /** Value at risk per class, summed unrounded (rounded to cents once, in the summary). */
+  const rawValue: Partial<Record<DriftClass, number>> = {};
   const count = (channel: string, cls: DriftClass, units: number, value: number) => {
     summary.byClass[cls] += 1;
     const ch = (summary.byChannel[channel] ??= {});
     ch[cls] = (ch[cls] ?? 0) + 1;
     if (cls === 'ok') return;
     summary.units[cls] = (summary.units[cls] ?? 0) + units;
-    if (!Number.isNaN(value)) summary.valueAtRisk[cls] = Number(((summary.valueAtRisk[cls] ?? 0) + value).toFixed(2));
+    if (!Number.isNaN(value)) rawValue[cls] = (rawValue[cls] ?? 0) + value;
   };
 
   // compact results: key id, channel index, class rank
-  const ids: number[] = [];
-  const chans: number[] = [];
-  const ranks: number[] = [];
+  // typed columns, not arrays of numbers: tens of millions of results in a third of the memory
+  const found = new ResultColumns();
+  let ids: Int32Array = found.ids;
+  let chans: Uint32Array = found.chans;
+  let ranks: Uint8Array = found.ranks;
   const negatives: ResultRow[] = [];
   for (const s of store.sources) {
     for (const neg of s.negatives) {
@@ -253,7 +393,7 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
       const listed = cPresent[id] === 1;
       if (warehouse.present[id] !== 1) {
         if (!listed) continue;
-        ids.push(id), chans.push(c), ranks.push(rank['unknown-sku']);
+        found.push(id, c, rank['unknown-sku']);
         const price = priceAt(channel.price, id);
         count(channel.name, 'unknown-sku', cQty[id]!, Math.max(cQty[id]!, 0) * price);
         continue;
@@ -261,18 +401,18 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
       const expected = Math.max(warehouse.qty[id]! - (orders.present[id] ? orders.qty[id]! : 0) - (uniform ?? safetyOf(keys.sku(id))), 0);
       if (!listed) {
         if (expected <= 0) continue; // nothing sellable, nothing listed: nothing to compare
-        ids.push(id), chans.push(c), ranks.push(rank['missing-in-channel']);
+        found.push(id, c, rank['missing-in-channel']);
         count(channel.name, 'missing-in-channel', expected, expected * priceAt(warehouse.price, id));
         continue;
       }
       const delta = cQty[id]! - expected;
       if (delta <= tolerance && delta >= -tolerance) {
         ok++;
-        if (options.keepOk) ids.push(id), chans.push(c), ranks.push(OK);
+        if (options.keepOk) found.push(id, c, OK);
         continue;
       }
       const cls: DriftClass = delta > 0 ? 'oversell' : 'undersell';
-      ids.push(id), chans.push(c), ranks.push(rank[cls]);
+      found.push(id, c, rank[cls]);
       const price = priceAt(channel.price, id);
       count(channel.name, cls, Math.abs(delta), Math.abs(delta) * (Number.isNaN(price) ? priceAt(warehouse.price, id) : price));
     }
@@ -284,45 +424,171 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
       summary.byChannel[channel.name]!.ok = oks[c]!;
       summary.byClass.ok += oks[c]!;
     });
+    Object.assign(summary, canonicalSummary(summary, rawValue, store.sources.map((s) => s.name)));
+    ({ ids, chans, ranks } = found.done());
     return results();
+  };
+
+  /** Result `i`'s values, computed into one reused record (no allocation per row). */
+  const v = { id: 0, c: 0, rank: 0, onHand: 0, reserved: 0, safety: 0, expected: 0, actual: 0, known: false, listed: false, price: NO_PRICE, value: 0 };
+  const fill = (i: number): void => {
+    const id = ids[i]!;
+    const c = chans[i]!;
+    const channel = channels[c]!;
+    const r = ranks[i]!;
+    v.id = id;
+    v.c = c;
+    v.rank = r;
+    v.known = warehouse.present[id] === 1;
+    v.listed = channel.present[id] === 1;
+    v.safety = uniform ?? safetyOf(keys.sku(id));
+    if (v.known) {
+      v.onHand = warehouse.qty[id]!;
+      v.reserved = orders.present[id] ? orders.qty[id]! : 0;
+      v.expected = Math.max(v.onHand - v.reserved - v.safety, 0);
+    }
+    if (v.listed) v.actual = channel.qty[id]!;
+    v.price = NO_PRICE;
+    if (r !== OK) {
+      const channelPrice = priceAt(channel.price, id);
+      const missing = r === rank['missing-in-channel'];
+      const unknown = r === rank['unknown-sku'];
+      const price = missing ? priceAt(warehouse.price, id) : Number.isNaN(channelPrice) && !unknown ? priceAt(warehouse.price, id) : channelPrice;
+      if (!Number.isNaN(price)) {
+        v.price = price;
+        v.value = (missing ? v.expected : unknown ? Math.max(v.actual, 0) : Math.abs(v.actual - v.expected)) * price;
+      }
+    }
   };
 
   /** Result row `i` of the compact arrays, as an object. */
   const build = (i: number): ResultRow => {
-    const id = ids[i]!;
-    const channel = channels[chans[i]!]!;
-    const cls = CLASSES[ranks[i]!]!;
-    const sku = keys.sku(id);
-    const known = warehouse.present[id] === 1;
-    const onHand = known ? warehouse.qty[id]! : null;
-    const reserved = known ? (orders.present[id] ? orders.qty[id]! : 0) : null;
-    const safety = uniform ?? safetyOf(sku);
-    const expected = known ? Math.max(onHand! - reserved! - safety, 0) : null;
-    const actual = channel.present[id] === 1 ? channel.qty[id]! : null;
-    const delta = expected !== null && actual !== null ? actual - expected : null;
-    const row: ResultRow = { sku, location: store.locations[keys.location(id)]!, channel: channel.name, onHand, reserved, safetyStock: safety, expected, actual, delta, class: cls };
-    if (cls !== 'ok') {
-      const channelPrice = priceAt(channel.price, id);
-      const price = cls === 'missing-in-channel' ? priceAt(warehouse.price, id) : Number.isNaN(channelPrice) && cls !== 'unknown-sku' ? priceAt(warehouse.price, id) : channelPrice;
-      if (!Number.isNaN(price)) {
-        const units = cls === 'missing-in-channel' ? expected! : cls === 'unknown-sku' ? Math.max(actual!, 0) : Math.abs(delta!);
-        Object.assign(row, { price, valueAtRisk: units * price });
-      }
-    }
+    fill(i);
+    const expected = v.known ? v.expected : null;
+    const actual = v.listed ? v.actual : null;
+    const row: ResultRow = {
+      sku: keys.sku(v.id),
+      location: store.locations[keys.location(v.id)]!,
+      channel: channels[v.c]!.name,
+      onHand: v.known ? v.onHand : null,
+      reserved: v.known ? v.reserved : null,
+      safetyStock: v.safety,
+      expected,
+      actual,
+      delta: expected !== null && actual !== null ? actual - expected : null,
+      class: CLASSES[v.rank]!,
+    };
+    if (!Number.isNaN(v.price)) Object.assign(row, { price: v.price, valueAtRisk: v.value });
     return row;
   };
+
+  // names are few: each encoded once per format
+  const names = { csv: new Map<string, Uint8Array>(), json: new Map<string, Uint8Array>() };
+  const nameBytes = (format: RowFormat, name: string): Uint8Array => {
+    let bytes = names[format].get(name);
+    if (!bytes) names[format].set(name, (bytes = Buffer.from(format === 'csv' ? csvCell(name) : JSON.stringify(name))));
+    return bytes;
+  };
+  const classBytes = CLASSES.map((c) => Buffer.from(c));
+
+  /** Result `i` as one line of `format` (no line break): the bytes rowLine(build(i)) gives, without the object. */
+  const writeLine = (i: number, format: RowFormat, out: ByteWriter): void => {
+    fill(i);
+    const arena = keys.arena;
+    const from = keys.skuStart(v.id);
+    const to = keys.skuEnd(v.id);
+    const location = nameBytes(format, store.locations[keys.location(v.id)]!);
+    const channel = nameBytes(format, channels[v.c]!.name);
+    const both = v.known && v.listed;
+    const priced = !Number.isNaN(v.price);
+    const cls = classBytes[v.rank]!;
+    if (format === 'csv') {
+      out.bytes(cls, 0, cls.length);
+      out.byte(COMMA);
+      if (plainCsv(arena, from, to)) out.bytes(arena, from, to);
+      else out.text(csvCell(keys.sku(v.id)));
+      out.byte(COMMA);
+      out.bytes(location, 0, location.length);
+      out.byte(COMMA);
+      out.bytes(channel, 0, channel.length);
+      out.byte(COMMA);
+      if (v.known) out.number(v.onHand);
+      out.byte(COMMA);
+      if (v.known) out.number(v.reserved);
+      out.byte(COMMA);
+      out.number(v.safety);
+      out.byte(COMMA);
+      if (v.known) out.number(v.expected);
+      out.byte(COMMA);
+      if (v.listed) out.number(v.actual);
+      out.byte(COMMA);
+      if (both) out.number(v.actual - v.expected);
+      out.byte(COMMA);
+      if (priced) out.number(v.price);
+      out.byte(COMMA);
+      if (priced) out.number(v.value);
+      return;
+    }
+    out.bytes(JSON_KEYS.sku, 0, JSON_KEYS.sku.length);
+    if (plainJson(arena, from, to)) {
+      out.byte(QUOTE);
+      out.bytes(arena, from, to);
+      out.byte(QUOTE);
+    } else out.text(JSON.stringify(keys.sku(v.id)));
+    out.bytes(JSON_KEYS.location, 0, JSON_KEYS.location.length);
+    out.bytes(location, 0, location.length);
+    out.bytes(JSON_KEYS.channel, 0, JSON_KEYS.channel.length);
+    out.bytes(channel, 0, channel.length);
+    out.bytes(JSON_KEYS.onHand, 0, JSON_KEYS.onHand.length);
+    out.numberOrNull(v.known, v.onHand);
+    out.bytes(JSON_KEYS.reserved, 0, JSON_KEYS.reserved.length);
+    out.numberOrNull(v.known, v.reserved);
+    out.bytes(JSON_KEYS.safetyStock, 0, JSON_KEYS.safetyStock.length);
+    out.number(v.safety);
+    out.bytes(JSON_KEYS.expected, 0, JSON_KEYS.expected.length);
+    out.numberOrNull(v.known, v.expected);
+    out.bytes(JSON_KEYS.actual, 0, JSON_KEYS.actual.length);
+    out.numberOrNull(v.listed, v.actual);
+    out.bytes(JSON_KEYS.delta, 0, JSON_KEYS.delta.length);
+    out.numberOrNull(both, v.actual - v.expected);
+    out.bytes(JSON_KEYS.class, 0, JSON_KEYS.class.length);
+    out.bytes(cls, 0, cls.length);
+    out.byte(QUOTE);
+    if (priced) {
+      out.bytes(JSON_KEYS.price, 0, JSON_KEYS.price.length);
+      out.number(v.price);
+      out.bytes(JSON_KEYS.valueAtRisk, 0, JSON_KEYS.valueAtRisk.length);
+      out.number(v.value);
+    }
+    out.byte(BRACE);
+  };
+
+  /** Result indexes class by class, most severe first, each class in reading order (negatives aside). */
+  function* inClassOrder(pace?: Pace): Generator<number> {
+    for (let r = 0; r < CLASSES.length; r++) {
+      if (r === rank.negative) continue;
+      for (let i = 0; i < ids.length; i++) {
+        // the consumer (a file or stdout writer) gives the event loop its turns; a stopped run ends here
+        if ((i & 0xfff) === 0) pace?.check();
+        if (ranks[i] === r) yield i;
+      }
+    }
+  }
 
   const results = (): Reconciliation => {
     let all: ResultRow[] | undefined;
     /** The bounded selection behind `top`, fed entries [from, to). */
-    const selector = (k: number) => {
+    const selector = (k: number, indexes?: Map<ResultRow, number>) => {
       const best: ResultRow[] = [...negatives];
+      negatives.forEach((row, j) => indexes?.set(row, -1 - j));
       return {
         feed(from: number, to: number) {
           for (let i = from; i < to; i++) {
             if (ranks[i] === OK) continue;
             if (best.length >= k * 4 && ranks[i]! > rank[best[best.length - 1]!.class]) continue;
-            best.push(build(i));
+            const row = build(i);
+            indexes?.set(row, i);
+            best.push(row);
             if (best.length >= k * 8) {
               best.sort(bySeverityFast);
               best.length = k * 4;
@@ -355,14 +621,37 @@ function prepare(store: InventoryStore, options: ReconcileOptions): { channels: 
       },
       *stream(pace) {
         yield* negatives;
-        for (let r = 0; r < CLASSES.length; r++) {
-          if (r === rank.negative) continue;
-          for (let i = 0; i < ids.length; i++) {
-            // the consumer (a file or stdout writer) gives the event loop its turns; a stopped run ends here
-            if ((i & 0xfff) === 0) pace?.check();
-            if (ranks[i] === r) yield build(i);
-          }
+        for (const i of inClassOrder(pace)) yield build(i);
+      },
+      *chunks(format, pace) {
+        const out = new ByteWriter();
+        const lines = new LineJoiner(format, out);
+        for (const row of negatives) {
+          lines.next();
+          out.text(rowLine(row, format));
         }
+        for (const i of inClassOrder(pace)) {
+          lines.next();
+          writeLine(i, format, out);
+          if (out.n >= CHUNK) yield out.take();
+        }
+        lines.end();
+        yield out.take();
+      },
+      parts: {
+        ids,
+        chans,
+        ranks,
+        negatives,
+        build,
+        writeLine,
+        rawValue,
+        topIndexed(k) {
+          const indexes = new Map<ResultRow, number>();
+          const s = selector(k, indexes);
+          s.feed(0, ids.length);
+          return s.result().map((row) => ({ row, index: indexes.get(row)! }));
+        },
       },
       get rows() {
         if (all) return all;
@@ -411,8 +700,12 @@ export async function sortPaced<T>(items: T[], cmp: (a: T, b: T) => number, pace
       let i = lo;
       let j = mid;
       let k = lo;
-      // the left item first on ties: stable
-      while (i < mid && j < hi) dst[k++] = cmp(src[j]!, src[i]!) < 0 ? src[j++]! : src[i++]!;
+      // the left item first on ties: stable; a turn every RUN items, so the last merges (all of
+      // the items in one) do not hold the event loop either
+      while (i < mid && j < hi) {
+        dst[k++] = cmp(src[j]!, src[i]!) < 0 ? src[j++]! : src[i++]!;
+        if ((k & (RUN - 1)) === 0 && pace.due()) await pace.turn();
+      }
       while (i < mid) dst[k++] = src[i++]!;
       while (j < hi) dst[k++] = src[j++]!;
       if (pace.due()) await pace.turn();
@@ -423,7 +716,7 @@ export async function sortPaced<T>(items: T[], cmp: (a: T, b: T) => number, pace
 }
 
 /** Most severe first by class, value at risk and units; ties keep reading order (stable sort). */
-function bySeverityFast(a: ResultRow, b: ResultRow): number {
+export function bySeverityFast(a: ResultRow, b: ResultRow): number {
   return (
     rank[a.class] - rank[b.class] ||
     (b.valueAtRisk ?? 0) - (a.valueAtRisk ?? 0) ||
@@ -432,6 +725,35 @@ function bySeverityFast(a: ResultRow, b: ResultRow): number {
 }
 
 const rank = Object.fromEntries(CLASSES.map((c, i) => [c, i])) as Record<DriftClass, number>;
+/**
+ * The summary in one order whatever the order rows came in: sources in reading order, classes in
+ * order of severity; value at risk rounded to cents once. Both engines give the same document.
+ */
+export function canonicalSummary(summary: Summary, rawValue: Partial<Record<DriftClass, number>>, sources: readonly string[]): Summary {
+  const byClasses = <T>(from: Partial<Record<DriftClass, T>>) => Object.fromEntries(CLASSES.filter((c) => from[c] !== undefined).map((c) => [c, from[c]])) as Partial<Record<DriftClass, T>>;
+  const byChannel: Summary['byChannel'] = {};
+  for (const name of sources) if (summary.byChannel[name]) byChannel[name] = byClasses(summary.byChannel[name]!);
+  const valueAtRisk = byClasses(rawValue);
+  for (const c of CLASSES) if (valueAtRisk[c] !== undefined) valueAtRisk[c] = Number(valueAtRisk[c]!.toFixed(2));
+  return { byClass: byClasses(summary.byClass) as Record<DriftClass, number>, byChannel, units: byClasses(summary.units), valueAtRisk };
+}
+
+/** Add up the summaries of partitions (each with its unrounded value at risk). */
+export function mergeSummaries(parts: readonly { summary: Summary; rawValue: Partial<Record<DriftClass, number>> }[], sources: readonly string[]): Summary {
+  const total: Summary = { byClass: Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DriftClass, number>, byChannel: {}, units: {}, valueAtRisk: {} };
+  const rawValue: Partial<Record<DriftClass, number>> = {};
+  const add = <K extends string>(into: Partial<Record<K, number>>, from: Partial<Record<K, number>>) => {
+    for (const [k, n] of Object.entries(from) as [K, number][]) into[k] = (into[k] ?? 0) + n;
+  };
+  for (const p of parts) {
+    add(total.byClass, p.summary.byClass);
+    add(total.units, p.summary.units);
+    add(rawValue, p.rawValue);
+    for (const [name, counts] of Object.entries(p.summary.byChannel)) add((total.byChannel[name] ??= {}), counts);
+  }
+  return canonicalSummary(total, rawValue, sources);
+}
+
 /** Counts and units per class × channel, and value at risk. */
 export interface Summary {
   byClass: Record<DriftClass, number>;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { styleText } from 'node:util';
+import { workflowCommand } from '../github/actions.js';
 import { sanitizeText } from '../util/sanitize.js';
 
 /** A writable text stream plus whether it is a terminal. */
@@ -19,6 +20,8 @@ export interface OutputOptions {
   interactive: boolean;
   /** Colours allowed: interactive, not `--no-color`, no NO_COLOR. */
   color: boolean;
+  /** Inside a GitHub Actions job: workflow commands are written, `-v` lines are folded into a log group. */
+  github?: boolean;
   now?: () => Date;
 }
 
@@ -41,10 +44,12 @@ export class Output {
   readonly verbose: number;
   readonly interactive: boolean;
   readonly color: boolean;
+  readonly github: boolean;
   readonly #stdout: TextSink;
   readonly #stderr: TextSink;
   readonly #now: () => Date;
   #resultWritten = false;
+  #groupOpen = false;
   /**
    * Output's own colour codes travel as this mark until they are printed: every ESC that reaches a
    * sink is escaped (it came from data), and only the mark becomes ESC again. Nothing read from a
@@ -57,6 +62,7 @@ export class Output {
     this.verbose = options.verbose;
     this.interactive = options.interactive;
     this.color = options.color;
+    this.github = options.github ?? false;
     this.#stdout = options.stdout;
     this.#stderr = options.stderr;
     this.#now = options.now ?? (() => new Date());
@@ -78,11 +84,34 @@ export class Output {
 
   /** Shown only with -v (level 1) or more v's. */
   debug(message: string, level = 1): void {
-    if (this.verbose >= level) this.#line(this.style('dim', message));
+    if (this.verbose < level) return;
+    // in a GitHub Actions log the -v lines fold into one group, opened here and closed before the result
+    if (this.github && !this.#groupOpen) {
+      this.#groupOpen = true;
+      this.workflowCommand(workflowCommand('group', {}, 'retailctl debug output (-v)'));
+    }
+    this.#line(this.style('dim', message));
+  }
+
+  /** Close the `-v` log group, if one is open (before the result, an error, the exit). */
+  endGroup(): void {
+    if (!this.#groupOpen) return;
+    this.#groupOpen = false;
+    this.workflowCommand('::endgroup::');
+  }
+
+  /**
+   * A GitHub Actions workflow command (`::error file=…::…`), already escaped, on stderr: at the start
+   * of its line (no timestamp), sanitised like every line. Nothing is written outside a job.
+   */
+  workflowCommand(line: string): void {
+    if (!this.github) return;
+    this.#stderr.write(`${sanitizeText(line.replace(/[\r\n]/g, (c) => (c === '\r' ? '%0D' : '%0A')))}\n`);
   }
 
   /** An error report on stderr (text mode). */
   error(message: string, lines: string[] = []): void {
+    this.endGroup();
     this.#line(`${this.style('red', 'error:')} ${message}`);
     for (const extra of lines) this.#line(`  ${extra}`);
   }
@@ -95,15 +124,19 @@ export class Output {
   /** Human-readable result text on stdout (ignored in --json mode, where `result()` is the output). */
   print(text: string): void {
     if (this.json) return;
+    this.endGroup();
     const safe = this.#safe(text);
     this.#stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
   }
 
   /** The run's one JSON document on stdout; later calls are ignored so stdout stays valid JSON. */
   result(document: Record<string, unknown>): void {
+    this.endGroup();
     if (!this.json || this.#resultWritten) return;
     this.#resultWritten = true;
-    this.#stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    const text = JSON.stringify(document, null, 2);
+    // in a job the runner reads stdout for `##[command]` too: the same JSON, the bracket written as an escape
+    this.#stdout.write(`${this.github ? text.replaceAll('##[', '##\\u005b') : text}\n`);
   }
 
   /** Start a long step. ora is imported only when a spinner is actually shown. */
@@ -131,7 +164,10 @@ export class Output {
 
   /** `text` with every control character from data escaped, and this run's own colours restored. */
   #safe(text: string): string {
-    const safe = sanitizeText(text);
+    let safe = sanitizeText(text);
+    // in a job, a line of data that starts with `::` would be run as a workflow command
+    // and the runner's older form, `##[command]`, is found anywhere in a line
+    if (this.github) safe = safe.replace(/^(\s*):(?=:)/gm, '$1\\x3a').replaceAll('##[', '##\\x5b');
     return this.color ? safe.replaceAll(this.#mark, '\x1b') : safe;
   }
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
-import { access, lstat, mkdir, open, readlink, rmdir, stat, unlink } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readlink, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 
@@ -189,4 +189,19 @@ export async function systemPath(file: string): Promise<string | undefined> {
     absolute = path.resolve(path.dirname(absolute), await readlink(absolute));
   }
   return undefined;
+}
+
+/** `p` with symlinks resolved as far as it exists (the rest appended): equal for two names of one file. */
+export async function canonicalPath(p: string): Promise<string> {
+  const missing: string[] = [];
+  let at = path.resolve(p);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const real = await realpath(at).catch(() => undefined);
+    if (real) return path.join(real, ...missing.reverse());
+    missing.push(path.basename(at));
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  return path.resolve(p);
 }

@@ -1,6 +1,6 @@
 /**
  * Result files for people and scripts: rows as JSON (an array, one object per line) or CSV (header
- * row, csv-stringify) by the file's extension. Streamed — drift files and manifests can have
+ * row, csv.ts) by the file's extension. Streamed — drift files and manifests can have
  * millions of rows — and atomic: written beside the target and renamed into place, so a killed
  * run never leaves half a file where the last good one was.
  *
@@ -27,8 +27,11 @@ export interface WriteOptions {
   mode?: number;
 }
 
+/** Text, or bytes already encoded as UTF-8. */
+export type Chunk = string | Uint8Array;
+
 /** Write `chunks` to `file` atomically (temp file + rename), in writes of about 64 KB. */
-export async function writeFileAtomic(file: string, chunks: Iterable<string>, options: WriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(file: string, chunks: Iterable<Chunk> | AsyncIterable<Chunk>, options: WriteOptions = {}): Promise<void> {
   if (file === STDOUT) return writeToStdout(chunks, options.stdout);
   const special = await systemPath(file);
   if (special) {
@@ -51,7 +54,13 @@ export async function writeFileAtomic(file: string, chunks: Iterable<string>, op
   await once(out, 'open');
   try {
     let pending = '';
-    for (const chunk of chunks) {
+    for await (const chunk of chunks) {
+      if (typeof chunk !== 'string') {
+        if (pending) out.write(pending);
+        pending = '';
+        if (!out.write(chunk)) await once(out, 'drain');
+        continue;
+      }
       pending += chunk;
       if (pending.length >= 1 << 16) {
         if (!out.write(pending)) await once(out, 'drain');
@@ -69,11 +78,13 @@ export async function writeFileAtomic(file: string, chunks: Iterable<string>, op
   await rename(tmp, target);
 }
 
-async function writeToStdout(chunks: Iterable<string>, stdout: StdoutSink | undefined): Promise<void> {
+async function writeToStdout(chunks: Iterable<Chunk> | AsyncIterable<Chunk>, stdout: StdoutSink | undefined): Promise<void> {
   if (!stdout) throw new RetailctlError('OUTPUT_UNUSABLE', '-: this output cannot go to stdout', { exitCode: ExitCode.Usage, hint: 'name a file' });
   let pending = '';
-  for (const chunk of chunks) {
-    pending += chunk;
+  const utf8 = new TextDecoder();
+  for await (const chunk of chunks) {
+    // stdout gets text: a terminal's sanitiser works on it (a chunk can end inside a character: streamed)
+    pending += typeof chunk === 'string' ? chunk : utf8.decode(chunk, { stream: true });
     if (pending.length >= 1 << 16) {
       const ok = stdout.write(pending);
       pending = '';
@@ -83,34 +94,16 @@ async function writeToStdout(chunks: Iterable<string>, stdout: StdoutSink | unde
   if (pending) stdout.write(pending);
 }
 
-/**
- * csv-stringify options for every CSV retailctl writes: a cell a spreadsheet would run as a formula
- * (leading `=`, `+`, `-`, `@`, tab, CR, or their full-width forms) gets a leading `'`, as OWASP's
- * CSV injection guidance says; numbers (also negative ones) are left as they are.
- */
-export const CSV_OPTIONS = { escape_formulas: true } as const;
+/** The format of a rows file: JSON for a `.json` name, CSV for anything else (also `-`). */
+export function rowFormatOf(file: string): 'csv' | 'json' {
+  return file.toLowerCase().endsWith('.json') ? 'json' : 'csv';
+}
 
-/** Rows as a JSON array (`.json`) or CSV with these columns (anything else, also `-`). */
+/** Rows as a JSON array (`.json`) or CSV with these columns (anything else, also `-`; see csv.ts). */
 export async function writeRowsFile(file: string, rows: Iterable<object>, columns: readonly string[], options: WriteOptions = {}): Promise<void> {
-  if (file.toLowerCase().endsWith('.json')) return writeFileAtomic(file, jsonArray(rows), options);
-  const { stringify } = await import('csv-stringify/sync');
-  const cols = [...columns];
-  return writeFileAtomic(
-    file,
-    (function* () {
-      yield stringify([], { header: true, columns: cols, ...CSV_OPTIONS });
-      let batch: object[] = [];
-      for (const row of rows) {
-        batch.push(row);
-        if (batch.length === 10_000) {
-          yield stringify(batch as Record<string, unknown>[], { columns: cols, ...CSV_OPTIONS });
-          batch = [];
-        }
-      }
-      if (batch.length) yield stringify(batch as Record<string, unknown>[], { columns: cols, ...CSV_OPTIONS });
-    })(),
-    options,
-  );
+  if (rowFormatOf(file) === 'json') return writeFileAtomic(file, jsonArray(rows), options);
+  const { csvChunks } = await import('./csv.js');
+  return writeFileAtomic(file, csvChunks(rows, columns), options);
 }
 
 function* jsonArray(items: Iterable<unknown>): Generator<string> {

@@ -6,7 +6,7 @@ import type { ScheduledAction } from '@aws-sdk/client-application-auto-scaling';
 import { campaignActionsOn, readReadiness, readScalableTargets, type Readiness } from './gather.js';
 import type { Campaign } from '../config/schema.js';
 import { needAt } from './shared.js';
-import { othersOn } from './plan.js';
+import { othersOn, targetWrites, wayDownOrder } from './plan.js';
 import type { CampaignActions } from './shared.js';
 import type { OtherActionUpdate, PrescalePlan, ScheduledActionPlan, TargetPlan } from './plan.js';
 import type { RestoreStep } from './restore.js';
@@ -82,19 +82,12 @@ async function putAction(write: AwsClients, ref: ScalableTargetRef, action: Sche
  * exactly are not written again.
  */
 async function applyTarget(t: TargetPlan, opts: ExecuteOptions): Promise<void> {
-  const put = async (a: ScheduledActionPlan | undefined) => {
-    if (a?.changed) await putAction(opts.write, t.ref, a, opts.signal);
-  };
-  if (t.baselineSource === 'unregistered' && !t.registered) await registerTarget(opts.write, t.ref, t.baseline.min, Math.max(t.baseline.max, 0), opts.signal);
-  // removing a drain never leaves a cap behind: other campaigns' drains the group no longer has go first
-  await deleteActions(opts.write, t.ref, t.deletes.filter((d) => !d.self).map((d) => d.name), opts.signal);
-  const others = t.otherUpdates.filter((u) => u.changed);
-  await putOtherWaysDown(opts, t.ref, others, opts.othersWritten);
-  for (const a of wayDownOrder(t.drain, t.down)) await put(a);
-  await deleteActions(opts.write, t.ref, t.deletes.filter((d) => d.self).map((d) => d.name), opts.signal);
-  for (const u of others.filter((x) => x.direction === 'up')) await putOther(opts, t.ref, u, opts.othersWritten);
-  await put(t.up);
-  if (t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max)) await registerTarget(opts.write, t.ref, t.register.min, t.register.max, opts.signal);
+  for (const w of targetWrites(t)) {
+    if (w.type === 'register') await registerTarget(opts.write, t.ref, w.min, w.max, opts.signal);
+    else if (w.type === 'delete') await deleteActions(opts.write, t.ref, w.names, opts.signal);
+    else if (w.type === 'put') await putAction(opts.write, t.ref, w.action, opts.signal);
+    else await putOther(opts, t.ref, w.update, opts.othersWritten);
+  }
 }
 
 const otherWrite = (ref: ScalableTargetRef, u: OtherActionUpdate): OtherWrite => ({ ref, campaign: slug(u.campaign), name: u.name, min: u.min, max: u.max, schedule: u.schedule });
@@ -140,15 +133,7 @@ export async function deleteActions(write: AwsClients, ref: ScalableTargetRef, n
   }
 }
 
-/**
- * The order to write a drain and its down in, so that a run that dies between the two never leaves
- * a drain with no down after it (the maximum would stay capped): a way down that moves later (or
- * is new) gets its down first, one that moves earlier its drain first.
- */
-export function wayDownOrder<A extends Pick<ScheduledActionPlan, 'utc' | 'previousUtc'>>(drain: A | undefined, down: A | undefined): A[] {
-  const earlier = drain?.previousUtc !== undefined && Date.parse(drain.utc) < Date.parse(drain.previousUtc);
-  return (earlier ? [drain, down] : [down, drain]).filter((a): a is A => a !== undefined);
-}
+export { wayDownOrder };
 
 /** Other campaigns' drains and downs on a shared target, each pair in a safe order, each written only while that campaign has its down. */
 async function putOtherWaysDown(opts: Pick<ExecuteOptions, 'read' | 'write' | 'signal'>, ref: ScalableTargetRef, updates: readonly OtherActionUpdate[], written?: OtherWrite[]): Promise<void> {

@@ -6,7 +6,9 @@ import type { LambdaElsewhere, LambdaObservation, LambdaScheduled, TargetObserva
 
 export type { LambdaElsewhere, LambdaScheduled } from './plan.js';
 import type { ActionState, CampaignActions, OtherCampaignActions } from './shared.js';
-import { slug, type ScalableTargetRef } from './targets.js';
+import { slug, type Readiness, type ScalableTargetRef } from './targets.js';
+
+export type { Readiness };
 
 /** A scheduled action as read back from Application Auto Scaling. */
 export type ScheduledActionState = ActionState;
@@ -40,13 +42,6 @@ export function lambdaReadiness(pc: ProvisionedConcurrency | undefined, wanted: 
   return { ready: pc.status === 'READY' && pc.allocated >= wanted, current: pc.allocated, detail: `${pc.status} ${pc.allocated}/${wanted}${pc.status === 'FAILED' && pc.reason ? `: ${pc.reason}` : ''}` };
 }
 
-/** Readiness of one target's capacity right now. */
-export interface Readiness {
-  ready: boolean;
-  /** e.g. "READY 300/300", "running 12/40", "ACTIVE 2000 RCU". */
-  detail: string;
-  current: number;
-}
 
 export interface PrescaleState {
   observations: Record<string, TargetObservation>;

@@ -4,13 +4,18 @@ import type { Campaign } from '../config/schema.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { applyPrescale, deleteActions, executeRestore, waitUntilReady, type ExecuteOptions, type OtherWrite, type TargetResult } from './execute.js';
+import { applyPrescale, deleteActions, type ExecuteOptions, type OtherWrite, type TargetResult } from './execute.js';
 import { gatherPrescale, lambdaReadiness, readReadiness, readScalableTargets, type PrescaleState } from './gather.js';
 import { pendingWrites, planPrescale, type ConfigTimingProblem, type PrescalePlan } from './plan.js';
 import { renderPrescalePlan, renderPrescaleStatus, renderRestorePlan, type StatusRow } from './render.js';
-import { planRestore } from './restore.js';
+import { planRestore, type RestoreStep } from './restore.js';
+import { prescaleKind, prescalePreconditions, restoreKind, type RestorePlan } from './kind.js';
+import { runPlan, type Prepared } from '../plan/step.js';
 import { resolveTargets } from './targets.js';
+import { readSizing, sizingQueries } from './sizing.js';
 import { campaignWindow } from './window.js';
+import { billingProblems, planWarm, readTables, resolveWarmTargets, tablesOf, warmPreconditions, warmStatus, type WarmTargetPlan } from './warm.js';
+import { checkReport } from './check.js';
 
 /** Rounds of re-reading after applying, to converge with another run writing the same targets at the same time. */
 export const CONVERGE_ROUNDS = 3;
@@ -22,12 +27,18 @@ async function campaignOf(ctx: CommandContext, name: string): Promise<{ campaign
 
 /** Config problems the clock revealed: exit 2, one `file:line:col: path: message` line each, like any config problem. */
 function timingError(loaded: LoadedConfig, problems: ConfigTimingProblem[]): RetailctlError {
-  const lines = problems.map((p) => {
+  const located = problems.map((p) => {
     const first = loaded.locate(p.path);
     const [where, path] = !first.found && p.fallbackPath ? [loaded.locate(p.fallbackPath), p.fallbackPath] : [first, p.path];
-    return `${where.location}: ${formatPath(path)}: ${p.message}`;
+    return { where, text: `${formatPath(path)}: ${p.message}` };
   });
-  return new RetailctlError('CONFIG_INVALID', lines[0]!, { exitCode: ExitCode.Usage, details: lines.slice(1), hint: 'nothing was changed; fix the config or the command, then rerun' });
+  const lines = located.map((l) => `${l.where.location}: ${l.text}`);
+  return new RetailctlError('CONFIG_INVALID', lines[0]!, {
+    exitCode: ExitCode.Usage,
+    details: lines.slice(1),
+    hint: 'nothing was changed; fix the config or the command, then rerun',
+    locations: located.map((l) => ({ file: loaded.file, line: l.where.line, col: l.where.col, message: l.text })),
+  });
 }
 
 /**
@@ -85,78 +96,48 @@ export function recreatedByThisRun(before: PrescaleState['observations'], now: P
   });
 }
 
-/** `retailctl prescale --campaign <name> [--schedule]`: read → plan → (dry run) → confirm → apply → converge → wait. */
+/** `retailctl prescale --campaign <name> [--schedule]`: read → plan → the apply step (refusal, plan file, dry run, confirm) → apply → converge → wait. */
 export async function prescaleRun(ctx: CommandContext, name: string, options: { schedule: boolean; waitMs: number }): Promise<CommandResult> {
   const { campaign, loaded } = await campaignOf(ctx, name);
   const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
   const now = ctx.now();
-  const [state, region] = await Promise.all([gatherPrescale(aws.read, name, refs, ctx.signal), (await aws.read.client('lambda')).config.region()]);
+  const warmRefs = resolveWarmTargets(campaign);
+  const [state, region, tables, sized] = await Promise.all([
+    gatherPrescale(aws.read, name, refs, ctx.signal),
+    (await aws.read.client('lambda')).config.region(),
+    readTables(aws.read, tablesOf(campaign), ctx.signal),
+    readSizing(aws.read, sizingQueries(campaign), ctx.signal),
+  ]);
+  // on-demand tables take `warm`, provisioned ones `read`/`write`: a mismatch is a config error (exit 2)
+  const billing = billingProblems(name, campaign, tables);
+  if (billing.length) throw timingError(loaded, billing);
+  const warm = planWarm(warmRefs, tables);
   const planWith = (observations: PrescaleState['observations']) =>
-    planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now, observations, lambdas: state.lambdas, account: state.account, lambdaElsewhere: state.lambdaElsewhere, lambdaScheduled: state.lambdaScheduled, region, campaigns: loaded.config.campaigns });
+    withWarm(planPrescale({ campaignName: name, campaign, mode: options.schedule ? 'schedule' : 'now', now, observations, lambdas: state.lambdas, account: state.account, lambdaElsewhere: state.lambdaElsewhere, lambdaScheduled: state.lambdaScheduled, region, sized, campaigns: loaded.config.campaigns }), warm);
   const plan = planWith(state.observations);
   if (plan.configProblems.length) throw timingError(loaded, plan.configProblems);
-  const text = renderPrescalePlan(plan, ctx.out);
+  const preconditions = [...prescalePreconditions(refs, state.observations), ...warmPreconditions(warmRefs, tables)];
+  const prepared: Prepared<PrescalePlan> = { kind: plan.kind, plan, preconditions, text: renderPrescalePlan(plan, ctx.out), noop: false };
   if (plan.refusals.length) {
-    if (!ctx.options.json) ctx.out.info(text);
-    throw new RetailctlError('PRESCALE_PREFLIGHT_FAILED', `refusing to prescale ${name}: ${plan.refusals[0]}`, {
+    prepared.refusal = new RetailctlError('PRESCALE_PREFLIGHT_FAILED', `refusing to prescale ${name}: ${plan.refusals[0]}`, {
       exitCode: ExitCode.CheckFailed,
       details: plan.refusals.slice(1),
       hint: 'nothing was changed; fix the cause above and rerun',
       data: { plan, applied: false },
     });
   }
-  if (ctx.options.dryRun) return { data: { plan, applied: false, dryRun: true }, text };
+  return runPlan(ctx, prescaleKind, prepared, {
+    waitMs: options.waitMs,
+    converge: (opts) => converge((fresh) => planWith(withCapacity(fresh.observations, state.observations)), () => readScalableTargets(aws.read, name, refs, ctx.signal), opts, state.observations),
+  });
+}
 
-  ctx.out.info(text);
-  await ctx.confirm(`${options.schedule ? 'Schedule' : 'Raise'} capacity for ${plan.targets.length} targets of ${name}?`);
-  const progress = !options.schedule && options.waitMs > 0 ? await ctx.out.progress(`raising ${plan.targets.length} targets and waiting until they are ready (up to ${formatDuration(options.waitMs)})`) : undefined;
-  let lastPrinted = 0;
-  const opts: ExecuteOptions = {
-    othersWritten: [],
-    write: aws.write(),
-    read: aws.read,
-    waitMs: options.schedule ? 0 : options.waitMs,
-    signal: ctx.signal,
-    onProgress: (lines) => {
-      if (ctx.out.interactive) progress?.update(lines.join('\n'));
-      else if (Date.now() - lastPrinted > 10_000) {
-        lastPrinted = Date.now();
-        for (const l of lines) ctx.out.info(l);
-      }
-    },
-  };
-  const results = await applyPrescale(plan, opts);
-  const settled = results.some((r) => r.status === 'failed')
-    ? { plan, replanned: [], settled: true, results: [] as TargetResult[], undone: [] as string[] }
-    : await converge((fresh) => planWith(withCapacity(fresh.observations, state.observations)), () => readScalableTargets(aws.read, name, refs, ctx.signal), opts, state.observations);
-  for (const late of settled.results.filter((r) => r.status === 'failed')) Object.assign(results.find((r) => r.key === late.key)!, late);
-  const applied = settled.plan;
-  if (!options.schedule && options.waitMs > 0) await waitUntilReady(applied, results, opts);
-
-  const failed = results.filter((r) => r.status === 'failed');
-  const notReady = options.schedule ? [] : results.filter((r) => r.status === 'ok' && options.waitMs > 0 && !r.readiness?.ready);
-  const lines = results.map((r) => `${r.status === 'failed' ? '✗' : !options.schedule && options.waitMs > 0 && !r.readiness?.ready ? '…' : '✓'} ${r.label}: ${r.status === 'failed' ? `failed: ${r.reason}` : options.schedule ? 'scheduled' : (r.readiness?.detail ?? 'raised')}`);
-  if (settled.replanned.length) lines.push(`another campaign wrote to ${settled.replanned.join(', ')} while this run applied: planned together with it again`);
-  if (settled.undone.length) lines.push(`another campaign was restored while this run applied: removed ${settled.undone.join(', ')}, which this run had written after the restore deleted it`);
-  const data = { plan: applied, applied: true, results, ...(settled.replanned.length ? { replanned: settled.replanned } : {}) };
-  if (failed.length) {
-    progress?.fail();
-    return { exitCode: ExitCode.PartialFailure, data, text: `${lines.join('\n')}\n${failed.length} of ${results.length} targets failed; rerun the same command to retry them (done ones are unchanged)` };
-  }
-  if (!settled.settled) {
-    progress?.fail();
-    return { exitCode: ExitCode.CheckFailed, data, text: `${lines.join('\n')}\nanother run kept changing these targets' scheduled actions; rerun the same command to converge, then check with prescale status` };
-  }
-  if (notReady.length) {
-    progress?.fail(`not ready after ${formatDuration(options.waitMs)}: ${notReady.map((r) => r.label).join(', ')}`);
-    return { exitCode: ExitCode.CheckFailed, data, text: `${lines.join('\n')}\nnot ready after ${formatDuration(options.waitMs)}: ${notReady.map((r) => `${r.label} (${r.readiness?.detail ?? 'unknown'})`).join(', ')}; capacity keeps coming and still scales down at ${applied.window.endsAt.local} ${applied.window.timezone}` };
-  }
-  progress?.succeed();
-  const done = options.schedule
-    ? `scheduled: up at ${applied.window.readyBy.local}, down at ${applied.window.endsAt.local} ${applied.window.timezone}`
-    : `ready; scales back down at ${applied.window.endsAt.local} ${applied.window.timezone} (${applied.window.endsAt.utc})`;
-  return { data, text: `${lines.join('\n')}\n${name}: ${done}${sharedNote(applied)}` };
+/** The plan with its warm targets (set now in either mode: warm throughput cannot be scheduled). */
+function withWarm(plan: PrescalePlan, warm: WarmTargetPlan[]): PrescalePlan {
+  if (!warm.length) return plan;
+  if (plan.mode === 'schedule' && warm.some((w) => w.update)) plan.notes.push('warm throughput is set now, not at the scale-up time (it cannot be scheduled), and cannot be lowered afterwards');
+  return { ...plan, warm };
 }
 
 /** Capacity read once (Lambda's from its provisioned concurrency) carried into a re-read of the targets. */
@@ -169,13 +150,6 @@ function withCapacity(fresh: PrescaleState['observations'], first: PrescaleState
       return [k, out];
     }),
   );
-}
-
-/** ` (shared: … way down after the last window at …)` when a target is planned together with another campaign. */
-function sharedNote(plan: PrescalePlan): string {
-  const together = plan.targets.filter((t) => t.shared.some((s) => s.together));
-  if (!together.length) return '';
-  return together.map((t) => `\n${t.ref.label}: planned together with ${t.shared.filter((s) => s.together).map((s) => s.campaign).join(', ')}; way down at ${(t.drain ?? t.down).local.replace('T', ' ').slice(0, 16)} (${(t.drain ?? t.down).utc}), after the last window`).join('');
 }
 
 /**
@@ -205,11 +179,13 @@ function drainWarnings(row: StatusRow, self: string, campaigns: Record<string, C
 }
 
 /** `retailctl prescale status --campaign <name>`: read-only. */
-export async function prescaleStatus(ctx: CommandContext, name: string): Promise<CommandResult> {
+export async function prescaleStatus(ctx: CommandContext, name: string, options: { check?: boolean } = {}): Promise<CommandResult> {
   const { campaign, loaded } = await campaignOf(ctx, name);
-  const refs = resolveTargets(campaign);
   const aws = await ctx.aws();
-  const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
+  // planned minimums sized from the last campaign are read as a run reads them
+  const refs = resolveTargets(campaign, await readSizing(aws.read, sizingQueries(campaign), ctx.signal));
+  const warmRefs = resolveWarmTargets(campaign);
+  const [state, tables] = await Promise.all([gatherPrescale(aws.read, name, refs, ctx.signal), readTables(aws.read, [...new Set(warmRefs.map((r) => r.table))], ctx.signal)]);
   const rows: StatusRow[] = await Promise.all(
     refs.map(async (ref) => {
       const seen = state.observations[`${ref.resourceId}|${ref.dimension}`] ?? {};
@@ -237,8 +213,12 @@ export async function prescaleStatus(ctx: CommandContext, name: string): Promise
     scheduledActions: actionsJson(r.actions),
     otherCampaigns: r.others.map((o) => ({ campaign: o.campaign, scheduledActions: actionsJson(o) })),
   }));
-  const text = [renderPrescaleStatus(name, window, rows, ctx.out), ...warnings.map((w) => `  ${ctx.out.style('yellow', 'warning:')} ${w}`)].join('\n');
-  return { data: { campaign: name, window, targets, warnings }, text };
+  const warm = warmStatus(warmRefs, tables);
+  const text = [renderPrescaleStatus(name, window, rows, ctx.out), ...warm.lines, ...warnings.map((w) => `  ${ctx.out.style('yellow', 'warning:')} ${w}`)].join('\n');
+  const data = { campaign: name, window, targets, ...(warm.data.length ? { warm: warm.data } : {}), warnings };
+  if (!options.check) return { data, text };
+  const check = checkReport(name, window, ctx.now(), rows.map((r) => ({ row: r, seen: state.observations[`${r.ref.resourceId}|${r.ref.dimension}`] ?? {} })), warmRefs, tables, ctx.out);
+  return { exitCode: check.exitCode, data: { ...data, check: check.data }, text: `${text}\n${check.text}` };
 }
 
 /**
@@ -252,9 +232,8 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
   const state = await gatherPrescale(aws.read, name, refs, ctx.signal);
   const restoreNow = ctx.now();
   const steps = planRestore({ campaignName: name, campaign, now: restoreNow, observations: state.observations, campaigns: loaded.config.campaigns });
-  const todo = steps.filter((s) => s.to || s.deletes.length || s.otherUpdates.length || s.otherDeletes.length);
-  const text = renderRestorePlan(name, steps, ctx.out);
-  const plan = {
+  const plan: RestorePlan = {
+    kind: 'prescale.restore',
     version: 1,
     campaign: name,
     steps: steps.map((s) => ({
@@ -267,21 +246,11 @@ export async function prescaleRestore(ctx: CommandContext, name: string, options
       updateActions: s.otherUpdates,
       deleteOtherActions: s.otherDeletes,
     })),
+    restore: { now: restoreNow.toISOString(), steps: JSON.parse(JSON.stringify(steps)) as RestoreStep[], campaigns: loaded.config.campaigns ?? {} },
   };
-  if (todo.length === 0) return { data: { plan, applied: false }, text: `${text}\nnothing to restore` };
-  if (ctx.options.dryRun) return { data: { plan, applied: false, dryRun: true }, text };
-  ctx.out.info(text);
-  const kept = todo.filter((s) => s.keptFor.length).length;
-  await ctx.confirm(`Restore ${todo.length} targets of ${name}${kept ? ` (${kept} kept up for other live campaigns)` : ' to their baseline'} now?`);
-  const results = await executeRestore(todo, { write: aws.write(), read: aws.read, waitMs: options.waitMs, signal: ctx.signal, campaign: name, now: restoreNow, campaigns: loaded.config.campaigns });
-  const failed = results.filter((r) => r.status === 'failed');
-  const summary = results
-    .map((r) => {
-      const s = todo.find((x) => x.ref.label === r.target)!;
-      const what = s.keptFor.length ? `: this campaign's part removed; kept at ${s.to!.min}/${s.to!.max} for ${s.keptFor.map((k) => k.campaign).join(', ')} (still live), which comes down after its own window` : '';
-      return `${r.status === 'ok' ? '✓' : '✗'} ${r.target}${r.status === 'failed' ? `: ${r.reason}` : what}`;
-    })
-    .join('\n');
-  return { exitCode: failed.length ? ExitCode.PartialFailure : ExitCode.Ok, data: { plan, applied: true, results }, text: summary };
+  const warmLeft = resolveWarmTargets(campaign).map((r) => `  ${r.label}: warm throughput cannot be lowered: left as it is`);
+  const text = [renderRestorePlan(name, steps, ctx.out), ...warmLeft].join('\n');
+  // nothing to restore is said as such, also in a dry run
+  if (restoreKind.noop(plan) && ctx.options.dryRun) return { data: { plan, applied: false }, text: `${text}\nnothing to restore` };
+  return runPlan(ctx, restoreKind, { kind: plan.kind, plan, preconditions: prescalePreconditions(refs, state.observations), text, noop: restoreKind.noop(plan) }, { waitMs: options.waitMs });
 }
-

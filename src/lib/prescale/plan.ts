@@ -1,3 +1,4 @@
+import type { WarmTargetPlan } from './warm.js';
 import type { Campaign } from '../config/schema.js';
 import {
   campaignMax,
@@ -11,7 +12,7 @@ import {
   type Occupant,
   type OtherCampaignActions,
 } from './shared.js';
-import { actionName, resolveTargets, slug, type ScalableTargetRef } from './targets.js';
+import { actionName, resolveTargets, slug, type ScalableTargetRef, type SizedValue } from './targets.js';
 import { campaignWindow, windowTime, type CampaignWindow, type WindowTime } from './window.js';
 
 /** Provisioned concurrency configured on a Lambda alias or version outside this campaign. */
@@ -79,6 +80,8 @@ export interface PrescaleInputs {
   lambdaScheduled?: LambdaScheduled[];
   /** Region the cost estimate assumes. */
   region: string;
+  /** Targets sized from the last campaign's metrics (`sizing.fromSend`), by target key, as read in the gather step. */
+  sized?: Record<string, SizedValue>;
   /**
    * Every campaign in the config (this one included). Another campaign found on a shared target is
    * taken at its configured minimum and window when it is here; otherwise at what its scheduled
@@ -187,6 +190,8 @@ export interface ConfigTimingProblem {
 }
 
 export interface PrescalePlan {
+  /** `prescale.schedule` (--schedule) or `prescale.raise` (now). */
+  kind: 'prescale.schedule' | 'prescale.raise';
   version: 1;
   campaign: string;
   mode: 'now' | 'schedule';
@@ -200,6 +205,8 @@ export interface PrescalePlan {
   warnings: string[];
   /** Facts the operator should see (e.g. the window has started, so capacity is raised now). */
   notes: string[];
+  /** On-demand DynamoDB tables and indexes whose warm throughput is raised now (never lowered). */
+  warm?: WarmTargetPlan[];
 }
 
 /** An action at an instant, in UTC, compared with what was read. */
@@ -210,6 +217,55 @@ export function actionAt(name: string, ms: number, timezone: string, min: number
   const plan: ScheduledActionPlan = { name, schedule, timezone: 'UTC', utc: t.utc, local: t.localOffset, min, max, changed };
   if (read?.utc && read.utc !== t.utc) plan.previousUtc = read.utc;
   return plan;
+}
+
+/**
+ * The order to write a drain and its down in, so that a run that dies between the two never leaves
+ * a drain with no down after it (the maximum would stay capped): a way down that moves later (or
+ * is new) gets its down first, one that moves earlier its drain first.
+ */
+export function wayDownOrder<A extends Pick<ScheduledActionPlan, 'utc' | 'previousUtc'>>(drain: A | undefined, down: A | undefined): A[] {
+  const earlier = drain?.previousUtc !== undefined && Date.parse(drain.utc) < Date.parse(drain.previousUtc);
+  return (earlier ? [drain, down] : [down, drain]).filter((a): a is A => a !== undefined);
+}
+
+/** One write call of a target's plan, in the order made. */
+export type TargetWrite =
+  | { type: 'register'; min: number; max: number; why: string }
+  | { type: 'delete'; names: string[] }
+  | { type: 'put'; action: ScheduledActionPlan }
+  /** Another campaign's action: written only if that campaign still has its down action when read just before. */
+  | { type: 'putOther'; update: OtherActionUpdate };
+
+/**
+ * A target's writes in the order that keeps it safe if the run dies half-way: the way down is
+ * scheduled BEFORE capacity goes up (so it always comes back down), other campaigns' ways down are
+ * moved after this window before anything rises, and an unregistered Lambda alias is first
+ * registered at its baseline so the down action has a target to live on. Actions AWS already holds
+ * exactly are not written again. Pure: the executor makes exactly these calls, and a plan file lists them.
+ */
+export function targetWrites(t: TargetPlan): TargetWrite[] {
+  const out: TargetWrite[] = [];
+  const put = (a: ScheduledActionPlan | undefined) => {
+    if (a?.changed) out.push({ type: 'put', action: a });
+  };
+  const del = (names: string[]) => {
+    if (names.length) out.push({ type: 'delete', names });
+  };
+  if (t.baselineSource === 'unregistered' && !t.registered) out.push({ type: 'register', min: t.baseline.min, max: Math.max(t.baseline.max, 0), why: 'register at the baseline first' });
+  // removing a drain never leaves a cap behind: other campaigns' drains the group no longer has go first
+  del(t.deletes.filter((d) => !d.self).map((d) => d.name));
+  const others = t.otherUpdates.filter((u) => u.changed);
+  for (const campaign of new Set(others.map((u) => u.campaign))) {
+    const mine = others.filter((u) => u.campaign === campaign);
+    for (const u of wayDownOrder(mine.find((x) => x.direction === 'drain'), mine.find((x) => x.direction === 'down'))) out.push({ type: 'putOther', update: u });
+  }
+  for (const a of wayDownOrder(t.drain, t.down)) put(a);
+  del(t.deletes.filter((d) => d.self).map((d) => d.name));
+  for (const u of others.filter((x) => x.direction === 'up')) out.push({ type: 'putOther', update: u });
+  put(t.up);
+  if (t.register && !(t.registered && t.registered.min === t.register.min && t.registered.max === t.register.max)) out.push({ type: 'register', min: t.register.min, max: t.register.max, why: 'raise now' });
+  return out;
 }
 
 /** Number of writes a target's plan still needs (0: AWS already holds it). */
@@ -250,7 +306,7 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     warnings.push(`sendAt ${campaign.sendAt} happens twice in ${tz} (clocks go back that night): the first, ${window.sendAt.localOffset} (${window.sendAt.utc}), is used, not ${window.sendAtAlsoAt.localOffset}`);
   }
 
-  const planned = resolveTargets(campaign).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings, notes));
+  const planned = resolveTargets(campaign, inputs.sized).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings, notes));
   const targets: TargetPlan[] = planned.map((p) => p.plan);
 
   // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency at
@@ -338,6 +394,7 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     lines.push(`${t.ref.label}: ${seen.memoryMb} MB × ${t.own.min} × ${seconds} s × $${price}/GB-s (${seen.architecture}) = $${cost.toFixed(2)}`);
   }
   return {
+    kind: mode === 'schedule' ? 'prescale.schedule' : 'prescale.raise',
     version: 1,
     campaign: campaignName,
     mode,

@@ -5,6 +5,7 @@ import type { PrescalePlan, ScheduledActionPlan, SharedCampaign } from './plan.j
 import type { RestoreStep } from './restore.js';
 import type { ActionState, OtherCampaignActions } from './shared.js';
 import type { ScalableTargetRef } from './targets.js';
+import { renderWarmPlan } from './warm.js';
 import type { CampaignWindow, WindowTime } from './window.js';
 
 type Style = Pick<Output, 'style'>;
@@ -49,6 +50,7 @@ export function renderPrescalePlan(plan: PrescalePlan, out: Style): string {
     for (const d of t.deletes) lines.push(`${pad}${d.self ? 'this campaign' : d.campaign}'s ${d.direction} (${d.previous.min}/${d.previous.max} at ${d.previous.utc ? zulu(d.previous.utc) : d.previous.schedule}) deleted: ${d.reason}`);
     if (t.drain && t.capacityBefore > t.baseline.min) lines.push(`${pad}capacity before: ${t.capacityBefore} (the drain caps the maximum there, so it comes back to where it was)`);
   }
+  lines.push(...renderWarmPlan(plan.warm, plan.targets.length ? width : 0, (s) => out.style('bold', s)));
   if (plan.cost.lines.length) {
     lines.push(`  estimated provisioned-concurrency cost: $${plan.cost.usd.toFixed(2)} for ${formatDuration(plan.cost.seconds * 1000)} (${plan.cost.assumption})`);
     for (const l of plan.cost.lines) lines.push(`    ${l}`);

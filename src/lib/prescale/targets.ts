@@ -1,4 +1,12 @@
-import type { Campaign, CampaignTarget } from '../config/schema.js';
+import type { CampaignTarget } from '../config/capacity.js';
+
+/** Readiness of one target's capacity right now. */
+export interface Readiness {
+  ready: boolean;
+  /** e.g. "READY 300/300", "running 12/40", "ACTIVE 2000 RCU". */
+  detail: string;
+  current: number;
+}
 
 /** One Application Auto Scaling scalable target a campaign raises. */
 export interface ScalableTargetRef {
@@ -13,8 +21,11 @@ export interface ScalableTargetRef {
   desired: number;
   /** ECS `max` from the config, if given. */
   max?: number;
-  /** How `desired` was computed, when the config gave `sizing`. */
-  sizing?: { peakRps: number; avgDurationMs: number; headroom: number; formula: string };
+  /**
+   * How `desired` was computed, when the config gave `sizing`: Little's law, or the peak of the
+   * target's own metrics in the last campaign's window (`fromSend`, read when planning).
+   */
+  sizing?: { peakRps: number; avgDurationMs: number; headroom: number; formula: string } | { fromSend: string; growth: number; window?: number; formula: string };
   /** Lambda `function:alias`. */
   lambda?: { functionName: string; qualifier: string };
 }
@@ -26,25 +37,41 @@ export function sizeConcurrency(peakRps: number, avgDurationMs: number, headroom
   return { value, formula: `ceil(${peakRps} req/s × ${avgDurationMs} ms / 1000 × (1 + ${headroom})) = ceil(${Number((inFlight * (1 + headroom)).toFixed(3))}) = ${value}` };
 }
 
+/** A value sized from the last campaign's metrics (read in the gather step), by target key. */
+export interface SizedValue {
+  value: number;
+  formula: string;
+}
+
 /** The form a campaign or target name takes inside a scheduled action name. */
 export const slug = (text: string) => text.replace(/[:/|\s]+/g, '-');
 
-/** Pure: the scalable targets of a campaign (a DynamoDB target is one per capacity dimension). */
-export function resolveTargets(campaign: Pick<Campaign, 'targets'>): ScalableTargetRef[] {
+/**
+ * Pure: the scalable targets of a campaign (a DynamoDB target is one per capacity dimension).
+ * A target sized from the last campaign (`sizing.fromSend`) takes its value from `sized` (read in
+ * the gather step); without it its desired value is 0 and its formula says it is read when planning.
+ */
+export function resolveTargets(campaign: { targets: readonly CampaignTarget[] }, sized: Readonly<Record<string, SizedValue>> = {}): ScalableTargetRef[] {
   return campaign.targets.flatMap((t: CampaignTarget): ScalableTargetRef[] => {
     if (t.kind === 'lambda') {
       const [functionName, qualifier] = t.lambda.split(':') as [string, string];
-      const sized = t.sizing ? sizeConcurrency(t.sizing.peakRps, t.sizing.avgDurationMs, t.sizing.headroom) : undefined;
+      const key = slug(t.lambda);
+      const sizing = t.sizing;
+      const result = sizing
+        ? 'fromSend' in sizing
+          ? (sized[key] ?? { value: 0, formula: `ceil(peak of ConcurrentExecutions in the campaign sent ${sizing.fromSend} × ${sizing.growth}), read when planning` })
+          : sizeConcurrency(sizing.peakRps, sizing.avgDurationMs, sizing.headroom)
+        : undefined;
       const ref: ScalableTargetRef = {
-        key: slug(t.lambda),
+        key,
         label: `lambda ${t.lambda}`,
         namespace: 'lambda',
         resourceId: `function:${functionName}:${qualifier}`,
         dimension: 'lambda:function:ProvisionedConcurrency',
-        desired: t.provisioned ?? sized!.value,
+        desired: t.provisioned ?? result!.value,
         lambda: { functionName, qualifier },
       };
-      if (t.sizing && sized) ref.sizing = { ...t.sizing, formula: sized.formula };
+      if (sizing && result) ref.sizing = { ...sizing, formula: result.formula };
       return [ref];
     }
     if (t.kind === 'ecs') {
@@ -55,16 +82,23 @@ export function resolveTargets(campaign: Pick<Campaign, 'targets'>): ScalableTar
     const isIndex = t.dynamodb.includes('/index/');
     const kind = isIndex ? 'index' : 'table';
     const out: ScalableTargetRef[] = [];
-    for (const [what, value] of [['read', t.read], ['write', t.write]] as const) {
+    const sizing = t.sizing;
+    for (const [what, given] of [['read', t.read], ['write', t.write]] as const) {
+      const key = `${slug(t.dynamodb)}-${what}`;
+      const metric = what === 'read' ? 'ConsumedReadCapacityUnits' : 'ConsumedWriteCapacityUnits';
+      const result = sizing ? (sized[key] ?? { value: 0, formula: `ceil(peak of ${metric} per second in the campaign sent ${sizing.fromSend} × ${sizing.growth}), read when planning` }) : undefined;
+      const value = given ?? result?.value;
       if (value === undefined) continue;
-      out.push({
-        key: `${slug(t.dynamodb)}-${what}`,
+      const ref: ScalableTargetRef = {
+        key,
         label: `dynamodb ${t.dynamodb} (${what})`,
         namespace: 'dynamodb',
         resourceId: `table/${t.dynamodb}`,
         dimension: `dynamodb:${kind}:${what === 'read' ? 'ReadCapacityUnits' : 'WriteCapacityUnits'}`,
         desired: value,
-      });
+      };
+      if (sizing && result) ref.sizing = { ...sizing, formula: result.formula };
+      out.push(ref);
     }
     return out;
   });

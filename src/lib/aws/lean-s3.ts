@@ -5,7 +5,7 @@
  * most of the client's cost (measured ~2.4 ms CPU per object against ~1 ms for this path). The
  * request is signed (SigV4, src/lib/aws/sigv4.ts, tested against the SDK's signer) with the
  * credentials, region, endpoint and user agent of the run's one AwsContext, and carries everything
- * that matters:
+ * that matters (obtain one with `AwsClients.leanS3()`: never build one elsewhere):
  * - `x-amz-content-sha256` = the body's SHA-256 (signed; S3 rejects a body that does not match),
  * - `x-amz-checksum-sha256` (S3 verifies it and stores it with the object) and `x-amz-meta-sha256`,
  * - server-side encryption (AES256 or aws:kms + key id), Content-Type, Cache-Control; never an ACL.
@@ -14,14 +14,22 @@
  * it can lower the number of requests in flight. With a circuit
  * breaker (shared by every request of the run), a failure that looks like a lost endpoint is
  * counted there, any success resets it, and once it has tripped nothing is retried any more.
+ *
+ * Like the SDK clients of the AwsContext it comes from: a read-only one (dry run, planning) refuses
+ * every write before anything is sent; a writing one refuses a write once the run is stopping (first
+ * Ctrl-C), side writes (the lock release) excepted; `-vv` prints the same one line per request; and
+ * `translate()` turns its errors into the message the SDK path gives (translate-error.ts).
  */
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { S3Signer, uriEncode } from '../aws/sigv4.js';
+import { RetailctlError } from '../errors.js';
+import type { RunSignals } from '../interrupt.js';
 import { backoffDelay, type CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
+import { S3Signer, uriEncode } from './sigv4.js';
+import { translateAwsError, type CallSite } from './translate-error.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -55,14 +63,41 @@ export interface PutObject {
 }
 
 export class S3RequestError extends Error {
+  /** The request that failed (set by the client), e.g. `PutObject`. */
+  operation: string | undefined;
   constructor(
     message: string,
     readonly status: number,
     readonly code: string,
     readonly retryable: boolean,
+    /** S3's own <Message> and request id, as the SDK reports them. */
+    readonly details: { s3Message?: string; requestId?: string } = {},
   ) {
     super(message);
   }
+}
+
+/** What a request of this client may do: as the AwsClients it came from (see Access in context.ts). */
+export type LeanS3Access = 'read' | 'write' | 'side';
+
+/** Where an S3 endpoint is for a run's settings: the custom endpoint (path-style) or AWS's own. */
+export function s3Endpoint(settings: { endpointUrl?: string; env: NodeJS.ProcessEnv }, region: string): S3Endpoint {
+  const custom = settings.endpointUrl ?? settings.env.AWS_ENDPOINT_URL_S3 ?? settings.env.AWS_ENDPOINT_URL;
+  const url = new URL(custom ?? (region.startsWith('cn-') ? `https://s3.${region}.amazonaws.com.cn` : `https://s3.${region}.amazonaws.com`));
+  return { url, pathStyle: Boolean(custom), region };
+}
+
+/**
+ * A LeanS3 failure as the SDK clients report the same S3 answer (same code, message and hint);
+ * errors that are not S3 answers (already translated, interrupted) pass through as they are.
+ */
+export function translateS3Error(err: unknown, site: Omit<CallSite, 'service'>): Error {
+  if (!(err instanceof S3RequestError)) return err instanceof Error ? err : new Error(String(err));
+  // no S3 answer but an error already explained (no credentials, an SSO session expired, interrupted)
+  if (err.cause instanceof RetailctlError) return err.cause;
+  const raw = Object.assign(new Error(err.details.s3Message || err.code), { name: err.code, $metadata: { httpStatusCode: err.status || undefined, requestId: err.details.requestId } });
+  if (err.status === 0) Object.assign(raw, { code: err.code, message: err.message });
+  return translateAwsError(raw, { ...site, service: 'S3', operation: site.operation ?? err.operation });
 }
 
 const RETRYABLE_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'RequestTimeTooSkewed', 'ExpiredToken']);
@@ -113,6 +148,12 @@ export interface LeanS3Options {
    * attempts and S3's request id, never a header or a signature. Undefined costs nothing.
    */
   trace?: (line: string) => void;
+  /** `read`: every write is refused before it is sent (default `write`). */
+  access?: LeanS3Access;
+  /** The run's signals: a `write` client sends no write once `stop` is aborted. */
+  signals?: RunSignals;
+  /** Profile, endpoint and attempts for translate(). */
+  site?: Omit<CallSite, 'service' | 'operation'>;
 }
 
 export class LeanS3 {
@@ -154,6 +195,7 @@ export class LeanS3 {
 
   /** Upload one object; resolves with its ETag (quotes removed). */
   async put(object: PutObject): Promise<string> {
+    this.#mayWrite('PutObject');
     const hex = object.sha256.toString('hex');
     const res = await this.#retrying('PutObject', () => {
       const headers: Record<string, string> = {
@@ -192,6 +234,7 @@ export class LeanS3 {
    * `missing`: there was no object to delete (S3 answers 404 NoSuchKey only to a conditional delete).
    */
   async delete(key: string, ifMatch?: string): Promise<'deleted' | 'missing'> {
+    this.#mayWrite('DeleteObject');
     try {
       await this.#retrying('DeleteObject', () => this.#request('DELETE', this.#objectPath(key), undefined, ifMatch ? { 'if-match': `"${ifMatch}"` } : {}, EMPTY_SHA256, undefined, false));
       return 'deleted';
@@ -248,7 +291,26 @@ export class LeanS3 {
 
   /** AbortMultipartUpload: its parts are deleted. */
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    this.#mayWrite('AbortMultipartUpload');
     await this.#retrying('AbortMultipartUpload', () => this.#gated(() => this.#request('DELETE', this.#objectPath(key), { uploadId }, {}, EMPTY_SHA256, undefined, false)));
+  }
+
+  /** This client's error as the user sees it (see translateS3Error); `operation` overrides the failed request's. */
+  translate(err: unknown, operation?: string): Error {
+    return translateS3Error(err, { ...this.#o.site, ...(operation ? { operation } : {}) });
+  }
+
+  /**
+   * The same guard as the SDK clients': no write from a read-only client (dry run, planning), and no
+   * new write from a writing one once the run is stopping (side writes excepted). Nothing is sent.
+   */
+  #mayWrite(operation: string): void {
+    const access = this.#o.access ?? 'write';
+    if (access === 'read') {
+      throw new RetailctlError('READ_ONLY_VIOLATION', `internal error: S3 ${operation} is a write and this client is read-only (dry run or planning)`, { hint: 'please report this: a dry run must never write' });
+    }
+    const signals = this.#o.signals;
+    if (access === 'write' && signals?.stop.aborted) throw signals.notSent(`S3 ${operation}`);
   }
 
   /** A write, sent only once `beforeWrite` allows it (no promise, no wait when it allows it at once). */
@@ -284,6 +346,7 @@ export class LeanS3 {
         // retryable failures look like an outage
         if (e.retryable && !throttled) breaker?.failure(e);
         else if (e.status > 0) breaker?.success();
+        e.operation ??= operation;
         if (!e.retryable || n >= attempts || this.#o.signal?.aborted || breaker?.tripped) {
           trace?.(`aws: S3 ${operation} failed in ${Date.now() - started} ms${tried(n)}: ${e.code}`);
           throw e;
@@ -335,7 +398,8 @@ export class LeanS3 {
           const text = data.toString('utf8');
           const code = tag(text, 'Code') || `HTTP${status}`;
           const message = tag(text, 'Message');
-          reject(new S3RequestError(`${code}${message ? `: ${message}` : ''} (HTTP ${status})`, status, code, status >= 500 || status === 429 || RETRYABLE_CODES.has(code)));
+          const requestId = res.headers['x-amz-request-id'] ?? (tag(text, 'RequestId') || undefined);
+          reject(new S3RequestError(`${code}${message ? `: ${message}` : ''} (HTTP ${status})`, status, code, status >= 500 || status === 429 || RETRYABLE_CODES.has(code), { ...(message ? { s3Message: message } : {}), ...(requestId ? { requestId: String(requestId) } : {}) }));
         });
       });
       req.setTimeout(this.#o.timeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('no response within the timeout'), { code: 'ETIMEDOUT' })));
@@ -386,5 +450,5 @@ function networkError(err: unknown): S3RequestError {
   if (e?.name === 'AbortError') return new S3RequestError('aborted', 0, 'Aborted', false);
   const code = e?.code ?? '';
   const retryable = NETWORK_ERRORS.has(code) || /socket hang up|ECONNRESET/i.test(e?.message ?? '');
-  return new S3RequestError(`${code || 'network error'}: ${e?.message ?? String(err)}`, 0, code || 'NetworkError', retryable);
+  return Object.assign(new S3RequestError(`${code || 'network error'}: ${e?.message ?? String(err)}`, 0, code || 'NetworkError', retryable), { cause: err });
 }

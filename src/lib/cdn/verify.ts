@@ -1,0 +1,281 @@
+/**
+ * After a cdn change is INSYNC (or its health checks are updated): is the DNS answer the
+ * destination's? Route 53's own answer (TestDNSAnswer, per record and type, optionally as asked by a
+ * given resolver / EDNS client subnet) and, optionally, chosen recursive resolvers asked directly,
+ * each polled until it returns the new answer or the deadline passes. The time from the change to
+ * the new answer is kept per record and resolver.
+ */
+import type { AwsClients } from '../aws/context.js';
+import type { CdnVerifyConfig } from '../config/schema.js';
+import { ExitCode, RetailctlError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
+import { SIDES, sideSet, normalizeName, type GroupState, type Side } from './model.js';
+import type { CdnPlan, SetView } from './plan.js';
+import { groupTraffic } from './traffic.js';
+
+/** Default `--verify-timeout`. */
+export const DEFAULT_VERIFY_TIMEOUT_MS = 120_000;
+
+export interface VerifySettings {
+  /** TestDNSAnswer ResolverIP. */
+  resolverIp?: string;
+  /** TestDNSAnswer EDNS0 client subnet. */
+  ednsSubnet?: { ip: string; mask: string };
+  /** Recursive resolvers asked directly (`ip` or `ip:port`). */
+  resolvers: string[];
+  timeoutMs: number;
+  /** Between two TestDNSAnswer calls (default 2 s: Route 53 allows ~5 requests/s per account). */
+  pollMs?: number;
+  /** Between two queries to one resolver (default 1 s). */
+  resolverPollMs?: number;
+}
+
+/** One record set's answer that counts as "the destination". */
+export interface AcceptedAnswer {
+  setIdentifier: string;
+  side: Side | null;
+  /** Record values, or the alias target's DNS name; normalised (lower case, no trailing dot). */
+  values: string[];
+  alias: boolean;
+}
+
+export interface ExpectedAnswer {
+  name: string;
+  type: string;
+  accept: AcceptedAnswer[];
+}
+
+export interface AnswerCheck {
+  record: string;
+  type: string;
+  /** `route53` (TestDNSAnswer) or the resolver asked. */
+  via: string;
+  switched: boolean;
+  /** Milliseconds from the change to the first new answer. */
+  afterMs?: number;
+  switchedAt?: string;
+  /** The last answer seen. */
+  answer: string[];
+  /** What would have counted, one entry per accepted record set. */
+  expected: string[];
+  /** The last query error, if the last query failed. */
+  error?: string;
+}
+
+export interface Verification {
+  /** When the change was applied (the write answered), ISO time: every `afterMs` counts from it. */
+  changedAt: string;
+  timeoutMs: number;
+  /** Every check saw the new answer. */
+  ok: boolean;
+  interrupted?: boolean;
+  /** The check itself failed (e.g. TestDNSAnswer denied): not verified. */
+  error?: string;
+  checks: AnswerCheck[];
+}
+
+/** Settings from flags over `cdn.verify`. */
+export function verifySettings(config: CdnVerifyConfig | undefined, flags: { resolverIp?: string; ednsSubnet?: string; resolvers?: string; timeoutMs?: number }): VerifySettings {
+  const resolverIp = flags.resolverIp ?? config?.resolverIp;
+  const subnet = flags.ednsSubnet ?? config?.ednsSubnet;
+  const resolvers = flags.resolvers !== undefined ? flags.resolvers.split(',').map((r) => r.trim()).filter(Boolean) : (config?.resolvers ?? []);
+  const settings: VerifySettings = { resolvers, timeoutMs: flags.timeoutMs ?? config?.timeout ?? DEFAULT_VERIFY_TIMEOUT_MS };
+  if (resolverIp) settings.resolverIp = resolverIp;
+  if (subnet) {
+    const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(subnet);
+    if (!m) throw new RetailctlError('USAGE', `--edns-subnet: expected ip/mask like 192.0.2.0/24, got "${subnet}"`, { exitCode: ExitCode.Usage });
+    settings.ednsSubnet = { ip: m[1]!, mask: m[2]! };
+  }
+  for (const r of resolvers) {
+    if (!/^(\[[0-9a-fA-F:]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9a-fA-F:]+)$/.test(r)) throw new RetailctlError('USAGE', `--verify-resolvers: "${r}" is not an IP address (optionally ip:port)`, { exitCode: ExitCode.Usage, hint: 'example: --verify-resolvers 1.1.1.1,8.8.8.8' });
+  }
+  return settings;
+}
+
+function accepted(view: SetView): AcceptedAnswer {
+  const alias = view.target.startsWith('alias ');
+  const values = alias ? [normalizeName(view.target.slice('alias '.length))] : view.target.split(', ').filter(Boolean).map(normalizeName);
+  return { setIdentifier: view.setIdentifier, side: view.side, values: values.sort(), alias };
+}
+
+/** Weight in a SetView's routing text (`weight 10`), or undefined. */
+function weightOf(view: SetView): number | undefined {
+  const m = /^weight (\d+)$/.exec(view.routing);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Pure: the answers that count as the plan's destination, per record. Weighted: any record set left
+ * with a weight above 0 (Route 53 draws among them: after a full move that is the destination only;
+ * after a split any weighted-in side is a correct answer). Failover and latency routing: the
+ * destination side's record sets (both after a latency failback).
+ */
+export function expectedForPlan(plan: Pick<CdnPlan, 'routing' | 'records' | 'to'>): ExpectedAnswer[] {
+  return plan.records.map((record) => {
+    const views = plan.routing === 'weighted'
+      ? record.after.filter((v) => (weightOf(v) ?? 0) > 0)
+      : record.after.filter((v) => v.side !== null && (plan.to === undefined || v.side === plan.to));
+    return { name: record.name, type: record.type, accept: views.map(accepted) };
+  });
+}
+
+/** Pure: the answers Route 53 gives in `state` (the record sets serving now), per record: what a rollback must bring back. */
+export function expectedForState(state: GroupState): ExpectedAnswer[] {
+  const traffic = groupTraffic(state);
+  return state.records.map((record, i) => {
+    const serving = traffic.records[i]!.serving;
+    const sets = state.config.routing === 'weighted'
+      ? record.sets.filter((s) => (s.Weight ?? 0) > 0)
+      : SIDES.filter((s) => serving.includes(s)).map((s) => sideSet(state, record, s)!).filter(Boolean);
+    return {
+      name: record.name,
+      type: record.type,
+      accept: sets.map((s) => {
+        const side = SIDES.find((x) => sideSet(state, record, x) === s) ?? null;
+        const alias = Boolean(s.AliasTarget?.DNSName);
+        const values = alias ? [normalizeName(s.AliasTarget!.DNSName!)] : (s.ResourceRecords ?? []).map((r) => normalizeName(r.Value ?? ''));
+        return { setIdentifier: s.SetIdentifier ?? '', side, values: values.sort(), alias };
+      }),
+    };
+  });
+}
+
+const norm = (answer: string[]) => answer.map(normalizeName).sort();
+
+/** Pure: does this answer come from one of the accepted record sets? (`aliasIps`: the alias targets resolved, for answers that are addresses.) */
+export function answerMatches(answer: string[], expected: ExpectedAnswer, aliasIps: Record<string, string[]> = {}): boolean {
+  const got = norm(answer);
+  if (!got.length) return false;
+  return expected.accept.some((a) => {
+    if (got.join(' ') === a.values.join(' ')) return true;
+    // an alias answered with addresses: one of the target's addresses
+    const ips = a.alias ? aliasIps[a.values[0]!] : undefined;
+    return Boolean(ips?.length && got.some((ip) => ips!.includes(ip)));
+  });
+}
+
+function describeAccepted(e: ExpectedAnswer): string[] {
+  return e.accept.map((a) => `${a.setIdentifier}: ${a.alias ? 'alias ' : ''}${a.values.join(', ')}`);
+}
+
+export interface VerifyOptions {
+  read: AwsClients;
+  zoneId: string;
+  expected: ExpectedAnswer[];
+  settings: VerifySettings;
+  /** When the change was applied (epoch ms). */
+  changedAt: number;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+type Query = (name: string, type: string) => Promise<string[]>;
+
+/** A fresh resolver per query (no answer cached between polls), at `server` (`ip` or `ip:port`). */
+async function resolverQuery(server: string): Promise<Query> {
+  const { Resolver } = await import('node:dns/promises');
+  return async (name, type) => {
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([server]);
+    if (type === 'CNAME') return resolver.resolveCname(name);
+    if (type === 'AAAA') return resolver.resolve6(name);
+    return resolver.resolve4(name);
+  };
+}
+
+/**
+ * Poll Route 53 (TestDNSAnswer) and every resolver for every record until each gives an accepted
+ * answer or the deadline passes. Never throws for a wrong or failed answer: the result says.
+ * An interrupt ends the wait (`interrupted`).
+ */
+export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> {
+  const { settings } = opts;
+  const deadline = opts.changedAt + settings.timeoutMs;
+  const route53 = await opts.read.client('route53');
+  const { TestDNSAnswerCommand } = await import('@aws-sdk/client-route-53');
+  const testDns: Query = async (name, type) => {
+    const res = await route53.send(
+      new TestDNSAnswerCommand({
+        HostedZoneId: opts.zoneId.replace(/^\/?hostedzone\//, ''),
+        RecordName: name,
+        RecordType: type as 'A',
+        ...(settings.resolverIp ? { ResolverIP: settings.resolverIp } : {}),
+        ...(settings.ednsSubnet ? { EDNS0ClientSubnetIP: settings.ednsSubnet.ip, EDNS0ClientSubnetMask: settings.ednsSubnet.mask } : {}),
+      }),
+      { abortSignal: opts.signal },
+    );
+    return res.RecordData ?? [];
+  };
+  const sources: { via: string; query: Query; pollMs: number; resolveAlias: (name: string, type: string) => Promise<string[]> }[] = [];
+  sources.push({ via: 'route53', query: testDns, pollMs: settings.pollMs ?? 2000, resolveAlias: systemResolve });
+  for (const server of settings.resolvers) {
+    const query = await resolverQuery(server);
+    sources.push({ via: server, query, pollMs: settings.resolverPollMs ?? 1000, resolveAlias: (name, type) => query(name, type === 'AAAA' ? 'AAAA' : 'A').catch(() => []) });
+  }
+  let interrupted = false;
+  const checks = await Promise.all(
+    sources.flatMap((source) =>
+      opts.expected.map(async (expected): Promise<AnswerCheck> => {
+        const check: AnswerCheck = { record: expected.name, type: expected.type, via: source.via, switched: false, answer: [], expected: describeAccepted(expected) };
+        const aliasIps: Record<string, string[]> = {};
+        for (;;) {
+          try {
+            check.answer = await source.query(expected.name, expected.type);
+            delete check.error;
+            // an alias may be answered with the target's addresses: resolve the target once to compare
+            for (const a of expected.accept) {
+              if (a.alias && aliasIps[a.values[0]!] === undefined && check.answer.length && !check.answer.map(normalizeName).includes(a.values[0]!)) {
+                aliasIps[a.values[0]!] = await source.resolveAlias(a.values[0]!, expected.type);
+              }
+            }
+            if (answerMatches(check.answer, expected, aliasIps)) {
+              const at = Date.now();
+              check.switched = true;
+              check.afterMs = Math.max(0, at - opts.changedAt);
+              check.switchedAt = new Date(at).toISOString();
+              return check;
+            }
+          } catch (err) {
+            if (opts.signal?.aborted) {
+              interrupted = true;
+              return check;
+            }
+            check.error = (err as Error).message;
+          }
+          const left = deadline - Date.now();
+          if (left <= 0) return check;
+          opts.onProgress?.(`waiting for ${source.via === 'route53' ? 'Route 53' : source.via} to answer ${expected.name} ${expected.type} with the new record (${Math.round((Date.now() - opts.changedAt) / 1000)} s)`);
+          try {
+            await sleep(Math.min(source.pollMs, left), opts.signal);
+          } catch {
+            interrupted = true;
+            return check;
+          }
+        }
+      }),
+    ),
+  );
+  const result: Verification = { changedAt: new Date(opts.changedAt).toISOString(), timeoutMs: settings.timeoutMs, ok: !interrupted && checks.every((c) => c.switched), checks };
+  if (interrupted) result.interrupted = true;
+  return result;
+}
+
+/** For Route 53's answers: an alias target resolved through the system resolver. */
+async function systemResolve(name: string, type: string): Promise<string[]> {
+  const dns = await import('node:dns/promises');
+  return (type === 'AAAA' ? dns.resolve6(name) : dns.resolve4(name)).catch(() => []);
+}
+
+/** One line per check that did not see the new answer, e.g. `www.shop.example.com CNAME via 1.1.1.1: still d111.cloudfront.net`. */
+export function unswitched(v: Verification): string[] {
+  if (v.error) return [`the check failed: ${v.error}`];
+  return v.checks.filter((c) => !c.switched).map((c) => `${c.record} ${c.type} via ${c.via}: ${c.error ? `no answer (${c.error})` : c.answer.length ? `still ${c.answer.join(', ')}` : 'empty answer'} (expected ${c.expected.join(' or ')})`);
+}
+
+/** One line: `new answer everywhere: route53 0.4 s, 1.1.1.1 12 s`. */
+export function verificationSummary(v: Verification): string {
+  const slowest = new Map<string, number>();
+  for (const c of v.checks) if (c.switched) slowest.set(c.via, Math.max(slowest.get(c.via) ?? 0, c.afterMs ?? 0));
+  const times = [...slowest].map(([via, ms]) => `${via} ${(ms / 1000).toFixed(1)} s`).join(', ');
+  return v.ok ? `new DNS answer seen: ${times}` : `new DNS answer NOT seen everywhere within ${Math.round(v.timeoutMs / 1000)} s${times ? ` (seen: ${times})` : ''}`;
+}

@@ -1,0 +1,181 @@
+/**
+ * `retailctl cdn drill` through the built binary against moto + the shim (TestDNSAnswer from the
+ * shim: moto has none; a stale Route 53 answer is injected as a fault where a test needs one): the
+ * rehearsal moves traffic, verifies, holds, and always leaves Route 53 exactly as it found it — after
+ * a clean run, after a failed verification, and after Ctrl-C in the middle of the hold.
+ */
+import { GetHealthCheckCommand, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { describe, expect, it } from 'vitest';
+import { useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control, env } = useEmulator();
+const { fixture, cdn, auditLines } = useCdnFixtures(endpoint, env);
+
+/** Everything the zone holds and every health check's flags: the state a drill must leave as it found it. */
+async function snapshot(f: CdnFixture): Promise<unknown> {
+  const sets = (await f.route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: f.zoneId, MaxItems: 300 }))).ResourceRecordSets ?? [];
+  const checks = await Promise.all(
+    Object.values(f.healthChecks).map(async (id) => {
+      const c = (await f.route53.send(new GetHealthCheckCommand({ HealthCheckId: id }))).HealthCheck!.HealthCheckConfig!;
+      return { id, inverted: c.Inverted ?? false, disabled: c.Disabled ?? false };
+    }),
+  );
+  return { sets: [...sets].sort((a, b) => `${a.Name}${a.Type}${a.SetIdentifier}`.localeCompare(`${b.Name}${b.Type}${b.SetIdentifier}`)), checks };
+}
+
+
+interface DrillDoc {
+  rolledBack: boolean;
+  drill: {
+    result: string;
+    weight: number | null;
+    heldMs: number;
+    totalMs: number;
+    forward: { changeId?: string; insyncMs?: number; verification?: { ok: boolean; checks: { via: string; switched: boolean; afterMs?: number }[] } };
+    rollback: { changeId?: string; insyncMs?: number; verification?: { ok: boolean } } | null;
+    failure?: string;
+  };
+}
+
+/** TestDNSAnswer answering `value` for every record (a Route 53 that never moves), injected. */
+function staleAnswer(f: CdnFixture, value: string) {
+  return control.fault({
+    service: 'route53',
+    method: 'GET',
+    path: '/testdnsanswer',
+    times: 0,
+    status: 200,
+    headers: { 'content-type': 'text/xml' },
+    body: `<?xml version="1.0"?><TestDNSAnswerResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Nameserver>ns-1.awsdns-01.org</Nameserver><RecordName>${f.records[0]}</RecordName><RecordType>CNAME</RecordType><RecordData><RecordDataEntry>${value}</RecordDataEntry></RecordData><ResponseCode>NOERROR</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>`,
+  });
+}
+
+describe('cdn drill', () => {
+  it('--dry-run shows the drill and its rollback and writes nothing', async () => {
+    const f = await fixture('weighted');
+    await control.clearRequests();
+    const res = await cdn(f, ['drill', '--weight', '10', '--hold', '5m', '--dry-run', '--json']);
+    expect(res.code).toBe(0);
+    const doc = JSON.parse(res.stdout) as { forward: { trafficAfter: string; changeBatch: unknown }; rollback: { trafficAfter: string; changeBatch: { Changes: unknown[] } } };
+    expect(doc.forward.trafficAfter).toBe('90/10 cloudfront-0/fastly-0');
+    expect(doc.rollback.trafficAfter).toBe('100% cloudfront-0');
+    expect(doc.rollback.changeBatch.Changes).toHaveLength(4);
+    expect((await control.requests()).filter((r) => r.method === 'POST' && r.service === 'route53')).toHaveLength(0);
+  });
+
+  it('weighted: 90/10, verified, held, rolled back to exactly the records read at the start; one audit entry with the times', async () => {
+    const f = await fixture('weighted', { records: ['www', '@'] });
+    const before = await snapshot(f);
+    const res = await cdn(f, ['drill', '--weight', '10', '--hold', '1s', '--yes', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const doc = JSON.parse(res.stdout) as DrillDoc;
+    expect(doc.rolledBack).toBe(true);
+    expect(doc.drill).toMatchObject({ result: 'ok', weight: 10, forward: { verification: { ok: true } }, rollback: { verification: { ok: true } } });
+    expect(doc.drill.forward.changeId).toMatch(/^\/change\//);
+    expect(typeof doc.drill.forward.insyncMs).toBe('number');
+    expect(typeof doc.drill.rollback!.insyncMs).toBe('number');
+    expect(doc.drill.heldMs).toBeGreaterThanOrEqual(1000);
+    expect(doc.drill.totalMs).toBeGreaterThanOrEqual(doc.drill.heldMs);
+    expect(doc.drill.forward.verification!.checks.map((c) => c.via)).toEqual(['route53', 'route53']);
+    expect(await snapshot(f)).toEqual(before);
+    const audit = await auditLines(f);
+    expect(audit).toHaveLength(1);
+    const start = `${f.records[0]}: 100% cloudfront-0; ${f.records[1]}: 100% cloudfront-1`;
+    expect(audit[0]).toMatchObject({ action: 'drill', outcome: 'applied', trafficBefore: start, trafficAfter: start, drill: doc.drill });
+  });
+
+  it('failover routing: inverts the primary check as `failover` does, and puts every check back as it was', async () => {
+    const f = await fixture('failover');
+    const before = await snapshot(f);
+    const res = await cdn(f, ['drill', '--hold', '1s', '--yes']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/storefront: drill done: 100% fastly-0 \(secondary\).* rolled back to 100% cloudfront-0 \(primary\)/);
+    expect(await snapshot(f)).toEqual(before);
+    expect((await auditLines(f)).map((a) => [a.action, a.outcome])).toEqual([['drill', 'applied']]);
+  });
+
+  it('a failed verification rolls back at once (no hold) and exits 5; Route 53 is left as it was [shim: TestDNSAnswer stuck on the primary]', async () => {
+    const f = await fixture('failover');
+    const before = await snapshot(f);
+    await staleAnswer(f, f.distributionDomain);
+    try {
+      const res = await cdn(f, ['drill', '--hold', '10m', '--verify-timeout', '1s', '--yes', '--json']);
+      expect(res.code).toBe(5);
+      const doc = JSON.parse(res.stdout) as DrillDoc;
+      expect(doc.rolledBack).toBe(true);
+      expect(doc.drill.result).toBe('failed');
+      expect(doc.drill.heldMs).toBe(0);
+      expect(doc.drill.failure).toContain(`still ${f.distributionDomain}`);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(await snapshot(f)).toEqual(before);
+    expect(await auditLines(f)).toHaveLength(1);
+  });
+
+  it('SIGINT in the middle of the hold: rolls back first, exit 130; Route 53 is left exactly as it was', async () => {
+    const f = await fixture('weighted');
+    const before = await snapshot(f);
+    await control.clearRequests();
+    let seen: number | undefined;
+    // the hold starts once the drill's change is verified: signal a little after the first TestDNSAnswer
+    const signalWhen = async () => {
+      if (seen === undefined && (await control.requests()).some((r) => r.path.includes('/testdnsanswer'))) seen = Date.now();
+      return seen !== undefined && Date.now() - seen > 700;
+    };
+    const res = await cdn(f, ['drill', '--hold', '10m', '--yes', '--json'], { signalWhen });
+    expect(res.code).toBe(130);
+    expect(res.stderr).toContain('interrupted by SIGINT during the drill: rolled back to 100% cloudfront-0');
+    const doc = JSON.parse(res.stdout) as { error?: unknown } & Partial<DrillDoc>;
+    expect(JSON.stringify(doc)).toContain('"rolledBack":true');
+    expect(await snapshot(f)).toEqual(before);
+    const audit = await auditLines(f);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ action: 'drill', outcome: 'applied', drill: { result: 'interrupted', rolledBack: true } });
+    expect((audit[0]!.drill as { heldMs: number }).heldMs).toBeGreaterThan(0);
+  });
+
+  it('weighted, a group already failed over: refused (exit 2), nothing written, traffic stays on the secondary', async () => {
+    const f = await fixture('weighted');
+    expect((await cdn(f, ['failover', '--yes'])).code).toBe(0);
+    const before = await snapshot(f);
+    await control.clearRequests();
+    const res = await cdn(f, ['drill', '--weight', '10', '--hold', '0s', '--yes']);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/a drill starts from the normal state, all traffic on the primary; storefront is at 100% fastly-0: nothing changed/);
+    expect((await control.requests()).filter((r) => r.method === 'POST' && r.service === 'route53')).toHaveLength(0);
+    expect(await snapshot(f)).toEqual(before);
+  });
+
+  it('another operator fails over during the hold: their change stands, and the drill says where traffic goes now (exit 1), not that its own change is still applied', async () => {
+    const f = await fixture('weighted');
+    await control.clearRequests();
+    let other: ReturnType<typeof cdn> | undefined;
+    // once the drill checks its answers (the hold comes next), a second operator fails over for real
+    const res = await cdn(f, ['drill', '--weight', '10', '--hold', '8s', '--yes'], {
+      signalWhen: async () => {
+        if (!other && (await control.requests()).some((r) => r.path.includes('/testdnsanswer'))) other = cdn(f, ['failover', '--yes']);
+        return false;
+      },
+    });
+    expect((await other!).code).toBe(0);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain('storefront: changed by someone else during the drill, so the drill did not roll back (its compare-and-set refused to undo their change): traffic now 100% fastly-0');
+    expect(res.stderr).not.toContain('STILL APPLIED');
+    expect(res.stderr).not.toMatch(/cdn failback storefront/);
+    const drillEntry = (await auditLines(f)).find((l) => l.action === 'drill')!;
+    expect(drillEntry).toMatchObject({ outcome: 'partial', trafficAfter: '100% fastly-0' });
+    expect(String(drillEntry.note)).toContain('changed by someone else during the drill');
+  }, 60_000);
+
+  it('a group already on the secondary has nothing to rehearse: exit 2, nothing written', async () => {
+    const f = await fixture('failover');
+    expect((await cdn(f, ['failover', '--yes'])).code).toBe(0);
+    await control.clearRequests();
+    const res = await cdn(f, ['drill', '--yes']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('a drill starts from the normal state, all traffic on the primary; storefront is at');
+    expect((await control.requests()).filter((r) => r.method === 'POST' && r.service === 'route53')).toHaveLength(0);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The pure parts of DNS verification and of `cdn drill`: which answers count as the destination,
+ * how an answer is matched, the flag/config settings, and the drill's exact rollback plan.
+ */
+import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
+import { describe, expect, it } from 'vitest';
+import { drillWeights, planRollback } from '../../src/lib/cdn/drill.js';
+import type { GroupState, HealthState } from '../../src/lib/cdn/model.js';
+import { planCdnChange } from '../../src/lib/cdn/plan.js';
+import { answerMatches, expectedForPlan, expectedForState, unswitched, verifySettings } from '../../src/lib/cdn/verify.js';
+
+const now = new Date('2026-11-27T09:00:00Z');
+
+function set(id: string, extra: Partial<ResourceRecordSet>): ResourceRecordSet {
+  return { Name: 'www.shop.example.com.', Type: 'CNAME', SetIdentifier: id, TTL: 60, ResourceRecords: [{ Value: `${id}.example.net.` }], ...extra };
+}
+
+function health(id: string, extra: Partial<HealthState> = {}): HealthState {
+  return { healthCheckId: id, healthy: true, checkersHealthy: 8, checkersTotal: 8, inverted: false, disabled: false, version: 3, ...extra };
+}
+
+function state(routing: 'weighted' | 'failover', sets: ResourceRecordSet[], healthChecks: HealthState[] = []): GroupState {
+  return {
+    group: 'storefront',
+    config: { zoneId: 'Z1', record: 'www.shop.example.com', type: 'CNAME', routing, primary: { setIdentifier: 'cloudfront' }, secondary: { setIdentifier: 'fastly' } },
+    records: [{ name: 'www.shop.example.com', type: 'CNAME', sets }],
+    health: Object.fromEntries(healthChecks.map((h) => [h.healthCheckId, h])),
+    distributions: {},
+    readAt: now.toISOString(),
+  };
+}
+
+const weighted = (cf: number, fa: number) => state('weighted', [set('cloudfront', { Weight: cf, HealthCheckId: 'hc-cf' }), set('fastly', { Weight: fa, HealthCheckId: 'hc-fa' })], [health('hc-cf'), health('hc-fa')]);
+const failover = () => state('failover', [set('cloudfront', { Failover: 'PRIMARY', HealthCheckId: 'hc-cf' }), set('fastly', { Failover: 'SECONDARY', HealthCheckId: 'hc-fa' })], [health('hc-cf'), health('hc-fa')]);
+
+describe('expected answers', () => {
+  it('a full weighted move expects the destination only; a split accepts any side left with weight', () => {
+    const full = planCdnChange(weighted(100, 0), { action: 'failover', to: 'secondary', now });
+    expect(expectedForPlan(full)[0]!.accept.map((a) => [a.setIdentifier, a.values])).toEqual([['fastly', ['fastly.example.net']]]);
+    const split = planCdnChange(weighted(100, 0), { action: 'shift', weights: { cloudfront: 90, fastly: 10 }, now });
+    expect(expectedForPlan(split)[0]!.accept.map((a) => a.setIdentifier)).toEqual(['cloudfront', 'fastly']);
+  });
+
+  it('failover routing expects the destination side; the state read expects what serves now', () => {
+    const plan = planCdnChange(failover(), { action: 'failover', to: 'secondary', now });
+    expect(expectedForPlan(plan)[0]!.accept.map((a) => a.setIdentifier)).toEqual(['fastly']);
+    expect(expectedForState(failover())[0]!.accept.map((a) => a.setIdentifier)).toEqual(['cloudfront']);
+  });
+
+  it('answers are compared without case or trailing dot; an alias may be answered with its target\'s addresses', () => {
+    const e = { name: 'www', type: 'A', accept: [{ setIdentifier: 'cf', side: 'primary' as const, values: ['d1.cloudfront.net'], alias: true }] };
+    expect(answerMatches(['D1.cloudfront.net.'], e)).toBe(true);
+    expect(answerMatches(['151.101.1.57'], e)).toBe(false);
+    expect(answerMatches(['13.32.0.1'], e, { 'd1.cloudfront.net': ['13.32.0.1', '13.32.0.2'] })).toBe(true);
+    expect(answerMatches([], e)).toBe(false);
+  });
+
+  it('unswitched lines say what was seen and what was expected', () => {
+    expect(unswitched({ changedAt: '', timeoutMs: 1000, ok: false, checks: [{ record: 'www', type: 'CNAME', via: '1.1.1.1', switched: false, answer: ['old.example.net'], expected: ['fastly: new.example.net'] }] })).toEqual([
+      'www CNAME via 1.1.1.1: still old.example.net (expected fastly: new.example.net)',
+    ]);
+  });
+});
+
+describe('verify settings', () => {
+  it('flags override cdn.verify; resolvers may carry a port; bad values are usage errors', () => {
+    expect(verifySettings({ resolvers: ['1.1.1.1'], timeout: 60_000, resolverIp: '192.0.2.1' }, { resolvers: '127.0.0.1:5353, 8.8.8.8', ednsSubnet: '198.51.100.0/24' })).toEqual({
+      resolvers: ['127.0.0.1:5353', '8.8.8.8'],
+      timeoutMs: 60_000,
+      resolverIp: '192.0.2.1',
+      ednsSubnet: { ip: '198.51.100.0', mask: '24' },
+    });
+    expect(verifySettings(undefined, {}).timeoutMs).toBe(120_000);
+    expect(() => verifySettings(undefined, { resolvers: 'dns.google' })).toThrow(/not an IP address/);
+    expect(() => verifySettings(undefined, { ednsSubnet: '198.51.100.0' })).toThrow(/ip\/mask/);
+  });
+});
+
+describe('cdn drill plans', () => {
+  it('weighted: the rollback deletes what the drill creates and creates what it deleted, in one batch', () => {
+    const start = weighted(100, 0);
+    const forward = planCdnChange(start, { action: 'shift', weights: drillWeights(start.config, 10), now });
+    expect(forward.trafficAfter).toBe('90/10 cloudfront/fastly');
+    const back = planRollback(forward);
+    expect(back.trafficAfter).toBe(forward.trafficBefore);
+    const fwd = forward.changeBatch!.Changes;
+    expect(back.changeBatch!.Changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: fwd[1]!.ResourceRecordSet },
+      { Action: 'CREATE', ResourceRecordSet: fwd[0]!.ResourceRecordSet },
+      { Action: 'DELETE', ResourceRecordSet: fwd[3]!.ResourceRecordSet },
+      { Action: 'CREATE', ResourceRecordSet: fwd[2]!.ResourceRecordSet },
+    ]);
+    expect(back.changeBatch!.Changes.filter((c) => c.Action === 'CREATE').map((c) => c.ResourceRecordSet)).toEqual(start.records[0]!.sets);
+  });
+
+  it('failover routing: every check the drill wrote goes back to its flag, at the version the drill left (read + 1), restores first', () => {
+    const forward = planCdnChange(failover(), { action: 'failover', to: 'secondary', now });
+    expect(forward.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.version, u.guard ?? false])).toEqual([
+      ['hc-fa', false, 3, true],
+      ['hc-cf', true, 3, false],
+    ]);
+    expect(planRollback(forward).healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.wasInverted, u.version, u.guard ?? false])).toEqual([
+      ['hc-fa', false, false, 4, true],
+      ['hc-cf', false, true, 4, false],
+    ]);
+  });
+});
