@@ -13,6 +13,8 @@
  *   `updatingMs` (ShimConfig `dynamodbWarm.updatingMs`, default 1000), then ACTIVE (moto: always
  *   ACTIVE). While a warm throughput change is UPDATING, another UpdateTable on the same table is
  *   refused with ResourceInUseException, as AWS refuses a second update of a table being updated.
+ *   Two UpdateTable calls for one table arriving at once are decided one after the other (AWS
+ *   accepts one and refuses the other), never both checked against the same old state.
  * - The billing mode is moto's, as it stores it (BillingModeSummary.BillingMode): warm throughput is
  *   accepted on on-demand and provisioned tables alike, as AWS accepts it; that retailctl sets it
  *   only on on-demand tables is retailctl's rule, not the emulator's.
@@ -37,6 +39,8 @@ const DEFAULT_UPDATING_MS = 1000;
 export function createDynamoDbWarmShim(upstream: string, config: () => DynamoDbWarmConfig | undefined) {
   /** `Table` or `Table/index/Name` → until when its warm throughput is UPDATING (ms). */
   const updating = new Map<string, number>();
+  /** Per table, the UpdateTable being checked and relayed: AWS decides one update at a time, so two sent at once never both pass the checks. */
+  const deciding = new Map<string, Promise<unknown>>();
 
   const error = (type: string, message: string): Reply => ({ status: 400, headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type }, body: JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }) });
 
@@ -101,6 +105,18 @@ export function createDynamoDbWarmShim(upstream: string, config: () => DynamoDbW
   const keep = (asked: WarmThroughput, now: WarmThroughput | undefined): WarmThroughput => ({ ReadUnitsPerSecond: asked.ReadUnitsPerSecond ?? now?.ReadUnitsPerSecond, WriteUnitsPerSecond: asked.WriteUnitsPerSecond ?? now?.WriteUnitsPerSecond });
 
   async function updateTable(body: Buffer, relay: (body: Buffer) => Promise<Reply>): Promise<Reply | undefined> {
+    const name = (JSON.parse(body.toString()) as { TableName?: string }).TableName ?? '';
+    const before = deciding.get(name) ?? Promise.resolve();
+    const mine = before.then(() => decideUpdate(body, relay));
+    const settled = mine.catch(() => undefined);
+    deciding.set(name, settled);
+    void settled.then(() => {
+      if (deciding.get(name) === settled) deciding.delete(name);
+    });
+    return mine;
+  }
+
+  async function decideUpdate(body: Buffer, relay: (body: Buffer) => Promise<Reply>): Promise<Reply | undefined> {
     const input = JSON.parse(body.toString()) as { TableName: string; WarmThroughput?: WarmThroughput; GlobalSecondaryIndexUpdates?: { Update?: { IndexName: string; WarmThroughput?: WarmThroughput } }[] };
     const gsiWarm = (input.GlobalSecondaryIndexUpdates ?? []).map((u) => u.Update).filter((u): u is { IndexName: string; WarmThroughput: WarmThroughput } => Boolean(u?.WarmThroughput));
     if (!input.WarmThroughput && !gsiWarm.length) return undefined;
