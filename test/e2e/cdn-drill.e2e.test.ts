@@ -64,7 +64,7 @@ describe('cdn drill', () => {
     expect((await control.requests()).filter((r) => r.method === 'POST' && r.service === 'route53')).toHaveLength(0);
   });
 
-  it('weighted: 90/10, verified, held, rolled back to exactly the records read at the start; one audit entry with the times', async () => {
+  it('weighted: 90/10, verified, held, rolled back to exactly the records read at the start; an audit line when the change is applied, then one with the times', async () => {
     const f = await fixture('weighted', { records: ['www', '@'] });
     const before = await snapshot(f);
     const res = await cdn(f, ['drill', '--weight', '10', '--hold', '1s', '--yes', '--json']);
@@ -79,10 +79,12 @@ describe('cdn drill', () => {
     expect(doc.drill.totalMs).toBeGreaterThanOrEqual(doc.drill.heldMs);
     expect(doc.drill.forward.verification!.checks.map((c) => c.via)).toEqual(['route53', 'route53']);
     expect(await snapshot(f)).toEqual(before);
+    // a line when the drill's change is applied (before the hold), and its end line with the times
     const audit = await auditLines(f);
-    expect(audit).toHaveLength(1);
+    expect(audit.map((a) => [a.action, a.outcome])).toEqual([['drill', 'started'], ['drill', 'applied']]);
     const start = `${f.records[0]}: 100% cloudfront-0; ${f.records[1]}: 100% cloudfront-1`;
-    expect(audit[0]).toMatchObject({ action: 'drill', outcome: 'applied', trafficBefore: start, trafficAfter: start, drill: doc.drill });
+    expect(audit[0]).toMatchObject({ trafficBefore: start, trafficAfter: `${f.records[0]}: 90/10 cloudfront-0/fastly-0; ${f.records[1]}: 90/10 cloudfront-1/fastly-1`, changeId: doc.drill.forward.changeId });
+    expect(audit[1]).toMatchObject({ action: 'drill', outcome: 'applied', trafficBefore: start, trafficAfter: start, drill: doc.drill });
   });
 
   it('failover routing: inverts the primary check as `failover` does, and puts every check back as it was', async () => {
@@ -92,7 +94,7 @@ describe('cdn drill', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/storefront: drill done: 100% fastly-0 \(secondary\).* rolled back to 100% cloudfront-0 \(primary\)/);
     expect(await snapshot(f)).toEqual(before);
-    expect((await auditLines(f)).map((a) => [a.action, a.outcome])).toEqual([['drill', 'applied']]);
+    expect((await auditLines(f)).map((a) => [a.action, a.outcome])).toEqual([['drill', 'started'], ['drill', 'applied']]);
   });
 
   it('a failed verification rolls back at once (no hold) and exits 5; Route 53 is left as it was [shim: TestDNSAnswer stuck on the primary]', async () => {
@@ -111,7 +113,22 @@ describe('cdn drill', () => {
       await control.clearFaults();
     }
     expect(await snapshot(f)).toEqual(before);
-    expect(await auditLines(f)).toHaveLength(1);
+    expect((await auditLines(f)).map((a) => a.outcome)).toEqual(['started', 'applied']);
+  });
+
+  it('kill -9 in the middle of the hold: nothing can roll back, but the drill\'s change is on record (a started line with no end line), and `cdn failback` ends it', async () => {
+    const f = await fixture('weighted');
+    const before = await snapshot(f);
+    const holding = async () => (await auditLines(f).catch(() => [])).some((a) => a.outcome === 'started');
+    const res = await cdn(f, ['drill', '--hold', '10m', '--yes'], { signalWhen: holding, whenSignal: 'SIGKILL' });
+    expect(res.code).toBeNull(); // killed, no exit code
+    const audit = await auditLines(f);
+    expect(audit.map((a) => [a.action, a.outcome])).toEqual([['drill', 'started']]);
+    expect(audit[0]).toMatchObject({ trafficAfter: '90/10 cloudfront-0/fastly-0' });
+    expect(String(audit[0]!.note)).toContain('retailctl cdn status storefront');
+    expect(await snapshot(f)).not.toEqual(before);
+    expect((await cdn(f, ['failback', '--yes'])).code).toBe(0);
+    expect(await snapshot(f)).toEqual(before);
   });
 
   it('SIGINT in the middle of the hold: rolls back first, exit 130; Route 53 is left exactly as it was', async () => {
@@ -131,9 +148,9 @@ describe('cdn drill', () => {
     expect(JSON.stringify(doc)).toContain('"rolledBack":true');
     expect(await snapshot(f)).toEqual(before);
     const audit = await auditLines(f);
-    expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ action: 'drill', outcome: 'applied', drill: { result: 'interrupted', rolledBack: true } });
-    expect((audit[0]!.drill as { heldMs: number }).heldMs).toBeGreaterThan(0);
+    expect(audit.map((a) => a.outcome)).toEqual(['started', 'applied']);
+    expect(audit[1]).toMatchObject({ action: 'drill', outcome: 'applied', drill: { result: 'interrupted', rolledBack: true } });
+    expect((audit[1]!.drill as { heldMs: number }).heldMs).toBeGreaterThan(0);
   });
 
   it('weighted, a group already failed over: refused (exit 2), nothing written, traffic stays on the secondary', async () => {
@@ -164,7 +181,7 @@ describe('cdn drill', () => {
     expect(res.stderr).toContain('storefront: changed by someone else during the drill, so the drill did not roll back (its compare-and-set refused to undo their change): traffic now 100% fastly-0');
     expect(res.stderr).not.toContain('STILL APPLIED');
     expect(res.stderr).not.toMatch(/cdn failback storefront/);
-    const drillEntry = (await auditLines(f)).find((l) => l.action === 'drill')!;
+    const drillEntry = (await auditLines(f)).find((l) => l.action === 'drill' && l.outcome !== 'started')!;
     expect(drillEntry).toMatchObject({ outcome: 'partial', trafficAfter: '100% fastly-0' });
     expect(String(drillEntry.note)).toContain('changed by someone else during the drill');
   }, 60_000);

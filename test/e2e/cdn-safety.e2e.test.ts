@@ -8,7 +8,7 @@ import path from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
-import { failingHealthCheck, useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
+import { failingHealthCheck, pendingChange, useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
 import { awsErrors } from '../support/emulator.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -212,6 +212,23 @@ describe('a write whose answer is lost', () => {
 });
 
 describe('the audit trail', () => {
+  it('kill -9 while waiting for INSYNC: the applied change is already in the audit log (written before the wait), and the rerun is a no-op that records it [shim: PENDING GetChange]', async () => {
+    const f = await fixture('weighted');
+    await control.fault(pendingChange);
+    await control.clearRequests();
+    const waiting = async () => (await control.requests()).some((r) => r.service === 'route53' && r.method === 'GET' && r.path.includes('/change/'));
+    const killed = await cdn(f, ['failover', '--yes', '--wait', '60s'], { signalWhen: waiting, whenSignal: 'SIGKILL' });
+    await control.clearFaults();
+    expect(killed.code).toBeNull(); // killed, no exit code
+    expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    const lines = await auditLines(f);
+    expect(lines.map((l) => [l.action, l.outcome, l.trafficAfter])).toEqual([['failover', 'applied', '100% fastly-0']]);
+    expect(lines[0]!.changeId).toMatch(/^\/change\//);
+    const rerun = await cdn(f, ['failover', '--yes']);
+    expect(rerun.code).toBe(0);
+    expect((await auditLines(f)).map((l) => l.outcome)).toEqual(['applied', 'noop']);
+  });
+
   it('cdn.auditLog pointing at a directory: exit 2 before anything changes', async () => {
     const f = await fixture('weighted');
     await mkdir(path.join(f.dir, 'audit.jsonl'));
@@ -241,7 +258,8 @@ describe('the audit trail', () => {
     expect(await weights(f)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
     await write(f.configFile, text.replace('auditLog: audit.jsonl', 'auditLog: dangling'));
     expect((await cdn(f, ['failover', '--yes'])).code).toBe(0);
-    expect(JSON.parse(await readFile(path.join(f.dir, 'missing', 'dir', 'audit.jsonl'), 'utf8'))).toMatchObject({ outcome: 'applied' });
+    const lines = (await readFile(path.join(f.dir, 'missing', 'dir', 'audit.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { outcome: string }).outcome)).toEqual(['applied', 'verified']);
   });
 
   it('cdn.auditBucket missing: exit 2 before anything changes', async () => {

@@ -61,7 +61,7 @@ describe('cdn: --plan-out, then apply', () => {
     expect(applied.code, applied.stderr).toBe(0);
     expect(JSON.parse(applied.stdout)).toMatchObject({ ok: true, applied: true, kind: 'cdn.failover', status: 'INSYNC', changeId: expect.any(String) });
     expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
-    expect(await auditOutcomes(f)).toEqual(['applied']);
+    expect(await auditOutcomes(f)).toEqual(['applied', 'verified']);
 
     // the same plan again: recorded as applied beside the config, nothing is written (never a double change)
     await control.clearRequests();
@@ -75,7 +75,7 @@ describe('cdn: --plan-out, then apply', () => {
     expect(again.stderr).toContain('[SetIdentifier=cloudfront-0].Weight: 100 → 0');
     expect(again.stderr).not.toMatch(/\n\s+at /);
     expect(await route53Writes()).toEqual([]);
-    expect(await auditOutcomes(f)).toEqual(['applied']);
+    expect(await auditOutcomes(f)).toEqual(['applied', 'verified']);
 
     // the direct command from the same start reaches the same end state
     const g = await fixture('weighted');
@@ -190,7 +190,9 @@ describe('cdn: --plan-out, then apply', () => {
     const f = await fixture('weighted');
     expect((await run(f, ['cdn', 'failover', 'storefront', '--plan-out', planFile(f)])).code).toBe(0);
     await control.fault({ service: 'route53', method: 'POST', path: '/rrset', delayMs: 2500, forward: true });
-    const res = await run(f, ['apply', planFile(f), '--yes'], { signalAfterMs: 1800 });
+    await control.clearRequests();
+    const changeSent = async () => (await control.requests()).some((r) => r.service === 'route53' && r.method === 'POST' && r.path.endsWith('/rrset'));
+    const res = await run(f, ['apply', planFile(f), '--yes'], { signalWhen: changeSent });
     await control.clearFaults();
     expect(res.code).toBe(130);
     expect(res.stderr).toContain('after the change was applied: storefront: 100% fastly-0');
@@ -215,7 +217,7 @@ describe('cdn: --plan-out, then apply', () => {
     expect([a, b].find((r) => r.code === 1)!.stderr).toMatch(/already applied at|changed since it was made: not applied, nothing was changed/);
     expect((await route53Writes()).filter((p) => p.endsWith('/rrset'))).toHaveLength(1);
     expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
-    expect(await auditOutcomes(f)).toEqual(['applied']);
+    expect(await auditOutcomes(f)).toEqual(['applied', 'verified']);
   });
 
   it('the audit copy denied after apply\'s change: exit 4 "change applied", the entry kept, and the plan spent (not applied again) [shim: AccessDenied on PutObject]', async () => {
@@ -232,7 +234,7 @@ describe('cdn: --plan-out, then apply', () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ ok: false, applied: true, kind: 'cdn.failover', changeId: expect.stringMatching(/\S/) });
     expect(res.stderr).toMatch(/storefront: change applied \(change \S+ INSYNC\), audit entry not written to s3:\/\/plan-audit-denied\//);
     expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
-    expect(await auditOutcomes(f)).toEqual(['applied']);
+    expect(await auditOutcomes(f)).toEqual(['applied', 'verified']);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'plan-audit-denied' }))).KeyCount ?? 0).toBe(0);
     await control.clearRequests();
     const again = await run(f, ['apply', planFile(f), '--yes']);

@@ -105,11 +105,16 @@ describe('weighted routing', () => {
     expect(back.code).toBe(0);
     expect(await weights(f, name)).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
     const audit = await auditLines(f);
-    expect(audit.map((a) => [a.action, a.trafficAfter, a.caller])).toEqual([
-      ['failover', '100% fastly-0', 'arn:aws:sts::123456789012:user/moto'],
-      ['failback', '100% cloudfront-0', 'arn:aws:sts::123456789012:user/moto'],
+    // each change's line, then its DNS verification's line naming it
+    expect(audit.map((a) => [a.action, a.outcome, a.trafficAfter, a.caller])).toEqual([
+      ['failover', 'applied', '100% fastly-0', 'arn:aws:sts::123456789012:user/moto'],
+      ['failover', 'verified', '100% fastly-0', 'arn:aws:sts::123456789012:user/moto'],
+      ['failback', 'applied', '100% cloudfront-0', 'arn:aws:sts::123456789012:user/moto'],
+      ['failback', 'verified', '100% cloudfront-0', 'arn:aws:sts::123456789012:user/moto'],
     ]);
     expect(audit[0]!.changeId).toBe(doc.changeId);
+    expect(audit[1]).toMatchObject({ changeId: doc.changeId, follows: audit[0]!.time });
+    expect(audit[0]!.verification).toBeUndefined();
   });
 
   it('A records with an alias to CloudFront (no TTL) fail over and back, the alias kept exactly', async () => {
@@ -295,10 +300,16 @@ describe('audit to S3', () => {
     const f = await fixture('weighted', { auditBucket: 'cdn-audit' });
     expect((await cli(f, ['cdn', 'failover', '--yes'])).code).toBe(0);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'cdn-audit', Prefix: 'retailctl/cdn-audit/storefront/' }));
-    expect(listed.KeyCount).toBe(1);
-    const object = await s3.send(new GetObjectCommand({ Bucket: 'cdn-audit', Key: listed.Contents![0]!.Key! }));
-    expect(object.ServerSideEncryption).toBe('AES256');
-    expect(JSON.parse(await object.Body!.transformToString())).toMatchObject({ group: 'storefront', action: 'failover', trafficAfter: '100% fastly-0' });
+    // the change's entry and its verification's, each an object of its own
+    expect(listed.KeyCount).toBe(2);
+    const docs = [];
+    for (const item of listed.Contents!) {
+      const object = await s3.send(new GetObjectCommand({ Bucket: 'cdn-audit', Key: item.Key! }));
+      expect(object.ServerSideEncryption).toBe('AES256');
+      docs.push(JSON.parse(await object.Body!.transformToString()) as { outcome: string });
+    }
+    expect(docs.map((d) => d.outcome).sort()).toEqual(['applied', 'verified']);
+    expect(docs.find((d) => d.outcome === 'applied')).toMatchObject({ group: 'storefront', action: 'failover', trafficAfter: '100% fastly-0' });
     s3.destroy();
   });
 });

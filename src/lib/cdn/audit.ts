@@ -20,9 +20,14 @@ export interface AuditEntry {
    * and `healthCheckUpdates` list only what was applied); `unknown`: a write was sent and its answer
    * never came (connection lost, or abandoned after a second Ctrl-C) — `retailctl cdn status` shows
    * whether it was applied. A `drill` line has outcome `applied` when it was rolled back (its times
-   * in `drill`), `partial` when the rollback failed.
+   * in `drill`), `partial` when the rollback failed. `verified` / `not-verified`: the DNS check of
+   * an applied change, a line of its own after the change's (`follows` is that line's `time`), so
+   * that the change is on record before the wait. `started`: a drill's change was applied (written
+   * before its hold; the drill's end line follows it).
    */
-  outcome: 'applied' | 'noop' | 'partial' | 'unknown';
+  outcome: 'applied' | 'noop' | 'partial' | 'unknown' | 'verified' | 'not-verified' | 'started';
+  /** A `verified` / `not-verified` line: the `time` of the change's line it follows. */
+  follows?: string;
   trafficBefore: string;
   trafficAfter: string;
   /** Per record: the record sets before and after. */
@@ -95,7 +100,7 @@ export async function writeAudit(entry: AuditEntry, targets: AuditTargets, write
     result.errors.push(`${targets.file}: ${(err as Error).message}`);
   }
   if (!targets.bucket || !write) return result;
-  const key = `retailctl/cdn-audit/${entry.group}/${entry.time.replace(/[:.]/g, '-')}-${(entry.changeId ?? entry.outcome).replace(/^\/change\//, '')}.json`;
+  const key = `retailctl/cdn-audit/${entry.group}/${entry.time.replace(/[:.]/g, '-')}-${(entry.changeId ?? entry.outcome).replace(/^\/change\//, '')}${(entry.follows || entry.outcome === 'started') && entry.changeId ? `-${entry.outcome}` : ''}.json`;
   try {
     const s3 = await write.client('s3');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');

@@ -197,6 +197,9 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
     });
   }
   measured.forward = stepOf(forwardResult);
+  // the drill's change is applied: on record now, before the wait and the hold (a drill killed
+  // before its rollback leaves this line with no end line after it)
+  const started = await writeAudit(startEntry(forward, forwardResult, caller, ctx.now()), targets, targets.bucket ? aws.write({ side: true }) : undefined);
   if (!ctx.signal.aborted) {
     if (forwardResult.waitEnded) failure = `waiting for change ${forwardResult.changeId} ended (${forwardResult.waitEnded})`;
     else if (forwardResult.status === 'PENDING') failure = `change ${forwardResult.changeId} was still PENDING after ${formatDuration(forwardResult.waitedMs)}`;
@@ -270,7 +273,8 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
     drill,
   };
   if (forward.changeBatch && measured.forward.changeId) entry.changeId = measured.forward.changeId;
-  const audit = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
+  const ended = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
+  const audit = { ...ended, errors: [...started.errors, ...ended.errors] };
   const data = { group, applied: true, rolledBack, drill, audit, ...(audit.errors.length ? { auditEntry: entry } : {}) };
 
   if (rollbackError) {
@@ -314,4 +318,22 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
   }
   progress.succeed(`drill done: rolled back to ${forward.trafficBefore}`);
   return { data, text: `${group}: drill done: ${forward.trafficAfter} for ${formatDuration(measured.heldMs ?? 0)}, rolled back to ${forward.trafficBefore} (${summary}; audit: ${targets.file})` };
+}
+
+/** The drill's first audit line, written as soon as its change is applied: outcome `started`. */
+function startEntry(forward: CdnPlan, result: CdnResult, caller: string, now: Date): AuditEntry {
+  return {
+    time: now.toISOString(),
+    caller,
+    group: forward.group,
+    action: 'drill',
+    routing: forward.routing,
+    outcome: 'started',
+    trafficBefore: forward.trafficBefore,
+    trafficAfter: forward.trafficAfter,
+    records: forward.records,
+    healthCheckUpdates: forward.healthCheckUpdates,
+    ...(result.changeId ? { changeId: result.changeId } : {}),
+    note: `drill: ${forward.trafficAfter} applied; it is held, then rolled back to ${forward.trafficBefore} (the drill's end line follows; without one, the drill was stopped before its rollback: \`retailctl cdn status ${forward.group}\`)`,
+  };
 }

@@ -60,7 +60,7 @@ export function auditEntryFor(plan: CdnPlan, opts: Pick<ExecuteCdnOptions, 'call
     routing: plan.routing,
     outcome,
     trafficBefore: plan.trafficBefore,
-    trafficAfter: outcome === 'applied' ? plan.trafficAfter : outcome === 'noop' ? plan.trafficBefore : `unknown: ${outcome === 'partial' ? 'only part of the plan was applied' : 'the answer to the write never came'} (planned: ${plan.trafficAfter})`,
+    trafficAfter: outcome === 'applied' || outcome === 'verified' || outcome === 'not-verified' ? plan.trafficAfter : outcome === 'noop' ? plan.trafficBefore : `unknown: ${outcome === 'partial' ? 'only part of the plan was applied' : 'the answer to the write never came'} (planned: ${plan.trafficAfter})`,
     records: plan.records,
     healthCheckUpdates: outcome === 'partial' ? plan.healthCheckUpdates.filter((u) => extra.applied?.includes(u.healthCheckId)) : outcome === 'noop' ? [] : plan.healthCheckUpdates,
   };
@@ -123,8 +123,9 @@ async function describeDrift(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<st
 /**
  * Apply a CDN plan: the ONE ChangeResourceRecordSets batch (weighted), or the health-check
  * inversions in the planned order (failover/latency), each a compare-and-set. Then wait for INSYNC,
- * check the DNS answers (`verify`), and write the audit entry with the result (always, also after
- * Ctrl-C, which ends both waits at once: a write that was sent is finished and recorded). Never
+ * check the DNS answers (`verify`). The audit entry is written right after the write (also after
+ * Ctrl-C, which ends both waits at once: a write that was sent is finished and recorded), the
+ * verification as a second line when it ran. Never
  * called for a dry run. Throws only when nothing was applied, or with `data.applied`.
  */
 export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Promise<CdnResult> {
@@ -186,7 +187,11 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
   }
   const appliedAt = Date.now();
   const started = Date.now();
-  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit: { errors: [] }, auditEntry: undefined as unknown as AuditEntry, waitedMs: 0, appliedAt };
+  // the change is made: its audit line is written now, before any wait (a kill or a lost runner
+  // during the wait must not leave an applied change unrecorded); the verification follows as a
+  // line of its own
+  const entry = auditEntryFor(plan, opts, 'applied', changeId ? { changeId } : {});
+  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit: await auditTo(opts, entry), auditEntry: entry, waitedMs: 0, appliedAt };
   if (changeId) result.changeId = changeId;
   if (changeId && opts.waitMs > 0) {
     try {
@@ -205,15 +210,24 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
       // a failed check never loses the change: it is reported as not verified
       result.verification = { changedAt: new Date(appliedAt).toISOString(), timeoutMs: 0, ok: false, checks: [], error: (err as Error).message };
     }
-  }
-  // the audit entry comes last, so that it carries the verification; it is written on every path
-  // from here (a signal ends the waits above at once, never this write)
-  if (opts.audit !== false) {
-    const entry = auditEntryFor(plan, opts, 'applied', { ...(changeId ? { changeId } : {}), ...(result.verification ? { verification: result.verification } : {}) });
-    result.auditEntry = entry;
-    result.audit = await writeAudit(entry, opts.audit, opts.audit.bucket ? opts.sideWrite : undefined);
+    await auditVerification(plan, opts, result);
   }
   return result;
+}
+
+/**
+ * The verification's own audit line, after the change's: outcome `verified` or `not-verified`,
+ * `follows` naming the time of the change's line. A destination that took the change's line but
+ * not this one is reported like a change's line not written (its entry kept on stderr).
+ */
+async function auditVerification(plan: CdnPlan, opts: ExecuteCdnOptions, result: CdnResult): Promise<void> {
+  const verification = result.verification!;
+  const entry = auditEntryFor(plan, opts, verification.ok ? 'verified' : 'not-verified', { ...(result.changeId ? { changeId: result.changeId } : {}), verification });
+  entry.follows = result.auditEntry.time;
+  const audit = await auditTo(opts, entry);
+  if (!audit.errors.length) return;
+  if (!result.audit.errors.length) result.auditEntry = entry;
+  result.audit = { ...result.audit, errors: [...result.audit.errors, ...audit.errors.filter((e) => !result.audit.errors.includes(e))] };
 }
 
 /** Poll GetChange until INSYNC (true) or the deadline (false). */
