@@ -61,6 +61,43 @@ const CAMPAIGNS = `campaigns:
           fromSend: "${local(lastSend)}"
           growth: 1.2
 `;
+const ECS = `campaigns:
+  web:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: ${ZONE}
+    leadTime: 15m
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        sizing:
+          fromSend: "${local(lastSend)}"
+          growth: 1.2
+          targetCpu: 60
+  web-no-insights:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: ${ZONE}
+    leadTime: 15m
+    duration: 3h
+    targets:
+      - ecs: storefront/api
+        sizing:
+          fromSend: "${local(lastSend)}"
+          growth: 1.2
+          targetCpu: 60
+`;
+const ECS_BOTH = `campaigns:
+  web-both:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: ${ZONE}
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        min: 4
+        sizing:
+          fromSend: "${local(lastSend)}"
+          growth: 1.2
+          targetCpu: 60
+`;
 const BOTH = `campaigns:
   both:
     sendAt: "2026-11-27T11:00:00"
@@ -112,6 +149,21 @@ beforeAll(async () => {
     const dimensions = [{ Name: 'TableName', Value: 'Carts' }, ...(index ? [{ Name: 'GlobalSecondaryIndexName', Value: index }] : [])];
     await cloudwatch.send(new PutMetricDataCommand({ Namespace: 'AWS/DynamoDB', MetricData: [{ MetricName: metric, Dimensions: dimensions, Timestamp: at.toJSDate(), Value: value, Unit: 'Count' }] }));
   }
+  // storefront/web: CPU % and running tasks per minute. The busiest minute is not the one with the
+  // highest CPU (90% × 4 tasks = 360) but 75% × 8 tasks = 600; a minute outside the window is not counted
+  const ecsPoint = async (namespace: string, metric: string, service: string, at: DateTime, value: number) =>
+    cloudwatch.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: [{ MetricName: metric, Dimensions: [{ Name: 'ClusterName', Value: 'storefront' }, { Name: 'ServiceName', Value: service }], Timestamp: at.toJSDate(), Value: value, Unit: metric === 'CPUUtilization' ? 'Percent' : 'Count' }] }));
+  for (const [at, cpu, tasks] of [
+    [lastSend.plus({ minutes: 5 }), 90, 4],
+    [lastSend.plus({ minutes: 40 }), 75, 8],
+    [lastSend.plus({ hours: 2 }), 50, 6],
+    [lastSend.minus({ hours: 1 }), 95, 20],
+  ] as const) {
+    await ecsPoint('AWS/ECS', 'CPUUtilization', 'web', at, cpu);
+    await ecsPoint('ECS/ContainerInsights', 'RunningTaskCount', 'web', at, tasks);
+  }
+  // storefront/api: CPU only (no Container Insights on it)
+  await ecsPoint('AWS/ECS', 'CPUUtilization', 'api', lastSend.plus({ minutes: 40 }), 80);
   // pricing-api has datapoints only after its 1 h window
   await put('pricing-api:live', lastSend.plus({ hours: 2 }), 50);
 });
@@ -164,6 +216,34 @@ describe('prescale sized from the last campaign', () => {
     const end = lastSend.plus({ hours: 1 }).toUTC().toISO({ suppressMilliseconds: true });
     expect(res.stderr).toContain(`lambda pricing-api:live: no datapoints for AWS/Lambda ConcurrentExecutions (FunctionName=pricing-api, Resource=pricing-api:live) from ${start} to ${end} (UTC`);
     expect((await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation))).toEqual([]);
+  });
+
+  it('an ECS service: min from the busiest minute of CPUUtilization × RunningTaskCount, run at targetCpu', { timeout: 30_000 }, async () => {
+    const ecs = path.join(path.dirname(configFile), 'ecs.yaml');
+    await writeFile(ecs, ECS);
+    const dry = await cli(['prescale', '--campaign', 'web', '--dry-run'], ecs);
+    expect(dry.code, dry.stderr).toBe(0);
+    // ceil(600 / 60 × 1.2) = 12
+    expect(dry.stdout).toMatch(/ecs storefront\/web\s+min 4 → 12/);
+    expect(dry.stdout).toContain(`sized: ceil(peak 600 %·tasks (max per 60 s of CPUUtilization × RunningTaskCount, ${window}) / 60% × 1.2) = 12`);
+    const res = await cli(['prescale', '--campaign', 'web', '--yes', '--wait', '0'], ecs);
+    expect(res.code, res.stderr).toBe(0);
+    const targets = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: ['service/storefront/web'] }));
+    expect(targets.ScalableTargets?.[0]).toMatchObject({ MinCapacity: 12 });
+
+    // no Container Insights: exit 2 naming the metric and what to do, nothing written
+    await control.clearRequests();
+    const none = await cli(['prescale', '--campaign', 'web-no-insights', '--dry-run'], ecs);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('ecs storefront/api: no datapoints for ECS/ContainerInsights RunningTaskCount (ClusterName=storefront, ServiceName=api)');
+    expect(none.stderr).toContain('turn Container Insights on for the cluster, or give `min`');
+    expect((await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation))).toEqual([]);
+
+    const bothFile = path.join(path.dirname(configFile), 'ecs-both.yaml');
+    await writeFile(bothFile, ECS_BOTH);
+    const both = await cli(['prescale', '--campaign', 'web-both', '--dry-run'], bothFile);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give exactly one of `min` or `sizing`');
   });
 
   it('a target gives exactly one of `provisioned` or `sizing`', async () => {

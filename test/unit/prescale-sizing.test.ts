@@ -35,4 +35,18 @@ describe('sizing from the last campaign', () => {
     expect(messages([{ lambda: 'a-fn:live', sizing: { fromSend: '2026-11-03 09:00', growth: 1.2 } }]).length).toBeGreaterThan(0);
     expect(messages([{ lambda: 'a-fn:live', sizing: { fromSend: '2026-11-03T09:00:00', growth: 1.2, window: 'soon' } }]).length).toBeGreaterThan(0);
   });
+
+  it('an ECS service: the CPU × running tasks of the busiest minute, at targetCpu, at least one task; `min` or `sizing`, not both, and targetCpu is a percentage', () => {
+    const r = parse([{ ecs: 'storefront/web', sizing: { fromSend: '2026-11-03T09:00:00', growth: 1.2, targetCpu: 60 } }]);
+    expect(r.success).toBe(true);
+    const [q] = sizingQueries(r.data!.campaigns!.fall!);
+    expect([q!.namespace, q!.metricName, q!.stat, q!.times, q!.dimensions]).toEqual(['AWS/ECS', 'CPUUtilization', 'Average', { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', stat: 'Average', targetCpu: 60 }, [{ Name: 'ClusterName', Value: 'storefront' }, { Name: 'ServiceName', Value: 'web' }]]);
+    expect(sizeFromPeak(q!, 600)).toEqual({ value: 12, formula: 'ceil(peak 600 %·tasks (max per 60 s of CPUUtilization × RunningTaskCount, 2026-11-03 13:45Z–17:00Z) / 60% × 1.2) = 12' });
+    expect(sizeFromPeak(q!, 0).value).toBe(1);
+    expect(resolveTargets(r.data!.campaigns!.fall!, { 'storefront-web': sizeFromPeak(q!, 600) }).map((ref) => [ref.key, ref.desired])).toEqual([['storefront-web', 12]]);
+    expect(messages([{ ecs: 'storefront/web', min: 4, sizing: { fromSend: '2026-11-03T09:00:00', growth: 1.2, targetCpu: 60 } }])).toContain('give exactly one of `min` or `sizing`');
+    expect(messages([{ ecs: 'storefront/web' }])).toContain('give exactly one of `min` or `sizing`');
+    expect(messages([{ ecs: 'storefront/web', sizing: { fromSend: '2026-11-03T09:00:00', growth: 1.2 } }]).length).toBeGreaterThan(0);
+    expect(messages([{ ecs: 'storefront/web', sizing: { fromSend: '2026-11-03T09:00:00', growth: 1.2, targetCpu: 150 } }]).length).toBeGreaterThan(0);
+  });
 });

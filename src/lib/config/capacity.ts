@@ -51,14 +51,21 @@ const lambdaTarget = z
   })
   .refine((t) => (t.provisioned === undefined) !== (t.sizing === undefined), 'give exactly one of `provisioned` or `sizing`');
 
-const ecsTarget = z.strictObject({
-  /** `cluster/service`. */
-  ecs: z.string().regex(/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, 'expected cluster/service, e.g. storefront/web'),
-  /** Minimum running tasks during the window. */
-  min: nonNegInt,
-  /** Maximum tasks during the window (default: keep the registered maximum, raised to `min` if lower). */
-  max: posInt.optional(),
-});
+const ecsTarget = z
+  .strictObject({
+    /** `cluster/service`. */
+    ecs: z.string().regex(/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, 'expected cluster/service, e.g. storefront/web'),
+    /** Minimum running tasks during the window. */
+    min: nonNegInt.optional(),
+    /** Maximum tasks during the window (default: keep the registered maximum, raised to `min` if lower). */
+    max: posInt.optional(),
+    /**
+     * Or size `min` from the last campaign: ceil(peak of CPUUtilization × RunningTaskCount per minute
+     * in that campaign's window / targetCpu × growth); RunningTaskCount needs Container Insights.
+     */
+    sizing: fromSend.extend({ targetCpu: z.number().positive().max(100) }).optional(),
+  })
+  .refine((t) => (t.min === undefined) !== (t.sizing === undefined), 'give exactly one of `min` or `sizing`');
 
 const dynamodbTarget = z
   .strictObject({

@@ -75,8 +75,12 @@ export function resolveTargets(campaign: { targets: readonly CampaignTarget[] },
       return [ref];
     }
     if (t.kind === 'ecs') {
-      const ref: ScalableTargetRef = { key: slug(t.ecs), label: `ecs ${t.ecs}`, namespace: 'ecs', resourceId: `service/${t.ecs}`, dimension: 'ecs:service:DesiredCount', desired: t.min };
+      const key = slug(t.ecs);
+      const sizing = t.sizing;
+      const result = sizing ? (sized[key] ?? { value: 0, formula: `ceil(peak of CPUUtilization × RunningTaskCount in the campaign sent ${sizing.fromSend} / ${sizing.targetCpu}% × ${sizing.growth}), read when planning` }) : undefined;
+      const ref: ScalableTargetRef = { key, label: `ecs ${t.ecs}`, namespace: 'ecs', resourceId: `service/${t.ecs}`, dimension: 'ecs:service:DesiredCount', desired: t.min ?? result!.value };
       if (t.max !== undefined) ref.max = t.max;
+      if (sizing && result) ref.sizing = { ...sizing, formula: result.formula };
       return [ref];
     }
     const isIndex = t.dynamodb.includes('/index/');
