@@ -151,10 +151,13 @@ describe('failover routing planning', () => {
   const failover = (hcs: HealthState[]) =>
     state('failover', [set('cloudfront', { Failover: 'PRIMARY', HealthCheckId: 'hc-cf' }), set('fastly', { Failover: 'SECONDARY', HealthCheckId: 'hc-fa' })], hcs);
 
-  it('inverts the primary check (compare-and-set on its version), one write with no guard of the secondary (only the primary is ever inverted), and leaves records alone', () => {
+  it('inverts the primary check (compare-and-set on its version), guarded by a write of the secondary at its version, and leaves records alone', () => {
     const plan = planCdnChange(failover([health('hc-cf'), health('hc-fa')]), { action: 'failover', to: 'secondary', now });
     expect(plan.changeBatch).toBeUndefined();
-    expect(plan.healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: true, wasInverted: false }]);
+    expect(plan.healthCheckUpdates).toEqual([
+      { healthCheckId: 'hc-fa', side: 'secondary', version: 3, inverted: false, wasInverted: false, guard: true },
+      { healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: true, wasInverted: false },
+    ]);
     expect(plan.trafficAfter).toBe('100% fastly (secondary): primary health check hc-cf inverted (forced failover)');
   });
 
@@ -172,7 +175,7 @@ describe('failover routing planning', () => {
     expect(plan.warnings.join('\n')).toContain('cloudfront is failing its health check on its own');
     // inverted earlier while healthy, failing now: inverted + failing counts as healthy, so the fix is to un-invert it
     const masked = planCdnChange(failover([health('hc-cf', { healthy: false, checkersHealthy: 0, inverted: true }), health('hc-fa')]), { action: 'failover', to: 'secondary', now });
-    expect(masked.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-cf', false]]);
+    expect(masked.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted])).toEqual([['hc-fa', false], ['hc-cf', false]]);
     expect(masked.trafficAfter).toBe('100% fastly (secondary): primary health check hc-cf failing (0/8 checkers healthy)');
   });
 
@@ -190,7 +193,10 @@ describe('failover routing planning', () => {
     // failover again is a no-op (it used to toggle back to the primary)
     const again = planCdnChange(s, { action: 'failover', to: destinationFor('failover', undefined), now });
     expect([again.noop, again.destination]).toEqual([true, 'fastly']);
-    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([{ healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true }]);
+    expect(planCdnChange(s, { action: 'failback', to: 'primary', now }).healthCheckUpdates).toEqual([
+      { healthCheckId: 'hc-fa', side: 'secondary', version: 3, inverted: false, wasInverted: false, guard: true },
+      { healthCheckId: 'hc-cf', side: 'primary', version: 3, inverted: false, wasInverted: true },
+    ]);
     const bare = state('failover', [set('cloudfront', { Failover: 'PRIMARY' }), set('fastly', { Failover: 'SECONDARY' })]);
     expect(() => planCdnChange(bare, { action: 'failover', to: 'secondary', now })).toThrow(/have no health check/);
   });

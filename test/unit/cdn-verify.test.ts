@@ -93,9 +93,15 @@ describe('cdn drill plans', () => {
     expect(back.changeBatch!.Changes.filter((c) => c.Action === 'CREATE').map((c) => c.ResourceRecordSet)).toEqual(start.records[0]!.sets);
   });
 
-  it('failover routing: the check the drill wrote goes back to its flag, at the version the drill left (read + 1)', () => {
+  it('failover routing: every check the drill wrote goes back to its flag, at the version the drill left (read + 1), restores first', () => {
     const forward = planCdnChange(failover(), { action: 'failover', to: 'secondary', now });
-    expect(forward.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.version, u.guard ?? false])).toEqual([['hc-cf', true, 3, false]]);
-    expect(planRollback(forward).healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.wasInverted, u.version, u.guard ?? false])).toEqual([['hc-cf', false, true, 4, false]]);
+    expect(forward.healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.version, u.guard ?? false])).toEqual([
+      ['hc-fa', false, 3, true],
+      ['hc-cf', true, 3, false],
+    ]);
+    expect(planRollback(forward).healthCheckUpdates.map((u) => [u.healthCheckId, u.inverted, u.wasInverted, u.version, u.guard ?? false])).toEqual([
+      ['hc-fa', false, false, 4, true],
+      ['hc-cf', false, true, 4, false],
+    ]);
   });
 });

@@ -214,13 +214,10 @@ export function planCdnChange(state: GroupState, request: PlanRequest): CdnPlan 
     // failover routing answers with the secondary only when the primary counts as unhealthy, so only
     // the primary is ever drained; latency routing drains whichever side should not answer
     if (!serving.includes(away) && (config.routing === 'latency' || away === 'primary')) want(away, false);
-    // Latency routing: every check the decision rests on is written with the version it was read at,
-    // also the ones whose Inverted flag stays (a guard write, first): Route 53 has no multi-check
-    // transaction, and without the guard two operators moving traffic opposite ways could each invert
-    // one side. Failover routing needs no guard: only the primary's check is ever inverted, so two
-    // operators moving traffic opposite ways both write the primary's, at the version they read, and
-    // one of them is refused; a secondary inverted by hand in between is caught by the DNS check.
-    if (healthCheckUpdates.length && config.routing === 'latency') {
+    // Every check the decision rests on is written with the version it was read at, also the ones
+    // whose Inverted flag stays (a guard write, first): Route 53 has no multi-check transaction, and
+    // without the guard two operators moving traffic opposite ways could each invert one side.
+    if (healthCheckUpdates.length) {
       const guards = SIDES.filter((side) => id(side) && !healthCheckUpdates.some((u) => u.side === side)).map((side) => {
         const { hcId, health } = read(side, '');
         return { healthCheckId: hcId, side, version: health.version!, inverted: health.inverted ?? false, wasInverted: health.inverted ?? false, guard: true } satisfies HealthCheckUpdate;
