@@ -6,7 +6,9 @@
  */
 import { GetHealthCheckCommand, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
+import { awsErrors } from '../support/emulator.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control, env } = useEmulator();
@@ -129,6 +131,29 @@ describe('cdn drill', () => {
     expect(await snapshot(f)).not.toEqual(before);
     expect((await cdn(f, ['failback', '--yes'])).code).toBe(0);
     expect(await snapshot(f)).toEqual(before);
+  });
+
+  it('the started line refused by the audit bucket, the end line written: exit 0 with a warning, not exit 4 [shim: AccessDenied on the started line\'s PutObject]', async () => {
+    const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'drill-audit-started' }));
+    const f = await fixture('weighted', { auditBucket: 'drill-audit-started' });
+    const before = await snapshot(f);
+    await control.fault({ service: 's3', method: 'PUT', path: '-started\\.json', times: 0, ...awsErrors.restXml('AccessDenied', 'Access Denied', 403) });
+    const res = await cdn(f, ['drill', '--hold', '0s', '--yes', '--json']);
+    await control.clearFaults();
+    const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: 'drill-audit-started' }))).Contents ?? []).map((o) => o.Key!);
+    s3.destroy();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toMatch(/-started\.json$/);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain("warning: the drill's started line was not written (s3://drill-audit-started/");
+    expect(res.stderr).toContain('the end line below records the whole drill');
+    const doc = JSON.parse(res.stdout) as { auditEntry?: unknown; startedAudit?: { errors: string[] } };
+    expect(doc.auditEntry).toBeUndefined();
+    expect(doc.startedAudit?.errors).toHaveLength(1);
+    expect(await snapshot(f)).toEqual(before);
+    // the local log has both lines
+    expect((await auditLines(f)).map((a) => a.outcome)).toEqual(['started', 'applied']);
   });
 
   it('SIGINT in the middle of the hold: rolls back first, exit 130; Route 53 is left exactly as it was', async () => {

@@ -285,6 +285,10 @@ describe('the audit trail', () => {
     expect(res.stderr).toMatch(/storefront: change applied \(change \S+ INSYNC\), audit entry not written to s3:\/\/cdn-audit-denied\/retailctl\/cdn-audit\/storefront\/\S+: /);
     const kept = /audit entry \(keep it[^)]*\): (\{.*\})/.exec(res.stderr);
     expect(JSON.parse(kept![1]!)).toMatchObject({ outcome: 'applied', changeId: doc.changeId, trafficAfter: '100% fastly-0' });
+    // the verification's line was refused too: it is kept as well, and both are in --json
+    const alsoKept = /audit entry \(keep it too\): (\{.*\})/.exec(res.stderr);
+    expect(JSON.parse(alsoKept![1]!)).toMatchObject({ outcome: 'verified', changeId: doc.changeId });
+    expect((doc.auditEntries as { outcome: string }[]).map((e) => e.outcome)).toEqual(['applied', 'verified']);
     // traffic moved and the local log has it; the bucket has nothing
     expect(await weights(f)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
     expect((await auditLines(f))[0]).toMatchObject({ changeId: doc.changeId });

@@ -273,9 +273,11 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
     drill,
   };
   if (forward.changeBatch && measured.forward.changeId) entry.changeId = measured.forward.changeId;
-  const ended = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
-  const audit = { ...ended, errors: [...started.errors, ...ended.errors] };
-  const data = { group, applied: true, rolledBack, drill, audit, ...(audit.errors.length ? { auditEntry: entry } : {}) };
+  const audit = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
+  // the started line only stands in for the end line until that is written: with the end line on
+  // record, a started line that could not be written is a warning (with its entry), not a failure
+  if (started.errors.length) ctx.out.info(`warning: the drill's started line was not written (${started.errors.join('; ')})${audit.errors.length ? `: ${JSON.stringify(startEntry(forward, forwardResult, caller, new Date(startedAt)))}` : '; the end line below records the whole drill'}`);
+  const data = { group, applied: true, rolledBack, drill, audit, ...(started.errors.length ? { startedAudit: started } : {}), ...(audit.errors.length ? { auditEntry: entry } : {}) };
 
   if (rollbackError) {
     // say where traffic goes now, not that the drill's change is still there, and never advise undoing theirs

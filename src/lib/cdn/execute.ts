@@ -41,6 +41,8 @@ export interface CdnResult {
   audit: AuditResult;
   /** The entry written (or meant to be written) to the audit log (none with `audit: false`). */
   auditEntry: AuditEntry;
+  /** Every entry some destination did not take (the change's, the verification's), to keep by hand. */
+  unwritten: AuditEntry[];
   waitedMs: number;
   /** When the last write was answered (epoch ms): DNS verification times count from it. */
   appliedAt: number;
@@ -191,7 +193,8 @@ export async function executeCdnPlan(plan: CdnPlan, opts: ExecuteCdnOptions): Pr
   // during the wait must not leave an applied change unrecorded); the verification follows as a
   // line of its own
   const entry = auditEntryFor(plan, opts, 'applied', changeId ? { changeId } : {});
-  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit: await auditTo(opts, entry), auditEntry: entry, waitedMs: 0, appliedAt };
+  const audit = await auditTo(opts, entry);
+  const result: CdnResult = { status: changeId ? 'PENDING' : 'APPLIED', healthChecksUpdated, audit, auditEntry: entry, unwritten: audit.errors.length ? [entry] : [], waitedMs: 0, appliedAt };
   if (changeId) result.changeId = changeId;
   if (changeId && opts.waitMs > 0) {
     try {
@@ -227,7 +230,8 @@ async function auditVerification(plan: CdnPlan, opts: ExecuteCdnOptions, result:
   const audit = await auditTo(opts, entry);
   if (!audit.errors.length) return;
   if (!result.audit.errors.length) result.auditEntry = entry;
-  result.audit = { ...result.audit, errors: [...result.audit.errors, ...audit.errors.filter((e) => !result.audit.errors.includes(e))] };
+  result.unwritten.push(entry);
+  result.audit = { ...result.audit, errors: [...result.audit.errors, ...audit.errors] };
 }
 
 /** Poll GetChange until INSYNC (true) or the deadline (false). */

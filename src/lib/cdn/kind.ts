@@ -132,11 +132,12 @@ async function noop(ctx: CommandContext, aws: AwsContext, plan: CdnPlan, targets
 }
 
 /** The change is applied (or a no-op) but its audit entry is not, everywhere: exit 4, the entry on stderr to keep by hand. */
-function auditNotWritten(ctx: CommandContext, data: Record<string, unknown>, message: string, audit: AuditResult, entry: AuditEntry): CommandResult {
+function auditNotWritten(ctx: CommandContext, data: Record<string, unknown>, message: string, audit: AuditResult, entry: AuditEntry, more: readonly AuditEntry[] = []): CommandResult {
   const text = `${message} to ${audit.errors.join('; ')}`;
   ctx.out.error(text);
   ctx.out.info(`audit entry (keep it${audit.file ? '' : ': it is the only record of this run'}): ${JSON.stringify(entry)}`);
-  return { exitCode: ExitCode.PartialFailure, data: { ...data, auditEntry: entry, error: { code: 'CDN_AUDIT_NOT_WRITTEN', message: text, hint: 'keep the entry printed on stderr; fix the audit destination for the next run' } } };
+  for (const other of more) ctx.out.info(`audit entry (keep it too): ${JSON.stringify(other)}`);
+  return { exitCode: ExitCode.PartialFailure, data: { ...data, auditEntry: entry, ...(more.length ? { auditEntries: [entry, ...more] } : {}), error: { code: 'CDN_AUDIT_NOT_WRITTEN', message: text, hint: 'keep the entry printed on stderr; fix the audit destination for the next run' } } };
 }
 
 function reportApplied(ctx: CommandContext, plan: CdnPlan, result: CdnResult, targets: AuditTargets, waitMs: number, progress: Awaited<ReturnType<Output['progress']>> | undefined, fromPlanFile = false): CommandResult {
@@ -155,7 +156,7 @@ function reportApplied(ctx: CommandContext, plan: CdnPlan, result: CdnResult, ta
   }
   if (result.audit.errors.length) {
     progress?.fail();
-    return auditNotWritten(ctx, data, `${group}: change applied (${how}), audit entry not written`, result.audit, result.auditEntry);
+    return auditNotWritten(ctx, data, `${group}: change applied (${how}), audit entry not written`, result.audit, result.auditEntry, result.unwritten.filter((e) => e !== result.auditEntry));
   }
   if (result.waitEnded) {
     progress?.fail(`change ${result.changeId}: ${result.waitEnded}`);
