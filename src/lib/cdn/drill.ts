@@ -199,7 +199,8 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
   measured.forward = stepOf(forwardResult);
   // the drill's change is applied: on record now, before the wait and the hold (a drill killed
   // before its rollback leaves this line with no end line after it)
-  const started = await writeAudit(startEntry(forward, forwardResult, caller, ctx.now()), targets, targets.bucket ? aws.write({ side: true }) : undefined);
+  const startedEntry = startEntry(forward, forwardResult, caller, ctx.now());
+  const started = await writeAudit(startedEntry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
   if (!ctx.signal.aborted) {
     if (forwardResult.waitEnded) failure = `waiting for change ${forwardResult.changeId} ended (${forwardResult.waitEnded})`;
     else if (forwardResult.status === 'PENDING') failure = `change ${forwardResult.changeId} was still PENDING after ${formatDuration(forwardResult.waitedMs)}`;
@@ -276,7 +277,7 @@ export async function cdnDrill(ctx: CommandContext, name: string | undefined, re
   const audit = await writeAudit(entry, targets, targets.bucket ? aws.write({ side: true }) : undefined);
   // the started line only stands in for the end line until that is written: with the end line on
   // record, a started line that could not be written is a warning (with its entry), not a failure
-  if (started.errors.length) ctx.out.info(`warning: the drill's started line was not written (${started.errors.join('; ')})${audit.errors.length ? `: ${JSON.stringify(startEntry(forward, forwardResult, caller, new Date(startedAt)))}` : '; the end line below records the whole drill'}`);
+  if (started.errors.length) ctx.out.info(`warning: the drill's started line was not written (${started.errors.join('; ')})${audit.errors.length ? `: ${JSON.stringify(startedEntry)}` : '; the end line below records the whole drill'}`);
   const data = { group, applied: true, rolledBack, drill, audit, ...(started.errors.length ? { startedAudit: started } : {}), ...(audit.errors.length ? { auditEntry: entry } : {}) };
 
   if (rollbackError) {
