@@ -7,7 +7,7 @@
 import { GetHealthCheckCommand, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
+import { staleDnsAnswer, useCdnFixtures, type CdnFixture } from '../support/cdn-fixtures.js';
 import { awsErrors } from '../support/emulator.js';
 import { useEmulator } from '../support/use-emulator.js';
 
@@ -38,19 +38,6 @@ interface DrillDoc {
     rollback: { changeId?: string; insyncMs?: number; verification?: { ok: boolean } } | null;
     failure?: string;
   };
-}
-
-/** TestDNSAnswer answering `value` for every record (a Route 53 that never moves), injected. */
-function staleAnswer(f: CdnFixture, value: string) {
-  return control.fault({
-    service: 'route53',
-    method: 'GET',
-    path: '/testdnsanswer',
-    times: 0,
-    status: 200,
-    headers: { 'content-type': 'text/xml' },
-    body: `<?xml version="1.0"?><TestDNSAnswerResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Nameserver>ns-1.awsdns-01.org</Nameserver><RecordName>${f.records[0]}</RecordName><RecordType>CNAME</RecordType><RecordData><RecordDataEntry>${value}</RecordDataEntry></RecordData><ResponseCode>NOERROR</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>`,
-  });
 }
 
 describe('cdn drill', () => {
@@ -102,7 +89,7 @@ describe('cdn drill', () => {
   it('a failed verification rolls back at once (no hold) and exits 5; Route 53 is left as it was [shim: TestDNSAnswer stuck on the primary]', async () => {
     const f = await fixture('failover');
     const before = await snapshot(f);
-    await staleAnswer(f, f.distributionDomain);
+    await control.fault(staleDnsAnswer(f.records[0]!, f.distributionDomain));
     try {
       const res = await cdn(f, ['drill', '--hold', '10m', '--verify-timeout', '1s', '--yes', '--json']);
       expect(res.code).toBe(5);

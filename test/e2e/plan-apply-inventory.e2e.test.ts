@@ -4,13 +4,13 @@
  * idempotency keys) that the direct command would; a queue made again since, an edited or expired
  * plan, or a second apply is refused and nothing is sent.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, STATE_DIR, type SpawnOptions } from '../support/spawn-cli.js';
+import { oversoldInventory } from '../support/oversold-inventory.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control, env } = useEmulator();
@@ -24,14 +24,7 @@ const NO_STACK = /\n\s+at /;
 let dir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-publish-plan-'));
-  const skus = Array.from({ length: N }, (_, i) => `SKU-${String(i).padStart(3, '0')}`);
-  await writeFile(path.join(dir, 'wms.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,10`).join('\n')}\n`);
-  await writeFile(path.join(dir, 'web.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,12`).join('\n')}\n`);
-  await writeFile(
-    path.join(dir, 'retailctl.yaml'),
-    'inventory:\n  sources:\n    wms: { path: wms.csv, role: warehouse, columns: { sku: sku, location: loc, onHand: qty } }\n    web: { path: web.csv, role: channel, columns: { sku: sku, location: loc, available: qty } }\n  failOn: [oversell]\n',
-  );
+  dir = await oversoldInventory('retailctl-publish-plan-', N);
 });
 
 const run = (args: string[], options: SpawnOptions = {}) => spawnCli([...args, '--config', path.join(dir, 'retailctl.yaml')], { env, cwd: dir, ...options });

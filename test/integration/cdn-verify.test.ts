@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ChangeResourceRecordSetsCommand, TestDNSAnswerCommand, UpdateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCdnFixture, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
+import { createCdnFixture, staleDnsAnswer, type CdnFixture, type Routing } from '../support/cdn-fixtures.js';
 import { startDnsServer, type DnsServer } from '../support/dns-server.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -141,15 +141,7 @@ describe('cdn failover | failback | shift: the DNS answer is verified after INSY
     const text = await rf(f.configFile, 'utf8');
     await writeFile(f.configFile, text.replace('cdn:\n', 'cdn:\n  verify:\n    timeout: 1s\n'));
     // Route 53 still answering with CloudFront (a stale answer, injected: the shim would answer from the records)
-    await control.fault({
-      service: 'route53',
-      method: 'GET',
-      path: '/testdnsanswer',
-      times: 0,
-      status: 200,
-      headers: { 'content-type': 'text/xml' },
-      body: `<?xml version="1.0"?><TestDNSAnswerResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Nameserver>ns-1.awsdns-01.org</Nameserver><RecordName>${f.records[0]}</RecordName><RecordType>CNAME</RecordType><RecordData><RecordDataEntry>${f.distributionDomain}</RecordDataEntry></RecordData><ResponseCode>NOERROR</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>`,
-    });
+    await control.fault(staleDnsAnswer(f.records[0]!, f.distributionDomain));
     try {
       const res = await cli(f, ['cdn', 'failover', '--yes', '--json']);
       expect(res.code).toBe(5);

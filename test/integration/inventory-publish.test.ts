@@ -11,6 +11,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsErrors } from '../support/emulator.js';
 import { runInProcess } from '../support/streams.js';
+import { oversoldInventory } from '../support/oversold-inventory.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control } = useEmulator();
@@ -23,14 +24,7 @@ let dir: string;
 const N = 23; // 23 oversold SKUs: 3 batches of at most 10
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-publish-'));
-  const skus = Array.from({ length: N }, (_, i) => `SKU-${String(i).padStart(3, '0')}`);
-  await writeFile(path.join(dir, 'wms.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,10`).join('\n')}\n`);
-  await writeFile(path.join(dir, 'web.csv'), `sku,loc,qty\n${skus.map((s) => `${s},dfw1,12`).join('\n')}\n`);
-  await writeFile(
-    path.join(dir, 'retailctl.yaml'),
-    'inventory:\n  sources:\n    wms: { path: wms.csv, role: warehouse, columns: { sku: sku, location: loc, onHand: qty } }\n    web: { path: web.csv, role: channel, columns: { sku: sku, location: loc, available: qty } }\n  failOn: [oversell]\n',
-  );
+  dir = await oversoldInventory('retailctl-publish-', N);
 });
 
 function cli(args: string[]) {

@@ -126,6 +126,19 @@ export function failingHealthCheck(healthCheckId: string): FaultRule {
   };
 }
 
+/** TestDNSAnswer answering `value` for `record`, whatever the records say (a Route 53 that never moves). */
+export function staleDnsAnswer(record: string, value: string): FaultRule {
+  return {
+    service: 'route53',
+    method: 'GET',
+    path: '/testdnsanswer',
+    times: 0,
+    status: 200,
+    headers: { 'content-type': 'text/xml' },
+    body: `<?xml version="1.0"?><TestDNSAnswerResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Nameserver>ns-1.awsdns-01.org</Nameserver><RecordName>${record}</RecordName><RecordType>CNAME</RecordType><RecordData><RecordDataEntry>${value}</RecordDataEntry></RecordData><ResponseCode>NOERROR</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>`,
+  };
+}
+
 /** GetChange as Route 53 answers while a change is still propagating (moto always says INSYNC). */
 export const pendingChange: FaultRule = {
   service: 'route53',
