@@ -67,6 +67,10 @@ describe('cdn drill', () => {
     expect(doc.drill.heldMs).toBeGreaterThanOrEqual(1000);
     expect(doc.drill.totalMs).toBeGreaterThanOrEqual(doc.drill.heldMs);
     expect(doc.drill.forward.verification!.checks.map((c) => c.via)).toEqual(['route53', 'route53']);
+    // at 90/10 the primary's answer proves nothing: Route 53 was asked until it drew the secondary
+    const forwardChecks = doc.drill.forward.verification!.checks as unknown as { answer: string[]; draws?: number }[];
+    expect(forwardChecks.map((c) => c.answer)).toEqual([[`${f.records[0]}.global.prod.fastly.net`], [`${f.records[1]}.global.prod.fastly.net`]]);
+    expect(forwardChecks.every((c) => (c.draws ?? 0) > 1)).toBe(true);
     expect(await snapshot(f)).toEqual(before);
     // a line when the drill's change is applied (before the hold), and its end line with the times
     const audit = await auditLines(f);
@@ -103,6 +107,22 @@ describe('cdn drill', () => {
     }
     expect(await snapshot(f)).toEqual(before);
     expect((await auditLines(f)).map((a) => a.outcome)).toEqual(['started', 'applied']);
+  });
+
+  it('weighted 90/10 with Route 53 answering only the primary: not verified (exit 5), rolled back at once — the primary\'s answer does not prove the drill reached the secondary [shim: TestDNSAnswer stuck on the primary]', async () => {
+    const f = await fixture('weighted');
+    const before = await snapshot(f);
+    await control.fault(staleDnsAnswer(f.records[0]!, f.distributionDomain));
+    try {
+      const res = await cdn(f, ['drill', '--weight', '10', '--hold', '10m', '--verify-timeout', '3s', '--yes', '--json']);
+      expect(res.code, res.stderr).toBe(5);
+      const doc = JSON.parse(res.stdout) as DrillDoc;
+      expect(doc).toMatchObject({ rolledBack: true, drill: { result: 'failed', heldMs: 0 } });
+      expect(doc.drill.failure).toMatch(new RegExp(`still ${f.distributionDomain.replace(/\./g, '\\.')} \\(expected fastly-0: .*; \\d+ answers drawn, none from the 10% side, a chance of [\\d.]+% if Route 53 serves it`));
+    } finally {
+      await control.clearFaults();
+    }
+    expect(await snapshot(f)).toEqual(before);
   });
 
   it('kill -9 in the middle of the hold: nothing can roll back, but the drill\'s change is on record (a started line with no end line), and `cdn failback` ends it', async () => {
@@ -147,11 +167,14 @@ describe('cdn drill', () => {
     const f = await fixture('weighted');
     const before = await snapshot(f);
     await control.clearRequests();
-    let seen: number | undefined;
-    // the hold starts once the drill's change is verified: signal a little after the first TestDNSAnswer
+    // the hold starts once the drill's change is verified: Route 53 is asked every 250 ms until it
+    // draws the secondary, so signal once TestDNSAnswer has gone quiet for 700 ms
+    let asked = 0;
+    let since = Date.now();
     const signalWhen = async () => {
-      if (seen === undefined && (await control.requests()).some((r) => r.path.includes('/testdnsanswer'))) seen = Date.now();
-      return seen !== undefined && Date.now() - seen > 700;
+      const n = (await control.requests()).filter((r) => r.path.includes('/testdnsanswer')).length;
+      if (n !== asked) [asked, since] = [n, Date.now()];
+      return asked > 0 && Date.now() - since > 700;
     };
     const res = await cdn(f, ['drill', '--hold', '10m', '--yes', '--json'], { signalWhen });
     expect(res.code).toBe(130);

@@ -1,7 +1,7 @@
 /**
  * DNS verification after a cdn change, against moto + the shim: Route 53's answer comes from the
  * shim's TestDNSAnswer (moto has none: test/support/route53-dns-shim.ts answers from the zone's
- * record sets, weighted deterministically by the highest weight), and "resolvers" are local DNS
+ * record sets, weighted answers by weight in a fixed rotation), and "resolvers" are local DNS
  * servers on 127.0.0.1 (test/support/dns-server.ts) that switch to the new answer after a delay.
  */
 import { readFile } from 'node:fs/promises';
@@ -40,7 +40,7 @@ const fastly = (f: CdnFixture, i = 0) => `${f.records[i]!}.global.prod.fastly.ne
 interface Check { record: string; type: string; via: string; switched: boolean; afterMs?: number; answer: string[] }
 
 describe('the TestDNSAnswer shim', () => {
-  it('answers as Route 53 would: weighted by the highest weight, failover by health and inversion, alias by its target name', async () => {
+  it('answers as Route 53 would: weighted by weight (the highest first), failover by health and inversion, alias by its target name', async () => {
     const w = await fixture('weighted', { type: 'A' });
     const ask = async (f: CdnFixture, name = f.records[0]!, type: 'A' | 'CNAME' = 'CNAME') => f.route53.send(new TestDNSAnswerCommand({ HostedZoneId: f.zoneId, RecordName: name, RecordType: type }));
     const alias = await ask(w, w.records[0], 'A');
@@ -133,6 +133,25 @@ describe('cdn failover | failback | shift: the DNS answer is verified after INSY
     expect(Object.fromEntries(Object.entries(await f.sets(name)).map(([id, s]) => [id, s.Weight]))).toEqual({ 'cloudfront-0': 100, 'fastly-0': 0 });
     const audit = await auditLines(f);
     expect(audit.slice(-2)).toEqual([expect.objectContaining({ action: 'failback', outcome: 'applied' }), expect.objectContaining({ action: 'failback', outcome: 'not-verified', verification: expect.objectContaining({ ok: false }) })]);
+  });
+
+  it('a 90/10 shift: Route 53 is asked until it draws the 10% side; a resolver, which caches one draw for the TTL, may answer either side and its line says so', async () => {
+    const f = await fixture('weighted');
+    const name = f.records[0]!;
+    const cached = await startDnsServer((n) => (n === name ? { type: 'CNAME', values: [f.distributionDomain] } : undefined));
+    servers.push(cached);
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'shift', '--weights', 'cloudfront-0=90,fastly-0=10', '--yes', '--json', '--verify-resolvers', cached.address]);
+    expect(res.code, res.stderr).toBe(0);
+    const doc = JSON.parse(res.stdout) as { verification: { ok: boolean; shares: Record<string, number>; checks: (Check & { draws?: number; anyWeighted?: boolean })[] } };
+    const by = Object.fromEntries(doc.verification.checks.map((c) => [c.via, c]));
+    expect(by.route53).toMatchObject({ switched: true, answer: [fastly(f)] });
+    // the shim's rotation answers the 10% side once in ten, starting with the 90% side
+    expect(by.route53!.draws).toBeGreaterThan(1);
+    expect(by.route53!.draws).toBeLessThanOrEqual(10);
+    expect((await control.requests()).filter((r) => r.path.includes('/testdnsanswer'))).toHaveLength(by.route53!.draws!);
+    expect(by[cached.address]).toMatchObject({ switched: true, anyWeighted: true, answer: [f.distributionDomain] });
+    expect(doc.verification.shares).toEqual({ [`${name} CNAME`]: 0.1 });
   });
 
   it('cdn.verify in the config is used when no flag is given, and Route 53 answering the old record is exit 5', async () => {

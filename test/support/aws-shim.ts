@@ -36,7 +36,7 @@
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
  * - Route 53 TestDNSAnswer (test/support/route53-dns-shim.ts): moto lacks it; the shim answers from
- *   the zone's record sets as Route 53 would (weighted: deterministically the highest weight;
+ *   the zone's record sets as Route 53 would (weighted: by weight, in a fixed rotation;
  *   failover: PRIMARY unless its check is inverted; alias: the target's DNS name).
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call, and which
  *   caller (access key id) sent what.

@@ -4,9 +4,12 @@
  * them, in the documented response shape (Nameserver, RecordName, RecordType, RecordData,
  * ResponseCode, Protocol).
  *
- * - Weighted records: Route 53 draws an answer from the healthy record sets with a non-zero weight
- *   (all of them if every weight is 0). Here the draw is deterministic so that tests are: the
- *   HIGHEST weight wins, ties go to the lowest SetIdentifier.
+ * - Weighted records: Route 53 draws each answer from the healthy record sets with a non-zero
+ *   weight, in proportion to the weights (all of them, equally, if every weight is 0). Here the draw
+ *   is a fixed rotation with the same shares (smooth weighted round-robin per name and type,
+ *   restarted when the weights change) so that tests are deterministic: the first answer is the
+ *   highest weight (ties: the lowest SetIdentifier), and at 90/10 one answer in every ten is the
+ *   10% side — the share a random draw gives on average, without a long unlucky run.
  * - Failover records: PRIMARY unless its health check counts as unhealthy, then SECONDARY (if both
  *   are unhealthy, PRIMARY, as Route 53 does).
  * - Latency records: the healthy record set with the lowest SetIdentifier (the shim has no notion of
@@ -55,6 +58,26 @@ function error(status: number, code: string, message: string): DnsShimReply {
   };
 }
 
+/** Per name and type: the weights the rotation runs on, and each set's running credit. */
+const rotations = new Map<string, { signature: string; credit: Map<string, number> }>();
+
+/** Smooth weighted round-robin: every set gains its weight, the richest is answered and pays the total. */
+function draw(key: string, sets: XmlRecord[], byId: (a: XmlRecord, b: XmlRecord) => number): XmlRecord | undefined {
+  const sorted = [...sets].sort((a, b) => Number(b.Weight) - Number(a.Weight) || byId(a, b));
+  const signature = sorted.map((s) => `${String(s.SetIdentifier)}=${Number(s.Weight)}`).join(',');
+  let rotation = rotations.get(key);
+  if (rotation?.signature !== signature) rotations.set(key, (rotation = { signature, credit: new Map() }));
+  const total = sorted.reduce((n, s) => n + Number(s.Weight), 0);
+  let best: XmlRecord | undefined;
+  for (const s of sorted) {
+    const id = String(s.SetIdentifier);
+    rotation.credit.set(id, (rotation.credit.get(id) ?? 0) + Number(s.Weight));
+    if (!best || rotation.credit.get(id)! > rotation.credit.get(String(best.SetIdentifier))!) best = s;
+  }
+  if (best) rotation.credit.set(String(best.SetIdentifier), rotation.credit.get(String(best.SetIdentifier))! - total);
+  return best;
+}
+
 /** Answer a TestDNSAnswer request from moto's record sets and health checks. */
 export async function testDnsAnswer(upstream: string, url: URL): Promise<DnsShimReply> {
   const q = url.searchParams;
@@ -90,7 +113,7 @@ export async function testDnsAnswer(upstream: string, url: URL): Promise<DnsShim
     const healthySets = sets.filter((_, i) => flags[i]);
     const pool = healthySets.length ? healthySets : sets;
     const weighted = pool.filter((s) => Number(s.Weight) > 0);
-    chosen = [...(weighted.length ? weighted : pool)].sort((a, b) => Number(b.Weight) - Number(a.Weight) || byId(a, b))[0];
+    chosen = draw(`${zoneId} ${dns(recordName)} ${recordType}`, weighted.length ? weighted : pool.map((s) => ({ ...s, Weight: 1 })), byId);
   } else if (sets.length && sets[0]!.Failover !== undefined) {
     const primary = sets.find((s) => String(s.Failover) === 'PRIMARY');
     const secondary = sets.find((s) => String(s.Failover) === 'SECONDARY');

@@ -34,11 +34,20 @@ const weighted = (cf: number, fa: number) => state('weighted', [set('cloudfront'
 const failover = () => state('failover', [set('cloudfront', { Failover: 'PRIMARY', HealthCheckId: 'hc-cf' }), set('fastly', { Failover: 'SECONDARY', HealthCheckId: 'hc-fa' })], [health('hc-cf'), health('hc-fa')]);
 
 describe('expected answers', () => {
-  it('a full weighted move expects the destination only; a split accepts any side left with weight', () => {
+  it('a full weighted move expects the destination only; at a split Route 53 must answer with the side that newly got weight, resolvers with either', () => {
     const full = planCdnChange(weighted(100, 0), { action: 'failover', to: 'secondary', now });
     expect(expectedForPlan(full)[0]!.accept.map((a) => [a.setIdentifier, a.values])).toEqual([['fastly', ['fastly.example.net']]]);
+    expect(expectedForPlan(full)[0]!.split).toBeUndefined();
     const split = planCdnChange(weighted(100, 0), { action: 'shift', weights: { cloudfront: 90, fastly: 10 }, now });
-    expect(expectedForPlan(split)[0]!.accept.map((a) => a.setIdentifier)).toEqual(['cloudfront', 'fastly']);
+    const [e] = expectedForPlan(split);
+    // the primary answered before the change too: its answer proves nothing
+    expect(e!.accept.map((a) => a.setIdentifier)).toEqual(['fastly']);
+    expect(e!.split!.map((a) => a.setIdentifier)).toEqual(['cloudfront', 'fastly']);
+    expect(e!.share).toBeCloseTo(0.1);
+    // both sides served before: no answer tells the new weights from the old, so either counts
+    const reweigh = planCdnChange(weighted(50, 50), { action: 'shift', weights: { cloudfront: 70, fastly: 30 }, now });
+    expect(expectedForPlan(reweigh)[0]).toMatchObject({ accept: [{ setIdentifier: 'cloudfront' }, { setIdentifier: 'fastly' }] });
+    expect(expectedForPlan(reweigh)[0]!.share).toBeUndefined();
   });
 
   it('failover routing expects the destination side; the state read expects what serves now', () => {
@@ -53,6 +62,13 @@ describe('expected answers', () => {
     expect(answerMatches(['151.101.1.57'], e)).toBe(false);
     expect(answerMatches(['13.32.0.1'], e, { 'd1.cloudfront.net': ['13.32.0.1', '13.32.0.2'] })).toBe(true);
     expect(answerMatches([], e)).toBe(false);
+  });
+
+  it('a split Route 53 never drew the new side of says how many answers were drawn and how likely that was', () => {
+    const check = { record: 'www', type: 'CNAME', via: 'route53', switched: false, answer: ['cloudfront.example.net'], expected: ['fastly: fastly.example.net'], draws: 40 };
+    const lines = (shares: Record<string, number>) => unswitched({ changedAt: '', timeoutMs: 10_000, ok: false, checks: [check], shares });
+    expect(lines({ 'www CNAME': 0.5 })[0]).toBe('www CNAME via route53: still cloudfront.example.net (expected fastly: fastly.example.net; 40 answers drawn, none from the 50% side, a chance of under 0.1% if Route 53 serves it)');
+    expect(lines({ 'www CNAME': 0.01 })[0]).toContain('40 answers drawn, none from the 1.0% side, a chance of 66.9% if Route 53 serves it: raise --verify-timeout for a small weight');
   });
 
   it('unswitched lines say what was seen and what was expected', () => {

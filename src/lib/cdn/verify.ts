@@ -42,7 +42,16 @@ export interface AcceptedAnswer {
 export interface ExpectedAnswer {
   name: string;
   type: string;
+  /** What Route 53 must answer at least once: at a weighted split, only the record sets that newly get weight. */
   accept: AcceptedAnswer[];
+  /**
+   * A weighted split: every record set that may answer now (Route 53 draws one per query, by weight).
+   * Recursive resolvers cache one draw for the record's TTL, so they are only asked to answer from
+   * these; Route 53 itself (no cache) is polled until it draws one of `accept`.
+   */
+  split?: AcceptedAnswer[];
+  /** At a split: the share of answers `accept` gets (0-1), for the chance of never drawing it. */
+  share?: number;
 }
 
 export interface AnswerCheck {
@@ -60,6 +69,10 @@ export interface AnswerCheck {
   expected: string[];
   /** The last query error, if the last query failed. */
   error?: string;
+  /** A weighted split, asked of Route 53: how many answers were drawn until the new side's (or the deadline). */
+  draws?: number;
+  /** A weighted split, asked of a resolver: any side with weight counted (a resolver caches one draw for the TTL). */
+  anyWeighted?: boolean;
 }
 
 export interface Verification {
@@ -72,6 +85,8 @@ export interface Verification {
   /** The check itself failed (e.g. TestDNSAnswer denied): not verified. */
   error?: string;
   checks: AnswerCheck[];
+  /** Weighted splits: the share of answers the newly weighted side gets, per `record type`. */
+  shares?: Record<string, number>;
 }
 
 /** Settings from flags over `cdn.verify`. */
@@ -105,17 +120,31 @@ function weightOf(view: SetView): number | undefined {
 }
 
 /**
- * Pure: the answers that count as the plan's destination, per record. Weighted: any record set left
- * with a weight above 0 (Route 53 draws among them: after a full move that is the destination only;
- * after a split any weighted-in side is a correct answer). Failover and latency routing: the
- * destination side's record sets (both after a latency failback).
+ * Pure: the answers that count as the plan's destination, per record. Failover and latency routing:
+ * the destination side's record sets (both after a latency failback). Weighted: after a full move,
+ * the record sets left with weight. At a split (e.g. a 90/10 drill), an answer from the side that
+ * already served proves nothing, so Route 53 must draw one of the record sets that newly got weight;
+ * `split` lists every set that may answer, for resolvers. A split where no set newly got weight
+ * (50/50 to 70/30) cannot be told from before by one answer: any set with weight counts.
  */
 export function expectedForPlan(plan: Pick<CdnPlan, 'routing' | 'records' | 'to'>): ExpectedAnswer[] {
   return plan.records.map((record) => {
-    const views = plan.routing === 'weighted'
-      ? record.after.filter((v) => (weightOf(v) ?? 0) > 0)
-      : record.after.filter((v) => v.side !== null && (plan.to === undefined || v.side === plan.to));
-    return { name: record.name, type: record.type, accept: views.map(accepted) };
+    if (plan.routing !== 'weighted') {
+      const views = record.after.filter((v) => v.side !== null && (plan.to === undefined || v.side === plan.to));
+      return { name: record.name, type: record.type, accept: views.map(accepted) };
+    }
+    const serving = record.after.filter((v) => (weightOf(v) ?? 0) > 0);
+    const servedBefore = new Set(record.before.filter((v) => (weightOf(v) ?? 0) > 0).map((v) => v.setIdentifier));
+    const fresh = serving.filter((v) => !servedBefore.has(v.setIdentifier));
+    const expected: ExpectedAnswer = { name: record.name, type: record.type, accept: (fresh.length ? fresh : serving).map(accepted) };
+    if (serving.length > 1) {
+      expected.split = serving.map(accepted);
+      if (fresh.length && fresh.length < serving.length) {
+        const total = serving.reduce((n, v) => n + weightOf(v)!, 0);
+        expected.share = fresh.reduce((n, v) => n + weightOf(v)!, 0) / total;
+      }
+    }
+    return expected;
   });
 }
 
@@ -127,16 +156,14 @@ export function expectedForState(state: GroupState): ExpectedAnswer[] {
     const sets = state.config.routing === 'weighted'
       ? record.sets.filter((s) => (s.Weight ?? 0) > 0)
       : SIDES.filter((s) => serving.includes(s)).map((s) => sideSet(state, record, s)!).filter(Boolean);
-    return {
-      name: record.name,
-      type: record.type,
-      accept: sets.map((s) => {
-        const side = SIDES.find((x) => sideSet(state, record, x) === s) ?? null;
-        const alias = Boolean(s.AliasTarget?.DNSName);
-        const values = alias ? [normalizeName(s.AliasTarget!.DNSName!)] : (s.ResourceRecords ?? []).map((r) => normalizeName(r.Value ?? ''));
-        return { setIdentifier: s.SetIdentifier ?? '', side, values: values.sort(), alias };
-      }),
-    };
+    const accept = sets.map((s): AcceptedAnswer => {
+      const side = SIDES.find((x) => sideSet(state, record, x) === s) ?? null;
+      const alias = Boolean(s.AliasTarget?.DNSName);
+      const values = alias ? [normalizeName(s.AliasTarget!.DNSName!)] : (s.ResourceRecords ?? []).map((r) => normalizeName(r.Value ?? ''));
+      return { setIdentifier: s.SetIdentifier ?? '', side, values: values.sort(), alias };
+    });
+    // a split read at the start: any set with weight is its answer
+    return state.config.routing === 'weighted' && accept.length > 1 ? { name: record.name, type: record.type, accept, split: accept } : { name: record.name, type: record.type, accept };
   });
 }
 
@@ -213,14 +240,25 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
     sources.push({ via: server, query, pollMs: settings.resolverPollMs ?? 1000, resolveAlias: (name, type) => query(name, type === 'AAAA' ? 'AAAA' : 'A').catch(() => []) });
   }
   let interrupted = false;
+  // Route 53 draws a weighted answer per query: at a split, poll it faster (up to 4 queries a second
+  // in all, under its 5 per second per account) until it draws the new side
+  const drawPollMs = Math.max(250, 250 * opts.expected.filter((e) => e.split && e.share !== undefined).length);
   const checks = await Promise.all(
     sources.flatMap((source) =>
-      opts.expected.map(async (expected): Promise<AnswerCheck> => {
+      opts.expected.map(async (asked): Promise<AnswerCheck> => {
+        const route53Draw = source.via === 'route53' && asked.share !== undefined;
+        // a resolver caches one draw for the TTL: at a split, any side with weight is its answer
+        const expected = source.via !== 'route53' && asked.split ? { ...asked, accept: asked.split } : asked;
         const check: AnswerCheck = { record: expected.name, type: expected.type, via: source.via, switched: false, answer: [], expected: describeAccepted(expected) };
+        if (route53Draw) check.draws = 0;
+        if (source.via !== 'route53' && asked.split) check.anyWeighted = true;
+        const pollMs = route53Draw ? Math.min(source.pollMs, drawPollMs) : source.pollMs;
         const aliasIps: Record<string, string[]> = {};
+        let reported: number | undefined;
         for (;;) {
           try {
             check.answer = await source.query(expected.name, expected.type);
+            if (route53Draw) check.draws! += 1;
             delete check.error;
             // an alias may be answered with the target's addresses: resolve the target once to compare
             for (const a of expected.accept) {
@@ -244,9 +282,14 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
           }
           const left = deadline - Date.now();
           if (left <= 0) return check;
-          opts.onProgress?.(`waiting for ${source.via === 'route53' ? 'Route 53' : source.via} to answer ${expected.name} ${expected.type} with the new record (${Math.round((Date.now() - opts.changedAt) / 1000)} s)`);
+          // one progress line per check every few seconds, not one per poll
+          const waited = Math.floor((Date.now() - opts.changedAt) / 5000) * 5;
+          if (waited !== reported) {
+            reported = waited;
+            opts.onProgress?.(`waiting for ${source.via === 'route53' ? 'Route 53' : source.via} to answer ${expected.name} ${expected.type} with the new record (${Math.round((Date.now() - opts.changedAt) / 1000)} s${check.draws ? `, ${check.draws} answers drawn` : ''})`);
+          }
           try {
-            await sleep(Math.min(source.pollMs, left), opts.signal);
+            await sleep(Math.min(pollMs, left), opts.signal);
           } catch {
             interrupted = true;
             return check;
@@ -256,6 +299,8 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
     ),
   );
   const result: Verification = { changedAt: new Date(opts.changedAt).toISOString(), timeoutMs: settings.timeoutMs, ok: !interrupted && checks.every((c) => c.switched), checks };
+  const shares = opts.expected.filter((e) => e.share !== undefined);
+  if (shares.length) result.shares = Object.fromEntries(shares.map((e) => [`${e.name} ${e.type}`, e.share!]));
   if (interrupted) result.interrupted = true;
   return result;
 }
@@ -269,13 +314,28 @@ async function systemResolve(name: string, type: string): Promise<string[]> {
 /** One line per check that did not see the new answer, e.g. `www.shop.example.com CNAME via 1.1.1.1: still d111.cloudfront.net`. */
 export function unswitched(v: Verification): string[] {
   if (v.error) return [`the check failed: ${v.error}`];
-  return v.checks.filter((c) => !c.switched).map((c) => `${c.record} ${c.type} via ${c.via}: ${c.error ? `no answer (${c.error})` : c.answer.length ? `still ${c.answer.join(', ')}` : 'empty answer'} (expected ${c.expected.join(' or ')})`);
+  return v.checks.filter((c) => !c.switched).map((c) => `${c.record} ${c.type} via ${c.via}: ${c.error ? `no answer (${c.error})` : c.answer.length ? `still ${c.answer.join(', ')}` : 'empty answer'} (expected ${c.expected.join(' or ')}${drawNote(c, v)})`);
+}
+
+/** For a check of a weighted split: how many answers were drawn, and the chance of none being the new side at its share. */
+function drawNote(c: AnswerCheck, v: Verification): string {
+  if (c.draws === undefined || c.error) return '';
+  const share = v.shares?.[`${c.record} ${c.type}`];
+  if (share === undefined) return `; ${c.draws} answers drawn`;
+  const chance = Math.pow(1 - share, c.draws);
+  const pct = `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+  const odds = chance < 0.001 ? 'under 0.1%' : `${(chance * 100).toFixed(1)}%`;
+  return `; ${c.draws} answers drawn, none from the ${pct} side, a chance of ${odds} if Route 53 serves it${chance >= 0.001 ? ': raise --verify-timeout for a small weight' : ''}`;
 }
 
 /** One line: `new answer everywhere: route53 0.4 s, 1.1.1.1 12 s`. */
 export function verificationSummary(v: Verification): string {
   const slowest = new Map<string, number>();
-  for (const c of v.checks) if (c.switched) slowest.set(c.via, Math.max(slowest.get(c.via) ?? 0, c.afterMs ?? 0));
-  const times = [...slowest].map(([via, ms]) => `${via} ${(ms / 1000).toFixed(1)} s`).join(', ');
+  const anyWeighted = new Set<string>();
+  for (const c of v.checks) {
+    if (c.switched) slowest.set(c.via, Math.max(slowest.get(c.via) ?? 0, c.afterMs ?? 0));
+    if (c.anyWeighted) anyWeighted.add(c.via);
+  }
+  const times = [...slowest].map(([via, ms]) => `${via} ${(ms / 1000).toFixed(1)} s${anyWeighted.has(via) ? ' (either side: a split)' : ''}`).join(', ');
   return v.ok ? `new DNS answer seen: ${times}` : `new DNS answer NOT seen everywhere within ${Math.round(v.timeoutMs / 1000)} s${times ? ` (seen: ${times})` : ''}`;
 }
