@@ -76,4 +76,9 @@ export function printCdn(figures: CdnFigures[]): void {
   const weighted = figures.find((f) => f.routing === 'weighted')!;
   const callsOk = Math.max(weighted.calls.failover ?? 99, weighted.calls.failback ?? 99) <= 6;
   console.log(`goal (weighted, the configured routing): at most 6 AWS calls and under 1500 ms: ${callsOk && weighted.medianWallMs < 1500 ? 'met' : 'NOT met'}`);
+  const failover = figures.find((f) => f.routing === 'failover');
+  if (failover) {
+    const n = failover.calls.failover ?? 99;
+    console.log(`goal (failover routing): at most 6 AWS calls per failover: ${n <= 6 ? 'met' : `NOT met (${n}: the records' listing, both checks' status, their details, the caller, the guard write and the inversion)`}`);
+  }
 }

@@ -276,6 +276,48 @@ describe('failover routing', () => {
   });
 });
 
+describe('reading a group in few calls', () => {
+  const reads = async () => (await control.requests()).filter((r) => r.service === 'route53' && r.method === 'GET').map((r) => r.path.split('?')[0]!.replace(/[0-9a-f-]{36}|[A-Z0-9]{10,}/g, '…'));
+
+  it('failover routing, two records: one record listing, one ListHealthChecks, no GetHealthCheck; 7 calls to fail over, and the primary is inverted', async () => {
+    const f = await fixture('failover', { records: ['www', '@'] });
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'failover', '--yes', '--wait', '0']);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await reads()).sort()).toEqual(['/2013-04-01/healthcheck', '/2013-04-01/healthcheck/…/status', '/2013-04-01/healthcheck/…/status', '/2013-04-01/hostedzone/…/rrset']);
+    expect((await control.requests()).length).toBe(7);
+    expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+    expect(await inverted(f, f.healthChecks.secondary)).toBe(false);
+  });
+
+  it('a policy without route53:ListHealthChecks: each check is read with GetHealthCheck instead, and the failover still happens [shim: AccessDenied on ListHealthChecks]', async () => {
+    const f = await fixture('failover', { records: ['www', '@'] });
+    await control.fault({ service: 'route53', method: 'GET', path: '/2013-04-01/healthcheck(\\?|$)', times: 0, ...awsErrors.restXml('AccessDenied', 'User is not authorized to perform: route53:ListHealthChecks', 403) });
+    try {
+      await control.clearRequests();
+      const res = await cli(f, ['cdn', 'failover', '--yes', '--wait', '0']);
+      expect(res.code, res.stderr).toBe(0);
+      expect((await reads()).filter((p) => /^\/2013-04-01\/healthcheck\/…\/?$/.test(p))).toHaveLength(2);
+    } finally {
+      await control.clearFaults();
+    }
+    expect(await inverted(f, f.healthChecks.primary)).toBe(true);
+  });
+
+  it('records that do not sort together (300 other records between them) are each listed on their own, and both move', async () => {
+    const f = await fixture('weighted', { records: ['www', '@'] });
+    const apex = f.records[1]!;
+    const fillers = Array.from({ length: 300 }, (_, i) => ({ Action: 'CREATE' as const, ResourceRecordSet: { Name: `a${String(i).padStart(3, '0')}.${apex}`, Type: 'CNAME' as const, TTL: 300, ResourceRecords: [{ Value: 'elsewhere.example.net' }] } }));
+    await f.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: f.zoneId, ChangeBatch: { Changes: fillers } }));
+    await control.clearRequests();
+    const res = await cli(f, ['cdn', 'failover', '--yes', '--wait', '0']);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await reads()).filter((p) => p.endsWith('/rrset'))).toHaveLength(2);
+    expect(await weights(f, f.records[0]!)).toEqual({ 'cloudfront-0': 0, 'fastly-0': 100 });
+    expect(await weights(f, apex)).toEqual({ 'cloudfront-1': 0, 'fastly-1': 100 });
+  });
+});
+
 describe('latency routing', () => {
   it('drains one CDN by inverting its health check, and failback returns to both', async () => {
     const f = await fixture('latency');

@@ -20,7 +20,8 @@
  * - Route 53 compare-and-set, which moto does not enforce: a DELETE in ChangeResourceRecordSets must
  *   match the current record exactly, or the whole batch is refused with InvalidChangeBatch; and
  *   UpdateHealthCheck with a stale HealthCheckVersion is refused with HealthCheckVersionMismatch
- *   (the shim keeps the version count moto does not, and reports it in health-check responses).
+ *   (the shim keeps the version count moto does not, and reports it in health-check responses,
+ *   ListHealthChecks included).
  *   Changes to one zone, and to one health check, are checked and applied one at a time, as Route 53
  *   does, so two concurrent compare-and-set writes cannot both pass.
  * - SQS FIFO ids as AWS checks them (moto accepts any): a MessageGroupId or MessageDeduplicationId in
@@ -367,6 +368,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     if (isTestDnsAnswer(method, url)) return testDnsAnswer(upstream, url);
     const healthCheckMatch = HEALTHCHECK_PATH.exec(url.pathname);
     if (healthCheckMatch) return serialized(`healthcheck:${healthCheckMatch[1]}`, () => healthCheck(req, method, healthCheckMatch[1]!, body));
+    if (method === 'GET' && url.pathname.replace(/\/$/, '') === '/2013-04-01/healthcheck') return listHealthChecks(req, body);
 
     const pcMatch = PC_PATH.exec(url.pathname);
     if (pcMatch) return provisionedConcurrency(method, functionNameOf(pcMatch[1]!), url, body);
@@ -495,6 +497,16 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       healthCheckVersions.set(id, version);
     }
     const text = res.body.toString().replace(/<HealthCheckVersion>\d+<\/HealthCheckVersion>/, `<HealthCheckVersion>${version}</HealthCheckVersion>`);
+    return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'text/xml') }, body: text };
+  }
+
+  /** ListHealthChecks with each check's HealthCheckVersion as the shim counts it. */
+  async function listHealthChecks(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+    const res = await forward(req, body);
+    const text = res.body.toString().replace(/<HealthCheck>([\s\S]*?)<\/HealthCheck>/g, (whole, inner: string) => {
+      const id = /<Id>([^<]+)<\/Id>/.exec(inner)?.[1];
+      return id ? whole.replace(/<HealthCheckVersion>\d+<\/HealthCheckVersion>/, `<HealthCheckVersion>${healthCheckVersions.get(id) ?? 1}</HealthCheckVersion>`) : whole;
+    });
     return { status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'text/xml') }, body: text };
   }
 
