@@ -85,6 +85,30 @@ const ECS = `campaigns:
           growth: 1.2
           targetCpu: 60
 `;
+const ECS_CAPPED = `campaigns:
+  web-capped:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: ${ZONE}
+    leadTime: 15m
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        max: 10
+        sizing:
+          fromSend: "${local(lastSend)}"
+          growth: 1.2
+          targetCpu: 60
+`;
+const ECS_MIN_ABOVE_MAX = `campaigns:
+  web-min-above-max:
+    sendAt: "2026-11-27T11:00:00"
+    timezone: ${ZONE}
+    duration: 3h
+    targets:
+      - ecs: storefront/web
+        min: 12
+        max: 10
+`;
 const ECS_BOTH = `campaigns:
   web-both:
     sendAt: "2026-11-27T11:00:00"
@@ -168,9 +192,11 @@ beforeAll(async () => {
   await put('pricing-api:live', lastSend.plus({ hours: 2 }), 50);
 });
 
-function cli(args: string[], config = configFile) {
-  return runInProcess([...args, '--config', config, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now: NOW });
+function cli(args: string[], config = configFile, now = NOW) {
+  return runInProcess([...args, '--config', config, '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, now });
 }
+
+const writes = async () => (await control.requests()).filter((r) => r.operation && /^(Register|Put|Delete)/.test(r.operation) && r.operation !== 'PutMetricData');
 
 const window = `${zulu(lastSend.minus({ minutes: 15 }))}Z–${lastSend.plus({ hours: 3 }).toUTC().toFormat('yyyy-MM-dd') === lastSend.toUTC().toFormat('yyyy-MM-dd') ? '' : `${lastSend.plus({ hours: 3 }).toUTC().toFormat('yyyy-MM-dd')} `}${lastSend.plus({ hours: 3 }).toUTC().toFormat('HH:mm')}Z`;
 const arithmetic = `sized: ceil(peak 412 concurrent (max of ConcurrentExecutions, ${window}) × 1.2) = 495`;
@@ -244,6 +270,45 @@ describe('prescale sized from the last campaign', () => {
     const both = await cli(['prescale', '--campaign', 'web-both', '--dry-run'], bothFile);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give exactly one of `min` or `sizing`');
+  });
+
+  it('an ECS service sized above the `max` its config gives: exit 2 at that `max` with the sized value and its arithmetic, nothing written; `min` above `max` likewise', async () => {
+    const capped = path.join(path.dirname(configFile), 'ecs-capped.yaml');
+    await writeFile(capped, ECS_CAPPED);
+    await control.clearRequests();
+    const res = await cli(['prescale', '--campaign', 'web-capped', '--yes', '--wait', '0'], capped);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/ecs-capped\.yaml:\d+:\d+: campaigns\.web-capped\.targets\[0\]\.max: ecs storefront\/web: the minimum sized from the last campaign, 12 \(ceil\(peak 600 %·tasks .*\) = 12\), is above this target's max 10: raise `max` to at least 12, or give `min` instead of `sizing`/);
+    expect(await writes()).toEqual([]);
+    const line = (await readFile(capped, 'utf8')).split('\n').findIndex((l) => l.includes('max: 10')) + 1;
+    expect(res.stderr).toContain(`ecs-capped.yaml:${line}:`);
+
+    const minAbove = path.join(path.dirname(configFile), 'ecs-min-above-max.yaml');
+    await writeFile(minAbove, ECS_MIN_ABOVE_MAX);
+    const fixed = await cli(['prescale', '--campaign', 'web-min-above-max', '--dry-run'], minAbove);
+    expect(fixed.code).toBe(2);
+    expect(fixed.stderr).toContain('ecs-min-above-max.yaml:9:9: campaigns.web-min-above-max.targets[0].max: `min` is above `max`');
+  });
+
+  it('status --check the morning after a sized ECS service was raised: exit 5 while it is still above its baseline, 0 once restored', { timeout: 30_000 }, async () => {
+    const ecs = path.join(path.dirname(configFile), 'ecs-check.yaml');
+    await writeFile(ecs, ECS.replace('web:', 'web-check:'));
+    const raised = await cli(['prescale', '--campaign', 'web-check', '--yes', '--wait', '0'], ecs);
+    expect(raised.code, raised.stderr).toBe(0);
+    // the window (ready 10:45, ends 14:00 New York) is over; the down action did not bring it back
+    const after = () => new Date('2026-11-27T20:30:00Z');
+    const check = await cli(['prescale', 'status', '--campaign', 'web-check', '--check', '--json'], ecs, after);
+    expect(check.code, check.stderr).toBe(5);
+    const doc = JSON.parse(check.stdout) as { targets: { target: string; planned: number }[]; check: { passed: boolean; verdicts: { target: string; verdict: string; reasons: string[] }[] } };
+    expect(doc.targets.find((t) => t.target === 'ecs storefront/web')!.planned).toBe(12);
+    expect(doc.check.passed).toBe(false);
+    expect(doc.check.verdicts).toContainEqual(expect.objectContaining({ target: 'ecs storefront/web', verdict: 'above-baseline', reasons: [expect.stringContaining('registered 12/20, baseline 4/20')] }));
+    const restored = await cli(['prescale', 'restore', '--campaign', 'web-check', '--yes', '--wait', '0'], ecs, after);
+    expect(restored.code).toBe(0);
+    const clean = await cli(['prescale', 'status', '--campaign', 'web-check', '--check'], ecs, after);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    const targets = await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: ['service/storefront/web'] }));
+    expect(targets.ScalableTargets?.[0]).toMatchObject({ MinCapacity: 4, MaxCapacity: 20 });
   });
 
   it('a target gives exactly one of `provisioned` or `sizing`', async () => {

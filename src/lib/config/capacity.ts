@@ -65,7 +65,8 @@ const ecsTarget = z
      */
     sizing: fromSend.extend({ targetCpu: z.number().positive().max(100) }).optional(),
   })
-  .refine((t) => (t.min === undefined) !== (t.sizing === undefined), 'give exactly one of `min` or `sizing`');
+  .refine((t) => (t.min === undefined) !== (t.sizing === undefined), 'give exactly one of `min` or `sizing`')
+  .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, { message: '`min` is above `max`: the window cannot hold more tasks than its maximum', path: ['max'] });
 
 const dynamodbTarget = z
   .strictObject({

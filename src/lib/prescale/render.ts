@@ -103,9 +103,11 @@ export function renderRestorePlan(campaign: string, steps: readonly RestoreStep[
   for (const s of steps) {
     const reg = s.registered ? `${s.registered.min}/${s.registered.max}` : '?';
     if (!s.baseline || !s.to) {
-      lines.push(`  ${s.ref.label}: nothing recorded by retailctl (no down action)${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
+      const why = s.finished === 'fired' ? `every scheduled action of ${campaign} has fired, its way down included: left at ${reg}` : 'nothing recorded by retailctl (no down action)';
+      lines.push(`  ${s.ref.label}: ${why}${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
       continue;
     }
+    if (s.finished === 'missed') lines.push(`  ${s.ref.label}: its way down did not take effect: the window is over and it still holds ${reg}, what the up action set`);
     const drain = s.drainFirst ? `${s.to.min}/${s.drainTo ?? s.to.min} until capacity is down, then ` : '';
     const kept = s.keptFor.length
       ? ` (not the baseline ${s.baseline.min}/${s.baseline.max}: kept for ${s.keptFor.map((k) => `campaign ${k.campaign}, min ${k.min} until ${untilText(k.until)}`).join('; ')}, which is still live and comes down after its window)`
