@@ -272,22 +272,19 @@ describe('prescale sized from the last campaign', () => {
     expect(both.stderr).toContain('give exactly one of `min` or `sizing`');
   });
 
-  it('an ECS service sized above the `max` its config gives: exit 2 at that `max` with the sized value and its arithmetic, nothing written; `min` above `max` likewise', async () => {
+  it('an ECS service sized above the `max` its config gives: the maximum is raised to fit, as for `min` (a config `max` never lowers the registered one)', async () => {
     const capped = path.join(path.dirname(configFile), 'ecs-capped.yaml');
     await writeFile(capped, ECS_CAPPED);
-    await control.clearRequests();
-    const res = await cli(['prescale', '--campaign', 'web-capped', '--yes', '--wait', '0'], capped);
-    expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/ecs-capped\.yaml:\d+:\d+: campaigns\.web-capped\.targets\[0\]\.max: ecs storefront\/web: the minimum sized from the last campaign, 12 \(ceil\(peak 600 %·tasks .*\) = 12\), is above this target's max 10: raise `max` to at least 12, or give `min` instead of `sizing`/);
-    expect(await writes()).toEqual([]);
-    const line = (await readFile(capped, 'utf8')).split('\n').findIndex((l) => l.includes('max: 10')) + 1;
-    expect(res.stderr).toContain(`ecs-capped.yaml:${line}:`);
-
+    const res = await cli(['prescale', '--campaign', 'web-capped', '--dry-run', '--json'], capped);
+    expect(res.code, res.stderr).toBe(0);
+    type Doc = { plan: { targets: { ref: { label: string }; planned: { min: number; max: number } }[] } };
+    const plan = JSON.parse(res.stdout) as Doc;
+    expect(plan.plan.targets.find((t) => t.ref.label === 'ecs storefront/web')!.planned).toEqual({ min: 12, max: 20 });
     const minAbove = path.join(path.dirname(configFile), 'ecs-min-above-max.yaml');
     await writeFile(minAbove, ECS_MIN_ABOVE_MAX);
-    const fixed = await cli(['prescale', '--campaign', 'web-min-above-max', '--dry-run'], minAbove);
-    expect(fixed.code).toBe(2);
-    expect(fixed.stderr).toContain('ecs-min-above-max.yaml:9:9: campaigns.web-min-above-max.targets[0].max: `min` is above `max`');
+    const fixed = await cli(['prescale', '--campaign', 'web-min-above-max', '--dry-run', '--json'], minAbove);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect((JSON.parse(fixed.stdout) as Doc).plan.targets[0]!.planned).toEqual({ min: 12, max: 20 });
   });
 
   it('status --check the morning after a sized ECS service was raised: exit 5 while it is still above its baseline, 0 once restored', { timeout: 30_000 }, async () => {

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { drillWeights, planRollback } from '../../src/lib/cdn/drill.js';
 import type { GroupState, HealthState } from '../../src/lib/cdn/model.js';
 import { planCdnChange } from '../../src/lib/cdn/plan.js';
-import { answerMatches, expectedForPlan, expectedForState, unswitched, verifySettings } from '../../src/lib/cdn/verify.js';
+import type { AwsClients } from '../../src/lib/aws/context.js';
+import { answerMatches, drawsNeeded, expectedForPlan, expectedForState, unswitched, verifyAnswers, verifySettings, type ExpectedAnswer } from '../../src/lib/cdn/verify.js';
 
 const now = new Date('2026-11-27T09:00:00Z');
 
@@ -119,5 +120,50 @@ describe('cdn drill plans', () => {
       ['hc-fa', false, false, 4, true],
       ['hc-cf', false, true, 4, false],
     ]);
+  });
+});
+
+describe('a weighted split, asked of Route 53', () => {
+  const cf = { setIdentifier: 'cloudfront', side: 'primary' as const, values: ['d111.cloudfront.net'], alias: false };
+  const fa = { setIdentifier: 'fastly', side: 'secondary' as const, values: ['fastly.example.net'], alias: false };
+  /** Route 53 drawing 90/10 in a rotation, primary first. */
+  const rotating = () => {
+    let n = 0;
+    const route53 = { send: async () => ({ RecordData: [n++ % 10 === 9 ? 'fastly.example.net' : 'd111.cloudfront.net'] }) };
+    return { client: async () => route53 } as unknown as AwsClients;
+  };
+
+  it('an INSYNC wait that took most of --verify-timeout still leaves enough draws to see the 10% side', async () => {
+    const expected: ExpectedAnswer[] = [{ name: 'www.shop.example.com', type: 'CNAME', accept: [fa], split: [cf, fa], share: 0.1 }];
+    const v = await verifyAnswers({ read: rotating(), zoneId: 'Z1', expected, settings: { resolvers: [], timeoutMs: 120_000 }, changedAt: Date.now() - 118_000 });
+    expect(v.ok).toBe(true);
+    expect(v.checks[0]).toMatchObject({ switched: true, draws: 10, answer: ['fastly.example.net'] });
+  });
+
+  it('draws enough answers for a 99.9% chance of the new side', () => {
+    expect(drawsNeeded(0.1)).toBe(66);
+    expect(drawsNeeded(0.5)).toBe(10);
+    expect(drawsNeeded(1)).toBe(1);
+  });
+
+  it('two alias sides (two CloudFront distributions share edge addresses): an address both targets have does not count for the new side', async () => {
+    const oldSide = { setIdentifier: 'cf-blue', side: 'primary' as const, values: ['d111.cloudfront.net'], alias: true };
+    const newSide = { setIdentifier: 'cf-green', side: 'secondary' as const, values: ['d222.cloudfront.net'], alias: true };
+    const e: ExpectedAnswer = { name: 'shop.example.com', type: 'A', accept: [newSide], split: [oldSide, newSide], share: 0.1, reject: [oldSide] };
+    const ips = { 'd111.cloudfront.net': ['13.32.1.10', '13.32.1.11'], 'd222.cloudfront.net': ['13.32.1.11', '13.32.1.99'] };
+    expect(answerMatches(['13.32.1.10', '13.32.1.11'], e, ips)).toBe(false);
+    expect(answerMatches(['13.32.1.99', '13.32.1.11'], e, ips)).toBe(true);
+    // without the other side's addresses known, the shared one counted before
+    expect(answerMatches(['13.32.1.11'], { ...e, reject: [] }, ips)).toBe(true);
+  });
+
+  it('the plan names the other side as the one whose addresses do not count', () => {
+    const alias = (id: string, target: string, weight: number) => set(id, { Type: 'A', TTL: undefined, ResourceRecords: undefined, AliasTarget: { DNSName: `${target}.`, HostedZoneId: 'Z2FDTNDATAQYW2', EvaluateTargetHealth: false }, Weight: weight, HealthCheckId: `hc-${id}` });
+    const st = state('weighted', [alias('cloudfront', 'd111.cloudfront.net', 100), alias('fastly', 'd222.cloudfront.net', 0)], [health('hc-cloudfront'), health('hc-fastly')]);
+    st.config = { ...st.config, type: 'A' };
+    st.records[0]!.type = 'A';
+    const [e] = expectedForPlan(planCdnChange(st, { action: 'shift', weights: { cloudfront: 90, fastly: 10 }, now }));
+    expect(e!.accept.map((a) => a.values)).toEqual([['d222.cloudfront.net']]);
+    expect(e!.reject!.map((a) => a.values)).toEqual([['d111.cloudfront.net']]);
   });
 });

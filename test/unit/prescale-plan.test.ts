@@ -389,12 +389,13 @@ describe('campaigns that share a target', () => {
       expect(fn).toMatchObject({ to: { min: 300, max: 500 }, drainFirst: false });
     });
 
-    it('after the window: a target its way down already brought back is left alone; one still holding exactly its up action\'s values is put back to the baseline', () => {
+    it('after the window: a target its way down already brought back is left alone; one still above the recorded baseline (registered, or capacity without a policy) is put back, as status --check asks', () => {
       const after = new Date('2027-11-26T21:00:00Z');
       const obs = observations('morning');
       for (const o of Object.values(obs)) o.others = [];
       // morning's up set the Lambda alias to 300/500 and ECS to 40/40; its down recorded 0/500 and 4/20
       obs[LAMBDA]!.registered = { min: 0, max: 500 };
+      obs[LAMBDA]!.current = 0;
       obs[ECS]!.registered = { min: 40, max: 40 };
       obs[ECS]!.current = 40;
       const [ecs, fn] = planRestore({ campaignName: 'morning', campaign: CONFIG.morning!, now: after, observations: obs, campaigns: CONFIG });
@@ -402,11 +403,17 @@ describe('campaigns that share a target', () => {
       expect(fn!.to).toBeUndefined();
       expect(fn!.deletes).toHaveLength(3);
       expect(ecs).toMatchObject({ finished: 'missed', to: { min: 4, max: 20 }, drainFirst: true });
-      // changed by hand after the window (not the up action's values): left alone
+      // partly down (8/40): still above, put back
       obs[ECS]!.registered = { min: 8, max: 40 };
-      const [byHand] = planRestore({ campaignName: 'morning', campaign: CONFIG.morning!, now: after, observations: obs, campaigns: CONFIG });
-      expect(byHand).toMatchObject({ finished: 'fired' });
-      expect(byHand!.to).toBeUndefined();
+      expect(planRestore({ campaignName: 'morning', campaign: CONFIG.morning!, now: after, observations: obs, campaigns: CONFIG })[0]).toMatchObject({ finished: 'missed', to: { min: 4, max: 20 } });
+      // registered back at 4/20 but 40 tasks still running (no policy, the drain did not take effect): drained back
+      obs[ECS]!.registered = { min: 4, max: 20 };
+      expect(planRestore({ campaignName: 'morning', campaign: CONFIG.morning!, now: after, observations: obs, campaigns: CONFIG })[0]).toMatchObject({ finished: 'missed', to: { min: 4, max: 20 }, drainFirst: true });
+      // at the baseline, capacity down: left alone, only the actions deleted
+      obs[ECS]!.current = 4;
+      const [done] = planRestore({ campaignName: 'morning', campaign: CONFIG.morning!, now: after, observations: obs, campaigns: CONFIG });
+      expect(done).toMatchObject({ finished: 'fired' });
+      expect(done!.to).toBeUndefined();
     });
 
     it('with no other campaign live it goes back to the baseline, as before', () => {

@@ -63,7 +63,8 @@ export function setIdentifierFor(endpoint: CdnEndpoint, recordName: string): str
 
 /** Lower case, no trailing dot: how record names are compared. */
 export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
+  // Route 53 lists characters outside a-z0-9-_ as octal escapes: `*.shop.example.com` is `\052.shop.example.com.`
+  return name.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))).toLowerCase().replace(/\.$/, '');
 }
 
 /** Record names of a group, normalised. */

@@ -16,6 +16,16 @@ import { groupTraffic } from './traffic.js';
 /** Default `--verify-timeout`. */
 export const DEFAULT_VERIFY_TIMEOUT_MS = 120_000;
 
+/** Between two TestDNSAnswer draws at a weighted split, divided among the split records (4 calls a second in all, under Route 53's 5 per second per account). */
+const DRAW_POLL_MS = 250;
+/** The longest a split's draw is polled beyond `--verify-timeout`. */
+const MAX_DRAW_MS = 600_000;
+
+/** Answers to draw for a 99.9% chance that one is from a side with `share` of the weight. */
+export function drawsNeeded(share: number): number {
+  return share >= 1 ? 1 : Math.ceil(Math.log(0.001) / Math.log(1 - share));
+}
+
 export interface VerifySettings {
   /** TestDNSAnswer ResolverIP. */
   resolverIp?: string;
@@ -52,6 +62,12 @@ export interface ExpectedAnswer {
   split?: AcceptedAnswer[];
   /** At a split: the share of answers `accept` gets (0-1), for the chance of never drawing it. */
   share?: number;
+  /**
+   * Alias record sets that served before and are not the destination: an answer of addresses counts
+   * for an accepted alias only with an address none of these targets has (CloudFront distributions
+   * share edge addresses, so an address both have proves nothing).
+   */
+  reject?: AcceptedAnswer[];
 }
 
 export interface AnswerCheck {
@@ -131,12 +147,14 @@ export function expectedForPlan(plan: Pick<CdnPlan, 'routing' | 'records' | 'to'
   return plan.records.map((record) => {
     if (plan.routing !== 'weighted') {
       const views = record.after.filter((v) => v.side !== null && (plan.to === undefined || v.side === plan.to));
-      return { name: record.name, type: record.type, accept: views.map(accepted) };
+      const others = record.after.filter((v) => v.side !== null && !views.includes(v));
+      return withRejects({ name: record.name, type: record.type, accept: views.map(accepted) }, others.map(accepted));
     }
     const serving = record.after.filter((v) => (weightOf(v) ?? 0) > 0);
     const servedBefore = new Set(record.before.filter((v) => (weightOf(v) ?? 0) > 0).map((v) => v.setIdentifier));
     const fresh = serving.filter((v) => !servedBefore.has(v.setIdentifier));
-    const expected: ExpectedAnswer = { name: record.name, type: record.type, accept: (fresh.length ? fresh : serving).map(accepted) };
+    const acceptViews = fresh.length ? fresh : serving;
+    const expected: ExpectedAnswer = withRejects({ name: record.name, type: record.type, accept: acceptViews.map(accepted) }, record.before.filter((v) => servedBefore.has(v.setIdentifier) && !acceptViews.some((a) => a.setIdentifier === v.setIdentifier)).map(accepted));
     if (serving.length > 1) {
       expected.split = serving.map(accepted);
       if (fresh.length && fresh.length < serving.length) {
@@ -146,6 +164,13 @@ export function expectedForPlan(plan: Pick<CdnPlan, 'routing' | 'records' | 'to'
     }
     return expected;
   });
+}
+
+/** The alias sets among `others` become `reject` (answers of addresses must not be theirs too). */
+function withRejects(expected: ExpectedAnswer, others: AcceptedAnswer[]): ExpectedAnswer {
+  const reject = others.filter((o) => o.alias && !expected.accept.some((a) => a.values[0] === o.values[0]));
+  if (reject.length && expected.accept.some((a) => a.alias)) expected.reject = reject;
+  return expected;
 }
 
 /** Pure: the answers Route 53 gives in `state` (the record sets serving now), per record: what a rollback must bring back. */
@@ -163,7 +188,9 @@ export function expectedForState(state: GroupState): ExpectedAnswer[] {
       return { setIdentifier: s.SetIdentifier ?? '', side, values: values.sort(), alias };
     });
     // a split read at the start: any set with weight is its answer
-    return state.config.routing === 'weighted' && accept.length > 1 ? { name: record.name, type: record.type, accept, split: accept } : { name: record.name, type: record.type, accept };
+    const expected: ExpectedAnswer = state.config.routing === 'weighted' && accept.length > 1 ? { name: record.name, type: record.type, accept, split: accept } : { name: record.name, type: record.type, accept };
+    const others = record.sets.filter((s) => !sets.includes(s) && s.AliasTarget?.DNSName).map((s): AcceptedAnswer => ({ setIdentifier: s.SetIdentifier ?? '', side: SIDES.find((x) => sideSet(state, record, x) === s) ?? null, values: [normalizeName(s.AliasTarget!.DNSName!)], alias: true }));
+    return withRejects(expected, others);
   });
 }
 
@@ -173,11 +200,12 @@ const norm = (answer: string[]) => answer.map(normalizeName).sort();
 export function answerMatches(answer: string[], expected: ExpectedAnswer, aliasIps: Record<string, string[]> = {}): boolean {
   const got = norm(answer);
   if (!got.length) return false;
+  const rejected = new Set((expected.reject ?? []).flatMap((r) => aliasIps[r.values[0]!] ?? []));
   return expected.accept.some((a) => {
     if (got.join(' ') === a.values.join(' ')) return true;
-    // an alias answered with addresses: one of the target's addresses
+    // an alias answered with addresses: an address of the target that no target of another side has
     const ips = a.alias ? aliasIps[a.values[0]!] : undefined;
-    return Boolean(ips?.length && got.some((ip) => ips!.includes(ip)));
+    return Boolean(ips?.length && got.some((ip) => ips!.includes(ip) && !rejected.has(ip)));
   });
 }
 
@@ -242,11 +270,24 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
   let interrupted = false;
   // Route 53 draws a weighted answer per query: at a split, poll it faster (up to 4 queries a second
   // in all, under its 5 per second per account) until it draws the new side
-  const drawPollMs = Math.max(250, 250 * opts.expected.filter((e) => e.split && e.share !== undefined).length);
+  const draws = opts.expected.filter((e) => e.share !== undefined);
+  const drawPollMs = Math.max(DRAW_POLL_MS, DRAW_POLL_MS * draws.length);
+  const verifyStart = Date.now();
   const checks = await Promise.all(
     sources.flatMap((source) =>
       opts.expected.map(async (asked): Promise<AnswerCheck> => {
         const route53Draw = source.via === 'route53' && asked.share !== undefined;
+        // a draw needs enough answers whatever the INSYNC wait took of the deadline: at least as many
+        // as give a 99.9% chance of drawing the new side (up to 10 minutes), and the draws of several
+        // records take turns rather than starting at once
+        const checkDeadline = route53Draw ? Math.max(deadline, verifyStart + Math.min(drawsNeeded(asked.share!) * drawPollMs, MAX_DRAW_MS)) : deadline;
+        if (route53Draw && draws.indexOf(asked) > 0) {
+          try {
+            await sleep(DRAW_POLL_MS * draws.indexOf(asked), opts.signal);
+          } catch {
+            interrupted = true;
+          }
+        }
         // a resolver caches one draw for the TTL: at a split, any side with weight is its answer
         const expected = source.via !== 'route53' && asked.split ? { ...asked, accept: asked.split } : asked;
         const check: AnswerCheck = { record: expected.name, type: expected.type, via: source.via, switched: false, answer: [], expected: describeAccepted(expected) };
@@ -260,9 +301,10 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
             check.answer = await source.query(expected.name, expected.type);
             if (route53Draw) check.draws! += 1;
             delete check.error;
-            // an alias may be answered with the target's addresses: resolve the target once to compare
-            for (const a of expected.accept) {
-              if (a.alias && aliasIps[a.values[0]!] === undefined && check.answer.length && !check.answer.map(normalizeName).includes(a.values[0]!)) {
+            // an alias may be answered with the target's addresses: resolve the targets to compare
+            // (the other sides' too); a lookup that found nothing is tried again at the next poll
+            for (const a of [...expected.accept, ...(expected.reject ?? [])]) {
+              if (a.alias && !aliasIps[a.values[0]!]?.length && check.answer.length && !check.answer.map(normalizeName).includes(a.values[0]!)) {
                 aliasIps[a.values[0]!] = await source.resolveAlias(a.values[0]!, expected.type);
               }
             }
@@ -280,7 +322,8 @@ export async function verifyAnswers(opts: VerifyOptions): Promise<Verification> 
             }
             check.error = (err as Error).message;
           }
-          const left = deadline - Date.now();
+          if (interrupted) return check;
+          const left = checkDeadline - Date.now();
           if (left <= 0) return check;
           // one progress line per check every few seconds, not one per poll
           const waited = Math.floor((Date.now() - opts.changedAt) / 5000) * 5;

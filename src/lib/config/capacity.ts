@@ -57,7 +57,7 @@ const ecsTarget = z
     ecs: z.string().regex(/^[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/, 'expected cluster/service, e.g. storefront/web'),
     /** Minimum running tasks during the window. */
     min: nonNegInt.optional(),
-    /** Maximum tasks during the window (default: keep the registered maximum, raised to `min` if lower). */
+    /** Maximum tasks during the window, at least (the registered maximum is never lowered, and the maximum is raised to `min` if lower). */
     max: posInt.optional(),
     /**
      * Or size `min` from the last campaign: ceil(peak of CPUUtilization × RunningTaskCount per minute
@@ -65,8 +65,7 @@ const ecsTarget = z
      */
     sizing: fromSend.extend({ targetCpu: z.number().positive().max(100) }).optional(),
   })
-  .refine((t) => (t.min === undefined) !== (t.sizing === undefined), 'give exactly one of `min` or `sizing`')
-  .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, { message: '`min` is above `max`: the window cannot hold more tasks than its maximum', path: ['max'] });
+  .refine((t) => (t.min === undefined) !== (t.sizing === undefined), 'give exactly one of `min` or `sizing`');
 
 const dynamodbTarget = z
   .strictObject({

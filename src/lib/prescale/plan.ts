@@ -277,25 +277,6 @@ export function pendingWrites(t: TargetPlan): number {
 
 const fmt = (t: WindowTime) => `${t.local.replace('T', ' ').slice(0, 16)}`;
 
-/**
- * Pure: an ECS target whose minimum sized from the last campaign is above the `max` the config gives
- * it. The config's `max` is the operator's cap for the window: never raised past it, so the plan
- * stops at exit 2 naming the target, the sized value and its arithmetic.
- */
-function sizedAboveMax(campaignName: string, campaign: PrescaleInputs['campaign'], refs: readonly ScalableTargetRef[]): ConfigTimingProblem[] {
-  const problems: ConfigTimingProblem[] = [];
-  campaign.targets.forEach((t, i) => {
-    if (t.kind !== 'ecs' || !t.sizing || t.max === undefined) return;
-    const ref = refs.find((r) => r.resourceId === `service/${t.ecs}`);
-    if (!ref || ref.desired <= t.max) return;
-    problems.push({
-      path: ['campaigns', campaignName, 'targets', i, 'max'],
-      message: `${ref.label}: the minimum sized from the last campaign, ${ref.desired} (${ref.sizing?.formula ?? 'sized'}), is above this target's max ${t.max}: raise \`max\` to at least ${ref.desired}, or give \`min\` instead of \`sizing\``,
-    });
-  });
-  return problems;
-}
-
 /** Pure: everything `prescale` would do, and why it would refuse. */
 export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
   const { campaign, campaignName, mode } = inputs;
@@ -325,9 +306,7 @@ export function planPrescale(inputs: PrescaleInputs): PrescalePlan {
     warnings.push(`sendAt ${campaign.sendAt} happens twice in ${tz} (clocks go back that night): the first, ${window.sendAt.localOffset} (${window.sendAt.utc}), is used, not ${window.sendAtAlsoAt.localOffset}`);
   }
 
-  const refs = resolveTargets(campaign, inputs.sized);
-  configProblems.push(...sizedAboveMax(campaignName, campaign, refs));
-  const planned = refs.map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings, notes));
+  const planned = resolveTargets(campaign, inputs.sized).map((ref) => planTarget(ref, inputs, window, { nowMs, readyMs, endMs }, refusals, warnings, notes));
   const targets: TargetPlan[] = planned.map((p) => p.plan);
 
   // Lambda preflight: aliases exist, and the account keeps AWS's minimum unreserved concurrency at

@@ -107,7 +107,7 @@ export function renderRestorePlan(campaign: string, steps: readonly RestoreStep[
       lines.push(`  ${s.ref.label}: ${why}${s.deletes.length ? `; delete ${s.deletes.join(', ')}` : ''}`);
       continue;
     }
-    if (s.finished === 'missed') lines.push(`  ${s.ref.label}: its way down did not take effect: the window is over and it still holds ${reg}, what the up action set`);
+    if (s.finished === 'missed') lines.push(`  ${s.ref.label}: its way down did not take effect: the window is over and it is still above the baseline ${s.baseline.min}/${s.baseline.max} its down action recorded (registered ${reg}${s.drainFirst ? ', capacity up' : ''})`);
     const drain = s.drainFirst ? `${s.to.min}/${s.drainTo ?? s.to.min} until capacity is down, then ` : '';
     const kept = s.keptFor.length
       ? ` (not the baseline ${s.baseline.min}/${s.baseline.max}: kept for ${s.keptFor.map((k) => `campaign ${k.campaign}, min ${k.min} until ${untilText(k.until)}`).join('; ')}, which is still live and comes down after its window)`

@@ -37,20 +37,26 @@ export interface RestoreStep {
   /** Other campaigns' actions as read before planning (to tell, after writing, whether one was being restored meanwhile). */
   othersRead?: OtherCampaignActions[];
   /**
-   * Every action of this campaign is in the past: `fired` (the target is left as it is), or `missed`
-   * (it still holds exactly what the up action set, above the recorded baseline: the way down did
-   * not take effect, so the baseline is put back).
+   * Every action of this campaign is in the past: `fired` (the target is at or below the baseline its
+   * down action recorded: left as it is), or `missed` (still above it after the window: the way down
+   * did not take effect, so the baseline is put back, as `status --check` asks).
    */
   finished?: 'fired' | 'missed';
 }
 
-/** Pure: a finished campaign's target still holding exactly its up action's values, above the baseline its down action recorded. */
-export function wayDownMissed(own: TargetObservation['actions'], registered: { min: number; max: number } | undefined): boolean {
-  const up = own?.up;
-  const down = own?.down;
-  if (!registered || up?.min === undefined || down?.min === undefined || down.max === undefined) return false;
-  const holdsUp = registered.min === up.min && (up.max === undefined || registered.max === up.max);
-  return holdsUp && (registered.min > down.min || registered.max > down.max);
+/**
+ * Pure: after the window, a target still above the baseline this campaign's down action recorded:
+ * registered min or max above it, or, with no scaling policy, capacity above what its drain (or its
+ * down's maximum) allows. The same test `status --check` fails on.
+ */
+export function aboveRecordedBaseline(seen: TargetObservation): boolean {
+  const down = seen.actions?.down;
+  const registered = seen.registered;
+  if (down?.min === undefined || down.max === undefined) return false;
+  if (registered && (registered.min > down.min || registered.max > down.max)) return true;
+  const capacity = seen.capacity ?? seen.current;
+  const cap = seen.actions?.drain?.max ?? down.max;
+  return !seen.hasPolicy && capacity !== undefined && capacity > cap;
 }
 
 export interface RestoreInputs {
@@ -75,8 +81,8 @@ export function planRestore(inputs: RestoreInputs): RestoreStep[] {
     const own = seen.actions ?? {};
     const deletes = (['up', 'drain', 'down'] as const).filter((d) => own[d]).map((d) => own[d]?.name ?? actionName(inputs.campaignName, ref, d));
     // a finished run's actions (every one fired already) are deleted, and the baseline they recorded is not put back: it may be stale
-    // unless the target still holds exactly what the up action set: then the way down did not take effect
-    const finished = finishedActions(own, nowMs) ? (wayDownMissed(own, seen.registered) ? 'missed' : 'fired') : undefined;
+    // unless the target is still above it: then the way down did not take effect
+    const finished = finishedActions(own, nowMs) ? (aboveRecordedBaseline(seen) ? 'missed' : 'fired') : undefined;
     const ownDown = finished === 'fired' ? undefined : (seen.downAction ?? (own.down?.min !== undefined && own.down.max !== undefined ? { min: own.down.min, max: own.down.max } : undefined));
     const others = othersOn(ref, seen, nowMs, inputs.campaigns);
     const step: RestoreStep = { ref, keptFor: [], drainFirst: false, deletes, otherUpdates: [], otherDeletes: [] };
