@@ -85,20 +85,8 @@ const ECS = `campaigns:
           growth: 1.2
           targetCpu: 60
 `;
-const ECS_CAPPED = `campaigns:
-  web-capped:
-    sendAt: "2026-11-27T11:00:00"
-    timezone: ${ZONE}
-    leadTime: 15m
-    duration: 3h
-    targets:
-      - ecs: storefront/web
-        max: 10
-        sizing:
-          fromSend: "${local(lastSend)}"
-          growth: 1.2
-          targetCpu: 60
-`;
+// the `web` campaign with a config `max` below its sized minimum
+const ECS_CAPPED = ECS.split('  web-no-insights:')[0]!.replace('  web:', '  web-capped:').replace('      - ecs: storefront/web\n', '      - ecs: storefront/web\n        max: 10\n');
 const ECS_MIN_ABOVE_MAX = `campaigns:
   web-min-above-max:
     sendAt: "2026-11-27T11:00:00"
