@@ -36,6 +36,8 @@
  *   is a ValidationException), status UPDATING for `dynamodbWarm.updatingMs`, then ACTIVE.
  * - Fault injection: POST /__shim/faults with a rule; matching requests get the given response
  *   (an AWS error shape, a 503 SlowDown, a delay) instead of reaching moto.
+ * - S3 CopyObject's x-amz-copy-source-if-match, which moto ignores: 412 PreconditionFailed when the
+ *   source's ETag is another, as S3 answers.
  * - Route 53 TestDNSAnswer (test/support/route53-dns-shim.ts): moto lacks it; the shim answers from
  *   the zone's record sets as Route 53 would (weighted: by weight, in a fixed rotation;
  *   failover: PRIMARY unless its check is inverted; alias: the target's DNS name).
@@ -107,6 +109,9 @@ export interface LoggedRequest {
   userAgent?: string;
   /** The access key id of the SigV4 credential: tells two callers apart. */
   accessKeyId?: string;
+  /** S3: the Range header of a GET, and the x-amz-copy-source of a CopyObject. */
+  range?: string;
+  copySource?: string;
 }
 
 interface PcConfig {
@@ -331,7 +336,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       requests = [];
       config = { ...DEFAULT_CONFIG };
     } else {
-      requests.push({ method, path: url.pathname + url.search, service: serviceOf(req), operation: operationOf(req, url, body), userAgent: String(req.headers['user-agent'] ?? ''), accessKeyId: accessKeyOf(req) });
+      const logged: LoggedRequest = { method, path: url.pathname + url.search, service: serviceOf(req), operation: operationOf(req, url, body), userAgent: String(req.headers['user-agent'] ?? ''), accessKeyId: accessKeyOf(req) };
+      if (typeof req.headers.range === 'string') logged.range = req.headers.range;
+      if (typeof req.headers['x-amz-copy-source'] === 'string') [logged.copySource, logged.operation] = [req.headers['x-amz-copy-source'], 'CopyObject'];
+      requests.push(logged);
     }
 
     const rule = faults.find((f) => matches(f, req, url, body));
@@ -366,6 +374,10 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       });
     }
     if (isTestDnsAnswer(method, url)) return testDnsAnswer(upstream, url);
+    if (method === 'PUT' && typeof req.headers['x-amz-copy-source-if-match'] === 'string') {
+      const refused = await copySourceChanged(req);
+      if (refused) return refused;
+    }
     const healthCheckMatch = HEALTHCHECK_PATH.exec(url.pathname);
     if (healthCheckMatch) return serialized(`healthcheck:${healthCheckMatch[1]}`, () => healthCheck(req, method, healthCheckMatch[1]!, body));
     if (method === 'GET' && url.pathname.replace(/\/$/, '') === '/2013-04-01/healthcheck') return listHealthChecks(req, body);
@@ -417,6 +429,18 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   }
 
   /** Pass a request to moto and its answer back. */
+  /**
+   * CopyObject's `x-amz-copy-source-if-match` (moto ignores it): 412 PreconditionFailed when the
+   * source object's ETag is not the one given, as S3 answers.
+   */
+  async function copySourceChanged(req: http.IncomingMessage): Promise<Reply | undefined> {
+    const source = decodeURIComponent(String(req.headers['x-amz-copy-source']).split('?')[0]!).replace(/^\/?/, '/');
+    const head = await fetch(`${upstream}${source.split('/').map(encodeURIComponent).join('/')}`, { method: 'HEAD', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' } });
+    const wanted = String(req.headers['x-amz-copy-source-if-match']).replace(/"/g, '');
+    if (head.ok && String(head.headers.get('etag') ?? '').replace(/"/g, '') === wanted) return undefined;
+    return { status: 412, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>x-amz-copy-source-If-Match</Condition></Error>' };
+  }
+
   async function relay(req: http.IncomingMessage, body: Buffer): Promise<Reply> {
     const res = await forward(req, body);
     const headers: Record<string, string> = {};

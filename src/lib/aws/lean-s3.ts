@@ -62,6 +62,21 @@ export interface PutObject {
   ifMatch?: string;
 }
 
+/** A server-side copy (CopyObject) of an object of another key or bucket, with new metadata. */
+export interface CopyObjectRequest {
+  key: string;
+  /** The object copied, as listed: the copy is refused (412) if its ETag is no longer this one. */
+  source: { bucket: string; key: string; etag: string };
+  contentType: string;
+  cacheControl: string;
+  sse: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  /** The content's SHA-256 (hex), when known before the copy: kept as `x-amz-meta-sha256`. */
+  sha256Hex?: string;
+  ifNoneMatch?: '*';
+  ifMatch?: string;
+}
+
 export class S3RequestError extends Error {
   /** The request that failed (set by the client), e.g. `PutObject`. */
   operation: string | undefined;
@@ -212,6 +227,61 @@ export class LeanS3 {
       return this.#gated(() => this.#request('PUT', this.#objectPath(object.key), undefined, headers, hex, object.body, false));
     });
     return String(res.headers.etag ?? '').replace(/"/g, '');
+  }
+
+  /**
+   * CopyObject with `x-amz-metadata-directive: REPLACE`: the bytes never leave S3. S3 computes and
+   * stores the SHA-256 (`x-amz-checksum-algorithm`) and returns it (base64) with the new ETag. A copy
+   * S3 answers 200 with an <Error> body is an error (S3 may fail a copy after sending the status).
+   */
+  async copy(object: CopyObjectRequest): Promise<{ etag: string; checksumSha256?: string }> {
+    this.#mayWrite('CopyObject');
+    const { source } = object;
+    const res = await this.#retrying('CopyObject', async () => {
+      const headers: Record<string, string> = {
+        'content-length': '0',
+        'x-amz-copy-source': `/${uriEncode(source.bucket)}/${source.key.split('/').map(uriEncode).join('/')}`,
+        'x-amz-copy-source-if-match': `"${source.etag}"`,
+        'x-amz-metadata-directive': 'REPLACE',
+        'content-type': object.contentType,
+        'cache-control': object.cacheControl,
+        'x-amz-checksum-algorithm': 'SHA256',
+        'x-amz-server-side-encryption': object.sse,
+      };
+      if (object.sha256Hex) headers['x-amz-meta-sha256'] = object.sha256Hex;
+      if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
+      if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
+      if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
+      const out = await this.#gated(() => this.#request('PUT', this.#objectPath(object.key), undefined, headers, EMPTY_SHA256, undefined, true));
+      const xml = out.body.toString('utf8');
+      if (xml.includes('<Error>')) {
+        const code = tag(xml, 'Code') || 'InternalError';
+        const message = tag(xml, 'Message');
+        throw new S3RequestError(`${code}${message ? `: ${message}` : ''} (HTTP 200, in the copy's answer)`, 200, code, code === 'InternalError' || RETRYABLE_CODES.has(code), message ? { s3Message: message } : {});
+      }
+      return out;
+    });
+    const xml = res.body.toString('utf8');
+    const checksum = tag(xml, 'ChecksumSHA256');
+    return { etag: tag(xml, 'ETag').replace(/"/g, ''), ...(checksum ? { checksumSha256: checksum } : {}) };
+  }
+
+  /**
+   * The first `bytes` of an object (a ranged GetObject: never the whole object), with its ETag and
+   * user metadata; undefined when no object has the key.
+   */
+  async getFirstBytes(key: string, bytes: number, ifMatch?: string): Promise<{ body: Buffer; etag: string; metadata: Record<string, string> } | undefined> {
+    try {
+      const headers: Record<string, string> = { range: `bytes=0-${bytes - 1}` };
+      if (ifMatch) headers['if-match'] = `"${ifMatch}"`;
+      const res = await this.#retrying('GetObject', () => this.#request('GET', this.#objectPath(key), undefined, headers, EMPTY_SHA256, undefined, true));
+      const metadata: Record<string, string> = {};
+      for (const [name, value] of Object.entries(res.headers)) if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
+      return { body: res.body.subarray(0, bytes), etag: String(res.headers.etag ?? '').replace(/"/g, ''), metadata };
+    } catch (err) {
+      if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
   }
 
   /**

@@ -89,6 +89,8 @@ export interface ItemResult {
 export interface ExecuteOptions {
   /** Absent in a dry run. */
   putter?: LeanS3;
+  /** An s3:// source's bucket, read-only: the first bytes of each object, for its Content-Type. */
+  sourceReader?: LeanS3;
   /** Decide `check` items (read-only: hashes and listings, HEAD at most) and upload nothing. */
   dryRun?: boolean;
   /** Writing S3 client: multipart uploads, and HEAD for `check` items whose ETag is not an MD5. */
@@ -356,6 +358,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   const processItem = async (item: PlanItem, scratch: Scratch): Promise<ItemResult> => {
     if (item.action === 'skip') return item.known ? fromJournal(item, item.known, 'unchanged') : { item, status: 'skipped', reason: 'unchanged', ...(item.image.size !== undefined ? { size: item.image.size } : {}) };
     if (item.action === 'empty') return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
+    if (item.image.s3) return copyItem(item, options);
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;
     const compareMd5 = item.action === 'check' && existing !== undefined && plainMd5Etag(existing.etag);
@@ -449,6 +452,61 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   options.signal?.throwIfAborted();
   return results;
 }
+
+/**
+ * An image already in S3: settled by ETag (a single-part object copied keeps its MD5 ETag), typed
+ * from its first 4 KB (a ranged GET, never the whole object), then copied server-side with the
+ * metadata replaced. The copy is made only from the object as listed (`x-amz-copy-source-if-match`);
+ * the SHA-256 comes from S3 (`x-amz-checksum-algorithm`), or from the source's own
+ * `x-amz-meta-sha256`, which is then kept on the copy.
+ */
+async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemResult> {
+  const source = item.image.s3!;
+  const size = item.image.size ?? 0;
+  const existing = item.existing;
+  let replacing = existing !== undefined;
+  if (item.action === 'check' && existing) {
+    if (existing.size === size && existing.etag === source.etag && plainMd5Etag(existing.etag)) {
+      options.journal?.append({ key: item.key, source: item.image.path, size, sha256: '', etag: existing.etag, contentType: '', originEtag: source.etag });
+      return { item, status: 'skipped', reason: 'unchanged (the same content as the source object: same MD5 ETag)', size, etag: existing.etag };
+    }
+    replacing = true;
+  }
+  if (options.dryRun || !options.putter) return { item, status: 'planned', replaced: replacing, size };
+  if (!options.sourceReader) throw new Error('internal error: no reader for the s3:// source');
+  let first: Awaited<ReturnType<LeanS3['getFirstBytes']>>;
+  try {
+    first = await options.sourceReader.getFirstBytes(source.key, SNIFF_BYTES, source.etag);
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    const e = err as { status?: number; code?: string; message: string };
+    if (e.status === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): rerun to copy it as it is now`, size };
+    return { item, status: 'failed', reason: `cannot read s3://${source.bucket}/${source.key}: ${e.message}`, size };
+  }
+  if (!first) return { item, status: 'missing', reason: `s3://${source.bucket}/${source.key} is gone since it was listed` };
+  const { contentType, warning } = await detectContentType(item.image.path, first.body);
+  const knownSha = /^[0-9a-f]{64}$/.test(first.metadata.sha256 ?? '') ? first.metadata.sha256 : undefined;
+  if (size > COPY_OBJECT_MAX) return { item, status: 'failed', reason: `${size} bytes: above the 5 GiB a single CopyObject can copy`, size };
+  let copied: { etag: string; checksumSha256?: string };
+  try {
+    copied = await options.putter.copy({ key: item.key, source, contentType, cacheControl: item.cacheControl, sse: options.sse, ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}), ...(knownSha ? { sha256Hex: knownSha } : {}), ...(options.conditional ? writeCondition(item) : {}) });
+    options.gate.success();
+  } catch (err) {
+    if (options.signal?.aborted || notStarted(err)) throw err;
+    const e = err as Error & { status?: number };
+    if (options.conditional && conditionFailed(err)) {
+      return { item, status: 'failed', reason: `changed since the plan was made: s3://${options.bucket}/${item.key} is no longer ${item.existing ? `the object the plan saw (ETag ${item.existing.etag})` : 'absent'} (S3 refused the conditional copy: ${e.message}); not written: make a fresh plan`, size, contentType };
+    }
+    if (e.status === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): not copied; rerun to copy it as it is now`, size, contentType };
+    return { item, status: 'failed', reason: e.message, size, contentType };
+  }
+  const sha256 = copied.checksumSha256 ? Buffer.from(copied.checksumSha256, 'base64').toString('hex') : (knownSha ?? '');
+  options.journal?.append({ key: item.key, source: item.image.path, size, sha256, etag: copied.etag, contentType, originEtag: source.etag });
+  return { item, status: 'uploaded', size, ...(sha256 ? { sha256 } : {}), contentType, etag: copied.etag, replaced: replacing, ...(warning ? { warning } : {}) };
+}
+
+/** The largest object one CopyObject copies. */
+export const COPY_OBJECT_MAX = 5 * 1024 ** 3;
 
 /** A skipped item, described from what the journal recorded when it was uploaded. */
 function fromJournal(item: PlanItem, known: JournalEntry, reason: string): ItemResult {

@@ -18,7 +18,7 @@ import { LOCK_NAME, lockKey, type MigrationLock } from './lock.js';
 import type { Settled } from './migration-plan.js';
 import type { MigrateRequest, Migration } from './options.js';
 import { decideActions, planKeys, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
-import { fileOf, remoteImage, walkImages, type SourceImage } from './source.js';
+import { fileOf, remoteImage, s3Images, walkImages, type SourceImage } from './source.js';
 
 /** Problems shown on the terminal; the --json document carries up to 1,000. */
 export const SHOWN = 20;
@@ -69,7 +69,7 @@ export async function gatherMigration(ctx: CommandContext, request: MigrateReque
   const listerReady = aws.read.leanS3(m.bucket, { maxSockets: 4, signal: ctx.signal });
   listerReady.catch(() => {}); // awaited below; an input error found first must not leave it unhandled
   try {
-    const inputs = await readInputs(ctx, request, m, started);
+    const inputs = await readInputs(ctx, request, m, started, aws);
     const { keyed, journal, hashes } = inputs;
     const [existing, allUnfinished, heldLock] = await bucketSnapshot(ctx, m, lock, listerReady);
     ctx.out.debug(`listing: ${existing.size} objects under s3://${m.bucket}/${m.prefix} (${Date.now() - started} ms since start, ${memory()})`);
@@ -108,7 +108,7 @@ interface Inputs {
 }
 
 /** The catalogue, the source images, the journal and the keys: local reads only (an http(s) source is not fetched here). */
-async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migration, started: number): Promise<Inputs> {
+async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migration, started: number, aws: AwsContext): Promise<Inputs> {
   const { config, source, bucket, catalogFile, remote, prefix, template, cacheControl } = m;
   const keyRules = loadKeyRules(); // imported while the inputs are read
   keyRules.catch(() => {});
@@ -134,6 +134,8 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
       }
     }
     images = [...seen.values()];
+  } else if (m.s3Source) {
+    ({ images, ignored } = await listS3Source(ctx, m, aws));
   } else {
     ({ images, ignored, symlinks } = await walkImages(path.resolve(ctx.cwd, source), ctx.signal));
   }
@@ -154,6 +156,25 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
   });
   if (keyed.problems.length) throw problemsError(keyed.problems, `input problem${keyed.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
   return { keyed, journal, hashes, ignored, symlinks, stateFile };
+}
+
+/** The images of an s3:// source: one listing of its prefix, read-only (the destination prefix left out when it lies inside it). */
+async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext): Promise<{ images: SourceImage[]; ignored: number }> {
+  const { bucket, prefix } = m.s3Source!;
+  const client = await aws.read.leanS3(bucket, { maxSockets: 4, signal: ctx.signal });
+  try {
+    const listing = await client.list(prefix).catch((err: unknown) => rethrowSource(err, client, bucket));
+    const inside = bucket === m.bucket && m.prefix !== prefix && m.prefix.startsWith(prefix);
+    return s3Images(bucket, prefix, listing, inside ? m.prefix : undefined);
+  } finally {
+    client.close();
+  }
+}
+
+async function rethrowSource(err: unknown, client: LeanS3, bucket: string): Promise<never> {
+  const { S3RequestError } = await import('../aws/lean-s3.js');
+  if (err instanceof S3RequestError && err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_SOURCE', `source s3://${bucket}/ does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the source bucket name, the region and the account' });
+  throw client.translate(err, 'ListObjectsV2');
 }
 
 function problemsError(problems: CatalogProblem[], what: string): RetailctlError {

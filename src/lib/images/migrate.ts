@@ -70,6 +70,9 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   // and none outlives the lock's usable window by more than maxRequestMs: the lock expires only after that
   const maxWriteMs = lock?.maxRequestMs;
   const putter = await write.leanS3(bucket, { maxSockets: concurrency, signal: ctx.signal, onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}) });
+  // an s3:// source: its objects' first bytes are read (for the Content-Type) through a read-only client
+  const sourceBucket = plan.items.find((i) => i.image.s3)?.image.s3!.bucket;
+  const sourceReader = sourceBucket ? await aws.read.leanS3(sourceBucket, { maxSockets: concurrency, signal: ctx.signal, breaker, abandonSignal: ctx.signals.kill }) : undefined;
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of plan.actions.abortMultipartUploads) {
     await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, putter, bucket, 'AbortMultipartUpload'));
@@ -80,11 +83,12 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - env.started} ms since start (${memory()})`);
-    results = await executePlan(plan.items, { putter, s3: () => write.client('s3'), bucket, sse: plan.sse, ...(plan.kmsKeyId ? { kmsKeyId: plan.kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, breaker, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}), ...(env.conditional ? { conditional: true } : {}) });
+    results = await executePlan(plan.items, { putter, ...(sourceReader ? { sourceReader } : {}), s3: () => write.client('s3'), bucket, sse: plan.sse, ...(plan.kmsKeyId ? { kmsKeyId: plan.kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, breaker, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}), ...(env.conditional ? { conditional: true } : {}) });
   } finally {
     breaker.close();
     progress.stop();
     putter.close();
+    sourceReader?.close();
     await journalWriter.close().catch(() => {});
     if (journalWriter.error) ctx.out.warn(`the journal ${path.relative(ctx.cwd, env.stateFile)} could not be written (${journalWriter.error.message}); the next run re-reads files to compare them`);
   }

@@ -14,7 +14,7 @@ import { DEFAULT_TEMPLATE, normalisePrefix, parseTemplate, PATH_TEMPLATE, type T
 import { DEFAULT_LOCK_EXPIRY_MS, MAX_LOCK_EXPIRY_MS } from './lock.js';
 import { checkMigrationOutputs } from './outputs.js';
 import { defaultCacheControl } from './plan.js';
-import { isRemote } from './source.js';
+import { isRemote, s3Source } from './source.js';
 
 export interface MigrateRequest {
   source?: string;
@@ -67,6 +67,8 @@ export interface Migration {
   bucket: string;
   catalogFile: string | undefined;
   remote: boolean;
+  /** An s3://bucket/prefix source: copied server-side. */
+  s3Source: { bucket: string; prefix: string } | undefined;
   prefix: string;
   template: Template;
   sse: 'AES256' | 'aws:kms';
@@ -80,13 +82,14 @@ export interface Migration {
 
 export async function resolveMigration(ctx: CommandContext, request: MigrateRequest): Promise<Migration> {
   const { images: config = { sse: 'AES256' } as ImagesConfig, resolve } = await optionalConfig(ctx);
-  const source = request.source ?? (config.source ? (isRemote(config.source) ? config.source : resolve(config.source)) : undefined);
-  if (!source) throw new RetailctlError('USAGE', 'no source: give a directory or http(s):// origin (or set images.source in the config)', { exitCode: ExitCode.Usage, hint: 'retailctl images migrate ./media/catalog/product --bucket <name>' });
+  const source = request.source ?? (config.source ? (isRemote(config.source) || /^s3:\/\//i.test(config.source) ? config.source : resolve(config.source)) : undefined);
+  if (!source) throw new RetailctlError('USAGE', 'no source: give a directory, an http(s):// origin or an s3://bucket/prefix (or set images.source in the config)', { exitCode: ExitCode.Usage, hint: 'retailctl images migrate ./media/catalog/product --bucket <name>' });
   const bucket = request.bucket ?? config.bucket;
   if (!bucket) throw new RetailctlError('USAGE', 'no bucket: pass --bucket <name> (or set images.bucket in the config)', { exitCode: ExitCode.Usage });
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RetailctlError('USAGE', `--bucket: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
   const catalogFile = request.catalog ? path.resolve(ctx.cwd, request.catalog) : config.catalog ? resolve(config.catalog) : undefined;
   const remote = isRemote(source);
+  const fromS3 = s3Source(source);
   if (remote && !catalogFile) throw new RetailctlError('USAGE', 'an http(s) source needs --catalog: the catalogue lists each image path on the origin', { exitCode: ExitCode.Usage });
   let prefix: string;
   let template: Template;
@@ -104,6 +107,7 @@ export async function resolveMigration(ctx: CommandContext, request: MigrateRequ
   if (!catalogFile && (['category', 'sku', 'variant', 'position'] as const).some((p) => template.uses.has(p))) {
     throw new RetailctlError('USAGE', `--key-template "${templateText}" uses catalogue fields but there is no --catalog`, { exitCode: ExitCode.Usage, hint: 'without a catalogue use {dir} {name} {ext} {hash}' });
   }
+  if (fromS3 && template.uses.has('hash')) throw new RetailctlError('USAGE', '{hash} needs the content before planning, and an s3:// source is copied without reading it: drop {hash}, or migrate from a local copy', { exitCode: ExitCode.Usage });
   if (remote && template.uses.has('hash')) throw new RetailctlError('USAGE', '{hash} needs the content before planning: migrate from a local directory, or drop {hash} for an http(s) source', { exitCode: ExitCode.Usage });
   const sse = request.sse ?? config.sse ?? 'AES256';
   const kmsKeyId = request.kmsKeyId ?? config.kmsKeyId;
@@ -134,7 +138,7 @@ export async function resolveMigration(ctx: CommandContext, request: MigrateRequ
   await checkOutputDir(path.join(stateDir, 'images'), '--state-dir', request.stateDir, ctx.cwd);
   // and the manifest and redirects can be written: found now, not after the upload
   await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
-  return { config, source, bucket, catalogFile, remote, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+  return { config, source, bucket, catalogFile, remote, s3Source: fromS3, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
 }
 
 /**

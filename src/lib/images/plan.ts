@@ -170,7 +170,8 @@ export function decideActions(plan: ImagesPlan, state: Pick<PlanInput, 'existing
     const known = state.journal.get(item.key);
     if (state.force) item.action = 'replace';
     else if (image.size !== undefined && existing.size !== image.size) item.action = 'replace';
-    else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && known.mtimeMs === image.mtimeMs && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
+    // unchanged since the journal's entry: the same file (size, mtime), or the same source object (its ETag)
+    else if (known && image.size !== undefined && known.source === image.path && known.size === image.size && (image.s3 ? known.originEtag === image.s3.etag : known.mtimeMs === image.mtimeMs) && known.etag === existing.etag && (!hash || known.sha256 === hash)) {
       item.action = 'skip';
       item.known = known;
     } else {

@@ -20,6 +20,8 @@ export interface SourceImage {
   onDisk?: string;
   /** Remote image (http(s) source). */
   url?: string;
+  /** An object in S3 (s3:// source): copied server-side, never downloaded. */
+  s3?: { bucket: string; key: string; etag: string };
   size?: number;
   mtimeMs?: number;
 }
@@ -27,6 +29,45 @@ export interface SourceImage {
 
 export function isRemote(source: string): boolean {
   return /^https?:\/\//i.test(source);
+}
+
+/** An s3://bucket/prefix source: the bucket, and the prefix (ending in `/`, or empty for the whole bucket). */
+export function s3Source(source: string): { bucket: string; prefix: string } | undefined {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/i.exec(source);
+  if (!m) return undefined;
+  const bucket = m[1]!;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RetailctlError('USAGE', `source ${source}: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
+  const raw = m[2] ?? '';
+  if (raw.split('/').some((part) => part === '.' || part === '..')) throw new RetailctlError('USAGE', `source ${source}: a prefix with . or .. segments is not a plain S3 prefix`, { exitCode: ExitCode.Usage });
+  return { bucket, prefix: raw === '' || raw.endsWith('/') ? raw : `${raw}/` };
+}
+
+/**
+ * The images of an s3:// source from one listing of its prefix: keys relative to the prefix, with
+ * size and ETag (what a copy is made conditional on). Hidden segments, non-images and retailctl's
+ * own lock objects are left out, as a directory walk leaves them out; so is `exclude` (the
+ * destination prefix, when it lies inside the source prefix of the same bucket: a rerun must not
+ * take the copies for sources).
+ */
+export function s3Images(bucket: string, prefix: string, listing: ReadonlyMap<string, { size: number; etag: string }>, exclude?: string): { images: SourceImage[]; ignored: number } {
+  const images: SourceImage[] = [];
+  let ignored = 0;
+  for (const [key, object] of listing) {
+    if (!key.startsWith(prefix) || key.endsWith('/')) continue;
+    if (exclude !== undefined && key.startsWith(exclude)) continue;
+    const rel = key.slice(prefix.length);
+    const parts = rel.split('/');
+    if (parts.some((p) => p === '' || p.startsWith('.'))) continue;
+    const name = parts[parts.length - 1]!;
+    const dot = name.lastIndexOf('.');
+    if (dot <= 0 || !Object.hasOwn(IMAGE_TYPES, name.slice(dot + 1).toLowerCase())) {
+      ignored++;
+      continue;
+    }
+    images.push({ path: rel.normalize('NFC'), size: object.size, s3: { bucket, key, etag: object.etag } });
+  }
+  images.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { images, ignored };
 }
 
 /** Symlinks listed by path in a walk's result (all of them are counted). */
