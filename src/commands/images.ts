@@ -12,7 +12,7 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .addHelpText('after', '\nExamples:\n  $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --dry-run\n  $ retailctl images verify --manifest images.csv');
 
   const migrate = withPlanOptions(images.command('migrate [source]'))
-    .description('upload images from a directory or an http(s) origin to S3: keys from the catalogue, Content-Type from the bytes, SHA-256 checked by S3, unchanged objects skipped, safe to kill and rerun')
+    .description('upload images from a directory or an http(s) origin to S3, or copy them server-side from s3://bucket/prefix/: keys from the catalogue, Content-Type from the bytes, SHA-256 checked by S3, unchanged objects skipped, safe to kill and rerun')
     .option('--bucket <name>', 'destination bucket (images.bucket)')
     .option('--prefix <prefix>', 'key prefix (images.prefix)')
     .option('--catalog <file>', 'CSV or JSON mapping each image to sku, category, variant, position (images.catalog)')
