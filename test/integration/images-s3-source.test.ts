@@ -16,6 +16,7 @@ import { SNIFF_BYTES } from '../../src/lib/images/content.js';
 import { executePlan, Gate } from '../../src/lib/images/execute.js';
 import type { PlanItem } from '../../src/lib/images/plan.js';
 import { emulatorContext } from '../support/aws.js';
+import { awsErrors } from '../support/emulator.js';
 import { jpeg, png, webp } from '../support/images.js';
 import { runInProcess } from '../support/streams.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -173,6 +174,44 @@ describe('images migrate s3://bucket/prefix', () => {
       expect((copied as { status: number }).status).toBe(412);
       const [fresh] = [...(await run(head.ETag!.replace(/"/g, '')))];
       expect(fresh).toMatchObject({ status: 'uploaded', contentType: 'image/webp', sha256: sha(LEGACY['img/2002.webp']!) });
+    } finally {
+      putter.close();
+      sourceReader.close();
+      await aws.destroy();
+    }
+  });
+
+  it('above one CopyObject\'s limit: UploadPartCopy in ranges, the bytes identical, the metadata replaced, no upload left open; a refused part aborts the upload [limits lowered: moto cannot hold 5 GiB]', async () => {
+    const big = Buffer.concat([jpeg(64, 9), Buffer.alloc(11 * 1024 * 1024 - 64, 7)]);
+    await s3.send(new PutObjectCommand({ Bucket: 'legacy-images', Key: 'big/hero.jpg', Body: big, ContentType: 'binary/octet-stream', Metadata: { legacy: 'yes' } }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'legacy-images', Key: 'big/hero.jpg' }));
+    const aws = emulatorContext(endpoint);
+    const putter = await aws.write().leanS3('shop-images', { maxSockets: 2 });
+    const sourceReader = await aws.read.leanS3('legacy-images', { maxSockets: 2 });
+    const item = (etag: string, key: string): PlanItem => ({ image: { path: 'hero.jpg', size: big.length, s3: { bucket: 'legacy-images', key: 'big/hero.jpg', etag } }, key, cacheControl: 'public, max-age=60', action: 'upload' });
+    const run = (i: PlanItem) => executePlan([i], { putter, sourceReader, s3: () => aws.write().client('s3'), bucket: 'shop-images', sse: 'AES256', concurrency: 1, gate: new Gate(1), copyLimits: { single: 8 * 1024 * 1024, part: 5 * 1024 * 1024 } });
+    try {
+      await control.clearRequests();
+      const [done] = [...(await run(item(head.ETag!.replace(/"/g, ''), 'big/hero.jpg')))];
+      expect(done, done?.reason).toMatchObject({ status: 'uploaded', contentType: 'image/jpeg' });
+      expect((await control.requests()).filter((r) => r.copySource && r.path.includes('partNumber='))).toHaveLength(3);
+      const copied = await s3.send(new HeadObjectCommand({ Bucket: 'shop-images', Key: 'big/hero.jpg' }));
+      expect(copied).toMatchObject({ ContentType: 'image/jpeg', CacheControl: 'public, max-age=60', ServerSideEncryption: 'AES256' });
+      expect(copied.Metadata?.legacy).toBeUndefined();
+      expect(sha(await body('shop-images', 'big/hero.jpg'))).toBe(sha(big));
+
+      // the second part copy refused: the item fails and its upload is aborted (no parts left behind)
+      await control.fault({ service: 's3', method: 'PUT', path: 'partNumber=2', times: 0, ...awsErrors.restXml('AccessDenied', 'Access Denied', 403) });
+      let failed;
+      try {
+        [failed] = [...(await run(item(head.ETag!.replace(/"/g, ''), 'big/stale.jpg')))];
+      } finally {
+        await control.clearFaults();
+      }
+      expect(failed).toMatchObject({ status: 'failed', reason: expect.stringContaining('S3 UploadPartCopy was denied (AccessDenied') });
+      const { ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
+      expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'shop-images' }))).Uploads ?? []).toEqual([]);
+      await expect(s3.send(new HeadObjectCommand({ Bucket: 'shop-images', Key: 'big/stale.jpg' }))).rejects.toThrow();
     } finally {
       putter.close();
       sourceReader.close();

@@ -3,6 +3,7 @@
  * its images (relative paths, hidden segments, non-images, the destination prefix left out).
  */
 import { describe, expect, it } from 'vitest';
+import { copyRanges } from '../../src/lib/images/execute.js';
 import { s3Images, s3Source } from '../../src/lib/images/source.js';
 
 describe('s3:// sources', () => {
@@ -33,5 +34,13 @@ describe('s3:// sources', () => {
       { path: 'sub/B.PNG', size: 2, s3: { bucket: 'b', key: 'img/sub/B.PNG', etag: 'e2' } },
     ]);
     expect(ignored).toBe(1);
+  });
+
+  it('copies above one CopyObject in ranges of the part size, at most 10,000 of them', () => {
+    expect(copyRanges(11, 5)).toEqual([{ first: 0, last: 4 }, { first: 5, last: 9 }, { first: 10, last: 10 }]);
+    expect(copyRanges(10, 5)).toHaveLength(2);
+    const huge = copyRanges(5 * 1024 ** 4, 512 * 1024 ** 2); // 5 TiB
+    expect(huge.length).toBeLessThanOrEqual(10_000);
+    expect(huge[huge.length - 1]!.last).toBe(5 * 1024 ** 4 - 1);
   });
 });

@@ -127,6 +127,8 @@ export interface ExecuteOptions {
    * changed since the plan was made, never retried unconditionally.
    */
   conditional?: boolean;
+  /** An s3:// source: objects above `single` bytes are copied in parts of `part` bytes (UploadPartCopy); default 5 GiB and 512 MiB. */
+  copyLimits?: { single: number; part: number };
 }
 
 /** The condition of a reviewed plan's write of `item`: only over the object the plan saw. */
@@ -486,18 +488,18 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   if (!first) return { item, status: 'missing', reason: `s3://${source.bucket}/${source.key} is gone since it was listed` };
   const { contentType, warning } = await detectContentType(item.image.path, first.body);
   const knownSha = /^[0-9a-f]{64}$/.test(first.metadata.sha256 ?? '') ? first.metadata.sha256 : undefined;
-  if (size > COPY_OBJECT_MAX) return { item, status: 'failed', reason: `${size} bytes: above the 5 GiB a single CopyObject can copy`, size };
+  const limits = options.copyLimits ?? { single: COPY_OBJECT_MAX, part: COPY_PART_SIZE };
   let copied: { etag: string; checksumSha256?: string };
   try {
-    copied = await options.putter.copy({ key: item.key, source, contentType, cacheControl: item.cacheControl, sse: options.sse, ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}), ...(knownSha ? { sha256Hex: knownSha } : {}), ...(options.conditional ? writeCondition(item) : {}) });
+    copied = size > limits.single ? await multipartCopy(item, contentType, knownSha, limits.part, options) : await options.putter.copy({ key: item.key, source, contentType, cacheControl: item.cacheControl, sse: options.sse, ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}), ...(knownSha ? { sha256Hex: knownSha } : {}), ...(options.conditional ? writeCondition(item) : {}) });
     options.gate.success();
   } catch (err) {
     if (options.signal?.aborted || notStarted(err)) throw err;
-    const e = err as Error & { status?: number };
+    const e = err as Error & { status?: number; $metadata?: { httpStatusCode?: number } };
     if (options.conditional && conditionFailed(err)) {
       return { item, status: 'failed', reason: `changed since the plan was made: s3://${options.bucket}/${item.key} is no longer ${item.existing ? `the object the plan saw (ETag ${item.existing.etag})` : 'absent'} (S3 refused the conditional copy: ${e.message}); not written: make a fresh plan`, size, contentType };
     }
-    if (e.status === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): not copied; rerun to copy it as it is now`, size, contentType };
+    if ((e.status ?? e.$metadata?.httpStatusCode) === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): not copied; rerun to copy it as it is now`, size, contentType };
     return { item, status: 'failed', reason: e.message, size, contentType };
   }
   const sha256 = copied.checksumSha256 ? Buffer.from(copied.checksumSha256, 'base64').toString('hex') : (knownSha ?? '');
@@ -507,6 +509,49 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
 
 /** The largest object one CopyObject copies. */
 export const COPY_OBJECT_MAX = 5 * 1024 ** 3;
+/** The part of a multipart copy (UploadPartCopy): 512 MiB, more for objects past 10,000 of them. */
+export const COPY_PART_SIZE = 512 * 1024 ** 2;
+
+/** Pure: the byte ranges of a multipart copy, at least `part` bytes each (but the last), at most 10,000 of them. */
+export function copyRanges(size: number, part: number): { first: number; last: number }[] {
+  const step = Math.max(part, Math.ceil(size / 10_000));
+  const out: { first: number; last: number }[] = [];
+  for (let first = 0; first < size; first += step) out.push({ first, last: Math.min(size, first + step) - 1 });
+  return out;
+}
+
+/**
+ * An object above one CopyObject's limit: CreateMultipartUpload with the new metadata, an
+ * UploadPartCopy per range (each conditional on the listed ETag), CompleteMultipartUpload (with the
+ * plan's condition when reviewed). Any failure aborts the upload; a killed run's is aborted by the
+ * next, as for uploads. The SHA-256 S3 keeps for parts is per part, so the manifest has one only
+ * when the source carries its own.
+ */
+async function multipartCopy(item: PlanItem, contentType: string, knownSha: string | undefined, part: number, options: ExecuteOptions): Promise<{ etag: string }> {
+  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCopyCommand } = await import('@aws-sdk/client-s3');
+  const source = item.image.s3!;
+  const raw = await options.s3();
+  const condition = options.conditional ? writeCondition(item) : undefined;
+  const client = guardedClient(raw, options, options.halt, condition);
+  const created = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: options.bucket, Key: item.key, ContentType: contentType, CacheControl: item.cacheControl, ServerSideEncryption: options.sse, ...(options.sse === 'aws:kms' && options.kmsKeyId ? { SSEKMSKeyId: options.kmsKeyId } : {}), ...(knownSha ? { Metadata: { sha256: knownSha } } : {}) }),
+    { abortSignal: options.signal },
+  );
+  const uploadId = created.UploadId!;
+  try {
+    const copySource = `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`;
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    for (const [i, range] of copyRanges(item.image.size ?? 0, part).entries()) {
+      const res = await client.send(new UploadPartCopyCommand({ Bucket: options.bucket, Key: item.key, UploadId: uploadId, PartNumber: i + 1, CopySource: copySource, CopySourceRange: `bytes=${range.first}-${range.last}`, CopySourceIfMatch: `"${source.etag}"` }), { abortSignal: options.signal });
+      parts.push({ PartNumber: i + 1, ETag: res.CopyPartResult!.ETag! });
+    }
+    const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: options.bucket, Key: item.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal: options.signal });
+    return { etag: String(done.ETag ?? '').replace(/"/g, '') };
+  } catch (err) {
+    await raw.send(new AbortMultipartUploadCommand({ Bucket: options.bucket, Key: item.key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(ABORT_MS) }).catch(() => {});
+    throw err;
+  }
+}
 
 /** A skipped item, described from what the journal recorded when it was uploaded. */
 function fromJournal(item: PlanItem, known: JournalEntry, reason: string): ItemResult {
@@ -528,7 +573,7 @@ function journalEntry(item: PlanItem, loaded: Loaded, sha256: string, etag: stri
 }
 
 /** The multipart requests that write (AbortMultipartUpload only deletes parts: it is always let through). */
-const MULTIPART_WRITES = new Set(['CreateMultipartUploadCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand', 'PutObjectCommand']);
+const MULTIPART_WRITES = new Set(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCopyCommand', 'CompleteMultipartUploadCommand', 'PutObjectCommand']);
 /** How long the AbortMultipartUpload of a halted upload may take. */
 const ABORT_MS = 5000;
 
