@@ -116,6 +116,8 @@ export interface ImagesFigures {
   big?: { objects: number; wallS: number; rssMb: number; objectsPerS: number };
   missingPeers: string[];
   rounds: number;
+  /** S3 to S3 between buckets of the reference server, both server-side: retailctl (s3:// source) against `aws s3 cp --recursive`. */
+  copy?: { server: string; objects: number; tools: Record<string, Run & { objectsPerS: number; cpuMsPerObject: number }> };
 }
 
 export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 2000)): Promise<ImagesFigures> {
@@ -183,6 +185,8 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
       }
     }
 
+    if (existsSync(shared)) figures.copy = await benchCopy(shared, work, baseEnv, peers.aws);
+
     if (process.env.BENCH_BIG) {
       const n = 100_000;
       const bigSrc = path.join(os.tmpdir(), 'retailctl-bench-images-100k');
@@ -196,6 +200,51 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
     server.stop();
   }
   return figures;
+}
+
+/** PUT `count` small objects under `prefix` (64 at a time): the source of the copy bench. */
+async function seedObjects(url: string, bucket: string, prefix: string, count: number): Promise<void> {
+  const body = jpeg(6 * 1024, 7);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const res = await fetch(`${url}/${bucket}/${prefix}${String(i).padStart(6, '0')}.jpg`, { method: 'PUT', body });
+        if (!res.ok) throw new Error(`seed ${i}: HTTP ${res.status}`);
+      }
+    }),
+  );
+}
+
+/**
+ * S3 to S3 on the reference server (25 ms per response): BENCH_COPY_OBJECTS (default 10,000) flat
+ * legacy keys copied to another bucket by retailctl (a ranged GET for the type, then CopyObject) and
+ * by `aws s3 cp --recursive` (CopyObject), both server-side, same run, fresh buckets.
+ */
+async function benchCopy(shared: string, work: string, baseEnv: NodeJS.ProcessEnv, aws: string | undefined): Promise<NonNullable<ImagesFigures['copy']>> {
+  const count = Number(process.env.BENCH_COPY_OBJECTS ?? 10_000);
+  const ref = await startServer(shared);
+  const tools: NonNullable<ImagesFigures['copy']>['tools'] = {};
+  const rates = (r: Timed) => ({ ...figuresOf(r), objectsPerS: count / r.wallS, cpuMsPerObject: (r.cpuS * 1000) / count });
+  try {
+    await createBucket(ref.url, 'legacy');
+    await seedObjects(ref.url, 'legacy', 'img/', count);
+    await createBucket(ref.url, 'copy-retailctl');
+    await rm(path.join(work, 'state-copy'), { recursive: true, force: true });
+    const ours = await timed(process.execPath, [path.join(ROOT, 'bin', 'retailctl.js'), 'images', 'migrate', 's3://legacy/img/', '--bucket', 'copy-retailctl', '--endpoint-url', ref.url, '--state-dir', path.join(work, 'state-copy'), '--yes', '--json'], { ...baseEnv, CI: 'true' }, work);
+    const copied = JSON.parse(ours.stdout).counts?.uploaded;
+    if (copied !== count) ours.note = `copied ${copied} of ${count}`;
+    tools.retailctl = rates(ours);
+    if (aws) {
+      await createBucket(ref.url, 'copy-aws');
+      const awsEnv = { ...baseEnv, AWS_CONFIG_FILE: path.join(work, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
+      tools['aws s3 cp --recursive'] = rates(await timed(aws, ['s3', 'cp', '--recursive', 's3://legacy/img/', 's3://copy-aws/', '--endpoint-url', ref.url, '--only-show-errors'], awsEnv, work));
+    }
+  } finally {
+    ref.stop();
+  }
+  return { server: '../shared/bench/s3-latency-server.js', objects: count, tools };
 }
 
 export function printImages(f: ImagesFigures): void {
@@ -213,6 +262,13 @@ export function printImages(f: ImagesFigures): void {
   if (us && rclone) console.log(`cold vs tuned rclone: ${(us.cold.objectsPerS / rclone.cold.objectsPerS).toFixed(2)}× objects/s (goal ≥ 1.5×: ${us.cold.objectsPerS >= 1.5 * rclone.cold.objectsPerS ? 'met' : 'NOT met'})`);
   if (us) console.log(`client CPU per object: ${us.cold.cpuMsPerObject.toFixed(2)} ms (goal ≤ 1 ms: ${us.cold.cpuMsPerObject <= 1 ? 'met' : 'NOT met'}; includes process start-up)`);
   if (f.crossCheck) console.log(`cross-check on ${f.crossCheck.server}: retailctl ${f.crossCheck.objectsPerS.toFixed(0)} obj/s, ${f.crossCheck.cpuMsPerObject.toFixed(2)} ms CPU/object`);
+  if (f.copy) {
+    console.log(`\nS3 to S3 (server-side copy), ${f.copy.objects.toLocaleString('en-US')} objects between buckets of ${f.copy.server} (25 ms per response)`);
+    for (const [name, t] of Object.entries(f.copy.tools)) console.log(`${name.padEnd(24)}${t.objectsPerS.toFixed(0).padStart(8)} obj/s ${t.wallS.toFixed(1).padStart(7)} s ${t.cpuMsPerObject.toFixed(2).padStart(6)} ms CPU/obj ${String(t.rssMb).padStart(5)} MB RSS${t.ok ? '' : `  (exit non-zero: ${t.note ?? ''})`}`);
+    const ours = f.copy.tools.retailctl;
+    const peer = f.copy.tools['aws s3 cp --recursive'];
+    if (ours && peer) console.log(`copy vs aws s3 cp --recursive: ${(ours.objectsPerS / peer.objectsPerS).toFixed(2)}× objects/s`);
+  }
   if (f.big) console.log(`100,000-file tree: ${f.big.wallS.toFixed(1)} s (${f.big.objectsPerS.toFixed(0)} obj/s), peak RSS ${f.big.rssMb} MB (goal ≤ 256 MB: ${f.big.rssMb <= 256 ? 'met' : 'NOT met'})`);
   if (f.missingPeers.length) console.log(`peers not measured: ${f.missingPeers.join('; ')}`);
 }
