@@ -114,6 +114,10 @@ describe('images migrate s3://bucket/prefix', () => {
 
     const manifest = (await readFile(path.join(dir, 'out/manifest.csv'), 'utf8')).trim().split('\n');
     expect(manifest).toContain(`1001-front.jpg,${KEYS['img/1001-front.jpg']},,9000,${sha(LEGACY['img/1001-front.jpg']!)},image/jpeg,uploaded,,shop-images`);
+    // images verify proves the copies by S3's own SHA-256 (a copy has no x-amz-meta-sha256 unless the source had one)
+    const verified = await runInProcess(['images', 'verify', '--manifest', 'out/manifest.csv', '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toContain('all 4 objects match the manifest');
   });
 
   it('a rerun copies nothing (the journal and the source ETags), and a changed source object is copied again', async () => {

@@ -468,9 +468,12 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   const existing = item.existing;
   let replacing = existing !== undefined;
   if (item.action === 'check' && existing) {
-    if (existing.size === size && existing.etag === source.etag && plainMd5Etag(existing.etag)) {
-      options.journal?.append({ key: item.key, source: item.image.path, size, sha256: '', etag: existing.etag, contentType: '', originEtag: source.etag });
-      return { item, status: 'skipped', reason: 'unchanged (the same content as the source object: same MD5 ETag)', size, etag: existing.etag };
+    // the same MD5 ETag is the same content; skipped once its SHA-256 is known too (S3's stored
+    // checksum, or the metadata), so the manifest and `images verify` have it: else copied again
+    const sha256 = existing.size === size && existing.etag === source.etag && plainMd5Etag(existing.etag) ? await storedSha256(item.key, options) : undefined;
+    if (sha256) {
+      options.journal?.append({ key: item.key, source: item.image.path, size, sha256, etag: existing.etag, contentType: '', originEtag: source.etag });
+      return { item, status: 'skipped', reason: 'unchanged (the same content as the source object: same MD5 ETag)', size, sha256, etag: existing.etag };
     }
     replacing = true;
   }
@@ -505,6 +508,20 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   const sha256 = copied.checksumSha256 ? Buffer.from(copied.checksumSha256, 'base64').toString('hex') : (knownSha ?? '');
   options.journal?.append({ key: item.key, source: item.image.path, size, sha256, etag: copied.etag, contentType, originEtag: source.etag });
   return { item, status: 'uploaded', size, ...(sha256 ? { sha256 } : {}), contentType, etag: copied.etag, replaced: replacing, ...(warning ? { warning } : {}) };
+}
+
+/** The SHA-256 S3 stores with an object (a whole-object checksum, not one of parts), else its `x-amz-meta-sha256`, as hex. */
+async function storedSha256(key: string, options: ExecuteOptions): Promise<string | undefined> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const head = await (await options.s3()).send(new HeadObjectCommand({ Bucket: options.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: options.signal });
+  return sha256Of(head);
+}
+
+/** From a HeadObject answer: the whole-object SHA-256 S3 stores, else the `sha256` metadata (hex). */
+export function sha256Of(head: { ChecksumSHA256?: string | undefined; ChecksumType?: string | undefined; Metadata?: Record<string, string> | undefined }): string | undefined {
+  const stored = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') && head.ChecksumType !== 'COMPOSITE' ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined;
+  const meta = head.Metadata?.sha256;
+  return meta && /^[0-9a-f]{64}$/.test(meta) ? meta : stored?.length === 64 ? stored : undefined;
 }
 
 /** The largest object one CopyObject copies. */

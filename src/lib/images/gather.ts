@@ -17,7 +17,7 @@ import { loadKeyRules } from './keys.js';
 import { LOCK_NAME, lockKey, type MigrationLock } from './lock.js';
 import type { Settled } from './migration-plan.js';
 import type { MigrateRequest, Migration } from './options.js';
-import { decideActions, planKeys, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
+import { decideActions, planKeys, takeShard, type ExistingObject, type ImagesPlan, type JournalEntry } from './plan.js';
 import { fileOf, remoteImage, s3Images, walkImages, type SourceImage } from './source.js';
 
 /** Problems shown on the terminal; the --json document carries up to 1,000. */
@@ -155,6 +155,11 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
     ...(hashes ? { hashes } : {}),
   });
   if (keyed.problems.length) throw problemsError(keyed.problems, `input problem${keyed.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
+  // a shard keeps its keys only once the whole plan is known good: collisions and the audit span every shard
+  if (m.shard) {
+    const { createHash } = await import('node:crypto');
+    takeShard(keyed, m.shard, (key) => createHash('sha256').update(key).digest());
+  }
   return { keyed, journal, hashes, ignored, symlinks, stateFile };
 }
 

@@ -19,7 +19,7 @@ import type { ExecuteMode, KindHandler } from '../plan/handler.js';
 import { mdTable, mdText } from '../util/markdown.js';
 import { hashStream, writeCondition } from './execute.js';
 import { rethrowS3, type MigrationAudit } from './gather.js';
-import { MigrationLock } from './lock.js';
+import { MigrationLock, type Shard } from './lock.js';
 import { executeMigration } from './migrate.js';
 import type { MigrationPlan } from './migration-plan.js';
 import { migrationResult, summarise, type Summary } from './outcome.js';
@@ -145,13 +145,14 @@ function migrationActions(plan: MigrationPlanFile): PlanAction[] {
 }
 
 /** The run's bucket lock, as the direct command takes it, released on every way out; the result says what became of it. */
-export async function withMigrationLock(ctx: CommandContext, aws: AwsContext, opts: { bucket: string; prefix: string; stateDir: string; shownStateDir: string; lockExpiryMs: number; breakLock: boolean; sse: 'AES256' | 'aws:kms'; kmsKeyId: string | undefined }, body: (lock: MigrationLock, client: LeanS3) => Promise<CommandResult>): Promise<CommandResult> {
+export async function withMigrationLock(ctx: CommandContext, aws: AwsContext, opts: { bucket: string; prefix: string; shard?: Shard | undefined; stateDir: string; shownStateDir: string; lockExpiryMs: number; breakLock: boolean; sse: 'AES256' | 'aws:kms'; kmsKeyId: string | undefined }, body: (lock: MigrationLock, client: LeanS3) => Promise<CommandResult>): Promise<CommandResult> {
   // its own small client: not aborted by the first Ctrl-C (release must still be sent), only by `kill`
   const client = await aws.write({ side: true }).leanS3(opts.bucket, { maxSockets: 2, signal: ctx.signals.kill, maxAttempts: 3, timeoutMs: 10_000 });
   const lock = new MigrationLock({
     client,
     bucket: opts.bucket,
     prefix: opts.prefix,
+    ...(opts.shard ? { shard: opts.shard } : {}),
     stateDir: opts.stateDir,
     shownStateDir: opts.shownStateDir,
     expiryMs: opts.lockExpiryMs,

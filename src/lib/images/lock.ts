@@ -37,14 +37,20 @@ export const MAX_LOCK_EXPIRY_MS = 3_600_000;
 /** The longest any upload request may live (each attempt is destroyed past it): see MigrationLock.maxRequestMs. */
 export const MAX_REQUEST_MS = 30_000;
 
-export function lockKey(prefix: string): string {
-  return prefix + LOCK_NAME;
+export function lockKey(prefix: string, shard?: Shard): string {
+  return prefix + LOCK_NAME + (shard ? `.shard-${shard.k}-of-${shard.n}` : '');
 }
 
-/** The local lock file for a bucket and prefix, beside the journal. */
-export function localLockPath(stateDir: string, bucket: string, prefix: string): string {
+/** One of N shards of a migration (`--shard K/N`, K from 1): it writes only the keys whose hash falls in it. */
+export interface Shard {
+  k: number;
+  n: number;
+}
+
+/** The local lock file for a bucket and prefix (and shard), beside the journal. */
+export function localLockPath(stateDir: string, bucket: string, prefix: string, shard?: Shard): string {
   const p = prefix.replace(/\/$/, '').replaceAll('/', '+');
-  return path.join(stateDir, 'images', `${bucket}${p ? `@${p.length > 180 ? p.slice(0, 180) : p}` : ''}.lock`);
+  return path.join(stateDir, 'images', `${bucket}${p ? `@${p.length > 180 ? p.slice(0, 180) : p}` : ''}${shard ? `.shard-${shard.k}-of-${shard.n}` : ''}.lock`);
 }
 
 /** The body of the lock object (JSON). */
@@ -134,6 +140,8 @@ export interface MigrationLockOptions {
   client: LeanS3;
   bucket: string;
   prefix: string;
+  /** A shard holds its own lock: shards write disjoint keys. */
+  shard?: Shard;
   stateDir: string;
   /** The state directory as shown to the user. */
   shownStateDir: string;
@@ -180,8 +188,8 @@ export class MigrationLock {
 
   constructor(options: MigrationLockOptions) {
     this.#o = options;
-    this.key = lockKey(options.prefix);
-    this.#localFile = localLockPath(options.stateDir, options.bucket, options.prefix);
+    this.key = lockKey(options.prefix, options.shard);
+    this.#localFile = localLockPath(options.stateDir, options.bucket, options.prefix, options.shard);
     this.#lostPromise = new Promise((resolve) => this.#lost.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 

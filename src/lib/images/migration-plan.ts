@@ -81,12 +81,14 @@ export interface MigrationPlan {
     invalidation: { distributionId: string; paths: string[] } | null;
   };
   items: PlanItem[];
+  /** `--shard K/N`: this run's part of a whole plan of `total` items (never in a plan file). */
+  shard?: { k: number; n: number; total: number };
 }
 
 export interface MigrationInputs {
   migration: { source: string; bucket: string; prefix: string; template: Template; cacheControl: string; sse: 'AES256' | 'aws:kms'; kmsKeyId: string | undefined; concurrency: number; distributionId: string | undefined };
   /** Keys with their actions from the listing and the journal. */
-  keyed: Pick<ImagesPlan, 'items'>;
+  keyed: Pick<ImagesPlan, 'items' | 'shard'>;
   hashes?: Map<string, string> | undefined;
   settled?: Map<string, Settled> | undefined;
   unfinished: { key: string; uploadId: string }[];
@@ -122,6 +124,7 @@ export function planMigration(input: MigrationInputs): MigrationPlan {
     preconditions: preconditions(items, input.hashes, settled),
     actions: actions(items, input.unfinished, m.distributionId, settled),
     items,
+    ...(input.keyed.shard ? { shard: input.keyed.shard } : {}),
   };
 }
 

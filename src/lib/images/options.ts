@@ -11,7 +11,7 @@ import { checkOutputDir } from '../io/paths.js';
 import { formatDuration } from '../util/duration.js';
 import { shown } from '../util/sanitize.js';
 import { DEFAULT_TEMPLATE, normalisePrefix, parseTemplate, PATH_TEMPLATE, type Template } from './keys.js';
-import { DEFAULT_LOCK_EXPIRY_MS, MAX_LOCK_EXPIRY_MS } from './lock.js';
+import { DEFAULT_LOCK_EXPIRY_MS, MAX_LOCK_EXPIRY_MS, type Shard } from './lock.js';
 import { checkMigrationOutputs } from './outputs.js';
 import { defaultCacheControl } from './plan.js';
 import { isRemote, s3Source } from './source.js';
@@ -41,6 +41,8 @@ export interface MigrateRequest {
   giveUpAfter?: number;
   /** `--lock-expiry` in ms: how long the lock lives without a refresh. */
   lockExpiry?: number;
+  /** `--shard K/N`: this run writes only the keys whose hash falls in shard K of N. */
+  shard?: string;
 }
 
 const DEFAULT_CONCURRENCY = 64;
@@ -78,6 +80,16 @@ export interface Migration {
   distributionId: string | undefined;
   giveUpAfterMs: number;
   lockExpiryMs: number;
+  shard: Shard | undefined;
+}
+
+/** `--shard K/N`: 1 ≤ K ≤ N ≤ 1000. */
+export function parseShard(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,4})\/(\d{1,4})$/.exec(text.trim());
+  const [k, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || n < 1 || n > 1000 || k < 1 || k > n) throw new RetailctlError('USAGE', `--shard ${shown(text)}: expected K/N with 1 ≤ K ≤ N ≤ 1000, e.g. --shard 2/3`, { exitCode: ExitCode.Usage, hint: 'in a GitHub Actions matrix: --shard ${{ matrix.shard }}/${{ strategy.job-total }}' });
+  return { k, n };
 }
 
 export async function resolveMigration(ctx: CommandContext, request: MigrateRequest): Promise<Migration> {
@@ -138,7 +150,8 @@ export async function resolveMigration(ctx: CommandContext, request: MigrateRequ
   await checkOutputDir(path.join(stateDir, 'images'), '--state-dir', request.stateDir, ctx.cwd);
   // and the manifest and redirects can be written: found now, not after the upload
   await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
-  return { config, source, bucket, catalogFile, remote, s3Source: fromS3, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs };
+  const shard = parseShard(request.shard);
+  return { config, source, bucket, catalogFile, remote, s3Source: fromS3, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs, shard };
 }
 
 /**

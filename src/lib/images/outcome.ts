@@ -16,7 +16,7 @@ import type { MigrateRequest } from './options.js';
 /** What of the request the report uses: the outputs to write. */
 export type ReportRequest = Pick<MigrateRequest, 'manifest' | 'redirects' | 'redirectFrom'>;
 import { mb } from './render.js';
-import { manifestRows, redirectMap, shownName, writeManifest, writeRedirects } from './report.js';
+import { manifestRows, redirectMap, shownName, writeManifest, writeManifestPart, writeRedirects } from './report.js';
 
 export interface Summary {
   counts: { uploaded: number; skipped: number; failed: number; missing: number; empty: number; symlinks: number };
@@ -61,7 +61,8 @@ async function writeOutputs(ctx: CommandContext, request: ReportRequest, plan: M
   const written: string[] = [];
   if (request.manifest) {
     const file = path.resolve(ctx.cwd, request.manifest);
-    await writeManifest(file, manifestRows(results, cdnDomain, plan.bucket));
+    if (plan.shard) await writeManifestPart(file, results, cdnDomain, plan.bucket, plan.shard);
+    else await writeManifest(file, manifestRows(results, cdnDomain, plan.bucket));
     written.push(request.manifest);
   }
   if (request.redirects) {

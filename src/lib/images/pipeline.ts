@@ -29,12 +29,15 @@ export async function imagesMigrate(ctx: CommandContext, request: MigrateRequest
   if (ctx.options.planOut !== undefined && m.remote) {
     throw new RetailctlError('USAGE', '--plan-out: an http(s) source cannot be planned for review: what the origin serves is not read until the upload, so no precondition could show it unchanged; migrate from a local copy of the images, or run the command directly', { exitCode: ExitCode.Usage });
   }
+  if (ctx.options.planOut !== undefined && m.shard) {
+    throw new RetailctlError('USAGE', '--plan-out with --shard: a plan file covers the whole migration; plan it whole (and apply it on one runner), or run the shards directly', { exitCode: ExitCode.Usage });
+  }
   if (ctx.options.planOut !== undefined && m.s3Source) {
     throw new RetailctlError('USAGE', '--plan-out: an s3:// source cannot be planned for review yet (its preconditions would be the source objects\' ETags); run the command directly, or --dry-run to see the plan', { exitCode: ExitCode.Usage });
   }
   const aws = await ctx.aws();
   if (ctx.options.planOut !== undefined || ctx.options.dryRun) return migrate(ctx, request, m, aws, undefined);
-  const lockOptions = { bucket: m.bucket, prefix: m.prefix, stateDir: path.resolve(ctx.cwd, request.stateDir), shownStateDir: request.stateDir, lockExpiryMs: m.lockExpiryMs, breakLock: Boolean(request.breakLock), sse: m.sse, kmsKeyId: m.kmsKeyId };
+  const lockOptions = { bucket: m.bucket, prefix: m.prefix, shard: m.shard, stateDir: path.resolve(ctx.cwd, request.stateDir), shownStateDir: request.stateDir, lockExpiryMs: m.lockExpiryMs, breakLock: Boolean(request.breakLock), sse: m.sse, kmsKeyId: m.kmsKeyId };
   return withMigrationLock(ctx, aws, lockOptions, (lock) => migrate(ctx, request, m, aws, lock));
 }
 

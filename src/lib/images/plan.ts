@@ -47,6 +47,8 @@ export interface PlanItem {
   existing?: ExistingObject;
   /** From the journal, for skipped items. */
   known?: JournalEntry;
+  /** A shard's item: its place in the whole migration's plan (the merged manifest's order). */
+  index?: number;
 }
 
 export interface ImagesPlan {
@@ -61,6 +63,21 @@ export interface ImagesPlan {
   };
   counts: Record<Action, number>;
   bytes: { total: number; toUpload: number };
+  /** `--shard K/N`: this run's part of a plan of `total` items (collisions and the audit are the whole plan's). */
+  shard?: { k: number; n: number; total: number };
+}
+
+/** Pure: the shard (1..n) a key falls in: the first 4 bytes of its SHA-256, modulo n. Stable across runners and versions. */
+export function shardOf(key: string, n: number, hash: (key: string) => Buffer): number {
+  return (hash(key).readUInt32BE(0) % n) + 1;
+}
+
+/** Pure: keep the items of shard k of n (each with its index in the whole plan), and count again. */
+export function takeShard(plan: ImagesPlan, shard: { k: number; n: number }, hash: (key: string) => Buffer): void {
+  const total = plan.items.length;
+  plan.items = plan.items.flatMap((item, index) => (shardOf(item.key, shard.n, hash) === shard.k ? [{ ...item, index }] : []));
+  plan.shard = { ...shard, total };
+  Object.assign(plan, tally(plan.items));
 }
 
 export interface PlanInput {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { shown } from '../util/sanitize.js';
+import { sha256Of } from './execute.js';
 
 export interface VerifyRequest {
   manifest: string;
@@ -134,9 +135,11 @@ export async function imagesVerify(ctx: CommandContext, request: VerifyRequest):
     rows.map((row) =>
       limit(async () => {
         try {
-          const head = await s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key }), { abortSignal: ctx.signal });
+          // uploads store the sha256 as metadata; server-side copies have S3's own SHA-256 checksum
+          const head = await s3.send(new HeadObjectCommand({ Bucket: row.bucket, Key: row.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.signal });
+          const stored = sha256Of(head);
           if (head.ContentLength !== row.size) problems.push({ key: row.key, row: row.at, problem: `size ${head.ContentLength} in S3, ${row.size} in the manifest` });
-          else if (head.Metadata?.sha256 !== row.sha256) problems.push({ key: row.key, row: row.at, problem: head.Metadata?.sha256 ? 'sha256 differs' : 'no sha256 stored with the object' });
+          else if (stored !== row.sha256) problems.push({ key: row.key, row: row.at, problem: stored ? 'sha256 differs' : 'no sha256 stored with the object' });
         } catch (err) {
           if (isAwsError(err, 'NotFound', 'NoSuchKey')) problems.push({ key: row.key, row: row.at, problem: 'missing in S3' });
           else throw err;
