@@ -33,6 +33,7 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .option('--break-lock', 'take over the bucket lock (<prefix>.retailctl-lock) of a run that is gone, once it has expired; a live lock is refused')
     .option('--give-up-after <duration>', 'stop (exit 1, resumable) when no S3 request has succeeded for this long (default 30s; 0 = never; images.giveUpAfter)')
     .option('--lock-expiry <duration>', 'how long the bucket lock lives without a refresh, 1s to 1h (default 2m; refreshed every quarter of it; images.lockExpiry)')
+    .option('--shard <K/N>', 'write only the images whose key hash falls in shard K of N (1 ≤ K ≤ N), for N runners at once; collisions and the catalogue audit are still checked over the whole plan; join the --manifest parts with images manifest merge')
     .addHelpText(
       'after',
       `
@@ -49,7 +50,7 @@ Examples:
     .action(
       (
         source: string | undefined,
-        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string; breakLock?: boolean; giveUpAfter?: string; lockExpiry?: string },
+        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string; breakLock?: boolean; giveUpAfter?: string; lockExpiry?: string; shard?: string },
       ) =>
         runtime.execute(migrate, async (ctx) => {
           const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 512 });
@@ -79,8 +80,22 @@ Examples:
             breakLock: Boolean(opts.breakLock),
             giveUpAfter,
             lockExpiry,
+            shard: opts.shard,
           });
         }),
+    );
+
+  const manifest = images.command('manifest').description('manifests of images migrate: join the parts of a sharded migration');
+  const merge = manifest
+    .command('merge <parts...>')
+    .description('join the --manifest parts of the N shards of one migration (images migrate --shard K/N) into the manifest one run would have written; exit 2 unless they are exactly the N shards of one plan')
+    .requiredOption('--out <file>', 'the merged manifest (CSV or JSON by extension)')
+    .addHelpText('after', '\nExamples:\n  $ retailctl images manifest merge manifest-1.csv manifest-2.csv manifest-3.csv --out images.csv')
+    .action((parts: string[], opts: { out: string }) =>
+      runtime.execute(merge, async (ctx) => {
+        const { imagesManifestMerge } = await import('../lib/images/manifest-merge.js');
+        return imagesManifestMerge(ctx, { parts, out: opts.out });
+      }),
     );
 
   const verify = images

@@ -44,3 +44,16 @@ describe('s3:// sources', () => {
     expect(huge[huge.length - 1]!.last).toBe(5 * 1024 ** 4 - 1);
   });
 });
+
+describe('--shard K/N', () => {
+  it('a key falls in the same shard on every runner and in every version: the first 4 bytes of its SHA-256, modulo N', async () => {
+    const { createHash } = await import('node:crypto');
+    const { shardOf } = await import('../../src/lib/images/plan.js');
+    const hash = (k: string) => createHash('sha256').update(k).digest();
+    // pinned: a change of the rule would send keys to other shards than a runner of an older version
+    expect(shardOf('catalog/shoes/sku-1/front.jpg', 3, hash)).toBe(1);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 3000; i++) counts[shardOf(`catalog/x/sku-${i}/1.jpg`, 3, hash) - 1]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(900);
+  });
+});

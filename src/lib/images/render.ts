@@ -22,7 +22,7 @@ export function targetOf(plan: Pick<MigrationPlan, 'bucket' | 'prefix'>): string
 export function describePlan(plan: MigrationPlan, audit: MigrationAudit): string[] {
   const c = plan.counts;
   const lines = [
-    `${plan.items.length} images → ${targetOf(plan)}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)${c.empty ? `, ${c.empty} empty (0 bytes: not uploaded)` : ''}`,
+    `${plan.items.length} images${plan.shard ? ` (shard ${plan.shard.k}/${plan.shard.n} of ${plan.shard.total})` : ''} → ${targetOf(plan)}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)${c.empty ? `, ${c.empty} empty (0 bytes: not uploaded)` : ''}`,
     `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
   ];
   const sample = plan.items.slice(0, 5);

@@ -2,11 +2,11 @@
  * `retailctl images verify --manifest <file>`: read-only. Every uploaded or unchanged row of a
  * manifest must exist in S3 with the same size and the sha256 the migration stored with it.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { shown } from '../util/sanitize.js';
+import { manifestError, readManifestRecords, unescapeFormula } from './manifest-file.js';
 import { sha256Of } from './execute.js';
 
 export interface VerifyRequest {
@@ -28,52 +28,9 @@ const NEEDED = ['key', 'size', 'sha256', 'status'] as const;
 /** Rows that say the object is in S3 as the manifest describes it. */
 const VERIFIABLE = new Set(['uploaded', 'skipped']);
 
-function manifestError(message: string, hint?: string): RetailctlError {
-  return new RetailctlError('IMAGES_MANIFEST', message, { exitCode: ExitCode.Usage, hint: hint ?? 'pass the file images migrate --manifest wrote (CSV or JSON)' });
-}
-
-/** A CSV cell written with a leading `'` against spreadsheet formulas (see io/csv.ts), as it was. */
-function unescapeFormula(value: string): string {
-  return /^'[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(value) ? value.slice(1) : value;
-}
-
 async function readManifest(file: string, given: string, bucketOverride?: string): Promise<{ rows: Row[]; total: number; statuses: Record<string, number> }> {
   const label = `--manifest ${shown(given)}`;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw manifestError(`${label}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, code === 'ENOENT' ? 'pass the file images migrate --manifest wrote' : undefined);
-  }
-  let records: { at: string; r: Record<string, unknown> }[];
-  let columns: string[];
-  if (file.toLowerCase().endsWith('.json')) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-    } catch (err) {
-      throw manifestError(`${label} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (!Array.isArray(doc)) throw manifestError(`${label}: expected the JSON array images migrate --manifest writes`);
-    const bad = doc.findIndex((r) => !r || typeof r !== 'object' || Array.isArray(r));
-    if (bad >= 0) throw manifestError(`${label} item ${bad + 1}: not an object; not a manifest written by images migrate --manifest`);
-    records = doc.map((r, i) => ({ at: `${given} item ${i + 1}`, r: r as Record<string, unknown> }));
-    columns = doc.length ? Object.keys(doc[0] as object) : [...NEEDED, 'bucket'];
-  } else {
-    if (text.replace(/^\uFEFF/, '').trim() === '') throw manifestError(`${label}: the file is empty (not even a header row): not a manifest written by images migrate --manifest`);
-    const { parse } = await import('csv-parse/sync');
-    let header: string[] = [];
-    let parsed: { record: Record<string, string>; info: { lines: number } }[];
-    try {
-      parsed = parse(text, { columns: (h: string[]) => (header = h.map((c) => c.trim())), bom: true, info: true, skip_empty_lines: true }) as typeof parsed;
-    } catch (err) {
-      const e = err as Error & { lines?: number };
-      throw manifestError(`${label}${e.lines ? `:${e.lines}` : ''}: not a CSV manifest (${e.message})`);
-    }
-    records = parsed.map(({ record, info }) => ({ at: `${given}:${info.lines}`, r: record }));
-    columns = header;
-  }
+  const { records, columns } = await readManifestRecords(file, given, label, [...NEEDED, 'bucket']);
   const missing = [...NEEDED, ...(bucketOverride ? [] : ['bucket'])].filter((c) => !columns.includes(c));
   if (missing.length) {
     throw manifestError(
