@@ -94,4 +94,20 @@ describe('images migrate --shard K/N', () => {
     expect(plan.code).toBe(2);
     expect((await control.requests()).filter((r) => r.service === 's3')).toEqual([]);
   });
+
+  it('an unsharded run beside a shard\'s lock (or shards of another N) is warned that they do not exclude each other', async () => {
+    const { PutObjectCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    await s3.send(new PutObjectCommand({ Bucket: 'sharded', Key: 'catalog/.retailctl-lock.shard-2-of-3', Body: '{}' }));
+    try {
+      const whole = await migrate('sharded', ['--state-dir', '.state-whole']);
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(whole.stderr).toContain('s3://sharded/catalog/.retailctl-lock.shard-2-of-3 is the lock of a shard of 3 of images migrate on this prefix');
+      const sameN = await migrate('sharded', ['--shard', '1/3', '--state-dir', '.state-1']);
+      expect(sameN.stderr).not.toContain('do not exclude each other');
+      const otherN = await migrate('sharded', ['--shard', '1/2', '--state-dir', '.state-x']);
+      expect(otherN.stderr).toContain('is the lock of a shard of 3 of images migrate on this prefix (this is shard 1/2)');
+    } finally {
+      await s3.send(new DeleteObjectCommand({ Bucket: 'sharded', Key: 'catalog/.retailctl-lock.shard-2-of-3' }));
+    }
+  });
 });

@@ -225,11 +225,20 @@ async function bucketSnapshot(ctx: CommandContext, m: Migration, lock: Migration
   await lock?.acquire().catch(async (err: unknown) => rethrowS3(err, await listerReady, bucket, 'PutObject'));
   const lister = await listerReady;
   try {
-    const held = lock ? undefined : lister.get(lockKey(prefix)).catch(() => undefined);
+    const held = lock ? undefined : lister.get(lockKey(prefix, m.shard)).catch(() => undefined);
     // the lock covers one prefix exactly: say so when a run holds one above it (a GET per parent prefix, at most 4)
     const above = Promise.all(parentPrefixes(prefix).map(async (p) => ((await lister.get(lockKey(p)).catch(() => undefined)) ? lockKey(p) : undefined)));
     const state = await bucketState(lister, bucket, prefix);
-    state[0].delete(lockKey(prefix));
+    state[0].delete(lockKey(prefix, m.shard));
+    // the locks of shards (or of the unsharded run) beside this one's: shards write disjoint keys, but
+    // an unsharded run and a sharded one, or shards of another N, may write the same key at once
+    const beside = [...state[0].keys()].filter((k) => k.startsWith(lockKey(prefix)));
+    for (const k of beside) {
+      state[0].delete(k);
+      const of = /\.shard-\d+-of-(\d+)$/.exec(k)?.[1];
+      if (m.shard && of === String(m.shard.n)) continue;
+      ctx.out.warn(`s3://${bucket}/${k} is the lock of ${of ? `a shard of ${of}` : 'an unsharded run'} of images migrate on this prefix${m.shard ? ` (this is shard ${m.shard.k}/${m.shard.n})` : ''}: the two do not exclude each other and may write the same keys; let it finish (or expire) first`);
+    }
     // …or below it (the listing has them already); they are never images
     const below = [...state[0].keys()].filter((k) => k.endsWith(`/${LOCK_NAME}`));
     for (const k of below) state[0].delete(k);

@@ -43,6 +43,6 @@ export function renderDryRun(plan: MigrationPlan, audit: MigrationAudit): Comman
   const leftover = plan.unfinishedUploads;
   const extra = leftover ? [`${leftover} unfinished multipart upload${leftover === 1 ? '' : 's'} from an interrupted run would be aborted`] : [];
   const held = plan.lock && !('unreadable' in plan.lock) ? plan.lock : undefined;
-  if (plan.lock) extra.push(`s3://${plan.bucket}/${lockKey(plan.prefix)} is held${held ? ` by ${describeHolder(held)}` : ''}: a run now would be refused until it is released (or has expired and --break-lock is given)`);
+  if (plan.lock) extra.push(`s3://${plan.bucket}/${lockKey(plan.prefix, plan.shard)} is held${held ? ` by ${describeHolder(held)}` : ''}: a run now would be refused until it is released (or has expired and --break-lock is given)`);
   return { exitCode: ExitCode.Ok, data: { dryRun: true, plan: shownPlan, audit, cdnDomain: plan.cdnDomain }, text: ['--dry-run: nothing was uploaded', ...describePlan(plan, audit), ...extra].join('\n') };
 }
