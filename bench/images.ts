@@ -6,6 +6,9 @@
  * no-change rerun. Peers are the Debian packages, installed here when missing.
  * Goals: cold ≥ 5× aws s3 sync's objects/s and ≥ 1.5× rclone's; ≤ 1 ms CPU per object; rerun ≤
  * 0.75× aws s3 sync's time; peak RSS ≤ 256 MB for a 100,000-file tree (BENCH_BIG=1).
+ * The headline is the reference S3 test server in ../shared/bench when it is there: retailctl and
+ * tuned rclone cold on it, same run; then the S3 to S3 copy of 10,000 objects on it against
+ * `aws s3 cp --recursive` (BENCH_COPY_OBJECTS).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -112,7 +115,8 @@ export interface ImagesFigures {
   latencyMs: number;
   tools: Record<string, ToolFigures>;
   retailctlRerunWithoutJournal?: Run;
-  crossCheck?: { server: string; objectsPerS: number; cpuMsPerObject: number };
+  /** The headline: cold uploads on the reference S3 test server (../shared/bench), retailctl against tuned rclone, same run. */
+  crossCheck?: { server: string; objectsPerS: number; cpuMsPerObject: number; rclone?: { objectsPerS: number; cpuMsPerObject: number } };
   big?: { objects: number; wallS: number; rssMb: number; objectsPerS: number };
   missingPeers: string[];
   rounds: number;
@@ -180,6 +184,11 @@ export async function benchImages(count = Number(process.env.BENCH_IMAGES ?? 200
         await rm(path.join(work, 'state-x'), { recursive: true, force: true });
         const x = await retailctl('crosscheck', path.join(work, 'state-x'), ref.url);
         figures.crossCheck = { server: '../shared/bench/s3-latency-server.js', objectsPerS: count / x.wallS, cpuMsPerObject: (x.cpuS * 1000) / count };
+        if (peers.rclone) {
+          await createBucket(ref.url, 'crosscheck-rclone');
+          const r = await timed(peers.rclone, ['copy', src, 'bench:crosscheck-rclone', '--transfers', '64', '--checkers', '64', '--fast-list', '--exclude', '.done'], { ...rcloneEnv, RCLONE_CONFIG_BENCH_ENDPOINT: ref.url }, work);
+          figures.crossCheck.rclone = { objectsPerS: count / r.wallS, cpuMsPerObject: (r.cpuS * 1000) / count };
+        }
       } finally {
         ref.stop();
       }
@@ -248,6 +257,11 @@ async function benchCopy(shared: string, work: string, baseEnv: NodeJS.ProcessEn
 }
 
 export function printImages(f: ImagesFigures): void {
+  const x = f.crossCheck;
+  if (x?.rclone) {
+    const ratio = x.objectsPerS / x.rclone.objectsPerS;
+    console.log(`\nimages migrate on the reference S3 server (${x.server}, 25 ms per response), ${f.objects.toLocaleString('en-US')} images, same run: retailctl ${x.objectsPerS.toFixed(0)} obj/s at ${x.cpuMsPerObject.toFixed(2)} ms CPU/object, rclone --transfers 64 ${x.rclone.objectsPerS.toFixed(0)} obj/s: ${ratio.toFixed(2)}× (goal ≥ 1.5×: ${ratio >= 1.5 ? 'met' : 'NOT met'}; CPU goal ≤ 1.0 ms: ${x.cpuMsPerObject <= 1 ? 'met' : 'NOT met'})`);
+  }
   console.log(`\nimages migrate: ${f.objects.toLocaleString('en-US')} images, ${f.megabytes.toFixed(0)} MB, S3-like server adding ${f.latencyMs} ms per response (same run, best of ${f.rounds} interleaved)`);
   console.log(`${'tool'.padEnd(16)}${'cold obj/s'.padStart(11)}${'MB/s'.padStart(8)}${'CPU ms/obj'.padStart(12)}${'peak RSS MB'.padStart(13)}${'rerun s'.padStart(9)}${'rerun RSS'.padStart(11)}`);
   for (const [name, t] of Object.entries(f.tools)) {
