@@ -110,4 +110,18 @@ describe('images migrate --shard K/N', () => {
       await s3.send(new DeleteObjectCommand({ Bucket: 'sharded', Key: 'catalog/.retailctl-lock.shard-2-of-3' }));
     }
   });
+
+  it('merge keeps JSON values as written (no CSV formula unescaping) and refuses parts of different plans', async () => {
+    const row = (k: number, index: number, plan: string, source: string) => ({ source, key: `catalog/${index}.jpg`, url: null, size: 10 + index, sha256: null, contentType: 'image/jpeg', status: 'uploaded', reason: null, bucket: 'b', shard: `${k}/2`, index, total: 2, plan });
+    await writeFile(path.join(dir, 'out/j-1.json'), JSON.stringify([row(1, 0, 'p1', "'-odd.jpg")]));
+    await writeFile(path.join(dir, 'out/j-2.json'), JSON.stringify([row(2, 1, 'p1', '=eq.jpg')]));
+    const merged = await run(['images', 'manifest', 'merge', 'out/j-1.json', 'out/j-2.json', '--out', 'out/j.json']);
+    expect(merged.code, merged.stderr).toBe(0);
+    const doc = JSON.parse(await readFile(path.join(dir, 'out/j.json'), 'utf8')) as { source: string; size: number; shard?: string }[];
+    expect(doc.map((r) => [r.source, r.size, r.shard])).toEqual([["'-odd.jpg", 10, undefined], ['=eq.jpg', 11, undefined]]);
+    await writeFile(path.join(dir, 'out/j-2b.json'), JSON.stringify([row(2, 1, 'p2', '=eq.jpg')]));
+    const mixed = await run(['images', 'manifest', 'merge', 'out/j-1.json', 'out/j-2b.json', '--out', 'out/jx.json']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('the parts are of different plans');
+  });
 });

@@ -73,6 +73,10 @@ export interface CopyObjectRequest {
   kmsKeyId?: string;
   /** The content's SHA-256 (hex), when known before the copy: kept as `x-amz-meta-sha256`. */
   sha256Hex?: string;
+  /** Headers of the source kept on the copy (the metadata is replaced: what it does not set is dropped). */
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
   ifNoneMatch?: '*';
   ifMatch?: string;
 }
@@ -249,6 +253,11 @@ export class LeanS3 {
         'x-amz-server-side-encryption': object.sse,
       };
       if (object.sha256Hex) headers['x-amz-meta-sha256'] = object.sha256Hex;
+      // which source object this copy is of: a rerun without its journal settles it by this (any ETag kind)
+      headers['x-amz-meta-source-etag'] = source.etag;
+      if (object.contentEncoding) headers['content-encoding'] = object.contentEncoding;
+      if (object.contentDisposition) headers['content-disposition'] = object.contentDisposition;
+      if (object.contentLanguage) headers['content-language'] = object.contentLanguage;
       if (object.sse === 'aws:kms' && object.kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = object.kmsKeyId;
       if (object.ifNoneMatch) headers['if-none-match'] = object.ifNoneMatch;
       if (object.ifMatch) headers['if-match'] = `"${object.ifMatch}"`;
@@ -270,14 +279,20 @@ export class LeanS3 {
    * The first `bytes` of an object (a ranged GetObject: never the whole object), with its ETag and
    * user metadata; undefined when no object has the key.
    */
-  async getFirstBytes(key: string, bytes: number, ifMatch?: string): Promise<{ body: Buffer; etag: string; metadata: Record<string, string> } | undefined> {
+  async getFirstBytes(key: string, bytes: number, ifMatch?: string): Promise<{ body: Buffer; etag: string; metadata: Record<string, string>; headers: { contentEncoding?: string; contentDisposition?: string; contentLanguage?: string } } | undefined> {
     try {
       const headers: Record<string, string> = { range: `bytes=0-${bytes - 1}` };
       if (ifMatch) headers['if-match'] = `"${ifMatch}"`;
       const res = await this.#retrying('GetObject', () => this.#request('GET', this.#objectPath(key), undefined, headers, EMPTY_SHA256, undefined, true));
       const metadata: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers)) if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
-      return { body: res.body.subarray(0, bytes), etag: String(res.headers.etag ?? '').replace(/"/g, ''), metadata };
+      const h = res.headers;
+      const kept = {
+        ...(typeof h['content-encoding'] === 'string' && h['content-encoding'] ? { contentEncoding: h['content-encoding'] } : {}),
+        ...(typeof h['content-disposition'] === 'string' && h['content-disposition'] ? { contentDisposition: h['content-disposition'] } : {}),
+        ...(typeof h['content-language'] === 'string' && h['content-language'] ? { contentLanguage: h['content-language'] } : {}),
+      };
+      return { body: res.body.subarray(0, bytes), etag: String(h.etag ?? '').replace(/"/g, ''), metadata, headers: kept };
     } catch (err) {
       if (err instanceof S3RequestError && err.code === 'NoSuchKey') return undefined;
       throw err;

@@ -467,16 +467,18 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   const size = item.image.size ?? 0;
   const existing = item.existing;
   let replacing = existing !== undefined;
-  if (item.action === 'check' && existing) {
-    // the same MD5 ETag is the same content; skipped once its SHA-256 is known too (S3's stored
-    // checksum, or the metadata), so the manifest and `images verify` have it: else copied again
-    const sha256 = existing.size === size && existing.etag === source.etag && plainMd5Etag(existing.etag) ? await storedSha256(item.key, options) : undefined;
-    if (sha256) {
-      options.journal?.append({ key: item.key, source: item.image.path, size, sha256, etag: existing.etag, contentType: '', originEtag: source.etag });
-      return { item, status: 'skipped', reason: 'unchanged (the same content as the source object: same MD5 ETag)', size, sha256, etag: existing.etag };
+  if (item.action === 'check' && existing && existing.size === size) {
+    // a copy of this very source object (its `source-etag`), or the same content (the same MD5 ETag,
+    // with a SHA-256 known for the manifest): unchanged; anything else is copied again (server-side)
+    const head = await destinationHead(item.key, options);
+    const ours = head?.metadata['source-etag'] === source.etag;
+    const sameMd5 = existing.etag === source.etag && plainMd5Etag(existing.etag) && head?.sha256 !== undefined;
+    if (head && (ours || sameMd5)) {
+      options.journal?.append({ key: item.key, source: item.image.path, size, sha256: head.sha256 ?? '', etag: existing.etag, contentType: head.contentType, originEtag: source.etag });
+      return { item, status: 'skipped', reason: ours ? 'unchanged (a copy of this source object)' : 'unchanged (the same content as the source object: same MD5 ETag)', size, ...(head.sha256 ? { sha256: head.sha256 } : {}), ...(head.contentType ? { contentType: head.contentType } : {}), etag: existing.etag };
     }
-    replacing = true;
   }
+  if (item.action === 'check') replacing = true;
   if (options.dryRun || !options.putter) return { item, status: 'planned', replaced: replacing, size };
   if (!options.sourceReader) throw new Error('internal error: no reader for the s3:// source');
   let first: Awaited<ReturnType<LeanS3['getFirstBytes']>>;
@@ -489,12 +491,16 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
     return { item, status: 'failed', reason: `cannot read s3://${source.bucket}/${source.key}: ${e.message}`, size };
   }
   if (!first) return { item, status: 'missing', reason: `s3://${source.bucket}/${source.key} is gone since it was listed` };
-  const { contentType, warning } = await detectContentType(item.image.path, first.body);
+  // encoded bytes (gzip, br) say nothing of the image: the type comes from the name then
+  const encoding = first.headers.contentEncoding;
+  const { contentType, warning } = encoding && !/^identity$/i.test(encoding)
+    ? { contentType: (await detectContentType(item.image.path, new Uint8Array())).contentType, warning: undefined }
+    : await detectContentType(item.image.path, first.body);
   const knownSha = /^[0-9a-f]{64}$/.test(first.metadata.sha256 ?? '') ? first.metadata.sha256 : undefined;
   const limits = options.copyLimits ?? { single: COPY_OBJECT_MAX, part: COPY_PART_SIZE };
   let copied: { etag: string; checksumSha256?: string };
   try {
-    copied = size > limits.single ? await multipartCopy(item, contentType, knownSha, limits.part, options) : await options.putter.copy({ key: item.key, source, contentType, cacheControl: item.cacheControl, sse: options.sse, ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}), ...(knownSha ? { sha256Hex: knownSha } : {}), ...(options.conditional ? writeCondition(item) : {}) });
+    copied = size > limits.single ? await multipartCopy(item, contentType, knownSha, first.headers, limits.part, options) : await options.putter.copy({ key: item.key, source, contentType, cacheControl: item.cacheControl, sse: options.sse, ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}), ...(knownSha ? { sha256Hex: knownSha } : {}), ...first.headers, ...(options.conditional ? writeCondition(item) : {}) });
     options.gate.success();
   } catch (err) {
     if (options.signal?.aborted || notStarted(err)) throw err;
@@ -510,11 +516,18 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   return { item, status: 'uploaded', size, ...(sha256 ? { sha256 } : {}), contentType, etag: copied.etag, replaced: replacing, ...(warning ? { warning } : {}) };
 }
 
-/** The SHA-256 S3 stores with an object (a whole-object checksum, not one of parts), else its `x-amz-meta-sha256`, as hex. */
-async function storedSha256(key: string, options: ExecuteOptions): Promise<string | undefined> {
+/** A destination object's SHA-256 (S3's whole-object checksum, else `x-amz-meta-sha256`), type and metadata; undefined when gone. */
+async function destinationHead(key: string, options: ExecuteOptions): Promise<{ sha256?: string; contentType: string; metadata: Record<string, string> } | undefined> {
   const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
-  const head = await (await options.s3()).send(new HeadObjectCommand({ Bucket: options.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: options.signal });
-  return sha256Of(head);
+  try {
+    const head = await (await options.s3()).send(new HeadObjectCommand({ Bucket: options.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: options.signal });
+    const sha256 = sha256Of(head);
+    return { ...(sha256 ? { sha256 } : {}), contentType: head.ContentType ?? '', metadata: head.Metadata ?? {} };
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    throw err;
+  }
 }
 
 /** From a HeadObject answer: the whole-object SHA-256 S3 stores, else the `sha256` metadata (hex). */
@@ -544,14 +557,25 @@ export function copyRanges(size: number, part: number): { first: number; last: n
  * next, as for uploads. The SHA-256 S3 keeps for parts is per part, so the manifest has one only
  * when the source carries its own.
  */
-async function multipartCopy(item: PlanItem, contentType: string, knownSha: string | undefined, part: number, options: ExecuteOptions): Promise<{ etag: string }> {
+async function multipartCopy(item: PlanItem, contentType: string, knownSha: string | undefined, kept: { contentEncoding?: string; contentDisposition?: string; contentLanguage?: string }, part: number, options: ExecuteOptions): Promise<{ etag: string }> {
   const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCopyCommand } = await import('@aws-sdk/client-s3');
   const source = item.image.s3!;
   const raw = await options.s3();
   const condition = options.conditional ? writeCondition(item) : undefined;
   const client = guardedClient(raw, options, options.halt, condition);
   const created = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: options.bucket, Key: item.key, ContentType: contentType, CacheControl: item.cacheControl, ServerSideEncryption: options.sse, ...(options.sse === 'aws:kms' && options.kmsKeyId ? { SSEKMSKeyId: options.kmsKeyId } : {}), ...(knownSha ? { Metadata: { sha256: knownSha } } : {}) }),
+    new CreateMultipartUploadCommand({
+      Bucket: options.bucket,
+      Key: item.key,
+      ContentType: contentType,
+      CacheControl: item.cacheControl,
+      ...(kept.contentEncoding ? { ContentEncoding: kept.contentEncoding } : {}),
+      ...(kept.contentDisposition ? { ContentDisposition: kept.contentDisposition } : {}),
+      ...(kept.contentLanguage ? { ContentLanguage: kept.contentLanguage } : {}),
+      ServerSideEncryption: options.sse,
+      ...(options.sse === 'aws:kms' && options.kmsKeyId ? { SSEKMSKeyId: options.kmsKeyId } : {}),
+      Metadata: { 'source-etag': source.etag, ...(knownSha ? { sha256: knownSha } : {}) },
+    }),
     { abortSignal: options.signal },
   );
   const uploadId = created.UploadId!;

@@ -154,6 +154,7 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
     cacheRules: config.cacheRules ?? [],
     ...(hashes ? { hashes } : {}),
   });
+  if (m.s3Source) keyed.problems.push(...amongSources(m, keyed));
   if (keyed.problems.length) throw problemsError(keyed.problems, `input problem${keyed.problems.length === 1 ? '' : 's'} (key collisions, unusable catalogue values)`);
   // a shard keeps its keys only once the whole plan is known good: collisions and the audit span every shard
   if (m.shard) {
@@ -163,6 +164,20 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
   return { keyed, journal, hashes, ignored, symlinks, stateFile };
 }
 
+/**
+ * An s3:// source in the destination bucket: a planned key among the sources (under the source
+ * prefix, outside a destination prefix that lies inside it) would overwrite a source object, or be
+ * listed as a source by the next run. Refused before anything is written: the source is never modified.
+ */
+function amongSources(m: Migration, keyed: ImagesPlan): CatalogProblem[] {
+  const source = m.s3Source!;
+  if (source.bucket !== m.bucket) return [];
+  const excluded = m.prefix !== source.prefix && m.prefix.startsWith(source.prefix);
+  return keyed.items
+    .filter((i) => i.key.startsWith(source.prefix) && !excluded)
+    .map((i) => ({ at: i.row ?? i.image.path, reason: `the key ${i.key} is under the source prefix s3://${source.bucket}/${source.prefix}: the copy would ${i.key === i.image.s3?.key ? 'rewrite that source object' : 'land among the sources (and could overwrite one)'}; give a --prefix outside the source prefix, or inside it (e.g. ${source.prefix}catalog/)` }));
+}
+
 /** The images of an s3:// source: one listing of its prefix, read-only (the destination prefix left out when it lies inside it). */
 async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext): Promise<{ images: SourceImage[]; ignored: number }> {
   const { bucket, prefix } = m.s3Source!;
@@ -170,7 +185,14 @@ async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext):
   try {
     const listing = await client.list(prefix).catch((err: unknown) => rethrowSource(err, client, bucket));
     const inside = bucket === m.bucket && m.prefix !== prefix && m.prefix.startsWith(prefix);
-    return s3Images(bucket, prefix, listing, inside ? m.prefix : undefined);
+    const { images, ignored, sameName } = s3Images(bucket, prefix, listing, inside ? m.prefix : undefined);
+    if (sameName.length) {
+      throw problemsError(
+        sameName.map((keys) => ({ at: `s3://${bucket}/${keys[0]!}`, reason: `${keys.length} source objects differ only in their Unicode form (${keys.map((k) => JSON.stringify(k)).join(', ')}): one path to the catalogue; rename or remove all but one` })),
+        'source problem(s)',
+      );
+    }
+    return { images, ignored };
   } finally {
     client.close();
   }
@@ -233,10 +255,12 @@ async function bucketSnapshot(ctx: CommandContext, m: Migration, lock: Migration
     // the locks of shards (or of the unsharded run) beside this one's: shards write disjoint keys, but
     // an unsharded run and a sharded one, or shards of another N, may write the same key at once
     const beside = [...state[0].keys()].filter((k) => k.startsWith(lockKey(prefix)));
+    let othersRunning = false;
     for (const k of beside) {
       state[0].delete(k);
       const of = /\.shard-\d+-of-(\d+)$/.exec(k)?.[1];
       if (m.shard && of === String(m.shard.n)) continue;
+      othersRunning = true;
       ctx.out.warn(`s3://${bucket}/${k} is the lock of ${of ? `a shard of ${of}` : 'an unsharded run'} of images migrate on this prefix${m.shard ? ` (this is shard ${m.shard.k}/${m.shard.n})` : ''}: the two do not exclude each other and may write the same keys; let it finish (or expire) first`);
     }
     // …or below it (the listing has them already); they are never images
@@ -244,6 +268,11 @@ async function bucketSnapshot(ctx: CommandContext, m: Migration, lock: Migration
     for (const k of below) state[0].delete(k);
     for (const k of [...(await above), ...below]) {
       if (k) ctx.out.warn(`s3://${bucket}/${k} is the lock of another images migrate on a nested prefix: the lock covers one prefix exactly, so that run and this one do not exclude each other; make sure they do not write the same keys`);
+    }
+    // the unfinished multipart uploads may be another run's, in flight: left alone while its lock is there
+    if (othersRunning && state[1].length) {
+      ctx.out.warn(`${state[1].length} unfinished multipart upload${state[1].length === 1 ? '' : 's'} under the prefix left alone: another run's lock is beside this one's, and they may be its uploads in flight`);
+      state[1] = [];
     }
     return [...state, await held] as const;
   } finally {

@@ -21,6 +21,8 @@ export interface ManifestRecords {
   columns: string[];
   /** `--manifest <file>` or the like, for messages. */
   label: string;
+  /** CSV cells may carry the formula escape (a leading `'`); JSON values are as written. */
+  format: 'csv' | 'json';
 }
 
 /** The records of a manifest file; `emptyColumns`: the columns a JSON manifest with no rows counts as having. */
@@ -60,5 +62,5 @@ export async function readManifestRecords(file: string, given: string, label: st
     records = parsed.map(({ record, info }) => ({ at: `${given}:${info.lines}`, r: record }));
     columns = header;
   }
-  return { records, columns, label };
+  return { records, columns, label, format: file.toLowerCase().endsWith('.json') ? 'json' : 'csv' };
 }

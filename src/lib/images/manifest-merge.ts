@@ -21,6 +21,7 @@ interface Part {
   /** `K/N` of its rows; undefined for a part with no rows (a shard with nothing to write). */
   shard: { k: number; n: number } | undefined;
   total: number | undefined;
+  plan: string | undefined;
   rows: { at: string; index: number; row: ManifestRow }[];
 }
 
@@ -29,12 +30,12 @@ const NUMBER_COLUMNS = new Set(['size']);
 async function readPart(ctx: CommandContext, given: string): Promise<Part> {
   const label = `${shown(given)}`;
   const wanted = [...MANIFEST_COLUMNS, ...SHARD_COLUMNS];
-  const { records, columns } = await readManifestRecords(path.resolve(ctx.cwd, given), given, label, wanted);
+  const { records, columns, format } = await readManifestRecords(path.resolve(ctx.cwd, given), given, label, wanted);
   const missing = wanted.filter((c) => !columns.includes(c));
   if (missing.length) throw manifestError(`${label}: not a manifest part of images migrate --shard: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, 'pass the --manifest files the shards wrote (images migrate --shard K/N --manifest part-K.csv)');
-  const part: Part = { given, shard: undefined, total: undefined, rows: [] };
+  const part: Part = { given, shard: undefined, total: undefined, plan: undefined, rows: [] };
   for (const { at, r } of records) {
-    const cell = (c: string) => (r[c] === undefined || r[c] === null ? '' : unescapeFormula(String(r[c])));
+    const cell = (c: string) => (r[c] === undefined || r[c] === null ? '' : format === 'csv' ? unescapeFormula(String(r[c])) : String(r[c]));
     const m = /^(\d+)\/(\d+)$/.exec(cell('shard'));
     const index = Number(cell('index'));
     const total = Number(cell('total'));
@@ -42,8 +43,10 @@ async function readPart(ctx: CommandContext, given: string): Promise<Part> {
     const shard = { k: Number(m[1]), n: Number(m[2]) };
     if (part.shard && (part.shard.k !== shard.k || part.shard.n !== shard.n)) throw manifestError(`${at}: shard ${shard.k}/${shard.n}, but the part's first row is of shard ${part.shard.k}/${part.shard.n}: one part per shard`);
     if (part.total !== undefined && part.total !== total) throw manifestError(`${at}: total ${total}, but the part's first row says ${part.total}`);
+    if (part.plan !== undefined && part.plan !== cell('plan')) throw manifestError(`${at}: plan ${shown(cell('plan'), 20)}, but the part's first row says ${part.plan}`);
     part.shard = shard;
     part.total = total;
+    part.plan = cell('plan');
     const row = Object.fromEntries(MANIFEST_COLUMNS.map((c) => [c, r[c] === null || r[c] === undefined ? null : typeof r[c] === 'number' ? (r[c] as number) : cell(c) === '' ? null : NUMBER_COLUMNS.has(c) && /^\d+$/.test(cell(c)) ? Number(cell(c)) : cell(c)])) as ManifestRow;
     part.rows.push({ at, index, row });
   }
@@ -62,8 +65,8 @@ export function mergeParts(parts: readonly Part[]): ManifestRow[] {
     byShard.set(p.shard!.k, p.given);
   }
   if (parts.length !== n) throw manifestError(`${parts.length} part${parts.length === 1 ? '' : 's'} given for ${n} shards (${shaped.length} with rows: shard${shaped.length === 1 ? '' : 's'} ${[...byShard.keys()].sort((a, b) => a - b).join(', ')})`, 'pass every shard\'s --manifest file, one each (a shard with no images writes a part with a header only)');
-  const totals = new Set(shaped.map((p) => p.total));
-  if (totals.size > 1) throw manifestError(`the parts disagree on the plan's size (${[...totals].join(', ')} rows): parts of different runs`, 'merge the parts of one run of the shards');
+  const plans = new Set(shaped.map((p) => `${p.plan} (${p.total} rows)`));
+  if (plans.size > 1) throw manifestError(`the parts are of different plans (${[...plans].join(', ')}): other images, keys or sizes`, 'merge the parts of one run of the shards (a shard rerun after the images changed: rerun them all)');
   const total = shaped[0]?.total ?? 0;
   const rows = new Array<ManifestRow | undefined>(total);
   for (const p of shaped) {

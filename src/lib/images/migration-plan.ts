@@ -82,7 +82,7 @@ export interface MigrationPlan {
   };
   items: PlanItem[];
   /** `--shard K/N`: this run's part of a whole plan of `total` items (never in a plan file). */
-  shard?: { k: number; n: number; total: number };
+  shard?: { k: number; n: number; total: number; plan: string };
 }
 
 export interface MigrationInputs {

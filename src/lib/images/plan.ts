@@ -64,7 +64,7 @@ export interface ImagesPlan {
   counts: Record<Action, number>;
   bytes: { total: number; toUpload: number };
   /** `--shard K/N`: this run's part of a plan of `total` items (collisions and the audit are the whole plan's). */
-  shard?: { k: number; n: number; total: number };
+  shard?: { k: number; n: number; total: number; plan: string };
 }
 
 /** Pure: the shard (1..n) a key falls in: the first 4 bytes of its SHA-256, modulo n. Stable across runners and versions. */
@@ -75,8 +75,11 @@ export function shardOf(key: string, n: number, hash: (key: string) => Buffer): 
 /** Pure: keep the items of shard k of n (each with its index in the whole plan), and count again. */
 export function takeShard(plan: ImagesPlan, shard: { k: number; n: number }, hash: (key: string) => Buffer): void {
   const total = plan.items.length;
+  // the whole plan's identity (every key with its source, size and, from S3, ETag, in order): every shard
+  // of one plan computes the same on any runner (no modification times: checkouts differ in them)
+  const identity = hash(plan.items.map((i) => `${i.key}\u0000${i.image.path}\u0000${i.image.size ?? ''}\u0000${i.image.s3?.etag ?? ''}`).join('\n')).toString('hex').slice(0, 16);
   plan.items = plan.items.flatMap((item, index) => (shardOf(item.key, shard.n, hash) === shard.k ? [{ ...item, index }] : []));
-  plan.shard = { ...shard, total };
+  plan.shard = { ...shard, total, plan: identity };
   Object.assign(plan, tally(plan.items));
 }
 

@@ -49,17 +49,17 @@ export async function writeManifest(file: string, rows: Iterable<ManifestRow>): 
 
 /**
  * A shard's manifest part: the manifest's columns, then `shard` (K/N), `index` (the row's place in
- * the whole plan) and `total` (the whole plan's rows): what `images manifest merge` checks and
- * orders by, and drops.
+ * the whole plan), `total` (the whole plan's rows) and `plan` (the whole plan's identity: its keys,
+ * sources and sizes): what `images manifest merge` checks and orders by, and drops.
  */
-export const SHARD_COLUMNS = ['shard', 'index', 'total'] as const;
+export const SHARD_COLUMNS = ['shard', 'index', 'total', 'plan'] as const;
 export type ManifestPartRow = ManifestRow & Record<(typeof SHARD_COLUMNS)[number], string | number>;
 
-export async function writeManifestPart(file: string, results: Iterable<ItemResult>, domain: string | undefined, bucket: string, shard: { k: number; n: number; total: number }): Promise<void> {
+export async function writeManifestPart(file: string, results: Iterable<ItemResult>, domain: string | undefined, bucket: string, shard: { k: number; n: number; total: number; plan: string }): Promise<void> {
   function* rows(): Generator<ManifestPartRow> {
     for (const r of results) {
       const [row] = manifestRows([r], domain, bucket);
-      yield { ...row!, shard: `${shard.k}/${shard.n}`, index: r.item.index ?? 0, total: shard.total };
+      yield { ...row!, shard: `${shard.k}/${shard.n}`, index: r.item.index ?? 0, total: shard.total, plan: shard.plan };
     }
   }
   await writeRowsFile(file, rows(), [...MANIFEST_COLUMNS, ...SHARD_COLUMNS]);

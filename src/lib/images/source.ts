@@ -49,25 +49,34 @@ export function s3Source(source: string): { bucket: string; prefix: string } | u
  * destination prefix, when it lies inside the source prefix of the same bucket: a rerun must not
  * take the copies for sources).
  */
-export function s3Images(bucket: string, prefix: string, listing: ReadonlyMap<string, { size: number; etag: string }>, exclude?: string): { images: SourceImage[]; ignored: number } {
+export function s3Images(bucket: string, prefix: string, listing: ReadonlyMap<string, { size: number; etag: string }>, exclude?: string): { images: SourceImage[]; ignored: number; sameName: string[][] } {
   const images: SourceImage[] = [];
   let ignored = 0;
+  const byPath = new Map<string, string[]>();
   for (const [key, object] of listing) {
     if (!key.startsWith(prefix) || key.endsWith('/')) continue;
     if (exclude !== undefined && key.startsWith(exclude)) continue;
     const rel = key.slice(prefix.length);
     const parts = rel.split('/');
-    if (parts.some((p) => p === '' || p.startsWith('.'))) continue;
+    if (parts.some((p) => p.startsWith('.') && p !== '')) continue;
+    // an empty segment (`a//b.jpg`) is no path a catalogue can name: counted with the ignored
+    if (parts.some((p) => p === '')) {
+      ignored++;
+      continue;
+    }
     const name = parts[parts.length - 1]!;
     const dot = name.lastIndexOf('.');
     if (dot <= 0 || !Object.hasOwn(IMAGE_TYPES, name.slice(dot + 1).toLowerCase())) {
       ignored++;
       continue;
     }
-    images.push({ path: rel.normalize('NFC'), size: object.size, s3: { bucket, key, etag: object.etag } });
+    const path = rel.normalize('NFC');
+    byPath.set(path, [...(byPath.get(path) ?? []), key]);
+    images.push({ path, size: object.size, s3: { bucket, key, etag: object.etag } });
   }
   images.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { images, ignored };
+  // keys that differ only in their Unicode form are one path to a catalogue: not two images
+  return { images, ignored, sameName: [...byPath.values()].filter((keys) => keys.length > 1) };
 }
 
 /** Symlinks listed by path in a walk's result (all of them are counted). */
