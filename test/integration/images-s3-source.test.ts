@@ -222,4 +222,27 @@ describe('images migrate s3://bucket/prefix', () => {
       await aws.destroy();
     }
   });
+
+  it('lists a tree of folders in parallel, one listing per folder after one by delimiter; the copies\' own folder is never listed again', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'tree' }));
+    const tree: Record<string, Buffer> = { 'top.jpg': jpeg(2000, 1), 'a/1.jpg': jpeg(2100, 2), 'b/2.png': png(2200, 3), 'c/d/3.webp': webp(2300, 4) };
+    for (const [key, bytes] of Object.entries(tree)) await s3.send(new PutObjectCommand({ Bucket: 'tree', Key: key, Body: bytes }));
+    const args = ['images', 'migrate', 's3://tree/', '--bucket', 'tree', '--prefix', 'catalog', '--endpoint-url', endpoint, '--yes', '--json'];
+    await control.clearRequests();
+    const first = await runInProcess([...args, '--state-dir', '.tree-1'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    expect((JSON.parse(first.stdout) as { counts: { uploaded: number } }).counts.uploaded).toBe(4);
+    const listings = (await control.requests()).filter((r) => r.method === 'GET' && r.path.startsWith('/tree') && r.path.includes('list-type=2')).map((r) => decodeURIComponent(r.path));
+    // the destination's own listing (prefix catalog/), the delimiter listing of the root, then a, b and c whole
+    expect(listings.filter((p) => p.includes('delimiter=/'))).toHaveLength(1);
+    expect(listings.filter((p) => !p.includes('delimiter') && /prefix=(a|b|c)\//.test(p))).toHaveLength(3);
+    for (const [key, bytes] of Object.entries(tree)) expect((await body('tree', `catalog/${key}`)).equals(bytes), key).toBe(true);
+    await control.clearRequests();
+    const rerun = await runInProcess([...args, '--state-dir', '.tree-2'], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as { counts: { skipped: number } }).counts.skipped).toBe(4);
+    const sourceListings = (await control.requests()).filter((r) => r.method === 'GET' && r.path.includes('list-type=2') && r.path.includes('delimiter') === false).map((r) => decodeURIComponent(r.path));
+    // catalog/ is listed once, as the destination; never as a source folder
+    expect(sourceListings.filter((p) => p.includes('prefix=catalog/'))).toHaveLength(1);
+  });
 });

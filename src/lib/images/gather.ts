@@ -181,10 +181,10 @@ function amongSources(m: Migration, keyed: ImagesPlan): CatalogProblem[] {
 /** The images of an s3:// source: one listing of its prefix, read-only (the destination prefix left out when it lies inside it). */
 async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext): Promise<{ images: SourceImage[]; ignored: number }> {
   const { bucket, prefix } = m.s3Source!;
-  const client = await aws.read.leanS3(bucket, { maxSockets: 4, signal: ctx.signal });
+  const client = await aws.read.leanS3(bucket, { maxSockets: 8, signal: ctx.signal });
   try {
-    const listing = await client.list(prefix).catch((err: unknown) => rethrowSource(err, client, bucket));
     const inside = bucket === m.bucket && m.prefix !== prefix && m.prefix.startsWith(prefix);
+    const listing = await client.listTree(prefix, 8, inside ? (folder) => folder.startsWith(m.prefix) : undefined).catch((err: unknown) => rethrowSource(err, client, bucket));
     const { images, ignored, sameName } = s3Images(bucket, prefix, listing, inside ? m.prefix : undefined);
     if (sameName.length) {
       throw problemsError(
