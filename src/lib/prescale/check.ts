@@ -9,7 +9,7 @@ import { ExitCode, type ExitCodeValue } from '../errors.js';
 import type { Output } from '../io/output.js';
 import type { TargetObservation } from './plan.js';
 import type { StatusRow } from './render.js';
-import { UP_SOON_MS, type OtherCampaignActions, type CampaignActions } from './shared.js';
+import { aboveBaseline, UP_SOON_MS, type OtherCampaignActions, type CampaignActions } from './shared.js';
 import type { CampaignWindow } from './window.js';
 import { actionName, type ScalableTargetRef } from './targets.js';
 import { currentWarm, type TableInfo, type WarmTargetRef, type WarmValues } from './warm.js';
@@ -77,12 +77,7 @@ export function checkTarget(input: CheckInput, nowMs: number): TargetVerdict {
     out.reasons.push(`its way down is still to fire, at ${(drain ?? down)!.utc} (planned together with a later campaign)`);
     return out;
   }
-  const above: string[] = [];
-  if (baseline && registered && (registered.min > baseline.min || registered.max > baseline.max)) {
-    above.push(`registered ${registered.min}/${registered.max}, baseline ${baseline.min}/${baseline.max}`);
-  }
-  const cap = capacityBefore ?? baseline?.max;
-  if (!hasPolicy && capacity !== undefined && cap !== undefined && capacity > cap) above.push(`capacity ${capacity}, ${capacityBefore !== null ? 'before the campaign' : 'baseline maximum'} ${cap}`);
+  const above = aboveBaseline(actions, { registered, capacity, hasPolicy });
   if (above.length) {
     out.verdict = 'above-baseline';
     out.fails = true;

@@ -1,6 +1,6 @@
 import type { Campaign } from '../config/schema.js';
 import { capacityBeforeOf, otherDeletesOf, othersOn, otherUpdatesOf, finishedActions, wayDownOf, type ActionDelete, type OtherActionUpdate, type TargetObservation } from './plan.js';
-import { firstRecordedBaseline, groupsOf, needAt, type Occupant, type OtherCampaignActions } from './shared.js';
+import { aboveBaseline, firstRecordedBaseline, groupsOf, needAt, type Occupant, type OtherCampaignActions } from './shared.js';
 import { actionName, resolveTargets, type ScalableTargetRef } from './targets.js';
 import { campaignWindow, windowTime, type WindowTime } from './window.js';
 
@@ -44,21 +44,6 @@ export interface RestoreStep {
   finished?: 'fired' | 'missed';
 }
 
-/**
- * Pure: after the window, a target still above the baseline this campaign's down action recorded:
- * registered min or max above it, or, with no scaling policy, capacity above what its drain (or its
- * down's maximum) allows. The same test `status --check` fails on.
- */
-export function aboveRecordedBaseline(seen: TargetObservation): boolean {
-  const down = seen.actions?.down;
-  const registered = seen.registered;
-  if (down?.min === undefined || down.max === undefined) return false;
-  if (registered && (registered.min > down.min || registered.max > down.max)) return true;
-  const capacity = seen.capacity ?? seen.current;
-  const cap = seen.actions?.drain?.max ?? down.max;
-  return !seen.hasPolicy && capacity !== undefined && capacity > cap;
-}
-
 export interface RestoreInputs {
   campaignName: string;
   campaign: Campaign;
@@ -82,7 +67,7 @@ export function planRestore(inputs: RestoreInputs): RestoreStep[] {
     const deletes = (['up', 'drain', 'down'] as const).filter((d) => own[d]).map((d) => own[d]?.name ?? actionName(inputs.campaignName, ref, d));
     // a finished run's actions (every one fired already) are deleted, and the baseline they recorded is not put back: it may be stale
     // unless the target is still above it: then the way down did not take effect
-    const finished = finishedActions(own, nowMs) ? (aboveRecordedBaseline(seen) ? 'missed' : 'fired') : undefined;
+    const finished = finishedActions(own, nowMs) ? (aboveBaseline(own, { registered: seen.registered, capacity: seen.capacity ?? seen.current, hasPolicy: Boolean(seen.hasPolicy) }).length ? 'missed' : 'fired') : undefined;
     const ownDown = finished === 'fired' ? undefined : (seen.downAction ?? (own.down?.min !== undefined && own.down.max !== undefined ? { min: own.down.min, max: own.down.max } : undefined));
     const others = othersOn(ref, seen, nowMs, inputs.campaigns);
     const step: RestoreStep = { ref, keptFor: [], drainFirst: false, deletes, otherUpdates: [], otherDeletes: [] };

@@ -205,3 +205,21 @@ export function firstRecordedBaseline(occupants: readonly Occupant[]): { baselin
   const first = recorded[0];
   return first ? { baseline: first.recordedBaseline!, campaign: first.campaign } : undefined;
 }
+
+/**
+ * Pure: how a target is still above the baseline a campaign's down action recorded, one reason per
+ * way (none: it is not): its registered min or max above it, or, with no scaling policy, its
+ * capacity above the capacity before the campaign (the drain's maximum; else the baseline maximum).
+ * What `status --check` fails on after the window, and what `restore` then puts back.
+ */
+export function aboveBaseline(actions: Pick<CampaignActions, 'drain' | 'down'>, state: { registered?: { min: number; max: number } | undefined; capacity?: number | undefined; hasPolicy: boolean }): string[] {
+  const { drain, down } = actions;
+  const baseline = down?.min !== undefined && down.max !== undefined ? { min: down.min, max: down.max } : undefined;
+  const { registered, capacity } = state;
+  const above: string[] = [];
+  if (baseline && registered && (registered.min > baseline.min || registered.max > baseline.max)) above.push(`registered ${registered.min}/${registered.max}, baseline ${baseline.min}/${baseline.max}`);
+  const before = drain?.max;
+  const cap = before ?? baseline?.max;
+  if (!state.hasPolicy && capacity !== undefined && cap !== undefined && capacity > cap) above.push(`capacity ${capacity}, ${before !== undefined ? 'before the campaign' : 'baseline maximum'} ${cap}`);
+  return above;
+}
