@@ -94,7 +94,7 @@ type HealthCheckDoc = import('@aws-sdk/client-route-53').HealthCheck;
  * accounts' all) instead of one GetHealthCheck each. Ids not on that page, or a policy without
  * route53:ListHealthChecks (AccessDenied), leave the caller to GetHealthCheck them.
  */
-async function listHealthChecks(route53: import('@aws-sdk/client-route-53').Route53Client, ids: readonly string[], signal?: AbortSignal): Promise<Map<string, HealthCheckDoc>> {
+async function listHealthChecks(route53: Route53, ids: readonly string[], signal?: AbortSignal): Promise<Map<string, HealthCheckDoc>> {
   const { ListHealthChecksCommand } = await import('@aws-sdk/client-route-53');
   const found = new Map<string, HealthCheckDoc>();
   try {

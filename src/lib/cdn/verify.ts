@@ -181,16 +181,16 @@ export function expectedForState(state: GroupState): ExpectedAnswer[] {
     const sets = state.config.routing === 'weighted'
       ? record.sets.filter((s) => (s.Weight ?? 0) > 0)
       : SIDES.filter((s) => serving.includes(s)).map((s) => sideSet(state, record, s)!).filter(Boolean);
-    const accept = sets.map((s): AcceptedAnswer => {
+    const answerOf = (s: (typeof record.sets)[number]): AcceptedAnswer => {
       const side = SIDES.find((x) => sideSet(state, record, x) === s) ?? null;
       const alias = Boolean(s.AliasTarget?.DNSName);
       const values = alias ? [normalizeName(s.AliasTarget!.DNSName!)] : (s.ResourceRecords ?? []).map((r) => normalizeName(r.Value ?? ''));
       return { setIdentifier: s.SetIdentifier ?? '', side, values: values.sort(), alias };
-    });
+    };
+    const accept = sets.map(answerOf);
     // a split read at the start: any set with weight is its answer
     const expected: ExpectedAnswer = state.config.routing === 'weighted' && accept.length > 1 ? { name: record.name, type: record.type, accept, split: accept } : { name: record.name, type: record.type, accept };
-    const others = record.sets.filter((s) => !sets.includes(s) && s.AliasTarget?.DNSName).map((s): AcceptedAnswer => ({ setIdentifier: s.SetIdentifier ?? '', side: SIDES.find((x) => sideSet(state, record, x) === s) ?? null, values: [normalizeName(s.AliasTarget!.DNSName!)], alias: true }));
-    return withRejects(expected, others);
+    return withRejects(expected, record.sets.filter((s) => !sets.includes(s)).map(answerOf));
   });
 }
 
