@@ -6,6 +6,7 @@ import { nonNegInt, posInt, target, type CampaignTarget } from './capacity.js';
 export type { CampaignTarget };
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { checkTimeZone, instantsOfLocal } from '../util/time.js';
+import { BUCKET_NAME } from '../aws/names.js';
 
 /**
  * The retailctl.yaml schema. Every section is optional; a command that needs one says so when it
@@ -102,7 +103,7 @@ const campaign = z
 
 const images = z.strictObject({
   source: z.string().min(1).optional(),
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (lower case, 3-63 characters)').optional(),
+  bucket: z.string().regex(BUCKET_NAME, 'expected an S3 bucket name (lower case, 3-63 characters)').optional(),
   prefix: z.string().optional(),
   catalog: z.string().optional(),
   columns: z.record(z.string(), z.string()).optional(),

@@ -26,6 +26,7 @@ import { migrationResult, summarise, type Summary } from './outcome.js';
 import type { PlanItem } from './plan.js';
 import { describePlan, mb, targetOf } from './render.js';
 import { fileOf } from './source.js';
+import { BUCKET_NAME } from '../aws/names.js';
 
 /** What execution and the report take from the request, resolved when the plan was made. */
 export interface MigrationRun {
@@ -236,7 +237,7 @@ const migrationSchema = z
     kind: z.literal('images.migrate'),
     version: z.literal(1),
     source: z.string(),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+    bucket: z.string().regex(BUCKET_NAME, 'expected an S3 bucket name'),
     prefix: z.string(),
     sse: z.enum(['AES256', 'aws:kms']),
     kmsKeyId: z.string().nullable(),

@@ -15,6 +15,7 @@ import { DEFAULT_LOCK_EXPIRY_MS, MAX_LOCK_EXPIRY_MS, type Shard } from './lock.j
 import { checkMigrationOutputs } from './outputs.js';
 import { defaultCacheControl } from './plan.js';
 import { isRemote, s3Source } from './source.js';
+import { BUCKET_NAME } from '../aws/names.js';
 
 export interface MigrateRequest {
   source?: string;
@@ -98,7 +99,7 @@ export async function resolveMigration(ctx: CommandContext, request: MigrateRequ
   if (!source) throw new RetailctlError('USAGE', 'no source: give a directory, an http(s):// origin or an s3://bucket/prefix (or set images.source in the config)', { exitCode: ExitCode.Usage, hint: 'retailctl images migrate ./media/catalog/product --bucket <name>' });
   const bucket = request.bucket ?? config.bucket;
   if (!bucket) throw new RetailctlError('USAGE', 'no bucket: pass --bucket <name> (or set images.bucket in the config)', { exitCode: ExitCode.Usage });
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RetailctlError('USAGE', `--bucket: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
+  if (!BUCKET_NAME.test(bucket)) throw new RetailctlError('USAGE', `--bucket: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
   const catalogFile = request.catalog ? path.resolve(ctx.cwd, request.catalog) : config.catalog ? resolve(config.catalog) : undefined;
   const remote = isRemote(source);
   const fromS3 = s3Source(source);
