@@ -487,7 +487,7 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
   } catch (err) {
     if (options.signal?.aborted) throw err;
     const e = err as { status?: number; code?: string; message: string };
-    if (e.status === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): rerun to copy it as it is now`, size };
+    if (e.status === 412) return { item, status: 'failed', reason: changedSinceListed(source), size };
     return { item, status: 'failed', reason: `cannot read s3://${source.bucket}/${source.key}: ${e.message}`, size };
   }
   if (!first) return { item, status: 'missing', reason: `s3://${source.bucket}/${source.key} is gone since it was listed` };
@@ -508,12 +508,17 @@ async function copyItem(item: PlanItem, options: ExecuteOptions): Promise<ItemRe
     if (options.conditional && conditionFailed(err)) {
       return { item, status: 'failed', reason: `changed since the plan was made: s3://${options.bucket}/${item.key} is no longer ${item.existing ? `the object the plan saw (ETag ${item.existing.etag})` : 'absent'} (S3 refused the conditional copy: ${e.message}); not written: make a fresh plan`, size, contentType };
     }
-    if ((e.status ?? e.$metadata?.httpStatusCode) === 412) return { item, status: 'failed', reason: `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): not copied; rerun to copy it as it is now`, size, contentType };
+    if ((e.status ?? e.$metadata?.httpStatusCode) === 412) return { item, status: 'failed', reason: changedSinceListed(source), size, contentType };
     return { item, status: 'failed', reason: e.message, size, contentType };
   }
   const sha256 = copied.checksumSha256 ? Buffer.from(copied.checksumSha256, 'base64').toString('hex') : (knownSha ?? '');
   options.journal?.append({ key: item.key, source: item.image.path, size, sha256, etag: copied.etag, contentType, originEtag: source.etag });
   return { item, status: 'uploaded', size, ...(sha256 ? { sha256 } : {}), contentType, etag: copied.etag, replaced: replacing, ...(warning ? { warning } : {}) };
+}
+
+/** Why a source object was not copied: it is no longer the object that was listed (the copy's precondition, or the ranged GET's). */
+function changedSinceListed(source: { bucket: string; key: string; etag: string }): string {
+  return `s3://${source.bucket}/${source.key} changed since it was listed (its ETag is no longer ${source.etag}): not copied; rerun to copy it as it is now`;
 }
 
 /** A destination object's SHA-256 (S3's whole-object checksum, else `x-amz-meta-sha256`), type and metadata; undefined when gone. */

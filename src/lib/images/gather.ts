@@ -55,9 +55,13 @@ export function memory(): string {
 }
 
 /** Throw an error of the lean S3 path explained like any AWS error (hints for denied, throttled, missing bucket). */
-export async function rethrowS3(err: unknown, client: LeanS3, bucket: string, operation: string): Promise<never> {
+export async function rethrowS3(err: unknown, client: LeanS3, bucket: string, operation: string, which: 'destination' | 'source' = 'destination'): Promise<never> {
   const { S3RequestError } = await import('../aws/lean-s3.js');
-  if (err instanceof S3RequestError && err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
+  if (err instanceof S3RequestError && err.code === 'NoSuchBucket') {
+    throw which === 'source'
+      ? new RetailctlError('IMAGES_SOURCE', `source s3://${bucket}/ does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the source bucket name, the region and the account' })
+      : new RetailctlError('IMAGES_NO_BUCKET', `--bucket: ${bucket} does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the bucket name, the region and the account (the bucket is not created for you)' });
+  }
   throw client.translate(err, operation);
 }
 
@@ -171,11 +175,16 @@ async function readInputs(ctx: CommandContext, request: MigrateRequest, m: Migra
  */
 function amongSources(m: Migration, keyed: ImagesPlan): CatalogProblem[] {
   const source = m.s3Source!;
-  if (source.bucket !== m.bucket) return [];
-  const excluded = m.prefix !== source.prefix && m.prefix.startsWith(source.prefix);
+  if (source.bucket !== m.bucket || copiesInsideSource(m)) return [];
   return keyed.items
-    .filter((i) => i.key.startsWith(source.prefix) && !excluded)
+    .filter((i) => i.key.startsWith(source.prefix))
     .map((i) => ({ at: i.row ?? i.image.path, reason: `the key ${i.key} is under the source prefix s3://${source.bucket}/${source.prefix}: the copy would ${i.key === i.image.s3?.key ? 'rewrite that source object' : 'land among the sources (and could overwrite one)'}; give a --prefix outside the source prefix, or inside it (e.g. ${source.prefix}catalog/)` }));
+}
+
+/** The destination prefix lies inside an s3:// source's prefix in the same bucket: the copies' folder is left out of the source. */
+function copiesInsideSource(m: Migration): boolean {
+  const source = m.s3Source!;
+  return source.bucket === m.bucket && m.prefix !== source.prefix && m.prefix.startsWith(source.prefix);
 }
 
 /** The images of an s3:// source: one listing of its prefix, read-only (the destination prefix left out when it lies inside it). */
@@ -183,8 +192,8 @@ async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext):
   const { bucket, prefix } = m.s3Source!;
   const client = await aws.read.leanS3(bucket, { maxSockets: 8, signal: ctx.signal });
   try {
-    const inside = bucket === m.bucket && m.prefix !== prefix && m.prefix.startsWith(prefix);
-    const listing = await client.listTree(prefix, 8, inside ? (folder) => folder.startsWith(m.prefix) : undefined).catch((err: unknown) => rethrowSource(err, client, bucket));
+    const inside = copiesInsideSource(m);
+    const listing = await client.listTree(prefix, 8, inside ? (folder) => folder.startsWith(m.prefix) : undefined).catch((err: unknown) => rethrowS3(err, client, bucket, 'ListObjectsV2', 'source'));
     const { images, ignored, sameName } = s3Images(bucket, prefix, listing, inside ? m.prefix : undefined);
     if (sameName.length) {
       throw problemsError(
@@ -196,12 +205,6 @@ async function listS3Source(ctx: CommandContext, m: Migration, aws: AwsContext):
   } finally {
     client.close();
   }
-}
-
-async function rethrowSource(err: unknown, client: LeanS3, bucket: string): Promise<never> {
-  const { S3RequestError } = await import('../aws/lean-s3.js');
-  if (err instanceof S3RequestError && err.code === 'NoSuchBucket') throw new RetailctlError('IMAGES_SOURCE', `source s3://${bucket}/ does not exist (S3 NoSuchBucket)`, { exitCode: ExitCode.Usage, hint: 'check the source bucket name, the region and the account' });
-  throw client.translate(err, 'ListObjectsV2');
 }
 
 function problemsError(problems: CatalogProblem[], what: string): RetailctlError {

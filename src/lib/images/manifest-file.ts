@@ -12,7 +12,7 @@ export function manifestError(message: string, hint?: string): RetailctlError {
 }
 
 /** A CSV cell written with a leading `'` against spreadsheet formulas (see io/csv.ts), as it was. */
-export function unescapeFormula(value: string): string {
+function unescapeFormula(value: string): string {
   return /^'[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(value) ? value.slice(1) : value;
 }
 
@@ -23,6 +23,8 @@ export interface ManifestRecords {
   label: string;
   /** CSV cells may carry the formula escape (a leading `'`); JSON values are as written. */
   format: 'csv' | 'json';
+  /** A record's value of `column` as text, as the migration wrote it ('' when absent): CSV cells unescaped, JSON values as they are. */
+  cell: (r: Record<string, unknown>, column: string) => string;
 }
 
 /** The records of a manifest file; `emptyColumns`: the columns a JSON manifest with no rows counts as having. */
@@ -62,5 +64,7 @@ export async function readManifestRecords(file: string, given: string, label: st
     records = parsed.map(({ record, info }) => ({ at: `${given}:${info.lines}`, r: record }));
     columns = header;
   }
-  return { records, columns, label, format: file.toLowerCase().endsWith('.json') ? 'json' : 'csv' };
+  const format = file.toLowerCase().endsWith('.json') ? 'json' : 'csv';
+  const cell = (r: Record<string, unknown>, column: string) => (r[column] === undefined || r[column] === null ? '' : format === 'csv' ? unescapeFormula(String(r[column])) : String(r[column]));
+  return { records, columns, label, format, cell };
 }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
 import { shown } from '../util/sanitize.js';
-import { manifestError, readManifestRecords, unescapeFormula } from './manifest-file.js';
+import { manifestError, readManifestRecords } from './manifest-file.js';
 import { MANIFEST_COLUMNS, SHARD_COLUMNS, writeManifest, type ManifestRow } from './report.js';
 
 export interface MergeRequest {
@@ -30,12 +30,12 @@ const NUMBER_COLUMNS = new Set(['size']);
 async function readPart(ctx: CommandContext, given: string): Promise<Part> {
   const label = `${shown(given)}`;
   const wanted = [...MANIFEST_COLUMNS, ...SHARD_COLUMNS];
-  const { records, columns, format } = await readManifestRecords(path.resolve(ctx.cwd, given), given, label, wanted);
+  const { records, columns, cell: cellOf } = await readManifestRecords(path.resolve(ctx.cwd, given), given, label, wanted);
   const missing = wanted.filter((c) => !columns.includes(c));
   if (missing.length) throw manifestError(`${label}: not a manifest part of images migrate --shard: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, 'pass the --manifest files the shards wrote (images migrate --shard K/N --manifest part-K.csv)');
   const part: Part = { given, shard: undefined, total: undefined, plan: undefined, rows: [] };
   for (const { at, r } of records) {
-    const cell = (c: string) => (r[c] === undefined || r[c] === null ? '' : format === 'csv' ? unescapeFormula(String(r[c])) : String(r[c]));
+    const cell = (c: string) => cellOf(r, c);
     const m = /^(\d+)\/(\d+)$/.exec(cell('shard'));
     const index = Number(cell('index'));
     const total = Number(cell('total'));

@@ -18,6 +18,7 @@ import type { MigrationLock } from './lock.js';
 import type { MigrationPlan } from './migration-plan.js';
 import { mb } from './render.js';
 import { FREE_INVALIDATION_PATHS, invalidationPaths } from './report.js';
+import { s3Source } from './source.js';
 
 export interface ExecuteEnv {
   ctx: CommandContext;
@@ -71,7 +72,7 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   const maxWriteMs = lock?.maxRequestMs;
   const putter = await write.leanS3(bucket, { maxSockets: concurrency, signal: ctx.signal, onThrottle: () => gate.throttle(), breaker, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}) });
   // an s3:// source: its objects' first bytes are read (for the Content-Type) through a read-only client
-  const sourceBucket = plan.items.find((i) => i.image.s3)?.image.s3!.bucket;
+  const sourceBucket = s3Source(plan.source)?.bucket;
   const sourceReader = sourceBucket ? await aws.read.leanS3(sourceBucket, { maxSockets: concurrency, signal: ctx.signal, breaker, abandonSignal: ctx.signals.kill }) : undefined;
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
   for (const u of plan.actions.abortMultipartUploads) {

@@ -25,8 +25,8 @@ export function cdnUrl(domain: string | undefined, key: string): string | null {
   return `https://${host}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** One manifest row per result, built as it is written (a million rows never sit in memory at once). */
-export function* manifestRows(results: Iterable<ItemResult>, domain: string | undefined, bucket: string): Generator<ManifestRow> {
+/** One manifest row per result, built as it is written (a million rows never sit in memory at once); `extra` adds columns of its own. */
+export function* manifestRows<E extends object = object>(results: Iterable<ItemResult>, domain: string | undefined, bucket: string, extra?: (r: ItemResult) => E): Generator<ManifestRow & E> {
   for (const r of results) {
     yield {
       source: r.item.image.url ?? r.item.image.path,
@@ -39,6 +39,7 @@ export function* manifestRows(results: Iterable<ItemResult>, domain: string | un
       status: r.status,
       reason: r.reason ?? r.warning ?? null,
       bucket,
+      ...(extra?.(r) as E),
     };
   }
 }
@@ -56,13 +57,8 @@ export const SHARD_COLUMNS = ['shard', 'index', 'total', 'plan'] as const;
 export type ManifestPartRow = ManifestRow & Record<(typeof SHARD_COLUMNS)[number], string | number>;
 
 export async function writeManifestPart(file: string, results: Iterable<ItemResult>, domain: string | undefined, bucket: string, shard: { k: number; n: number; total: number; plan: string }): Promise<void> {
-  function* rows(): Generator<ManifestPartRow> {
-    for (const r of results) {
-      const [row] = manifestRows([r], domain, bucket);
-      yield { ...row!, shard: `${shard.k}/${shard.n}`, index: r.item.index ?? 0, total: shard.total, plan: shard.plan };
-    }
-  }
-  await writeRowsFile(file, rows(), [...MANIFEST_COLUMNS, ...SHARD_COLUMNS]);
+  const rows = manifestRows(results, domain, bucket, (r): Omit<ManifestPartRow, keyof ManifestRow> => ({ shard: `${shard.k}/${shard.n}`, index: r.item.index ?? 0, total: shard.total, plan: shard.plan }));
+  await writeRowsFile(file, rows, [...MANIFEST_COLUMNS, ...SHARD_COLUMNS]);
 }
 
 /**

@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { IMAGE_TYPES } from './content.js';
+import { BUCKET_NAME } from '../aws/names.js';
 
 /** One source image. */
 export interface SourceImage {
@@ -36,7 +37,7 @@ export function s3Source(source: string): { bucket: string; prefix: string } | u
   const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/i.exec(source);
   if (!m) return undefined;
   const bucket = m[1]!;
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RetailctlError('USAGE', `source ${source}: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
+  if (!BUCKET_NAME.test(bucket)) throw new RetailctlError('USAGE', `source ${source}: "${bucket}" is not an S3 bucket name`, { exitCode: ExitCode.Usage });
   const raw = m[2] ?? '';
   if (raw.split('/').some((part) => part === '.' || part === '..')) throw new RetailctlError('USAGE', `source ${source}: a prefix with . or .. segments is not a plain S3 prefix`, { exitCode: ExitCode.Usage });
   return { bucket, prefix: raw === '' || raw.endsWith('/') ? raw : `${raw}/` };
@@ -58,7 +59,7 @@ export function s3Images(bucket: string, prefix: string, listing: ReadonlyMap<st
     if (exclude !== undefined && key.startsWith(exclude)) continue;
     const rel = key.slice(prefix.length);
     const parts = rel.split('/');
-    if (parts.some((p) => p.startsWith('.') && p !== '')) continue;
+    if (parts.some((p) => p.startsWith('.'))) continue;
     // an empty segment (`a//b.jpg`) is no path a catalogue can name: counted with the ignored
     if (parts.some((p) => p === '')) {
       ignored++;
@@ -71,7 +72,9 @@ export function s3Images(bucket: string, prefix: string, listing: ReadonlyMap<st
       continue;
     }
     const path = rel.normalize('NFC');
-    byPath.set(path, [...(byPath.get(path) ?? []), key]);
+    const same = byPath.get(path);
+    if (same) same.push(key);
+    else byPath.set(path, [key]);
     images.push({ path, size: object.size, s3: { bucket, key, etag: object.etag } });
   }
   images.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

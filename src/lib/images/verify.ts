@@ -6,8 +6,9 @@ import path from 'node:path';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, isAwsError, RetailctlError } from '../errors.js';
 import { shown } from '../util/sanitize.js';
-import { manifestError, readManifestRecords, unescapeFormula } from './manifest-file.js';
+import { manifestError, readManifestRecords } from './manifest-file.js';
 import { sha256Of } from './execute.js';
+import { BUCKET_NAME } from '../aws/names.js';
 
 export interface VerifyRequest {
   manifest: string;
@@ -30,7 +31,7 @@ const VERIFIABLE = new Set(['uploaded', 'skipped']);
 
 async function readManifest(file: string, given: string, bucketOverride?: string): Promise<{ rows: Row[]; total: number; statuses: Record<string, number> }> {
   const label = `--manifest ${shown(given)}`;
-  const { records, columns } = await readManifestRecords(file, given, label, [...NEEDED, 'bucket']);
+  const { records, columns, cell: cellOf } = await readManifestRecords(file, given, label, [...NEEDED, 'bucket']);
   const missing = [...NEEDED, ...(bucketOverride ? [] : ['bucket'])].filter((c) => !columns.includes(c));
   if (missing.length) {
     throw manifestError(
@@ -44,7 +45,7 @@ async function readManifest(file: string, given: string, bucketOverride?: string
     const status = String(r.status ?? '');
     statuses[status] = (statuses[status] ?? 0) + 1;
     if (!VERIFIABLE.has(status)) continue;
-    const cell = (c: string) => (r[c] === undefined || r[c] === null ? '' : unescapeFormula(String(r[c])));
+    const cell = (c: string) => cellOf(r, c);
     const bucket = bucketOverride ?? cell('bucket');
     const key = cell('key');
     const size = cell('size');
@@ -59,8 +60,6 @@ async function readManifest(file: string, given: string, bucketOverride?: string
   return { rows, total: records.length, statuses };
 }
 
-/** S3's bucket naming rule (lower case, digits, dots and hyphens; 3–63 characters). */
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export async function imagesVerify(ctx: CommandContext, request: VerifyRequest): Promise<CommandResult> {
   const { rows, total, statuses } = await readManifest(path.resolve(ctx.cwd, request.manifest), request.manifest, request.bucket);
