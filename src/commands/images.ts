@@ -33,6 +33,7 @@ export function registerImages(program: Command, runtime: Runtime): void {
     .option('--break-lock', 'take over the bucket lock (<prefix>.retailctl-lock) of a run that is gone, once it has expired; a live lock is refused')
     .option('--give-up-after <duration>', 'stop (exit 1, resumable) when no S3 request has succeeded for this long (default 30s; 0 = never; images.giveUpAfter)')
     .option('--lock-expiry <duration>', 'how long the bucket lock lives without a refresh, 1s to 1h (default 2m; refreshed every quarter of it; images.lockExpiry)')
+    .option('--engine <engine>', 'who copies an s3:// source: direct (this machine, CopyObject per object), batch (one S3 Batch Operations job: images.batch) or auto (batch from images.batch.minObjects objects, default 1,000,000)', 'auto')
     .option('--shard <K/N>', 'write only the images whose key hash falls in shard K of N (1 ≤ K ≤ N), for N runners at once; collisions and the catalogue audit are still checked over the whole plan; join the --manifest parts with images manifest merge')
     .addHelpText(
       'after',
@@ -45,12 +46,13 @@ Examples:
   $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --manifest images.csv --redirects redirects.map --yes
   $ retailctl images migrate https://www.shop.example.com/media/ --catalog catalog.csv --bucket shop-product-images --invalidate E2DEMODIST --yes
   $ retailctl images migrate ./media --bucket shop-product-images --catalog catalog.csv --manifest images.csv --plan-out plan.json
-  $ retailctl apply plan.json --yes`,
+  $ retailctl apply plan.json --yes
+  $ retailctl images migrate s3://legacy-images/img/ --bucket shop-product-images --catalog catalog.csv --engine batch --manifest images.csv --yes`,
     )
     .action(
       (
         source: string | undefined,
-        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string; breakLock?: boolean; giveUpAfter?: string; lockExpiry?: string; shard?: string },
+        opts: { bucket?: string; prefix?: string; catalog?: string; column: string[]; keyTemplate?: string; cacheControl?: string; sse?: 'AES256' | 'aws:kms'; kmsKeyId?: string; concurrency?: string; force?: boolean; manifest?: string; redirects?: string; redirectFrom: string; cdnDomain?: string; invalidate?: string; wait: string; stateDir: string; breakLock?: boolean; giveUpAfter?: string; lockExpiry?: string; shard?: string; engine: string },
       ) =>
         runtime.execute(migrate, async (ctx) => {
           const concurrency = parseIntegerFlag('--concurrency', opts.concurrency, { min: 1, max: 512 });
@@ -81,6 +83,7 @@ Examples:
             giveUpAfter,
             lockExpiry,
             shard: opts.shard,
+            engine: opts.engine,
           });
         }),
     );

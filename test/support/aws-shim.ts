@@ -41,6 +41,11 @@
  * - Route 53 TestDNSAnswer (test/support/route53-dns-shim.ts): moto lacks it; the shim answers from
  *   the zone's record sets as Route 53 would (weighted: by weight, in a fixed rotation;
  *   failover: PRIMARY unless its check is inverted; alias: the target's DNS name).
+ * - S3 Batch Operations (test/support/s3-batch-shim.ts): moto's S3 Control has no jobs; the shim
+ *   takes CreateJob / DescribeJob / UpdateJobStatus / ListJobs as AWS documents them and runs the
+ *   job in the background (S3PutObjectCopy, or LambdaInvoke of the shipped copy function), writing
+ *   the completion report where AWS writes it (`s3Batch` in the config; GET /__shim/s3batch lists
+ *   the jobs).
  * - A request log (GET /__shim/requests) so tests can prove a dry run made no write call, and which
  *   caller (access key id) sent what.
  *
@@ -52,6 +57,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { ATHENA_OPERATIONS, createAthenaShim, type AthenaShimConfig } from './athena-shim.js';
 import { createDynamoDbWarmShim, DYNAMODB_WARM_OPERATIONS, type DynamoDbWarmConfig } from './dynamodb-warm-shim.js';
 import { isTestDnsAnswer, testDnsAnswer } from './route53-dns-shim.js';
+import { createS3BatchShim, S3_BATCH_PATH, type S3BatchShimConfig } from './s3-batch-shim.js';
 
 export interface FaultRule {
   /** AWS service from the SigV4 credential scope, e.g. `s3`, `route53`, `sts`, `lambda`. */
@@ -99,6 +105,8 @@ export interface ShimConfig {
   athena: AthenaShimConfig;
   /** DynamoDB warm throughput timing (dynamodb-warm-shim.ts). */
   dynamodbWarm?: DynamoDbWarmConfig;
+  /** S3 Batch Operations pacing and injected task failures (s3-batch-shim.ts). */
+  s3Batch?: S3BatchShimConfig;
 }
 
 export interface LoggedRequest {
@@ -224,6 +232,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
   const agent = new http.Agent({ keepAlive: true });
   const athena = createAthenaShim(upstream, () => config.athena);
   const dynamodbWarm = createDynamoDbWarmShim(upstream, () => config.dynamodbWarm);
+  let selfUrl = '';
+  const s3Batch = createS3BatchShim(() => selfUrl, () => config.s3Batch ?? {});
 
   function forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     return new Promise((resolve, reject) => {
@@ -332,6 +342,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       healthCheckVersions.clear();
       athena.reset();
       dynamodbWarm.reset();
+      s3Batch.reset();
       faults = [];
       requests = [];
       config = { ...DEFAULT_CONFIG };
@@ -374,6 +385,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       });
     }
     if (isTestDnsAnswer(method, url)) return testDnsAnswer(upstream, url);
+    if (S3_BATCH_PATH.test(url.pathname) && serviceOf(req) === 's3' && typeof req.headers['x-amz-account-id'] === 'string') return s3Batch.handle(method, url, req.headers['x-amz-account-id'], body);
     if (method === 'PUT' && typeof req.headers['x-amz-copy-source-if-match'] === 'string') {
       const refused = await copySourceChanged(req);
       if (refused) return refused;
@@ -702,6 +714,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     }
     if (pathname === '/__shim/requests' && method === 'GET') return json(200, { requests });
     if (pathname === '/__shim/athena' && method === 'GET') return json(200, { queries: athena.queries() });
+    if (pathname === '/__shim/s3batch' && method === 'GET') return json(200, { jobs: s3Batch.jobs() });
     if (pathname === '/__shim/requests' && method === 'DELETE') {
       requests = [];
       return json(200, {});
@@ -734,6 +747,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  selfUrl = `http://127.0.0.1:${port}`;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
@@ -741,6 +755,7 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
       new Promise((resolve) => {
         agent.destroy();
         athena.close();
+        s3Batch.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -1,4 +1,5 @@
 import type { AthenaQueryView } from './athena-shim.js';
+import type { BatchJobView } from './s3-batch-shim.js';
 import { startAwsShim, type FaultRule, type LoggedRequest, type ShimConfig } from './aws-shim.js';
 import { startMoto } from './moto.js';
 
@@ -72,6 +73,11 @@ export class EmulatorControl {
 
   clearRequests(): Promise<unknown> {
     return this.#call('DELETE', '/__shim/requests');
+  }
+
+  /** The S3 Batch Operations jobs the shim has taken (and is running): request, status, progress, status updates. */
+  async s3BatchJobs(): Promise<BatchJobView[]> {
+    return ((await this.#call('GET', '/__shim/s3batch')) as { jobs: BatchJobView[] }).jobs;
   }
 
   /** The Athena queries the shim has run (or is running), and which were stopped. */

@@ -13,6 +13,7 @@ export type LeanS3Tuning = Omit<LeanS3Options, 'endpoint' | 'bucket' | 'credenti
  */
 const loaders = {
   s3: async () => (await import('@aws-sdk/client-s3')).S3Client,
+  s3control: async () => (await import('@aws-sdk/client-s3-control')).S3ControlClient,
   route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
   cloudfront: async () => (await import('@aws-sdk/client-cloudfront')).CloudFrontClient,
   autoscaling: async () => (await import('@aws-sdk/client-application-auto-scaling')).ApplicationAutoScalingClient,
@@ -98,6 +99,10 @@ export class AwsClients {
     if (s.profile) config.profile = s.profile;
     if (s.endpointUrl) config.endpoint = s.endpointUrl;
     if (service === 's3' && endpointOverridden(s, 'S3')) config.forcePathStyle = true;
+    // S3 Control puts the account id in front of the host (<account>.s3-control.<region>…): an
+    // overridden endpoint (an emulator, a VPC endpoint URL) is used as given instead
+    const control = service === 's3control' ? overriddenEndpoint(s, 'S3_CONTROL') : undefined;
+    if (control) config.endpointProvider = () => ({ url: new URL(control) });
     if (s.debug) {
       const debug = s.debug;
       const log = (...a: unknown[]) => debug(a.map((x) => (typeof x === 'string' ? x : safeJson(x))).join(' '));
@@ -262,8 +267,13 @@ function safeJson(value: unknown): string {
 }
 
 /** True when requests for `serviceEnvId` (e.g. `S3`) go somewhere other than AWS's own endpoints. */
+/** The endpoint URL given for a service (--endpoint-url, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL), if any. */
+function overriddenEndpoint(settings: Pick<AwsSettings, 'endpointUrl' | 'env'>, serviceEnvId: string): string | undefined {
+  return settings.endpointUrl || settings.env[`AWS_ENDPOINT_URL_${serviceEnvId}`] || settings.env.AWS_ENDPOINT_URL || undefined;
+}
+
 export function endpointOverridden(settings: Pick<AwsSettings, 'endpointUrl' | 'env'>, serviceEnvId: string): boolean {
-  return Boolean(settings.endpointUrl || settings.env[`AWS_ENDPOINT_URL_${serviceEnvId}`] || settings.env.AWS_ENDPOINT_URL);
+  return Boolean(overriddenEndpoint(settings, serviceEnvId));
 }
 
 /**

@@ -119,6 +119,21 @@ const images = z.strictObject({
   giveUpAfter: z.union([z.literal(0), z.literal('0').transform(() => 0), duration]).optional(),
   /** How long the bucket lock lives without a refresh (refreshed every quarter of it). Default 2m. */
   lockExpiry: duration.refine((ms) => ms >= 1000, 'at least 1s').refine((ms) => ms <= 3_600_000, 'at most 1h').optional(),
+  /** `--engine batch` (S3 Batch Operations) for an s3:// source. */
+  batch: z
+    .strictObject({
+      /** The IAM role the job runs as (docs/iam.md). */
+      roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)').optional(),
+      /** The copy function (examples/batch-copy-function) for jobs whose objects each need their own key or headers. */
+      functionArn: z.string().regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$/, 'expected a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)').optional(),
+      /** `--engine auto` takes the batch engine from this many objects to copy. Default 1,000,000. */
+      minObjects: posInt.optional(),
+      /** The job's priority (higher runs first). Default 10. */
+      priority: z.number().int().min(0).max(2147483647).optional(),
+      /** How often DescribeJob is polled. Default 15s. */
+      pollInterval: duration.refine((ms) => ms >= 100, 'at least 100ms').optional(),
+    })
+    .optional(),
 });
 
 // ---------- cdn (retailctl cdn ...) ----------

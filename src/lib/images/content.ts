@@ -11,9 +11,15 @@ export const IMAGE_TYPES: Record<string, string> = {
   avif: 'image/avif', svg: 'image/svg+xml', tif: 'image/tiff', tiff: 'image/tiff', bmp: 'image/bmp', ico: 'image/x-icon', heic: 'image/heic', heif: 'image/heif', jxl: 'image/jxl',
 };
 
-async function typeByName(name: string): Promise<string | undefined> {
+/** The type an image's name claims (the extensions retailctl moves), or undefined. */
+export function imageTypeByName(name: string): string | undefined {
   const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
-  if (Object.hasOwn(IMAGE_TYPES, ext)) return IMAGE_TYPES[ext];
+  return Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined;
+}
+
+async function typeByName(name: string): Promise<string | undefined> {
+  const known = imageTypeByName(name);
+  if (known) return known;
   const { lookup } = await import('mime-types');
   return lookup(name) || undefined;
 }

@@ -333,6 +333,13 @@ export class ResultStore implements Iterable<ItemResult> {
   }
 }
 
+/** The result of an item that needs no write (unchanged, empty), as every engine reports it. */
+export function settledResult(item: PlanItem): ItemResult | undefined {
+  if (item.action === 'skip') return item.known ? fromJournal(item, item.known, 'unchanged') : { item, status: 'skipped', reason: 'unchanged', ...(item.image.size !== undefined ? { size: item.image.size } : {}) };
+  if (item.action === 'empty') return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
+  return undefined;
+}
+
 export async function executePlan(items: PlanItem[], options: ExecuteOptions): Promise<ResultStore> {
   const results = new ResultStore(items);
   let next = 0;
@@ -358,8 +365,8 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   };
 
   const processItem = async (item: PlanItem, scratch: Scratch): Promise<ItemResult> => {
-    if (item.action === 'skip') return item.known ? fromJournal(item, item.known, 'unchanged') : { item, status: 'skipped', reason: 'unchanged', ...(item.image.size !== undefined ? { size: item.image.size } : {}) };
-    if (item.action === 'empty') return { item, status: 'empty', reason: EMPTY_REASON, size: 0 };
+    const settled = settledResult(item);
+    if (settled) return settled;
     if (item.image.s3) return copyItem(item, options);
     if (options.dryRun && item.action !== 'check') return { item, status: 'planned', replaced: item.existing !== undefined };
     const existing = item.existing;

@@ -20,6 +20,7 @@ import { mdTable, mdText } from '../util/markdown.js';
 import { hashStream, writeCondition } from './execute.js';
 import { rethrowS3, type MigrationAudit } from './gather.js';
 import { MigrationLock, type Shard } from './lock.js';
+import { executeBatch } from './batch.js';
 import { executeMigration } from './migrate.js';
 import type { MigrationPlan } from './migration-plan.js';
 import { migrationResult, summarise, type Summary } from './outcome.js';
@@ -197,7 +198,8 @@ async function runMigration(ctx: CommandContext, aws: AwsContext, plan: Migratio
   const redirects = shownPath(ctx, run.redirects);
   const request = { ...(manifest !== undefined ? { manifest } : {}), ...(redirects !== undefined ? { redirects } : {}), redirectFrom: run.redirectFrom };
   let summary: Summary | undefined;
-  const executed = await executeMigration(plan, {
+  const execute = plan.batch ? executeBatch : executeMigration;
+  const executed = await execute(plan, {
     ctx,
     aws,
     lock,
@@ -290,7 +292,7 @@ export const migrateKind: KindHandler<MigrationPlanFile> & { execute(ctx: Comman
   render: (plan) => describePlan(plan, plan.run.audit).join('\n'),
   markdown: migrationMarkdown,
   observe: (ctx, aws, plan) => observeMigration(ctx, aws, plan),
-  question: (plan) => `Upload up to ${work(plan)} images (${mb(plan.bytes.toUpload)}) to ${targetOf(plan)}?`,
+  question: (plan) => (plan.batch ? `Create one S3 Batch Operations job copying ${plan.batch.objects} objects (${mb(plan.batch.bytes)}) to ${targetOf(plan)}?` : `Upload up to ${work(plan)} images (${mb(plan.bytes.toUpload)}) to ${targetOf(plan)}?`),
   noop: (plan) => work(plan) === 0 && plan.actions.abortMultipartUploads.length === 0,
   asks: (plan) => work(plan) > 0,
   execute: executeMigrationPlan,

@@ -103,7 +103,7 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
 }
 
 /** The invalidation of what was replaced; a run that stopped early warns instead of failing when it cannot be sent. */
-async function invalidateReplaced(env: ExecuteEnv, distributionId: string | null, replaced: string[], stopped: boolean): Promise<Invalidation | null> {
+export async function invalidateReplaced(env: ExecuteEnv, distributionId: string | null, replaced: string[], stopped: boolean): Promise<Invalidation | null> {
   const { ctx } = env;
   if (!distributionId || !replaced.length) return null;
   try {

@@ -17,6 +17,7 @@
  * - `items`: the same, per key, as the executor takes them (the source image, the listed object,
  *   the journal entry of an unchanged one).
  */
+import type { BatchPlan, EngineChoice } from './batch-plan.js';
 import type { LockBody } from './lock.js';
 import { parseLockBody } from './lock.js';
 import type { Template } from './keys.js';
@@ -81,6 +82,10 @@ export interface MigrationPlan {
     invalidation: { distributionId: string; paths: string[] } | null;
   };
   items: PlanItem[];
+  /** Which engine copies, and why (`--engine`, images.batch.minObjects). */
+  engine?: EngineChoice;
+  /** The S3 Batch Operations job that copies the items (--engine batch), or absent. */
+  batch?: BatchPlan;
   /** `--shard K/N`: this run's part of a whole plan of `total` items (never in a plan file). */
   shard?: { k: number; n: number; total: number; plan: string };
 }

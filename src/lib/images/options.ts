@@ -16,6 +16,7 @@ import { checkMigrationOutputs } from './outputs.js';
 import { defaultCacheControl } from './plan.js';
 import { isRemote, s3Source } from './source.js';
 import { BUCKET_NAME } from '../aws/names.js';
+import { DEFAULT_BATCH_MIN_OBJECTS, type BatchSettings, type Engine } from './batch-plan.js';
 
 export interface MigrateRequest {
   source?: string;
@@ -44,6 +45,8 @@ export interface MigrateRequest {
   lockExpiry?: number;
   /** `--shard K/N`: this run writes only the keys whose hash falls in shard K of N. */
   shard?: string;
+  /** `--engine auto|direct|batch`: who copies an s3:// source (default auto). */
+  engine?: string;
 }
 
 const DEFAULT_CONCURRENCY = 64;
@@ -82,6 +85,13 @@ export interface Migration {
   giveUpAfterMs: number;
   lockExpiryMs: number;
   shard: Shard | undefined;
+  engine: Engine;
+  batch: BatchSettings;
+}
+
+function parseEngine(text: string | undefined): Engine {
+  if (text === undefined || text === 'auto' || text === 'direct' || text === 'batch') return text ?? 'auto';
+  throw new RetailctlError('USAGE', `--engine ${shown(text)}: expected auto, direct or batch`, { exitCode: ExitCode.Usage, hint: 'batch hands an s3:// source\'s copies to one S3 Batch Operations job; auto does so from images.batch.minObjects objects' });
 }
 
 /** `--shard K/N`: 1 ≤ K ≤ N ≤ 1000. */
@@ -152,7 +162,13 @@ export async function resolveMigration(ctx: CommandContext, request: MigrateRequ
   // and the manifest and redirects can be written: found now, not after the upload
   await checkMigrationOutputs({ cwd: ctx.cwd, ...(request.manifest !== undefined ? { manifest: request.manifest } : {}), ...(request.redirects !== undefined ? { redirects: request.redirects } : {}), ...(catalogFile ? { catalogFile } : {}) });
   const shard = parseShard(request.shard);
-  return { config, source, bucket, catalogFile, remote, s3Source: fromS3, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs, shard };
+  const engine = parseEngine(request.engine);
+  if (engine === 'batch' && !fromS3) throw new RetailctlError('USAGE', '--engine batch copies objects already in S3: give an s3://bucket/prefix source (a directory or an http(s) origin is uploaded from this machine)', { exitCode: ExitCode.Usage });
+  if (engine === 'batch' && shard) throw new RetailctlError('USAGE', '--engine batch with --shard: one S3 Batch Operations job copies the whole migration; drop --shard', { exitCode: ExitCode.Usage });
+  const b = config.batch ?? {};
+  if (engine === 'batch' && !b.roleArn) throw new RetailctlError('USAGE', '--engine batch needs the IAM role S3 Batch Operations runs the job as: set images.batch.roleArn', { exitCode: ExitCode.Usage, hint: 'docs/iam.md lists the role\'s trust and permissions policies' });
+  const batch: BatchSettings = { roleArn: b.roleArn, functionArn: b.functionArn, minObjects: b.minObjects ?? DEFAULT_BATCH_MIN_OBJECTS, priority: b.priority ?? 10, pollMs: b.pollInterval ?? 15_000 };
+  return { config, source, bucket, catalogFile, remote, s3Source: fromS3, prefix, template, sse, kmsKeyId, concurrency, cacheControl, distributionId, giveUpAfterMs, lockExpiryMs, shard, engine, batch };
 }
 
 /**

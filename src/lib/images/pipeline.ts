@@ -13,7 +13,8 @@ import { runPlan } from '../plan/step.js';
 import { gatherMigration, type MigrationAudit } from './gather.js';
 import { hashUploadSources, migrateKind, migrationPreconditions, withMigrationLock, type MigrationPlanFile, type MigrationRun } from './kind.js';
 import type { MigrationLock } from './lock.js';
-import { planMigration } from './migration-plan.js';
+import { batchContentType, batchItems, chooseEngine, planBatch } from './batch-plan.js';
+import { planMigration, type MigrationPlan } from './migration-plan.js';
 import { resolveMigration, type MigrateRequest, type Migration } from './options.js';
 import { describePlan, renderDryRun } from './render.js';
 
@@ -62,7 +63,7 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const started = Date.now();
   const gathered = await gatherMigration(ctx, request, m, aws, lock, started);
   const { audit, stateFile } = gathered;
-  let plan = planMigration({ migration: m, ...gathered });
+  let plan = withEngine(planMigration({ migration: m, ...gathered }), m);
   // the dry run's document stays the plan for review (no items): it is not runPlan's plan file document
   if (ctx.options.dryRun && ctx.options.planOut === undefined) return renderDryRun(plan, audit);
   // a plan file proves every file it uploads unchanged by its sha256 (the direct command does not read them twice)
@@ -71,4 +72,15 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const lines = describePlan(plan, audit);
   const prepared = { kind: 'images.migrate' as const, plan: planFile, preconditions: migrationPreconditions(plan), text: lines.join('\n'), lines, noop: false };
   return runPlan(ctx, migrateKind, prepared, lock ? { lock, started } : { started });
+}
+
+/** The engine that copies (--engine, images.batch.minObjects) and, for the batch engine, its job's plan; a batch plan that cannot be made is exit 2. */
+function withEngine(plan: MigrationPlan, m: Migration): MigrationPlan {
+  const engine = chooseEngine(m.engine, m.s3Source !== undefined, batchItems(plan.items).length, m.batch);
+  if (engine.engine === 'direct') return { ...plan, engine };
+  // nothing to copy: no job (a job of no tasks would still be charged)
+  if (batchItems(plan.items).length === 0) return { ...plan, engine: { engine: 'direct', why: `${engine.why}, but nothing to copy` } };
+  const batch = planBatch({ bucket: plan.bucket, prefix: plan.prefix, sse: plan.sse, kmsKeyId: plan.kmsKeyId, items: plan.items, settings: m.batch, contentTypeOf: batchContentType });
+  if ('refusal' in batch) throw new RetailctlError('USAGE', batch.refusal, { exitCode: ExitCode.Usage, hint: batch.hint });
+  return { ...plan, engine, batch };
 }

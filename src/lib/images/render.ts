@@ -25,6 +25,14 @@ export function describePlan(plan: MigrationPlan, audit: MigrationAudit): string
     `${plan.items.length} images${plan.shard ? ` (shard ${plan.shard.k}/${plan.shard.n} of ${plan.shard.total})` : ''} → ${targetOf(plan)}: ${c.upload} new, ${c.replace} to replace, ${c.skip} unchanged, ${c.check} to compare by content (same size)${c.empty ? `, ${c.empty} empty (0 bytes: not uploaded)` : ''}`,
     `${mb(plan.bytes.toUpload)} to upload of ${mb(plan.bytes.total)}`,
   ];
+  const b = plan.batch;
+  if (b) {
+    lines.push(
+      `engine: S3 Batch Operations (${plan.engine?.why ?? '--engine batch'}): one ${b.operation} job of ${b.objects.toLocaleString('en-US')} objects (${mb(b.bytes)}), ${b.why}`,
+      `  role ${b.roleArn}${b.functionArn ? `, copy function ${b.functionArn}` : ''}; priority ${b.priority}; its manifest, mapping, record and report under s3://${plan.bucket}/${b.folder}`,
+      `  S3 Batch Operations charges about $${b.costUsd.toFixed(2)} for the job (the copy requests${b.functionArn ? ' and the function\'s time' : ''} on top); the job is confirmed when S3 counted exactly these ${b.objects.toLocaleString('en-US')} tasks`,
+    );
+  } else if (plan.engine && plan.source.startsWith('s3://') && plan.engine.why.includes('images.batch.roleArn')) lines.push(`engine: direct (${plan.engine.why})`);
   const sample = plan.items.slice(0, 5);
   if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${shownName(i.key)}  [${i.action}]`));
   if (audit.missingImages) lines.push(`catalogue rows whose image is not in the source: ${audit.missingImages} (e.g. ${audit.missing.slice(0, 3).map((r) => `${r.row} ${shownName(r.image)}`).join(', ')})`);

@@ -1,0 +1,204 @@
+/**
+ * images migrate --engine batch against moto through the shim's S3 Batch Operations: the job's
+ * manifest and mapping file in the state folder, the CreateJob request as AWS documents it (created
+ * for confirmation, confirmed by retailctl once S3 counted the planned tasks), the copies made by
+ * the shipped copy function (LambdaInvoke) or by S3PutObjectCopy, the completion report read back
+ * into the manifest, and a rerun that creates no second job.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jpeg, png, webp } from '../support/images.js';
+import { runInProcess } from '../support/streams.js';
+import { useEmulator } from '../support/use-emulator.js';
+
+const { endpoint, control } = useEmulator();
+const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+afterAll(() => s3.destroy());
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const LEGACY: Record<string, Buffer> = {
+  'img/1001-front.jpg': jpeg(9000, 1),
+  'img/1001-back.png': png(6000, 2),
+  'img/2002.webp': webp(5000, 3),
+  'img/3003-blue.gif': png(3000, 4), // PNG bytes behind a .gif name: the function sniffs them
+};
+const CATALOG = `image,sku,category,variant,position
+1001-front.jpg,SKU-1001,Skincare > Serums,Front,1
+1001-back.png,SKU-1001,Skincare > Serums,Back,2
+2002.webp,SKU-2002,Skincare > Creams,,1
+3003-blue.gif,SKU-3003,Home > Mugs,Blue,1
+`;
+const KEYS: Record<string, string> = {
+  'img/1001-front.jpg': 'catalog/skincare/serums/sku-1001/front.jpg',
+  'img/1001-back.png': 'catalog/skincare/serums/sku-1001/back.png',
+  'img/2002.webp': 'catalog/skincare/creams/sku-2002/1.webp',
+  'img/3003-blue.gif': 'catalog/home/mugs/sku-3003/blue.gif',
+};
+const TYPES: Record<string, string> = { 'img/1001-front.jpg': 'image/jpeg', 'img/1001-back.png': 'image/png', 'img/2002.webp': 'image/webp', 'img/3003-blue.gif': 'image/png' };
+const ROLE = 'arn:aws:iam::123456789012:role/retailctl-batch';
+const FUNCTION = 'arn:aws:lambda:us-east-1:123456789012:function:retailctl-batch-copy';
+
+let dir: string;
+
+async function configure(batch: Record<string, unknown>): Promise<void> {
+  const lines = Object.entries({ pollInterval: '100ms', ...batch }).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`);
+  await writeFile(path.join(dir, 'retailctl.yaml'), `images:\n  batch:\n${lines.join('\n')}\n`);
+}
+
+function migrate(source: string, bucket: string, args: string[]) {
+  return runInProcess(['images', 'migrate', source, '--bucket', bucket, '--prefix', 'catalog', '--catalog', 'catalog.csv', '--endpoint-url', endpoint, ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+}
+
+async function text(bucket: string, key: string): Promise<string> {
+  return (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+}
+
+async function seed(bucket: string, objects: Record<string, Buffer>): Promise<void> {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const [key, bytes] of Object.entries(objects)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: 'binary/octet-stream' }));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'retailctl-images-batch-'));
+  await writeFile(path.join(dir, 'catalog.csv'), CATALOG);
+  await seed('legacy-batch', LEGACY);
+  await s3.send(new CreateBucketCommand({ Bucket: 'shop-batch' }));
+});
+
+describe('images migrate --engine batch', () => {
+  it('hands the copies to one LambdaInvoke job, confirms it once S3 counted the planned tasks, and reads its report into the manifest', async () => {
+    await configure({ roleArn: ROLE, functionArn: FUNCTION });
+    await control.clearRequests();
+    const res = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--manifest', 'out/images.csv', '--yes', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const doc = JSON.parse(res.stdout) as { counts: Record<string, number> };
+    expect(doc.counts).toMatchObject({ uploaded: 4, failed: 0 });
+
+    for (const [source, key] of Object.entries(KEYS)) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'shop-batch', Key: key, ChecksumMode: 'ENABLED' }));
+      expect(head.ContentType, key).toBe(TYPES[source]);
+      expect(head.CacheControl).toBe('public, max-age=86400');
+      expect(head.ServerSideEncryption).toBe('AES256');
+      expect(Buffer.from(head.ChecksumSHA256!, 'base64').toString('hex')).toBe(sha(LEGACY[source]!));
+    }
+    // the copies were made by the job (its own caller), never by retailctl
+    const requests = await control.requests();
+    expect(requests.filter((r) => r.operation === 'CopyObject' && r.accessKeyId !== 'batch-operations')).toEqual([]);
+    expect(requests.filter((r) => r.operation === 'CopyObject')).toHaveLength(4);
+
+    const [job] = await control.s3BatchJobs();
+    expect(job).toMatchObject({ status: 'Complete', operation: 'LambdaInvoke', total: 4, succeeded: 4, failed: 0 });
+    expect(job!.statusUpdates).toEqual(['Ready: retailctl: the plan was confirmed']);
+    const request = job!.request as Record<string, any>;
+    expect(request).toMatchObject({ ConfirmationRequired: 'true', RoleArn: ROLE, Priority: '10', Operation: { LambdaInvoke: { FunctionArn: FUNCTION, InvocationSchemaVersion: '2.0' } }, Report: { Enabled: 'true', Format: 'Report_CSV_20180820', ReportScope: 'AllTasks' } });
+    expect(request.ClientRequestToken).toMatch(/^retailctl-[0-9a-f]{20}$/);
+    const folder = `catalog/.retailctl-batch/${request.ClientRequestToken.slice('retailctl-'.length)}/`;
+    expect(request.Manifest.Location.ObjectArn).toBe(`arn:aws:s3:::shop-batch/${folder}manifest.csv`);
+
+    // the manifest: bucket,key with each task's JSON in the key column; the mapping names every copy
+    const manifest = (await text('shop-batch', `${folder}manifest.csv`)).trim().split('\n');
+    expect(manifest).toHaveLength(4);
+    const first = JSON.parse(decodeURIComponent(manifest.find((l) => l.includes('front'))!.split(',')[1]!));
+    expect(first).toMatchObject({ s: 'img/1001-front.jpg', k: KEYS['img/1001-front.jpg'], c: 'public, max-age=86400', t: 'image/jpeg' });
+    expect(await text('shop-batch', `${folder}mapping.csv`)).toContain(`${KEYS['img/1001-front.jpg']},legacy-batch,img/1001-front.jpg,`);
+    const record = JSON.parse(await text('shop-batch', `${folder}job.json`)) as Record<string, unknown>;
+    expect(record).toMatchObject({ jobId: job!.id, merged: true, status: 'Complete' });
+
+    const rows = (await readFile(path.join(dir, 'out/images.csv'), 'utf8')).trim().split('\n');
+    expect(rows).toContain(`1001-front.jpg,${KEYS['img/1001-front.jpg']},,9000,${sha(LEGACY['img/1001-front.jpg']!)},image/jpeg,uploaded,,shop-batch`);
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: 'shop-batch', Prefix: 'catalog/' }))).Contents!.map((o) => o.Key!);
+    expect(listed.filter((k) => !k.startsWith('catalog/.')).sort()).toEqual(Object.values(KEYS).sort());
+  });
+
+  it('a rerun creates no second job: the journal has the report\'s copies', async () => {
+    const rerun = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--yes', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 0, skipped: 4 });
+    expect(await control.s3BatchJobs()).toHaveLength(1);
+  });
+
+  it('a fresh runner (no journal) finds the job its plan already ran in the state folder: nothing copied, no second job, the manifest written again', async () => {
+    await control.clearRequests();
+    const fresh = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--state-dir', 'fresh-state', '--manifest', 'out/again.csv', '--yes', '--json']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect((JSON.parse(fresh.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 0, skipped: 4 });
+    expect(await control.s3BatchJobs()).toHaveLength(1);
+    expect((await control.requests()).filter((r) => r.operation === 'CopyObject')).toEqual([]);
+    const rows = await readFile(path.join(dir, 'out/again.csv'), 'utf8');
+    expect(rows).toContain(`${KEYS['img/2002.webp']},,5000,${sha(LEGACY['img/2002.webp']!)},image/webp,skipped,unchanged (copied by S3 Batch Operations job`);
+  });
+
+  it('--dry-run shows the job it would create (operation, role, folder, cost) and writes nothing', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'shop-batch-dry' }));
+    await control.clearRequests();
+    const dry = await migrate('s3://legacy-batch/img/', 'shop-batch-dry', ['--engine', 'batch', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('engine: S3 Batch Operations (--engine batch): one LambdaInvoke job of 4 objects');
+    expect(dry.stdout).toContain(`role ${ROLE}, copy function ${FUNCTION}`);
+    expect(dry.stdout).toContain('s3://shop-batch-dry/catalog/.retailctl-batch/');
+    expect(dry.stdout).toMatch(/about \$0\.25 for the job/);
+    const writes = (await control.requests()).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+    expect(writes).toEqual([]);
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: 'shop-batch-dry' }))).KeyCount).toBe(0);
+  });
+
+  it('tasks that fail are failed rows with the job\'s reason (exit 4), and the rerun\'s job copies only those', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'shop-batch-fail' }));
+    await control.configure({ s3Batch: { failKeys: '2002' } });
+    let res;
+    try {
+      res = await migrate('s3://legacy-batch/img/', 'shop-batch-fail', ['--engine', 'batch', '--manifest', 'out/fail.csv', '--yes', '--json']);
+    } finally {
+      await control.configure({ s3Batch: {} });
+    }
+    expect(res.code, res.stderr).toBe(4);
+    expect((JSON.parse(res.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 3, failed: 1 });
+    const rows = await readFile(path.join(dir, 'out/fail.csv'), 'utf8');
+    expect(rows).toMatch(/img\/2002\.webp|2002\.webp,catalog\/skincare\/creams\/sku-2002\/1\.webp,.*,failed,"?job [0-9a-f-]+: .*AccessDenied/);
+    const rerun = await migrate('s3://legacy-batch/img/', 'shop-batch-fail', ['--engine', 'batch', '--yes', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 1, skipped: 3 });
+    const jobs = (await control.s3BatchJobs()).filter((j) => JSON.stringify(j.request).includes('shop-batch-fail'));
+    expect(jobs.map((j) => j.total)).toEqual([4, 1]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'shop-batch-fail', Key: KEYS['img/2002.webp'] }));
+    expect(head.ContentType).toBe('image/webp');
+  });
+
+  it('keys that are one prefix in front of the source keys, with one type, take one S3PutObjectCopy job (no function needed)', async () => {
+    await seed('legacy-flat', { 'a/1.jpg': jpeg(4000, 7), 'a/2.jpg': jpeg(4100, 8), 'b/3.jpg': jpeg(4200, 9) });
+    await s3.send(new CreateBucketCommand({ Bucket: 'shop-batch-copy' }));
+    await configure({ roleArn: ROLE });
+    const res = await runInProcess(['images', 'migrate', 's3://legacy-flat/', '--bucket', 'shop-batch-copy', '--prefix', 'products', '--engine', 'batch', '--yes', '--json', '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+    expect(res.code, res.stderr).toBe(0);
+    const job = (await control.s3BatchJobs()).find((j) => JSON.stringify(j.request).includes('shop-batch-copy'))!;
+    expect(job.operation).toBe('S3PutObjectCopy');
+    expect((job.request as Record<string, any>).Operation.S3PutObjectCopy).toMatchObject({ TargetResource: 'arn:aws:s3:::shop-batch-copy', TargetKeyPrefix: 'products/', MetadataDirective: 'REPLACE', NewObjectMetadata: { ContentType: 'image/jpeg', CacheControl: 'public, max-age=86400', SSEAlgorithm: 'AES256' }, ChecksumAlgorithm: 'SHA256' });
+    for (const key of ['products/a/1.jpg', 'products/a/2.jpg', 'products/b/3.jpg']) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'shop-batch-copy', Key: key }));
+      expect(head.ContentType, key).toBe('image/jpeg');
+      expect(head.CacheControl, key).toBe('public, max-age=86400');
+    }
+  });
+
+  it('refuses, before any write, a batch engine it cannot run: no role, no copy function where one is needed, a local source', async () => {
+    await configure({ functionArn: FUNCTION });
+    const noRole = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--yes']);
+    expect(noRole.code).toBe(2);
+    expect(noRole.stderr).toContain('set images.batch.roleArn');
+    await configure({ roleArn: ROLE });
+    const noFunction = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--force', '--yes']);
+    expect(noFunction.code).toBe(2);
+    expect(noFunction.stderr).toContain('set images.batch.functionArn to the copy function (examples/batch-copy-function)');
+    const local = await migrate('.', 'shop-batch', ['--engine', 'batch', '--yes']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain('--engine batch copies objects already in S3');
+    await configure({ roleArn: 'arn:aws:iam::123:role/x' });
+    const badRole = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--yes']);
+    expect(badRole.code).toBe(2);
+    expect(badRole.stderr).toContain('images.batch.roleArn');
+  });
+});
