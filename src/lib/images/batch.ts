@@ -63,7 +63,12 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
       }
       const jobId = await createJob(plan, batch, record, account, env);
       record = { ...record, jobId };
-      etag = await putRecord(state, recordKey, record, etag, plan);
+      try {
+        etag = await putRecord(state, recordKey, record, etag, plan);
+      } catch (err) {
+        // the job exists and waits for its confirmation: the rerun finds it by its ClientRequestToken
+        throw new RetailctlError('IMAGES_BATCH_RECORD', `S3 Batch Operations job ${jobId} was created, but its record s3://${plan.bucket}/${recordKey} could not be written (${(err as Error).message}): rerun the same command to confirm and follow it (CreateJob with the same token answers the same job)`, { exitCode: ExitCode.Failure });
+      }
       ctx.out.info(`images: S3 Batch Operations job ${jobId} created (${batch.operation}, ${batch.objects.toLocaleString('en-US')} objects); its record is s3://${plan.bucket}/${recordKey}`);
     } else {
       ctx.out.info(`images: following S3 Batch Operations job ${record.jobId}, created ${record.createdAt} (recorded in s3://${plan.bucket}/${recordKey})`);
