@@ -10,7 +10,9 @@
 //   falling back to the type by name;
 // - CopyObject with the metadata replaced (Content-Type, Cache-Control, SSE, x-amz-meta-source-etag),
 //   S3 computing the SHA-256 (x-amz-checksum-algorithm), only from the object as listed
-//   (x-amz-copy-source-if-match); above 5 GiB, UploadPartCopy in 512 MiB parts;
+//   (x-amz-copy-source-if-match); above 5 GiB, UploadPartCopy in 512 MiB parts, 16 at a time,
+//   none started with less than a minute of the invocation left (the upload is aborted then, and
+//   the task fails saying so: raise the function's timeout, up to 15 minutes);
 // - the result string is JSON: sha256 (hex), etag, contentType, size; retailctl reads it back from
 //   the completion report into its manifest.
 // A source changed since it was listed is a permanent failure (retailctl's rerun copies it as it is
@@ -20,6 +22,8 @@ import { CopyObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand,
 const SNIFF_BYTES = 4100;
 const COPY_OBJECT_MAX = 5 * 1024 ** 3;
 const PART_SIZE = 512 * 1024 ** 2;
+/** A part is not started with less time than this left in the invocation. */
+const PART_DEADLINE_MS = 60_000;
 
 /** The types nearly every catalogue is made of, by their first bytes. */
 export function sniff(head, byName) {
@@ -34,7 +38,8 @@ export function sniff(head, byName) {
 }
 
 function taskOf(s3Key) {
-  for (const text of [s3Key, safeDecode(s3Key)]) {
+  // retailctl never writes '+' (a space is %20): one seen here is a form-encoded space
+  for (const text of [s3Key, safeDecode(s3Key.replace(/\+/g, '%20'))]) {
     if (!text || !text.startsWith('{')) continue;
     try {
       const t = JSON.parse(text);
@@ -61,7 +66,7 @@ const temporary = (err) => {
   return status >= 500 || status === 429 || /SlowDown|Throttl|RequestTimeout|InternalError/.test(err?.name ?? '');
 };
 
-async function copyOne(s3, args, bucket, task) {
+async function copyOne(s3, args, bucket, task, remainingMs) {
   const head = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: task.s, Range: `bytes=0-${SNIFF_BYTES - 1}`, IfMatch: quoted(task.e) }));
   const bytes = new Uint8Array(await head.Body.transformToByteArray());
   const size = head.ContentRange ? Number(head.ContentRange.split('/')[1]) : bytes.length;
@@ -87,16 +92,25 @@ async function copyOne(s3, args, bucket, task) {
   }
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ ...common, ChecksumAlgorithm: 'SHA256' }));
   try {
-    const parts = [];
     const partSize = Math.max(PART_SIZE, Math.ceil(size / 10_000));
-    for (let first = 0, n = 1; first < size; first += partSize, n++) {
-      const last = Math.min(size, first + partSize) - 1;
-      const part = await s3.send(new UploadPartCopyCommand({ Bucket: args.bucket, Key: task.k, UploadId, PartNumber: n, CopySource: copySource(bucket, task.s), CopySourceIfMatch: quoted(task.e), CopySourceRange: `bytes=${first}-${last}` }));
-      parts.push({ PartNumber: n, ETag: part.CopyPartResult?.ETag, ChecksumSHA256: part.CopyPartResult?.ChecksumSHA256 });
-    }
+    const ranges = [];
+    for (let first = 0; first < size; first += partSize) ranges.push({ n: ranges.length + 1, first, last: Math.min(size, first + partSize) - 1 });
+    const parts = new Array(ranges.length);
+    let next = 0;
+    // 16 parts at a time, and none started that could not end before the invocation's deadline
+    const worker = async () => {
+      while (next < ranges.length) {
+        if (remainingMs() < PART_DEADLINE_MS) throw Object.assign(new Error(`s3://${bucket}/${task.s} (${size} bytes) could not be copied within the function's time limit: raise its timeout, or copy it with --engine direct`), { name: 'OutOfTime' });
+        const r = ranges[next++];
+        const part = await s3.send(new UploadPartCopyCommand({ Bucket: args.bucket, Key: task.k, UploadId, PartNumber: r.n, CopySource: copySource(bucket, task.s), CopySourceIfMatch: quoted(task.e), CopySourceRange: `bytes=${r.first}-${r.last}` }));
+        parts[r.n - 1] = { PartNumber: r.n, ETag: part.CopyPartResult?.ETag, ChecksumSHA256: part.CopyPartResult?.ChecksumSHA256 };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, ranges.length) }, worker));
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: args.bucket, Key: task.k, UploadId, MultipartUpload: { Parts: parts } }));
     return { ...(known ? { sha256: known } : {}), etag: (done.ETag ?? '').replace(/"/g, ''), contentType, size };
   } catch (err) {
+    // an upload left open would be billed until a lifecycle rule ends it
     await s3.send(new AbortMultipartUploadCommand({ Bucket: args.bucket, Key: task.k, UploadId })).catch(() => {});
     throw err;
   }
@@ -104,7 +118,8 @@ async function copyOne(s3, args, bucket, task) {
 
 /** The handler for a given S3 client (a test passes one pointed at its emulator). */
 export function makeHandler(s3) {
-  return async (event) => {
+  return async (event, context) => {
+    const remainingMs = () => (typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Infinity);
     const args = event.job?.userArguments ?? {};
     const results = [];
     for (const t of event.tasks ?? []) {
@@ -115,13 +130,13 @@ export function makeHandler(s3) {
         continue;
       }
       try {
-        const copied = await copyOne(s3, args, bucket, task);
+        const copied = await copyOne(s3, args, bucket, task, remainingMs);
         results.push({ taskId: t.taskId, resultCode: 'Succeeded', resultString: JSON.stringify(copied) });
       } catch (err) {
         const status = err?.$metadata?.httpStatusCode;
         const changed = status === 412 || err?.name === 'PreconditionFailed';
         const why = changed ? `PreconditionFailed 412: s3://${bucket}/${task.s} changed since it was listed` : `${err?.name ?? 'Error'} ${status ?? ''}: ${err?.message ?? err}`;
-        results.push({ taskId: t.taskId, resultCode: !changed && temporary(err) ? 'TemporaryFailure' : 'PermanentFailure', resultString: why.slice(0, 1024) });
+        results.push({ taskId: t.taskId, resultCode: !changed && err?.name !== 'OutOfTime' && temporary(err) ? 'TemporaryFailure' : 'PermanentFailure', resultString: why.slice(0, 1024) });
       }
     }
     return { invocationSchemaVersion: '2.0', treatMissingKeysAs: 'PermanentFailure', invocationId: event.invocationId, results };
@@ -129,4 +144,4 @@ export function makeHandler(s3) {
 }
 
 let client;
-export const handler = (event) => makeHandler((client ??= new S3Client({})))(event);
+export const handler = (event, context) => makeHandler((client ??= new S3Client({})))(event, context);

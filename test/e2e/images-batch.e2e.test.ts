@@ -51,7 +51,7 @@ describe('images migrate --engine batch, killed and rerun', () => {
       const [job] = await jobsOf('batch-killed');
       expect(job!.status).toBe('Active');
       expect(job!.succeeded).toBeLessThan(N);
-      await new Promise((r) => setTimeout(r, 3000)); // the killed run's lock expires
+      await new Promise((r) => setTimeout(r, 5000)); // the killed run's lock expires
       const rerun = await run(migrate('batch-killed', ['--state-dir', 'state-killed', '--manifest', 'killed.csv', '--json']));
       expect(rerun.code, rerun.stderr).toBe(0);
       expect(rerun.stderr).toContain(`following S3 Batch Operations job ${job!.id}`);

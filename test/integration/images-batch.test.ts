@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jpeg, png, webp } from '../support/images.js';
 import { runInProcess } from '../support/streams.js';
@@ -95,9 +95,11 @@ describe('images migrate --engine batch', () => {
     expect(job!.statusUpdates).toEqual(['Ready: retailctl: the plan was confirmed']);
     const request = job!.request as Record<string, any>;
     expect(request).toMatchObject({ ConfirmationRequired: 'true', RoleArn: ROLE, Priority: '10', Operation: { LambdaInvoke: { FunctionArn: FUNCTION, InvocationSchemaVersion: '2.0' } }, Report: { Enabled: 'true', Format: 'Report_CSV_20180820', ReportScope: 'AllTasks' } });
-    expect(request.ClientRequestToken).toMatch(/^retailctl-[0-9a-f]{20}$/);
-    const folder = `catalog/.retailctl-batch/${request.ClientRequestToken.slice('retailctl-'.length)}/`;
+    expect(request.ClientRequestToken).toMatch(/^retailctl-[0-9a-f]{20}-1$/);
+    const run = request.ClientRequestToken.slice('retailctl-'.length, -'-1'.length);
+    const folder = `catalog/.retailctl-batch/${run}/1/`;
     expect(request.Manifest.Location.ObjectArn).toBe(`arn:aws:s3:::shop-batch/${folder}manifest.csv`);
+    expect(request.Report.Prefix).toBe(`${folder}report`);
 
     // the manifest: bucket,key with each task's JSON in the key column; the mapping names every copy
     const manifest = (await text('shop-batch', `${folder}manifest.csv`)).trim().split('\n');
@@ -105,8 +107,10 @@ describe('images migrate --engine batch', () => {
     const first = JSON.parse(decodeURIComponent(manifest.find((l) => l.includes('front'))!.split(',')[1]!));
     expect(first).toMatchObject({ s: 'img/1001-front.jpg', k: KEYS['img/1001-front.jpg'], c: 'public, max-age=86400', t: 'image/jpeg' });
     expect(await text('shop-batch', `${folder}mapping.csv`)).toContain(`${KEYS['img/1001-front.jpg']},legacy-batch,img/1001-front.jpg,`);
-    const record = JSON.parse(await text('shop-batch', `${folder}job.json`)) as Record<string, unknown>;
-    expect(record).toMatchObject({ jobId: job!.id, merged: true, status: 'Complete' });
+    const record = JSON.parse(await text('shop-batch', `catalog/.retailctl-batch/${run}/job.json`)) as { run: string; attempts: Record<string, unknown>[] };
+    expect(record.run).toBe(run);
+    expect(record.attempts).toHaveLength(1);
+    expect(record.attempts[0]).toMatchObject({ n: 1, jobId: job!.id, merged: true, status: 'Complete', objects: 4, operation: 'LambdaInvoke' });
 
     const rows = (await readFile(path.join(dir, 'out/images.csv'), 'utf8')).trim().split('\n');
     expect(rows).toContain(`1001-front.jpg,${KEYS['img/1001-front.jpg']},,9000,${sha(LEGACY['img/1001-front.jpg']!)},image/jpeg,uploaded,,shop-batch`);
@@ -121,7 +125,7 @@ describe('images migrate --engine batch', () => {
     expect(await control.s3BatchJobs()).toHaveLength(1);
   });
 
-  it('a fresh runner (no journal) finds the job its plan already ran in the state folder: nothing copied, no second job, the manifest written again', async () => {
+  it('a fresh runner (no journal) finds every object a copy of its source (one HEAD each): nothing copied, no second job, the manifest written again', async () => {
     await control.clearRequests();
     const fresh = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--state-dir', 'fresh-state', '--manifest', 'out/again.csv', '--yes', '--json']);
     expect(fresh.code, fresh.stderr).toBe(0);
@@ -129,7 +133,7 @@ describe('images migrate --engine batch', () => {
     expect(await control.s3BatchJobs()).toHaveLength(1);
     expect((await control.requests()).filter((r) => r.operation === 'CopyObject')).toEqual([]);
     const rows = await readFile(path.join(dir, 'out/again.csv'), 'utf8');
-    expect(rows).toContain(`${KEYS['img/2002.webp']},,5000,${sha(LEGACY['img/2002.webp']!)},image/webp,skipped,unchanged (copied by S3 Batch Operations job`);
+    expect(rows).toContain(`${KEYS['img/2002.webp']},,5000,${sha(LEGACY['img/2002.webp']!)},image/webp,skipped,unchanged`);
   });
 
   it('--dry-run shows the job it would create (operation, role, folder, cost) and writes nothing', async () => {
@@ -137,7 +141,7 @@ describe('images migrate --engine batch', () => {
     await control.clearRequests();
     const dry = await migrate('s3://legacy-batch/img/', 'shop-batch-dry', ['--engine', 'batch', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain('engine: S3 Batch Operations (--engine batch): one LambdaInvoke job of 4 objects');
+    expect(dry.stdout).toContain('engine: S3 Batch Operations (--engine batch): attempt 1, one LambdaInvoke job of 4 objects');
     expect(dry.stdout).toContain(`role ${ROLE}, copy function ${FUNCTION}`);
     expect(dry.stdout).toContain('s3://shop-batch-dry/catalog/.retailctl-batch/');
     expect(dry.stdout).toMatch(/about \$0\.25 for the job/);
@@ -200,5 +204,114 @@ describe('images migrate --engine batch', () => {
     const badRole = await migrate('s3://legacy-batch/img/', 'shop-batch', ['--engine', 'batch', '--yes']);
     expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('images.batch.roleArn');
+  });
+
+  describe('reruns after a job has ended', () => {
+    const catalogued = (bucket: string, args: string[]) => migrate('s3://legacy-batch/img/', bucket, ['--engine', 'batch', '--yes', '--json', ...args]);
+    const jobsOf = async (bucket: string) => (await control.s3BatchJobs()).filter((j) => JSON.stringify(j.request).includes(`arn:aws:s3:::${bucket}/`));
+    const counts = (stdout: string) => (JSON.parse(stdout) as { counts: Record<string, number> }).counts;
+
+    beforeAll(async () => {
+      await configure({ roleArn: ROLE, functionArn: FUNCTION });
+      for (const b of ['batch-deleted', 'batch-fresh-fail', 'batch-cancelled', 'batch-new-image', 'batch-planted', 'batch-auto']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    });
+
+    it('objects deleted since a finished job are copied again by the next attempt, not reported unchanged', async () => {
+      expect((await catalogued('batch-deleted', ['--state-dir', 'st-deleted'])).code).toBe(0);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'batch-deleted', Key: KEYS['img/2002.webp'] }));
+      await s3.send(new DeleteObjectCommand({ Bucket: 'batch-deleted', Key: KEYS['img/1001-back.png'] }));
+      for (const stateDir of ['st-deleted', 'st-deleted-fresh']) {
+        const rerun = await catalogued('batch-deleted', ['--state-dir', stateDir]);
+        expect(rerun.code, rerun.stderr).toBe(0);
+        if (stateDir === 'st-deleted') expect(counts(rerun.stdout)).toMatchObject({ uploaded: 2, skipped: 2 });
+        else expect(counts(rerun.stdout)).toMatchObject({ uploaded: 0, skipped: 4 });
+      }
+      for (const key of Object.values(KEYS)) expect((await s3.send(new HeadObjectCommand({ Bucket: 'batch-deleted', Key: key }))).ContentLength).toBeGreaterThan(0);
+      expect((await jobsOf('batch-deleted')).map((j) => j.total)).toEqual([4, 2]);
+    });
+
+    it('a failed task is copied by the next attempt from a fresh runner too (the others are a copy of their source: one HEAD each)', async () => {
+      await control.configure({ s3Batch: { failKeys: '2002' } });
+      try {
+        expect((await catalogued('batch-fresh-fail', ['--state-dir', 'st-ff-1'])).code).toBe(4);
+      } finally {
+        await control.configure({ s3Batch: {} });
+      }
+      await control.clearRequests();
+      const fresh = await catalogued('batch-fresh-fail', ['--state-dir', 'st-ff-2']);
+      expect(fresh.code, fresh.stderr).toBe(0);
+      expect(counts(fresh.stdout)).toMatchObject({ uploaded: 1, skipped: 3 });
+      expect((await jobsOf('batch-fresh-fail')).map((j) => j.total)).toEqual([4, 1]);
+      const copies = (await control.requests()).filter((r) => r.operation === 'CopyObject');
+      expect(copies.map((r) => decodeURIComponent(r.copySource!))).toEqual(['legacy-batch/img/2002.webp']);
+    });
+
+    it('a job cancelled before it copied anything: exit 1 saying so, and the rerun\'s next attempt copies everything', async () => {
+      await control.configure({ s3Batch: { preparingMs: 1500 } });
+      const cancel = (async () => {
+        for (let i = 0; i < 100; i++) {
+          const [job] = await jobsOf('batch-cancelled');
+          if (job) return control.s3BatchCancel(job.id);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      let first;
+      try {
+        first = await catalogued('batch-cancelled', ['--state-dir', 'st-cancel']);
+      } finally {
+        await cancel;
+        await control.configure({ s3Batch: {} });
+      }
+      expect(first.code).toBe(1);
+      expect(first.stderr).toMatch(/ended Cancelled: a rerun plans a new job/);
+      const rerun = await catalogued('batch-cancelled', ['--state-dir', 'st-cancel']);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(counts(rerun.stdout)).toMatchObject({ uploaded: 4 });
+      expect((await jobsOf('batch-cancelled')).map((j) => j.status)).toEqual(['Cancelled', 'Complete']);
+    });
+
+    it('one image more in the source: a fresh runner\'s job copies only it, and nothing unchanged is reported replaced', async () => {
+      expect((await catalogued('batch-new-image', ['--state-dir', 'st-new-1'])).code).toBe(0);
+      await s3.send(new PutObjectCommand({ Bucket: 'legacy-batch', Key: 'img/4004.jpg', Body: jpeg(2000, 11) }));
+      await writeFile(path.join(dir, 'catalog.csv'), `${CATALOG}4004.jpg,SKU-4004,Home > Mugs,Red,1\n`);
+      try {
+        await control.clearRequests();
+        const res = await catalogued('batch-new-image', ['--state-dir', 'st-new-2']);
+        expect(res.code, res.stderr).toBe(0);
+        const doc = JSON.parse(res.stdout) as { counts: Record<string, number>; replaced?: unknown[] };
+        expect(doc.counts).toMatchObject({ uploaded: 1, skipped: 4 });
+        const copies = (await control.requests()).filter((r) => r.operation === 'CopyObject');
+        expect(copies.map((r) => decodeURIComponent(r.copySource!))).toEqual(['legacy-batch/img/4004.jpg']);
+        expect(res.stdout).not.toContain('"replaced": true');
+      } finally {
+        await writeFile(path.join(dir, 'catalog.csv'), CATALOG);
+        await s3.send(new DeleteObjectCommand({ Bucket: 'legacy-batch', Key: 'img/4004.jpg' }));
+      }
+    });
+
+    it('a job record that is not as retailctl writes it (another manifest) is refused: exit 1, no job created', async () => {
+      const dry = await catalogued('batch-planted', ['--dry-run']);
+      const folder = (JSON.parse(dry.stdout) as { plan: { batch: { folder: string; run: string } } }).plan.batch;
+      const planted = { run: folder.run, attempts: [{ n: 1, token: `retailctl-${folder.run}-1`, operation: 'LambdaInvoke', objects: 4, manifestKey: 'elsewhere/manifest.csv', manifestEtag: 'x', mappingKey: `${folder.folder}1/mapping.csv`, request: {}, createdAt: 'now', by: 'someone', jobId: null, merged: false }] };
+      await s3.send(new PutObjectCommand({ Bucket: 'batch-planted', Key: `${folder.folder}job.json`, Body: JSON.stringify(planted) }));
+      const res = await catalogued('batch-planted', ['--state-dir', 'st-planted']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`s3://batch-planted/${folder.folder}job.json is not a record retailctl wrote for this migration (attempt 1 is not as retailctl writes it)`);
+      expect(await jobsOf('batch-planted')).toEqual([]);
+    });
+
+    it('--engine auto past minObjects without a copy function for catalogue keys copies directly, saying why', async () => {
+      await configure({ roleArn: ROLE, minObjects: 1 });
+      try {
+        await control.clearRequests();
+        const res = await migrate('s3://legacy-batch/img/', 'batch-auto', ['--state-dir', 'st-auto', '--yes']);
+        expect(res.code, res.stderr).toBe(0);
+        expect(res.stderr).toContain('engine: direct (images.batch.minObjects reached, but the planned keys are not one prefix in front of the source keys');
+        expect(await jobsOf('batch-auto')).toEqual([]);
+        expect((await control.requests()).filter((r) => r.operation === 'CopyObject' && r.accessKeyId !== 'batch-operations')).toHaveLength(4);
+      } finally {
+        await configure({ roleArn: ROLE, functionArn: FUNCTION });
+      }
+    });
   });
 });

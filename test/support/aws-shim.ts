@@ -715,6 +715,8 @@ export async function startAwsShim(upstream: string, options: { port?: number } 
     if (pathname === '/__shim/requests' && method === 'GET') return json(200, { requests });
     if (pathname === '/__shim/athena' && method === 'GET') return json(200, { queries: athena.queries() });
     if (pathname === '/__shim/s3batch' && method === 'GET') return json(200, { jobs: s3Batch.jobs() });
+    const cancel = /^\/__shim\/s3batch\/([^/]+)\/cancel$/.exec(pathname);
+    if (cancel && method === 'POST') return json(200, { cancelled: s3Batch.cancel(cancel[1]!) });
     if (pathname === '/__shim/requests' && method === 'DELETE') {
       requests = [];
       return json(200, {});

@@ -80,6 +80,11 @@ export class EmulatorControl {
     return ((await this.#call('GET', '/__shim/s3batch')) as { jobs: BatchJobView[] }).jobs;
   }
 
+  /** Cancel a job as the console or `aws s3control update-job-status` would. */
+  s3BatchCancel(id: string): Promise<unknown> {
+    return this.#call('POST', `/__shim/s3batch/${id}/cancel`);
+  }
+
   /** The Athena queries the shim has run (or is running), and which were stopped. */
   async athenaQueries(): Promise<AthenaQueryView[]> {
     return ((await this.#call('GET', '/__shim/athena')) as { queries: AthenaQueryView[] }).queries;

@@ -19,11 +19,14 @@
  *   client pointed at the shim, and takes its result codes (TemporaryFailure is retried up to 3
  *   times, as Batch Operations retries). `failKeys` (a regular expression of source keys) fails those
  *   tasks permanently.
- * - The completion report is written where AWS writes it: `<Prefix>/job-<id>/manifest.json` and
- *   `<Prefix>/job-<id>/results/<hash>.csv` (Bucket, Key, VersionId, TaskStatus, ErrorCode,
- *   HTTPStatusCode, ResultMessage), ReportScope AllTasks or FailedTasksOnly.
+ * - The completion report is written where AWS writes it: `<Prefix>/job-<id>/manifest.json` and one
+ *   `<Prefix>/job-<id>/results/<hash>.csv` per task status (Bucket, Key, VersionId, TaskStatus,
+ *   ErrorCode, HTTPStatusCode, ResultMessage), ReportScope AllTasks or FailedTasksOnly.
+ * - S3PutObjectCopy of an object over 5 GB fails its task, as AWS's Copy does. DescribeJob answers
+ *   with the job's Manifest and Report as given.
  *
- * Not simulated: the task failure threshold that fails a job early, IAM (the role is not assumed:
+ * The key column reaches the copy function as the manifest has it (URL-encoded), as AWS's own
+ * examples read it. Not simulated: the task failure threshold that fails a job early, IAM (the role is not assumed:
  * the copies are made with the emulator's credentials), manifests other than CSV, S3 Inventory and
  * manifest generators, job tags and priorities between jobs.
  */
@@ -70,7 +73,7 @@ interface Job extends BatchJobView {
   created: string;
   terminated?: string;
   failureReasons: { FailureCode: string; FailureReason: string }[];
-  rows: string[];
+  rows: { status: 'succeeded' | 'failed'; line: string }[];
   op: Record<string, unknown>;
 }
 
@@ -152,6 +155,7 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
     await sleep(20);
     job.status = 'Preparing';
     await sleep(config().preparingMs ?? 100);
+    if ((job.status as string) === 'Cancelled') return void (job.terminated = new Date().toISOString());
     const [, bucket, key] = bucketOfArn(job.manifest.arn)!;
     let text: string;
     try {
@@ -171,7 +175,7 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
     if (job.confirmationRequired) {
       job.status = 'Suspended';
       while (job.status === 'Suspended' && !closed) await sleep(20);
-      if (job.status !== 'Ready') return;
+      if (job.status !== 'Ready') return void (job.terminated = new Date().toISOString());
     }
     job.status = 'Ready';
     await sleep(20);
@@ -185,7 +189,7 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
       const outcome = await runTask(job, tasks[i]!).catch((err: Error) => ({ ok: false, code: 'InternalError', http: '500', message: err.message }));
       if (outcome.ok) job.succeeded++;
       else job.failed++;
-      if (outcome.ok ? job.report.scope === 'AllTasks' : true) job.rows.push([tasks[i]!.bucket, tasks[i]!.key, '', outcome.ok ? 'succeeded' : 'failed', outcome.code, outcome.http, outcome.message].map(csvCell).join(','));
+      if (outcome.ok ? job.report.scope === 'AllTasks' : true) job.rows.push({ status: outcome.ok ? 'succeeded' : 'failed', line: [tasks[i]!.bucket, tasks[i]!.key, '', outcome.ok ? 'succeeded' : 'failed', outcome.code, outcome.http, outcome.message].map(csvCell).join(',') });
     }
     await writeReport(job);
     job.status = (job.status as string) === 'Cancelling' ? 'Cancelled' : 'Complete';
@@ -200,6 +204,8 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
       const target = bucketOfArn(String(op.TargetResource))![1]!;
       const sourceKey = decodeKey(task.key);
       const meta = op.NewObjectMetadata ?? {};
+      const head = await client().send(new HeadObjectCommand({ Bucket: task.bucket, Key: sourceKey })).catch(() => undefined);
+      if ((head?.ContentLength ?? 0) > 5 * 1024 ** 3) return { ok: false, code: 'InvalidRequest', http: '400', message: 'the object is larger than 5 GB: S3 Batch Operations Copy copies objects up to 5 GB' };
       try {
         await client().send(new CopyObjectCommand({ Bucket: target, Key: `${op.TargetKeyPrefix ?? ''}${sourceKey}`, CopySource: `${task.bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`, MetadataDirective: 'REPLACE', ContentType: meta.ContentType, CacheControl: meta.CacheControl, ServerSideEncryption: meta.SSEAlgorithm === 'KMS' ? 'aws:kms' : 'AES256', ...(op.SSEAwsKmsKeyId ? { SSEKMSKeyId: op.SSEAwsKmsKeyId } : {}), ...(op.ChecksumAlgorithm ? { ChecksumAlgorithm: op.ChecksumAlgorithm } : {}) }));
         return { ok: true, code: '', http: '200', message: 'Successful' };
@@ -222,18 +228,25 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
     }
   }
 
+  /** As AWS writes it: one result file per task status (succeeded, failed), listed in manifest.json. */
   async function writeReport(job: Job): Promise<void> {
     const base = `${job.report.prefix.replace(/\/$/, '')}/job-${job.id}`;
-    const body = job.rows.length ? `${job.rows.join('\n')}\n` : '';
-    const name = `${base}/results/${createHash('sha1').update(job.id).digest('hex')}.csv`;
-    await client().send(new PutObjectCommand({ Bucket: job.report.bucket, Key: name, Body: body, ServerSideEncryption: 'AES256' }));
-    const manifest = { Format: 'Report_CSV_20180820', ReportCreationDate: new Date().toISOString(), Results: [{ TaskExecutionStatus: job.failed ? 'failed' : 'succeeded', Bucket: job.report.bucket, MD5Checksum: createHash('md5').update(body).digest('hex'), Key: name }], ReportSchema: 'Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage' };
+    const results = [];
+    for (const status of ['succeeded', 'failed']) {
+      const rows = job.rows.filter((r) => r.status === status).map((r) => r.line);
+      if (!rows.length) continue;
+      const body = `${rows.join('\n')}\n`;
+      const name = `${base}/results/${createHash('sha1').update(job.id + status).digest('hex')}.csv`;
+      await client().send(new PutObjectCommand({ Bucket: job.report.bucket, Key: name, Body: body, ServerSideEncryption: 'AES256' }));
+      results.push({ TaskExecutionStatus: status, Bucket: `arn:aws:s3:::${job.report.bucket}`, MD5Checksum: createHash('md5').update(body).digest('hex'), Key: name });
+    }
+    const manifest = { Format: 'Report_CSV_20180820', ReportCreationDate: new Date().toISOString(), Results: results, ReportSchema: 'Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage' };
     await client().send(new PutObjectCommand({ Bucket: job.report.bucket, Key: `${base}/manifest.json`, Body: JSON.stringify(manifest), ServerSideEncryption: 'AES256' }));
   }
 
   function describe(job: Job): string {
     const failures = job.failureReasons.map((f) => `<JobFailure><FailureCode>${esc(f.FailureCode)}</FailureCode><FailureReason>${esc(f.FailureReason)}</FailureReason></JobFailure>`).join('');
-    return `<JobId>${job.id}</JobId><ConfirmationRequired>${job.confirmationRequired}</ConfirmationRequired><Status>${job.status}</Status><Priority>${job.priority}</Priority><RoleArn>${esc(job.roleArn)}</RoleArn><CreationTime>${job.created}</CreationTime>${job.terminated ? `<TerminationDate>${job.terminated}</TerminationDate>` : ''}<ProgressSummary><TotalNumberOfTasks>${job.total}</TotalNumberOfTasks><NumberOfTasksSucceeded>${job.succeeded}</NumberOfTasksSucceeded><NumberOfTasksFailed>${job.failed}</NumberOfTasksFailed></ProgressSummary>${failures ? `<FailureReasons>${failures}</FailureReasons>` : ''}`;
+    return `<JobId>${job.id}</JobId><ConfirmationRequired>${job.confirmationRequired}</ConfirmationRequired><Status>${job.status}</Status><Priority>${job.priority}</Priority><RoleArn>${esc(job.roleArn)}</RoleArn><CreationTime>${job.created}</CreationTime><Manifest><Spec><Format>S3BatchOperations_CSV_20180820</Format><Fields><member>Bucket</member><member>Key</member></Fields></Spec><Location><ObjectArn>${esc(job.manifest.arn)}</ObjectArn><ETag>${esc(job.manifest.etag)}</ETag></Location></Manifest><Report><Bucket>arn:aws:s3:::${esc(job.report.bucket)}</Bucket><Format>Report_CSV_20180820</Format><Enabled>true</Enabled><Prefix>${esc(job.report.prefix)}</Prefix><ReportScope>${esc(job.report.scope)}</ReportScope></Report>${job.terminated ? `<TerminationDate>${job.terminated}</TerminationDate>` : ''}<ProgressSummary><TotalNumberOfTasks>${job.total}</TotalNumberOfTasks><NumberOfTasksSucceeded>${job.succeeded}</NumberOfTasksSucceeded><NumberOfTasksFailed>${job.failed}</NumberOfTasksFailed></ProgressSummary>${failures ? `<FailureReasons>${failures}</FailureReasons>` : ''}`;
   }
 
   function updateStatus(job: Job, url: URL): Reply {
@@ -261,6 +274,14 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
       return error(405, 'MethodNotAllowed', `${method} ${url.pathname}`);
     },
     jobs: (): BatchJobView[] => [...jobs.values()].map(({ id, status, token, operation, request, total, succeeded, failed, statusUpdates }) => ({ id, status, token, operation, request, total, succeeded, failed, statusUpdates })),
+    /** Cancel a job (as UpdateJobStatus Cancelled from the console would); false when it has ended. */
+    cancel(id: string): boolean {
+      const job = jobs.get(id);
+      if (!job || ['Complete', 'Failed', 'Cancelled'].includes(job.status)) return false;
+      job.status = job.status === 'Active' ? 'Cancelling' : 'Cancelled';
+      job.statusUpdates.push('Cancelled: by hand');
+      return true;
+    },
     reset() {
       for (const j of jobs.values()) if (!['Complete', 'Failed', 'Cancelled'].includes(j.status)) j.status = 'Cancelling';
       jobs = new Map();

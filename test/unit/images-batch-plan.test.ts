@@ -23,17 +23,30 @@ describe('the batch engine planner', () => {
     expect(batchItems(items).map((i) => i.key)).toEqual(['p/a.jpg', 'p/c.jpg']);
   });
 
-  it('S3PutObjectCopy only when one prefix in front of every source key and one Content-Type and Cache-Control fit every object', () => {
+  it('the copy function whenever one is configured; without one, S3PutObjectCopy only where one request fits every object, none over 5 GiB', () => {
+    const noFunction = { ...settings, functionArn: undefined };
+    const plan = (items: PlanItem[], s: BatchSettings) => planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items, settings: s, contentTypeOf: byName });
     const same = [item('img/a.jpg', 'p/img/a.jpg'), item('img/b.jpg', 'p/img/b.jpg')];
     expect(commonTargetPrefix(same)).toBe('p/');
-    const plan = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: same, settings, contentTypeOf: byName });
-    expect(plan).toMatchObject({ operation: 'S3PutObjectCopy', targetKeyPrefix: 'p/', contentType: 'image/jpeg', functionArn: null, objects: 2, folder: expect.stringMatching(/^p\/\.retailctl-batch\/[0-9a-f]{20}\/$/) });
+    expect(plan(same, settings)).toMatchObject({ operation: 'LambdaInvoke', functionArn: settings.functionArn });
+    expect(plan(same, noFunction)).toMatchObject({ operation: 'S3PutObjectCopy', targetKeyPrefix: 'p/', contentType: 'image/jpeg', functionArn: null, objects: 2, attempt: 1, folder: expect.stringMatching(/^p\/\.retailctl-batch\/[0-9a-f]{20}\/$/), attemptFolder: expect.stringMatching(/\/1\/$/) });
     const twoTypes = [item('img/a.jpg', 'p/img/a.jpg'), item('img/b.png', 'p/img/b.png')];
-    expect(planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: twoTypes, settings, contentTypeOf: byName })).toMatchObject({ operation: 'LambdaInvoke' });
+    expect(plan(twoTypes, noFunction)).toEqual({ refusal: expect.stringContaining('more than one Content-Type'), hint: expect.any(String) });
     const rekeyed = [item('img/a.jpg', 'p/shoes/sku-1/front.jpg')];
     expect(commonTargetPrefix(rekeyed)).toBeUndefined();
-    const refusal = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: rekeyed, settings: { ...settings, functionArn: undefined }, contentTypeOf: byName });
-    expect(refusal).toEqual({ refusal: expect.stringContaining('set images.batch.functionArn'), hint: expect.any(String) });
+    expect(plan(rekeyed, noFunction)).toEqual({ refusal: expect.stringContaining('set images.batch.functionArn'), hint: expect.any(String) });
+    const big = [{ ...item('img/a.jpg', 'p/img/a.jpg'), image: { ...item('img/a.jpg', 'p/img/a.jpg').image, size: 6 * 1024 ** 3 } }];
+    expect(plan(big, noFunction)).toEqual({ refusal: expect.stringContaining('over 5 GiB'), hint: expect.any(String) });
+    expect(plan(big, settings)).toMatchObject({ operation: 'LambdaInvoke' });
+  });
+
+  it('after a merged attempt the next one is planned; an unfinished one is followed, never planned again', () => {
+    const items = [item('img/a.jpg', 'p/x/a.jpg')];
+    const next = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items, settings, contentTypeOf: byName, state: { attempt: 2, follow: null } });
+    expect(next).toMatchObject({ attempt: 3, follow: null });
+    expect(createJobInput(next as never, { accountId: '123456789012', bucket: 'shop', sse: 'AES256', kmsKeyId: null, manifestKey: 'm', manifestEtag: 'e', description: 'd' }).ClientRequestToken).toMatch(/-3$/);
+    const follow = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: [], settings, contentTypeOf: byName, state: { attempt: 2, follow: { jobId: 'j-1', status: 'Active', objects: 7, operation: 'LambdaInvoke' } } });
+    expect(follow).toMatchObject({ attempt: 2, follow: { jobId: 'j-1', status: 'Active' }, objects: 7, attemptFolder: expect.stringMatching(/\/2\/$/) });
   });
 
   it('a task too long for a manifest row is refused at planning', () => {
@@ -41,10 +54,11 @@ describe('the batch engine planner', () => {
     expect(planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: long, settings, contentTypeOf: byName })).toEqual({ refusal: expect.stringContaining('does not fit a manifest row'), hint: expect.any(String) });
   });
 
-  it('the run is the same for the same copies whatever their actions (a rerun without the journal), another for other copies', () => {
+  it('the run is the whole migration: the same whatever is left to copy (a rerun without the journal, a job half-way), another for other copies', () => {
     const plan = (items: PlanItem[]) => planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items, settings, contentTypeOf: byName }) as { run: string };
     const a = plan([item('img/a.jpg', 'p/x/a.jpg'), item('img/b.jpg', 'p/x/b.jpg')]);
     expect(plan([item('img/a.jpg', 'p/x/a.jpg', 'check'), item('img/b.jpg', 'p/x/b.jpg', 'replace')]).run).toBe(a.run);
+    expect(plan([item('img/a.jpg', 'p/x/a.jpg', 'skip'), item('img/b.jpg', 'p/x/b.jpg')]).run).toBe(a.run);
     expect(plan([item('img/a.jpg', 'p/x/a.jpg', 'check', 'no-cache'), item('img/b.jpg', 'p/x/b.jpg')]).run).not.toBe(a.run);
   });
 
@@ -56,6 +70,7 @@ describe('the batch engine planner', () => {
     const key = line!.trim().split(',')[1]!;
     expect(decodeTaskInfo(key)?.k).toBe('p/shoes/a-b-c.jpg');
     expect(decodeTaskInfo(decodeURIComponent(key))?.s).toBe('img/a b,c.jpg');
+    expect(decodeTaskInfo(key.replace(/%20/g, '+'))?.s, 'form-encoded spaces').toBe('img/a b,c.jpg');
     expect(decodeTaskInfo('img/plain.jpg')).toBeUndefined();
     const [copyLine] = [...manifestLines({ operation: 'S3PutObjectCopy' }, [i], byName)];
     expect(copyLine).toBe('legacy,img/a%20b%2Cc.jpg\n');
@@ -65,7 +80,7 @@ describe('the batch engine planner', () => {
     const plan = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'aws:kms', kmsKeyId: 'alias/images', items: [item('img/a.jpg', 'p/s/a.jpg')], settings, contentTypeOf: byName });
     if ('refusal' in plan) throw new Error(plan.refusal);
     const input = createJobInput(plan, { accountId: '123456789012', bucket: 'shop', sse: 'aws:kms', kmsKeyId: 'alias/images', manifestKey: `${plan.folder}manifest.csv`, manifestEtag: 'abc', description: 'd' });
-    expect(input).toMatchObject({ AccountId: '123456789012', ConfirmationRequired: true, ClientRequestToken: `retailctl-${plan.run}`, Priority: 10, RoleArn: settings.roleArn, Report: { Bucket: 'arn:aws:s3:::shop', Prefix: `${plan.folder}report`, ReportScope: 'AllTasks', Format: 'Report_CSV_20180820' }, Manifest: { Location: { ObjectArn: `arn:aws:s3:::shop/${plan.folder}manifest.csv`, ETag: 'abc' } } });
+    expect(input).toMatchObject({ AccountId: '123456789012', ConfirmationRequired: true, ClientRequestToken: `retailctl-${plan.run}-1`, Priority: 10, RoleArn: settings.roleArn, Report: { Bucket: 'arn:aws:s3:::shop', Prefix: `${plan.folder}1/report`, ReportScope: 'AllTasks', Format: 'Report_CSV_20180820' }, Manifest: { Location: { ObjectArn: `arn:aws:s3:::shop/${plan.folder}manifest.csv`, ETag: 'abc' } } });
     expect(input.Operation).toEqual({ LambdaInvoke: { FunctionArn: settings.functionArn, InvocationSchemaVersion: '2.0', UserArguments: { bucket: 'shop', sse: 'aws:kms', kmsKeyId: 'alias/images' } } });
   });
 

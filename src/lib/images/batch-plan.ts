@@ -14,10 +14,13 @@
  *   the same conditional server-side copy the direct engine makes.
  *
  * The job's files live beside the lock, under `<prefix>.retailctl-batch/<run>/` in the destination
- * bucket (a hidden folder: never listed as an image): `manifest.csv`, `mapping.csv` (one row per task:
- * key, source, ETag, size, Content-Type, Cache-Control, action), `job.json` (the job's record) and the
- * completion report under `report/`. `<run>` is the hash of what the job copies, so a rerun of the
- * same plan finds the job its first run created (and CreateJob's ClientRequestToken is the same).
+ * bucket (a hidden folder: never listed as an image). `<run>` is the hash of the whole migration
+ * (every source object, its ETag, its planned key and headers): the same plan on any runner, whatever
+ * the job has copied so far. `job.json` there records the run's attempts; attempt N (a job) has its
+ * files under `<run>/<N>/`: `manifest.csv`, `mapping.csv` (one row per task: key, source, ETag, size,
+ * Content-Type, Cache-Control, action) and the completion report under `report/`; its
+ * ClientRequestToken is `retailctl-<run>-<N>`. A rerun follows the latest attempt until its report
+ * has been read back; then a new attempt copies only what is still not a copy of its source.
  */
 import { createHash } from 'node:crypto';
 import { imageTypeByName } from './content.js';
@@ -57,8 +60,13 @@ export interface BatchPlan {
   objects: number;
   bytes: number;
   run: string;
-  /** `<prefix>.retailctl-batch/<run>/`. */
+  /** `<prefix>.retailctl-batch/<run>/`: the run's record (`job.json`). */
   folder: string;
+  /** This attempt (1, 2, …) and its folder `<folder><attempt>/`. */
+  attempt: number;
+  attemptFolder: string;
+  /** An attempt an earlier run started and this run follows to its end (no new job), or null. */
+  follow: { jobId: string | null; status: string | null } | null;
   priority: number;
   pollMs: number;
   /** What S3 Batch Operations charges for the job itself (the copies' requests not included). */
@@ -124,7 +132,8 @@ export function lambdaManifestKey(info: TaskInfo): string {
 
 /** The key column read back (from the completion report): a LambdaInvoke row's task information, else undefined. */
 export function decodeTaskInfo(key: string): TaskInfo | undefined {
-  for (const text of [key, safeDecode(key)]) {
+  // `+` is never written (encodeURIComponent spells a space %20): one read back is a form-encoded space
+  for (const text of [key, safeDecode(key.replace(/\+/g, '%20'))]) {
     if (text === undefined || !text.startsWith('{')) continue;
     try {
       const v = JSON.parse(text) as Partial<TaskInfo>;
@@ -144,12 +153,19 @@ function safeDecode(text: string): string | undefined {
   }
 }
 
-/** The run's identity: what is copied where, with what metadata (not the actions: a rerun without the journal is the same run). */
-export function batchRun(bucket: string, items: PlanItem[], contentTypeOf: (item: PlanItem) => string, sse: string, kmsKeyId: string | null, operation: BatchOperation): string {
-  const h = createHash('sha256').update(`${operation}\n${bucket}\n${sse}\n${kmsKeyId ?? ''}\n`);
-  for (const i of items) h.update(`${i.image.s3!.bucket}\t${i.image.s3!.key}\t${i.image.s3!.etag}\t${i.key}\t${i.cacheControl}\t${contentTypeOf(i)}\n`);
+/**
+ * The run's identity: the whole migration (every source object and ETag, its planned key and
+ * headers, the encryption), not what is left to copy: the same on a fresh runner and while a job
+ * is half-way, so a rerun finds the job its first run created.
+ */
+export function batchRun(bucket: string, prefix: string, items: PlanItem[], contentTypeOf: (item: PlanItem) => string, sse: string, kmsKeyId: string | null): string {
+  const h = createHash('sha256').update(`${bucket}\n${prefix}\n${sse}\n${kmsKeyId ?? ''}\n`);
+  for (const i of items) if (i.image.s3) h.update(`${i.image.s3.bucket}\t${i.image.s3.key}\t${i.image.s3.etag}\t${i.key}\t${i.cacheControl}\t${contentTypeOf(i)}\n`);
   return h.digest('hex').slice(0, 20);
 }
+
+/** The largest object S3PutObjectCopy copies (S3 Batch Operations' Copy: CopyObject's limit). */
+export const BATCH_COPY_MAX = 5 * 1024 ** 3;
 
 /** The one prefix that puts every source key at its planned key, if there is one (S3PutObjectCopy's TargetKeyPrefix). */
 export function commonTargetPrefix(items: PlanItem[]): string | undefined {
@@ -173,47 +189,76 @@ export interface BatchPlanInput {
   settings: BatchSettings;
   /** The Content-Type by the name (the copy function sniffs the bytes; S3PutObjectCopy cannot). */
   contentTypeOf: (item: PlanItem) => string;
+  /** The run's record as read at planning (batch-state.ts), if there is one. */
+  state?: BatchState | undefined;
+}
+
+/** What the run's record says of its latest attempt (read at planning). */
+export interface BatchState {
+  /** The latest attempt's number, 0 when none. */
+  attempt: number;
+  /** That attempt is not finished for retailctl (its job runs, or its report has not been read back): follow it. */
+  follow: { jobId: string | null; status: string | null; objects: number; operation: BatchOperation } | null;
 }
 
 /** Why a batch plan cannot be made (exit 2 before any write), or the plan. */
 export function planBatch(input: BatchPlanInput): BatchPlan | { refusal: string; hint: string } {
   const { settings } = input;
-  const items = batchItems(input.items);
   if (!settings.roleArn) return { refusal: '--engine batch needs the IAM role S3 Batch Operations runs the job as: set images.batch.roleArn', hint: 'docs/iam.md lists the role\'s trust and permissions policies' };
-  const types = new Set(items.map(input.contentTypeOf));
-  const caches = new Set(items.map((i) => i.cacheControl));
-  const target = commonTargetPrefix(items);
-  const one = types.size <= 1 && caches.size <= 1;
-  // S3PutObjectCopy cannot make the copy conditional on the listed ETag, and keeps no source-etag: only when nothing per object is needed
-  const operation: BatchOperation = target !== undefined && one && (target !== '' || items.every((i) => i.image.s3!.bucket !== input.bucket)) ? 'S3PutObjectCopy' : 'LambdaInvoke';
-  if (operation === 'LambdaInvoke' && !settings.functionArn) {
-    const why = target === undefined ? 'the planned keys are not one prefix in front of the source keys' : 'the objects need more than one Content-Type or Cache-Control';
-    return { refusal: `--engine batch: ${why}, so each object needs its own copy request: set images.batch.functionArn to the copy function (examples/batch-copy-function)`, hint: 'deploy examples/batch-copy-function as a Lambda function and give its ARN' };
+  const run = batchRun(input.bucket, input.prefix, input.items, input.contentTypeOf, input.sse, input.kmsKeyId);
+  const folder = `${input.prefix}${BATCH_FOLDER}/${run}/`;
+  const common = { roleArn: settings.roleArn, run, folder, priority: settings.priority, pollMs: settings.pollMs };
+  const follow = input.state?.follow;
+  if (follow) {
+    const attempt = input.state!.attempt;
+    return { ...common, operation: follow.operation, why: `attempt ${attempt} of this migration ${follow.jobId ? `is job ${follow.jobId}` : 'was being created'}: this run follows it to its end`, functionArn: settings.functionArn ?? null, targetKeyPrefix: null, contentType: null, cacheControl: null, objects: follow.objects, bytes: 0, attempt, attemptFolder: `${folder}${attempt}/`, follow: { jobId: follow.jobId, status: follow.status }, costUsd: 0 };
   }
+  const items = batchItems(input.items);
+  const chosen = chooseOperation(items, input.bucket, settings, input.contentTypeOf);
+  if ('refusal' in chosen) return chosen;
+  const { operation, target } = chosen;
   if (operation === 'LambdaInvoke') {
     const long = items.find((i) => lambdaManifestKey(taskInfo(i, input.contentTypeOf(i))).length > MANIFEST_KEY_MAX);
     if (long) return { refusal: `--engine batch: the task of ${long.key} does not fit a manifest row (its keys and headers, URL-encoded, are over ${MANIFEST_KEY_MAX} characters)`, hint: 'copy it with --engine direct, or shorten the key template' };
   }
-  const run = batchRun(input.bucket, items, input.contentTypeOf, input.sse, input.kmsKeyId, operation);
+  const attempt = (input.state?.attempt ?? 0) + 1;
   const bytes = items.reduce((n, i) => n + (i.image.size ?? 0), 0);
-  const [contentType] = types;
-  const [cacheControl] = caches;
+  const [contentType] = new Set(items.map(input.contentTypeOf));
+  const [cacheControl] = new Set(items.map((i) => i.cacheControl));
   return {
+    ...common,
     operation,
-    why: operation === 'S3PutObjectCopy' ? `every key is ${target ? `"${target}" + its source key` : 'its source key'}, with one Content-Type and Cache-Control` : 'each object gets its own key and headers: the copy function makes each copy',
-    roleArn: settings.roleArn,
+    why: chosen.why,
     functionArn: operation === 'LambdaInvoke' ? settings.functionArn! : null,
     targetKeyPrefix: operation === 'S3PutObjectCopy' ? target! : null,
     contentType: operation === 'S3PutObjectCopy' ? (contentType ?? null) : null,
     cacheControl: operation === 'S3PutObjectCopy' ? (cacheControl ?? null) : null,
     objects: items.length,
     bytes,
-    run,
-    folder: `${input.prefix}${BATCH_FOLDER}/${run}/`,
-    priority: settings.priority,
-    pollMs: settings.pollMs,
+    attempt,
+    attemptFolder: `${folder}${attempt}/`,
+    follow: null,
     costUsd: Math.round((BATCH_PRICE.job + (items.length / 1e6) * BATCH_PRICE.perMillion) * 100) / 100,
   };
+}
+
+/**
+ * LambdaInvoke of the copy function whenever one is configured: it makes the copy a direct run
+ * makes (typed from the bytes, the source's Content-Encoding/Disposition/Language kept,
+ * conditional on the listed ETag, `x-amz-meta-source-etag`). Without one, S3PutObjectCopy only where
+ * one request fits every object: each key one prefix in front of its source key, one Content-Type
+ * (by the name) and one Cache-Control, no object over 5 GiB.
+ */
+function chooseOperation(items: PlanItem[], bucket: string, settings: BatchSettings, contentTypeOf: (item: PlanItem) => string): { operation: BatchOperation; target?: string; why: string } | { refusal: string; hint: string } {
+  if (settings.functionArn) return { operation: 'LambdaInvoke', why: 'the copy function makes each copy as a direct run does (its own key, type from the bytes, headers kept, conditional on the listed ETag)' };
+  const target = commonTargetPrefix(items);
+  const hint = 'deploy examples/batch-copy-function as a Lambda function and set images.batch.functionArn to its ARN';
+  const refuse = (why: string) => ({ refusal: `--engine batch: ${why}, so each object needs its own copy request: set images.batch.functionArn to the copy function (examples/batch-copy-function)`, hint });
+  if (target === undefined || (target === '' && items.some((i) => i.image.s3!.bucket === bucket))) return refuse('the planned keys are not one prefix in front of the source keys');
+  if (new Set(items.map(contentTypeOf)).size > 1 || new Set(items.map((i) => i.cacheControl)).size > 1) return refuse('the objects need more than one Content-Type or Cache-Control');
+  const big = items.find((i) => (i.image.size ?? 0) > BATCH_COPY_MAX);
+  if (big) return refuse(`${big.image.s3!.key} is over 5 GiB (S3PutObjectCopy copies up to 5 GiB)`);
+  return { operation: 'S3PutObjectCopy', target, why: `every key is ${target ? `"${target}" + its source key` : 'its source key'}, with one Content-Type (by the name) and one Cache-Control; without a copy function the source's other headers are not kept and the copy is not conditional on the listed ETag` };
 }
 
 /** One manifest line per task (CSV: bucket,key; no header, as S3 Batch Operations reads it). */
@@ -262,14 +307,17 @@ export function createJobInput(batch: BatchPlan, ctx: { accountId: string; bucke
     AccountId: ctx.accountId,
     ConfirmationRequired: true,
     Operation: operation,
-    Report: { Bucket: arn(), Format: 'Report_CSV_20180820' as const, Enabled: true, Prefix: `${batch.folder}report`, ReportScope: 'AllTasks' as const },
-    ClientRequestToken: `retailctl-${batch.run}`,
+    Report: { Bucket: arn(), Format: 'Report_CSV_20180820' as const, Enabled: true, Prefix: `${batch.attemptFolder}report`, ReportScope: 'AllTasks' as const },
+    ClientRequestToken: batchToken(batch),
     Manifest: { Spec: { Format: 'S3BatchOperations_CSV_20180820' as const, Fields: ['Bucket' as const, 'Key' as const] }, Location: { ObjectArn: arn(ctx.manifestKey), ETag: ctx.manifestEtag } },
     Description: ctx.description.slice(0, 256),
     Priority: batch.priority,
     RoleArn: batch.roleArn,
   };
 }
+
+/** CreateJob's ClientRequestToken of an attempt (≤ 64 characters). */
+export const batchToken = (batch: Pick<BatchPlan, 'run' | 'attempt'>): string => `retailctl-${batch.run}-${batch.attempt}`;
 
 /** A completion report row: Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage. */
 export interface ReportRow {

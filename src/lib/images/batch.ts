@@ -21,7 +21,8 @@ import { ExitCode, RetailctlError } from '../errors.js';
 import { makeDirs } from '../io/paths.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
-import { batchContentType, createJobInput, decodeTaskInfo, etaMs, manifestLines, MAPPING_COLUMNS, mappingRows, parseCopyResult, reportRow, type BatchPlan, type ReportRow } from './batch-plan.js';
+import { batchContentType, batchItems, batchToken, createJobInput, decodeTaskInfo, etaMs, manifestLines, MAPPING_COLUMNS, mappingRows, parseCopyResult, reportRow, type BatchOperation, type BatchPlan, type ReportRow } from './batch-plan.js';
+import { attemptFiles, describeAttempt, isTerminal, readRecord, recordKeyOf, type Attempt, type JobRecord } from './batch-record.js';
 import { ResultStore, settledResult, type ItemResult } from './execute.js';
 import { rethrowS3 } from './gather.js';
 import { JournalWriter } from './journal.js';
@@ -29,62 +30,55 @@ import { invalidateReplaced, type ExecuteEnv, type Executed } from './migrate.js
 import type { MigrationPlan } from './migration-plan.js';
 import type { PlanItem } from './plan.js';
 
-/** The job's record in the state folder: what a rerun needs to find and finish the job. */
-export interface JobRecord {
-  run: string;
-  token: string;
-  manifestKey: string;
-  manifestEtag: string;
-  mappingKey: string;
-  createdAt: string;
-  by: string;
-  jobId: string | null;
-  /** The report has been read back into a run's results. */
-  merged: boolean;
-  status?: string;
-}
-
-const TERMINAL = new Set(['Complete', 'Failed', 'Cancelled']);
-
 export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promise<Executed> {
   const batch = plan.batch!;
-  const { ctx, aws } = env;
-  const state = await aws.write().leanS3(plan.bucket, { maxSockets: 4, signal: ctx.signal, abandonSignal: ctx.signals.kill });
+  const { ctx, aws, lock } = env;
+  // every write waits until the lock is known valid, as the direct engine's do
+  const beforeWrite = lock ? () => lock.writable() : undefined;
+  const state = await aws.write().leanS3(plan.bucket, { maxSockets: 4, signal: ctx.signal, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}) });
   try {
-    const recordKey = `${batch.folder}job.json`;
-    let { record, etag } = await readRecord(state, recordKey, plan.bucket);
-    if (record && record.run !== batch.run) throw new RetailctlError('IMAGES_BATCH', `internal error: ${recordKey} is of another run (${record.run})`);
+    await abortUnfinished(plan, state, ctx);
+    const recordKey = recordKeyOf(batch.folder);
+    let { record, etag } = await readRecord(state, plan.bucket, batch.folder, batch.run);
+    const latest = record?.attempts.at(-1);
+    // the record moved since planning (another operator's run): follow what it says now, in a rerun
+    if ((latest?.n ?? 0) !== (batch.follow ? batch.attempt : batch.attempt - 1) || (batch.follow === null && latest && !latest.merged)) {
+      throw new RetailctlError('IMAGES_BATCH_RACE', `another run changed s3://${plan.bucket}/${recordKey} since this run was planned: rerun to follow the attempt it recorded`, { exitCode: ExitCode.Failure });
+    }
     const { account } = await callerIdentity(aws.read, ctx.signal);
-    if (!record?.jobId) {
-      if (!record) {
-        const files = await writeJobFiles(plan, batch, state, env);
-        record = { run: batch.run, token: `retailctl-${batch.run}`, ...files, createdAt: new Date(ctx.now()).toISOString(), by: ['retailctl', ...ctx.argv].join(' ').slice(0, 500), jobId: null, merged: false };
-        etag = await putRecord(state, recordKey, record, etag, plan);
-      }
-      const jobId = await createJob(plan, batch, record, account, env);
-      record = { ...record, jobId };
+    if (!batch.follow) {
+      const files = await writeJobFiles(plan, batch, state, env);
+      const { AccountId: _account, ClientRequestToken: _token, ...request } = createJobInput(batch, { accountId: account, bucket: plan.bucket, sse: plan.sse, kmsKeyId: plan.kmsKeyId, ...files, description: `retailctl images migrate ${plan.source} -> s3://${plan.bucket}/${plan.prefix}` });
+      const attempt: Attempt = { n: batch.attempt, token: batchToken(batch), operation: batch.operation, objects: batch.objects, ...files, request, createdAt: new Date(ctx.now()).toISOString(), by: ['retailctl', ...ctx.argv].join(' ').slice(0, 500), jobId: null, merged: false };
+      record = { run: batch.run, attempts: [...(record?.attempts ?? []), attempt] };
+      etag = await putRecord(state, recordKey, record, etag, plan);
+    }
+    let attempt = record!.attempts.at(-1)!;
+    if (!attempt.jobId) {
+      checkRecordedRequest(attempt, batch, plan.bucket);
+      await lock?.writable();
+      const jobId = await createJob(attempt, account, env);
+      attempt = { ...attempt, jobId };
+      record = { ...record!, attempts: [...record!.attempts.slice(0, -1), attempt] };
       try {
         etag = await putRecord(state, recordKey, record, etag, plan);
       } catch (err) {
         // the job exists and waits for its confirmation: the rerun finds it by its ClientRequestToken
         throw new RetailctlError('IMAGES_BATCH_RECORD', `S3 Batch Operations job ${jobId} was created, but its record s3://${plan.bucket}/${recordKey} could not be written (${(err as Error).message}): rerun the same command to confirm and follow it (CreateJob with the same token answers the same job)`, { exitCode: ExitCode.Failure });
       }
-      ctx.out.info(`images: S3 Batch Operations job ${jobId} created (${batch.operation}, ${batch.objects.toLocaleString('en-US')} objects); its record is s3://${plan.bucket}/${recordKey}`);
+      ctx.out.info(`images: S3 Batch Operations job ${jobId} created (attempt ${attempt.n}: ${attempt.operation}, ${attempt.objects.toLocaleString('en-US')} objects); its record is s3://${plan.bucket}/${recordKey}`);
     } else {
-      ctx.out.info(`images: following S3 Batch Operations job ${record.jobId}, created ${record.createdAt} (recorded in s3://${plan.bucket}/${recordKey})`);
+      ctx.out.info(`images: following S3 Batch Operations job ${attempt.jobId} (attempt ${attempt.n}, created ${attempt.createdAt}; recorded in s3://${plan.bucket}/${recordKey})`);
     }
-    const jobId = record.jobId!;
-    const ended = await followJob(plan, batch, jobId, account, env);
-    // a job whose report an earlier run already read back (a fresh runner, no journal): its copies are unchanged now
-    const results = await readResults(plan, batch, jobId, ended, env, record.merged);
-    if (!record.merged || record.status !== ended.status) {
-      // the record says the report was read back: a failed write of it costs only a second read later
-      await putRecord(state, recordKey, { ...record, merged: true, status: ended.status }, etag, plan).catch((err: unknown) => ctx.out.warn(`the job record s3://${plan.bucket}/${recordKey} could not be updated (${(err as Error).message}); a rerun reads the report again`));
-    }
+    const ended = await followJob(plan, batch, attempt, account, env);
+    const results = await readResults(plan, batch, attempt, ended, env);
+    // the record says the report was read back: a failed write of it costs only a second read later
+    const merged = { ...attempt, merged: true, status: ended.status };
+    await putRecord(state, recordKey, { ...record!, attempts: [...record!.attempts.slice(0, -1), merged] }, etag, plan).catch((err: unknown) => ctx.out.warn(`the job record s3://${plan.bucket}/${recordKey} could not be updated (${(err as Error).message}); a rerun reads the report again`));
     const replaced: string[] = [];
     for (const r of results) if (r.status === 'uploaded' && r.replaced) replaced.push(r.item.key);
     await env.afterUploads?.(results);
-    const stopped = ended.status === 'Complete' ? undefined : new RetailctlError('IMAGES_BATCH', `S3 Batch Operations job ${jobId} ended ${ended.status}${ended.reasons ? `: ${ended.reasons}` : ''}`, { exitCode: ExitCode.Failure });
+    const stopped = ended.status === 'Complete' ? undefined : new RetailctlError('IMAGES_BATCH', `S3 Batch Operations job ${attempt.jobId} ended ${ended.status}${ended.reasons ? `: ${ended.reasons}` : ''}: a rerun plans a new job for what it did not copy`, { exitCode: ExitCode.Failure });
     const invalidation = await invalidateReplaced(env, plan.distributionId, replaced, stopped !== undefined);
     return { results, replaced, invalidation, stopped, retries: 0, throttled: 0 };
   } finally {
@@ -92,13 +86,19 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
   }
 }
 
-async function readRecord(state: LeanS3, key: string, bucket: string): Promise<{ record: JobRecord | undefined; etag: string | undefined }> {
-  const got = await state.get(key).catch((err: unknown) => rethrowS3(err, state, bucket, 'GetObject'));
-  if (!got) return { record: undefined, etag: undefined };
-  try {
-    return { record: JSON.parse(got.body.toString('utf8')) as JobRecord, etag: got.etag };
-  } catch {
-    throw new RetailctlError('IMAGES_BATCH', `s3://${bucket}/${key} is not a job record retailctl wrote (not JSON)`, { exitCode: ExitCode.Failure, hint: 'look at the object; delete it only if no job of it is running' });
+/** A request recorded by an earlier run is sent again only as this run would send it: the configured role and function, this bucket. */
+function checkRecordedRequest(attempt: Attempt, batch: BatchPlan, bucket: string): void {
+  const r = attempt.request as { RoleArn?: string; Operation?: { LambdaInvoke?: { FunctionArn?: string }; S3PutObjectCopy?: { TargetResource?: string } } };
+  const op = r.Operation ?? {};
+  const ok = r.RoleArn === batch.roleArn && (op.LambdaInvoke ? op.LambdaInvoke.FunctionArn === batch.functionArn : op.S3PutObjectCopy?.TargetResource === `arn:aws:s3:::${bucket}`);
+  if (!ok) throw new RetailctlError('IMAGES_BATCH_RECORD', `attempt ${attempt.n} of s3://${bucket}/${recordKeyOf(batch.folder)} was recorded with another role or function than images.batch configures now: nothing was written`, { exitCode: ExitCode.Failure, hint: 'set images.batch as it was for that attempt, or move the record aside once no job of it runs' });
+}
+
+/** The plan's unfinished multipart uploads (of an interrupted direct run), aborted as a direct run aborts them. */
+async function abortUnfinished(plan: MigrationPlan, state: LeanS3, ctx: ExecuteEnv['ctx']): Promise<void> {
+  for (const u of plan.actions.abortMultipartUploads) {
+    await state.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, state, plan.bucket, 'AbortMultipartUpload'));
+    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
   }
 }
 
@@ -115,8 +115,8 @@ async function putRecord(state: LeanS3, key: string, record: JobRecord, etag: st
 }
 
 /** The manifest and the mapping file, written locally first (streamed, hashed) and then uploaded. */
-async function writeJobFiles(plan: MigrationPlan, batch: BatchPlan, state: LeanS3, env: ExecuteEnv): Promise<Pick<JobRecord, 'manifestKey' | 'manifestEtag' | 'mappingKey'>> {
-  const dir = path.join(path.dirname(env.stateFile), 'batch', batch.run);
+async function writeJobFiles(plan: MigrationPlan, batch: BatchPlan, state: LeanS3, env: ExecuteEnv): Promise<Pick<Attempt, 'manifestKey' | 'manifestEtag' | 'mappingKey'>> {
+  const dir = path.join(path.dirname(env.stateFile), 'batch', batch.run, String(batch.attempt));
   await makeDirs(dir);
   const manifestFile = path.join(dir, 'manifest.csv');
   const mappingFile = path.join(dir, 'mapping.csv');
@@ -128,8 +128,7 @@ async function writeJobFiles(plan: MigrationPlan, batch: BatchPlan, state: LeanS
     const sha = sha256 ?? (await fileSha256(file));
     return state.put({ key, body: () => createReadStream(file), size, sha256: sha, contentType: 'text/csv', cacheControl: 'no-store', sse: plan.sse, ...(plan.kmsKeyId ? { kmsKeyId: plan.kmsKeyId } : {}) }).catch((err: unknown) => rethrowS3(err, state, plan.bucket, 'PutObject'));
   };
-  const manifestKey = `${batch.folder}manifest.csv`;
-  const mappingKey = `${batch.folder}mapping.csv`;
+  const { manifestKey, mappingKey } = attemptFiles(batch.folder, batch.attempt);
   const manifestEtag = await upload(manifestFile, manifestKey, manifestSha);
   await upload(mappingFile, mappingKey);
   return { manifestKey, manifestEtag, mappingKey };
@@ -152,52 +151,43 @@ async function fileSha256(file: string): Promise<Buffer> {
   return hash.digest();
 }
 
-async function createJob(plan: MigrationPlan, batch: BatchPlan, record: JobRecord, accountId: string, env: ExecuteEnv): Promise<string> {
+/** CreateJob exactly as the attempt recorded it (the same token and request again answer the same job). */
+async function createJob(attempt: Attempt, accountId: string, env: ExecuteEnv): Promise<string> {
   const control = await env.aws.write().client('s3control');
   const { CreateJobCommand } = await import('@aws-sdk/client-s3-control');
-  const input = createJobInput(batch, { accountId, bucket: plan.bucket, sse: plan.sse, kmsKeyId: plan.kmsKeyId, manifestKey: record.manifestKey, manifestEtag: record.manifestEtag, description: `retailctl images migrate ${plan.source} -> s3://${plan.bucket}/${plan.prefix}` });
-  const res = await control.send(new CreateJobCommand({ ...input, ClientRequestToken: record.token }), { abortSignal: env.ctx.signal });
+  const res = await control.send(new CreateJobCommand({ ...(attempt.request as unknown as ConstructorParameters<typeof CreateJobCommand>[0]), AccountId: accountId, ClientRequestToken: attempt.token }), { abortSignal: env.ctx.signal });
   if (!res.JobId) throw new RetailctlError('IMAGES_BATCH', 'S3 Control CreateJob answered without a job id');
   return res.JobId;
 }
 
-interface Ended {
-  status: string;
-  total: number;
-  succeeded: number;
-  failed: number;
-  reasons: string;
-}
+type Ended = { status: string; total: number; succeeded: number; failed: number; reasons: string };
 
 /**
  * DescribeJob until the job ends. A job waiting for confirmation is confirmed (Ready) when S3 counted
  * exactly the planned tasks, and cancelled otherwise. Ctrl-C stops following, never the job.
  */
-async function followJob(plan: MigrationPlan, batch: BatchPlan, jobId: string, accountId: string, env: ExecuteEnv): Promise<Ended> {
+async function followJob(plan: MigrationPlan, batch: BatchPlan, attempt: Attempt, accountId: string, env: ExecuteEnv): Promise<Ended> {
   const { ctx } = env;
-  const read = await env.aws.read.client('s3control');
-  const { DescribeJobCommand, UpdateJobStatusCommand } = await import('@aws-sdk/client-s3-control');
+  const jobId = attempt.jobId!;
+  const { UpdateJobStatusCommand } = await import('@aws-sdk/client-s3-control');
   const started = Date.now();
   let firstDone: { at: number; done: number } | undefined;
   let lastLine = 0;
   try {
     for (;;) {
-      const { Job: job } = await read.send(new DescribeJobCommand({ AccountId: accountId, JobId: jobId }), { abortSignal: ctx.signal });
-      const status = job?.Status ?? 'Unknown';
-      const p = job?.ProgressSummary;
-      const total = p?.TotalNumberOfTasks ?? 0;
-      const succeeded = p?.NumberOfTasksSucceeded ?? 0;
-      const failed = p?.NumberOfTasksFailed ?? 0;
-      if (TERMINAL.has(status)) {
-        const reasons = (job?.FailureReasons ?? []).map((f) => `${f.FailureCode ?? ''} ${f.FailureReason ?? ''}`.trim()).join('; ');
+      const job = await describeAttempt(ctx, env.aws, accountId, plan.bucket, attempt);
+      if (job === 'gone') throw new RetailctlError('IMAGES_BATCH', `S3 Batch Operations no longer knows job ${jobId}: a rerun plans a new job for what is not copied`, { exitCode: ExitCode.Failure });
+      const { status, total, succeeded, failed, reasons } = job;
+      if (isTerminal(status)) {
         ctx.out.info(`images: job ${jobId} ${status}: ${succeeded.toLocaleString('en-US')} copied, ${failed.toLocaleString('en-US')} failed of ${total.toLocaleString('en-US')}${reasons ? ` (${reasons})` : ''}`);
-        return { status, total, succeeded, failed, reasons };
+        return job;
       }
       if (status === 'Suspended') {
         const write = await env.aws.write().client('s3control');
-        if (total !== batch.objects) {
-          await write.send(new UpdateJobStatusCommand({ AccountId: accountId, JobId: jobId, RequestedJobStatus: 'Cancelled', StatusUpdateReason: `retailctl: ${total} tasks, the plan has ${batch.objects}` }), { abortSignal: ctx.signal });
-          throw new RetailctlError('IMAGES_BATCH', `S3 Batch Operations counted ${total.toLocaleString('en-US')} tasks in job ${jobId}'s manifest, the plan has ${batch.objects.toLocaleString('en-US')}: the job was cancelled before it copied anything`, { exitCode: ExitCode.Failure, hint: `the manifest is s3://${plan.bucket}/${batch.folder}manifest.csv` });
+        await env.lock?.writable();
+        if (total !== attempt.objects) {
+          await write.send(new UpdateJobStatusCommand({ AccountId: accountId, JobId: jobId, RequestedJobStatus: 'Cancelled', StatusUpdateReason: `retailctl: ${total} tasks, the plan has ${attempt.objects}` }), { abortSignal: ctx.signal });
+          throw new RetailctlError('IMAGES_BATCH', `S3 Batch Operations counted ${total.toLocaleString('en-US')} tasks in job ${jobId}'s manifest, the plan has ${attempt.objects.toLocaleString('en-US')}: the job was cancelled before it copied anything; a rerun plans a new one`, { exitCode: ExitCode.Failure, hint: `the manifest is s3://${plan.bucket}/${attempt.manifestKey}` });
         }
         await write.send(new UpdateJobStatusCommand({ AccountId: accountId, JobId: jobId, RequestedJobStatus: 'Ready', StatusUpdateReason: 'retailctl: the plan was confirmed' }), { abortSignal: ctx.signal });
         ctx.out.info(`images: job ${jobId} confirmed: ${total.toLocaleString('en-US')} tasks, as planned`);
@@ -217,44 +207,74 @@ async function followJob(plan: MigrationPlan, batch: BatchPlan, jobId: string, a
   }
 }
 
-/** The run's results: every item that needs no write as settled, every task as the completion report says. */
-async function readResults(plan: MigrationPlan, batch: BatchPlan, jobId: string, ended: Ended, env: ExecuteEnv, merged: boolean): Promise<ResultStore> {
+/** The tasks of an attempt: its mapping file's keys and source objects (an attempt of an earlier run), or the plan's own. */
+async function attemptTasks(plan: MigrationPlan, batch: BatchPlan, attempt: Attempt, env: ExecuteEnv): Promise<Map<string, { bucket: string; key: string; etag: string }>> {
+  const tasks = new Map<string, { bucket: string; key: string; etag: string }>();
+  if (!batch.follow) {
+    for (const i of batchItems(plan.items)) tasks.set(i.key, i.image.s3!);
+    return tasks;
+  }
+  const s3 = await env.aws.read.client('s3');
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { parse } = await import('csv-parse');
+  const res = await s3.send(new GetObjectCommand({ Bucket: plan.bucket, Key: attempt.mappingKey }), { abortSignal: env.ctx.signal });
+  for await (const row of (res.Body as NodeJS.ReadableStream).pipe(parse({ columns: true })) as AsyncIterable<Record<string, string>>) {
+    if (row.key && row.sourceKey) tasks.set(row.key, { bucket: row.sourceBucket ?? '', key: row.sourceKey, etag: row.etag ?? '' });
+  }
+  return tasks;
+}
+
+/**
+ * The run's results: every task as the completion report says, a row counting only when it is one of
+ * the attempt's tasks, of the same source object; every other item as settled (unchanged, empty).
+ */
+async function readResults(plan: MigrationPlan, batch: BatchPlan, attempt: Attempt, ended: Ended, env: ExecuteEnv): Promise<ResultStore> {
+  const jobId = attempt.jobId!;
   const results = new ResultStore(plan.items);
+  const tasks = await attemptTasks(plan, batch, attempt, env);
   const byKey = new Map<string, number>();
   plan.items.forEach((item, i) => {
-    const settled = settledResult(item);
-    if (settled) results.set(i, settled);
-    else byKey.set(item.key, i);
+    if (tasks.has(item.key)) byKey.set(item.key, i);
+    else results.set(i, settledResult(item) ?? { item, status: 'skipped', reason: `unchanged (a copy of its source when attempt ${attempt.n} was planned)`, ...(item.image.size !== undefined ? { size: item.image.size } : {}) });
   });
   const journal = await JournalWriter.open(env.stateFile, path.relative(env.ctx.cwd, env.stateFile));
+  let foreign = 0;
   try {
-    for await (const row of reportRows(plan, batch, jobId, env)) {
-      const key = plannedKey(batch, row);
-      const i = key === undefined ? undefined : byKey.get(key);
-      if (i === undefined) continue;
+    for await (const row of reportRows(plan, attempt, env)) {
+      const source = sourceOf(attempt.operation, batch, row);
+      const i = source ? byKey.get(source.k) : undefined;
+      const task = source ? tasks.get(source.k) : undefined;
+      if (i === undefined || !task || task.key !== source!.s || (source!.e !== undefined && source!.e !== task.etag) || row.bucket !== task.bucket) {
+        foreign++;
+        continue;
+      }
       const item = plan.items[i]!;
-      const copied = taskResult(item, row, jobId);
-      const r: ItemResult = merged && copied.status === 'uploaded' ? { ...copied, status: 'skipped', reason: `unchanged (copied by S3 Batch Operations job ${jobId})`, replaced: false } : copied;
+      const r = taskResult(item, row, jobId);
       results.set(i, r);
       if (r.status !== 'failed' && r.etag && item.image.s3) journal.append({ key: item.key, source: item.image.path, size: r.size ?? 0, sha256: r.sha256 ?? '', etag: r.etag, contentType: r.contentType ?? batchContentType(item), originEtag: item.image.s3.etag });
-      byKey.delete(key!);
+      byKey.delete(source!.k);
     }
   } finally {
     await journal.close().catch(() => {});
   }
+  if (foreign) env.ctx.out.warn(`${foreign} row${foreign === 1 ? '' : 's'} of job ${jobId}'s completion report matched none of its tasks: ignored`);
   for (const i of byKey.values()) results.set(i, { item: plan.items[i]!, status: 'failed', reason: `not copied: job ${jobId} ended ${ended.status} before this task ran (or its report has no row of it): rerun to copy it` });
   return results;
 }
 
-function plannedKey(batch: BatchPlan, row: ReportRow): string | undefined {
-  if (batch.operation === 'LambdaInvoke') return decodeTaskInfo(row.key)?.k;
+/** The planned key, source key and (LambdaInvoke) listed ETag a report row is of. */
+function sourceOf(operation: BatchOperation, batch: BatchPlan, row: ReportRow): { k: string; s: string; e?: string } | undefined {
+  if (operation === 'LambdaInvoke') {
+    const info = decodeTaskInfo(row.key);
+    return info ? { k: info.k, s: info.s, e: info.e } : undefined;
+  }
   let source = row.key;
   try {
-    source = decodeURIComponent(row.key);
+    source = decodeURIComponent(row.key.replace(/\+/g, '%20'));
   } catch {
     // a key that is not percent-encoded
   }
-  return `${batch.targetKeyPrefix ?? ''}${source}`;
+  return { k: `${batch.targetKeyPrefix ?? ''}${source}`, s: source };
 }
 
 function taskResult(item: PlanItem, row: ReportRow, jobId: string): ItemResult {
@@ -269,23 +289,28 @@ function taskResult(item: PlanItem, row: ReportRow, jobId: string): ItemResult {
   return { ...base, status: 'uploaded', ...(sha256 ? { sha256 } : {}), contentType: copied?.contentType ?? batchContentType(item), ...(copied?.etag ? { etag: copied.etag } : {}), ...(copied?.size !== undefined ? { size: copied.size } : {}), replaced: item.existing !== undefined };
 }
 
-/** The completion report's rows: its manifest.json, then each result CSV, streamed. */
-async function* reportRows(plan: MigrationPlan, batch: BatchPlan, jobId: string, env: ExecuteEnv): AsyncGenerator<ReportRow> {
+/** The completion report's rows: its manifest.json, then each result file of this job under the attempt's report prefix, streamed. */
+async function* reportRows(plan: MigrationPlan, attempt: Attempt, env: ExecuteEnv): AsyncGenerator<ReportRow> {
   const s3 = await env.aws.read.client('s3');
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { parse } = await import('csv-parse');
-  const reportKey = `${batch.folder}report/job-${jobId}/manifest.json`;
+  const base = `${attempt.manifestKey.replace(/manifest\.csv$/, '')}report/job-${attempt.jobId}/`;
   let manifest: { Results?: { Bucket?: string; Key?: string }[] };
   try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: plan.bucket, Key: reportKey }), { abortSignal: env.ctx.signal });
+    const res = await s3.send(new GetObjectCommand({ Bucket: plan.bucket, Key: `${base}manifest.json` }), { abortSignal: env.ctx.signal });
     manifest = JSON.parse(await res.Body!.transformToString()) as typeof manifest;
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchKey' || (err as { aws?: { name?: string } }).aws?.name === 'NoSuchKey') return;
     throw err;
   }
   for (const result of manifest.Results ?? []) {
-    if (!result.Key) continue;
-    const res = await s3.send(new GetObjectCommand({ Bucket: result.Bucket?.replace(/^arn:aws[a-z-]*:s3:::/, '') || plan.bucket, Key: result.Key }), { abortSignal: env.ctx.signal });
+    const bucket = (result.Bucket ?? '').replace(/^arn:aws[a-z-]*:s3:::/, '');
+    // only this job's own report files: a manifest.json pointing elsewhere is not followed
+    if (!result.Key?.startsWith(base) || bucket !== plan.bucket) {
+      env.ctx.out.warn(`the completion report of job ${attempt.jobId} names s3://${bucket}/${result.Key ?? ''}, outside its report folder: not read`);
+      continue;
+    }
+    const res = await s3.send(new GetObjectCommand({ Bucket: plan.bucket, Key: result.Key }), { abortSignal: env.ctx.signal });
     const parser = (res.Body as NodeJS.ReadableStream).pipe(parse({ relax_column_count: true }));
     for await (const cells of parser as AsyncIterable<string[]>) {
       const row = reportRow(cells);

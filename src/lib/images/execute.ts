@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFile as readFileCallback, readFileSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { availableParallelism } from 'node:os';
 import { detectContentType, SNIFF_BYTES } from './content.js';
+import { ReadThreads } from './read-threads.js';
 import type { JournalWriter } from './journal.js';
 import { fileOf } from './source.js';
 import type { JournalEntry, PlanItem } from './plan.js';
@@ -24,6 +26,8 @@ export const PART_SIZE = 16 * 1024 * 1024;
 /** A worker's reusable read buffer: one allocation per worker instead of one per file (less GC). */
 interface Scratch {
   buf: Buffer;
+  /** The body a reader thread read for the item in hand: given back when the item is done. */
+  threadBody?: Buffer;
 }
 
 function readKnownSize(file: string, size: number, scratch: Scratch): Buffer {
@@ -100,6 +104,8 @@ export interface ExecuteOptions {
   kmsKeyId?: string;
   concurrency: number;
   journal?: JournalWriter;
+  /** Reader threads for small local files (default: one less than the cores, at most 2, from 64 files; 0 = read on the main thread). */
+  readThreads?: number;
   /** Ctrl-C: the run is interrupted (executePlan throws its reason). */
   signal?: AbortSignal;
   /**
@@ -333,6 +339,21 @@ export class ResultStore implements Iterable<ItemResult> {
   }
 }
 
+/** Local files to read before the reader threads pay for their start (~20 ms each). */
+const READ_THREADS_FROM = 64;
+
+/**
+ * Reader threads for the run's small local files (read-threads.ts): one less than the cores, at
+ * most 2 (the main thread sends; more readers than that only wait for it), none on one core or
+ * for a few files. `requested` (tests) sets the count.
+ */
+function startReadThreads(items: PlanItem[], requested: number | undefined): ReadThreads | undefined {
+  let local = 0;
+  for (const i of items) if (!i.image.url && !i.image.s3 && (i.action === 'upload' || i.action === 'replace' || i.action === 'check') && (i.image.size ?? 0) <= SMALL_FILE) local++;
+  const count = requested ?? (local >= READ_THREADS_FROM ? Math.min(2, availableParallelism() - 1) : 0);
+  return local > 0 ? ReadThreads.start(count) : undefined;
+}
+
 /** The result of an item that needs no write (unchanged, empty), as every engine reports it. */
 export function settledResult(item: PlanItem): ItemResult | undefined {
   if (item.action === 'skip') return item.known ? fromJournal(item, item.known, 'unchanged') : { item, status: 'skipped', reason: 'unchanged', ...(item.image.size !== undefined ? { size: item.image.size } : {}) };
@@ -345,6 +366,7 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   let next = 0;
   const doFetch = options.fetch ?? fetch;
   const reader = new SmallFileReader();
+  const threads = startReadThreads(items, options.readThreads);
 
   /** The body of a small file lives in the worker's scratch buffer until the item is done. */
   const load = async (item: PlanItem, wantMd5: boolean, scratch: Scratch): Promise<Loaded | 'missing' | 'unchanged'> => {
@@ -357,6 +379,11 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
     }
     const file = fileOf(image);
     if ((image.size ?? 0) <= SMALL_FILE) {
+      if (threads) {
+        const read = await threads.read(file, image.size ?? 0, wantMd5);
+        scratch.threadBody = read.body;
+        return { body: read.body, size: read.body.length, sha256: read.sha256, ...(read.md5 ? { md5: read.md5 } : {}), head: read.body.subarray(0, SNIFF_BYTES), mtimeMs: image.mtimeMs };
+      }
       const body = await reader.read(file, image.size ?? 0, scratch);
       return { body, size: body.length, ...digest(body, wantMd5), mtimeMs: image.mtimeMs };
     }
@@ -446,7 +473,12 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
       let result: ItemResult;
       try {
         result = await processItem(items[i]!, scratch);
+        // S3 took the body whole (or it was not sent): its buffer can be read into again; after a
+        // failure a socket may still hold it, so it is left to the garbage collector
+        if (scratch.threadBody && result.status !== 'failed') threads?.recycle(scratch.threadBody);
+        scratch.threadBody = undefined;
       } catch (err) {
+        scratch.threadBody = undefined;
         if (options.signal?.aborted || notStarted(err)) return;
         result = { item: items[i]!, status: 'failed', reason: (err as Error).message };
       }
@@ -456,7 +488,11 @@ export async function executePlan(items: PlanItem[], options: ExecuteOptions): P
   };
   // workers parked by the gate must see the halt too
   options.halt?.addEventListener('abort', () => options.gate.wakeAll(), { once: true });
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, items.length)) }, (_, i) => worker(i)));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, items.length)) }, (_, i) => worker(i)));
+  } finally {
+    threads?.close();
+  }
   options.gate.wakeAll();
   options.signal?.throwIfAborted();
   return results;

@@ -310,10 +310,12 @@ async function servedFrom(ctx: CommandContext, request: MigrateRequest, m: Migra
 }
 
 /** A dry run's `check` items (same size, no proof) compared by content now, read-only: file hashes, and HEAD at most. */
-async function settleChecks(ctx: CommandContext, m: Migration, aws: AwsContext, keyed: ImagesPlan): Promise<Map<string, Settled> | undefined> {
+export async function settleChecks(ctx: CommandContext, m: Migration, aws: AwsContext, keyed: Pick<ImagesPlan, 'items'>): Promise<Map<string, Settled> | undefined> {
   const checks = keyed.items.filter((i) => i.action === 'check');
   if (!checks.length) return undefined;
-  const results = await executePlan(checks, { s3: () => aws.read.client('s3'), bucket: m.bucket, sse: m.sse, concurrency: Math.min(m.concurrency, 16), signal: ctx.signal, gate: new Gate(16), dryRun: true });
+  // an s3:// source's checks are one HEAD each: as many at once as the copies would be
+  const concurrency = m.s3Source ? m.concurrency : Math.min(m.concurrency, 16);
+  const results = await executePlan(checks, { s3: () => aws.read.client('s3'), bucket: m.bucket, sse: m.sse, concurrency, signal: ctx.signal, gate: new Gate(concurrency), dryRun: true });
   const settled = new Map<string, Settled>();
   for (const r of results) {
     const action = r.status === 'skipped' ? 'skip' : r.status === 'planned' ? 'replace' : r.item.action;

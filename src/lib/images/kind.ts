@@ -292,7 +292,7 @@ export const migrateKind: KindHandler<MigrationPlanFile> & { execute(ctx: Comman
   render: (plan) => describePlan(plan, plan.run.audit).join('\n'),
   markdown: migrationMarkdown,
   observe: (ctx, aws, plan) => observeMigration(ctx, aws, plan),
-  question: (plan) => (plan.batch ? `Create one S3 Batch Operations job copying ${plan.batch.objects} objects (${mb(plan.batch.bytes)}) to ${targetOf(plan)}?` : `Upload up to ${work(plan)} images (${mb(plan.bytes.toUpload)}) to ${targetOf(plan)}?`),
+  question: (plan) => (plan.batch?.follow ? `Follow S3 Batch Operations job ${plan.batch.follow.jobId ?? '(being created)'} of attempt ${plan.batch.attempt} to its end (confirming it if it waits for that)?` : plan.batch ? `Create one S3 Batch Operations job copying ${plan.batch.objects} objects (${mb(plan.batch.bytes)}) to ${targetOf(plan)}?` : `Upload up to ${work(plan)} images (${mb(plan.bytes.toUpload)}) to ${targetOf(plan)}?`),
   noop: (plan) => work(plan) === 0 && plan.actions.abortMultipartUploads.length === 0,
   asks: (plan) => work(plan) > 0,
   execute: executeMigrationPlan,

@@ -10,10 +10,11 @@ import type { AwsContext } from '../aws/context.js';
 import type { CommandContext, CommandResult } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { runPlan } from '../plan/step.js';
-import { gatherMigration, type MigrationAudit } from './gather.js';
+import { batchState } from './batch-record.js';
+import { gatherMigration, settleChecks, type MigrationAudit } from './gather.js';
 import { hashUploadSources, migrateKind, migrationPreconditions, withMigrationLock, type MigrationPlanFile, type MigrationRun } from './kind.js';
 import type { MigrationLock } from './lock.js';
-import { batchContentType, batchItems, chooseEngine, planBatch } from './batch-plan.js';
+import { batchContentType, batchItems, chooseEngine, planBatch, type BatchState } from './batch-plan.js';
 import { planMigration, type MigrationPlan } from './migration-plan.js';
 import { resolveMigration, type MigrateRequest, type Migration } from './options.js';
 import { describePlan, renderDryRun } from './render.js';
@@ -63,7 +64,11 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   const started = Date.now();
   const gathered = await gatherMigration(ctx, request, m, aws, lock, started);
   const { audit, stateFile } = gathered;
-  let plan = withEngine(planMigration({ migration: m, ...gathered }), m);
+  // the batch engine: the run's record says whether an earlier run's job is followed; a new job
+  // copies only what is not yet a copy of its source (one HEAD per object already at its key)
+  const state = await batchState(ctx, m, aws, gathered.keyed.items);
+  if (state && !state.follow && !gathered.settled) gathered.settled = await settleChecks(ctx, m, aws, gathered.keyed);
+  let plan = withEngine(planMigration({ migration: m, ...gathered }), m, state);
   // the dry run's document stays the plan for review (no items): it is not runPlan's plan file document
   if (ctx.options.dryRun && ctx.options.planOut === undefined) return renderDryRun(plan, audit);
   // a plan file proves every file it uploads unchanged by its sha256 (the direct command does not read them twice)
@@ -74,13 +79,21 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   return runPlan(ctx, migrateKind, prepared, lock ? { lock, started } : { started });
 }
 
-/** The engine that copies (--engine, images.batch.minObjects) and, for the batch engine, its job's plan; a batch plan that cannot be made is exit 2. */
-function withEngine(plan: MigrationPlan, m: Migration): MigrationPlan {
-  const engine = chooseEngine(m.engine, m.s3Source !== undefined, batchItems(plan.items).length, m.batch);
+/**
+ * The engine that copies (--engine, images.batch.minObjects) and, for the batch engine, its job's
+ * plan. A batch plan that cannot be made is exit 2 when --engine batch asked for it; `auto` copies
+ * directly then, saying why.
+ */
+function withEngine(plan: MigrationPlan, m: Migration, state: BatchState | undefined): MigrationPlan {
+  if (!m.s3Source) return plan;
+  const engine = chooseEngine(m.engine, true, batchItems(plan.items).length, m.batch);
   if (engine.engine === 'direct') return { ...plan, engine };
-  // nothing to copy: no job (a job of no tasks would still be charged)
-  if (batchItems(plan.items).length === 0) return { ...plan, engine: { engine: 'direct', why: `${engine.why}, but nothing to copy` } };
-  const batch = planBatch({ bucket: plan.bucket, prefix: plan.prefix, sse: plan.sse, kmsKeyId: plan.kmsKeyId, items: plan.items, settings: m.batch, contentTypeOf: batchContentType });
-  if ('refusal' in batch) throw new RetailctlError('USAGE', batch.refusal, { exitCode: ExitCode.Usage, hint: batch.hint });
+  // nothing to copy and no job to follow: no job (a job of no tasks would still be charged)
+  if (batchItems(plan.items).length === 0 && !state?.follow) return { ...plan, engine: { engine: 'direct', why: `${engine.why}, but nothing to copy` } };
+  const batch = planBatch({ bucket: plan.bucket, prefix: plan.prefix, sse: plan.sse, kmsKeyId: plan.kmsKeyId, items: plan.items, settings: m.batch, contentTypeOf: batchContentType, state });
+  if ('refusal' in batch) {
+    if (m.engine === 'auto') return { ...plan, engine: { engine: 'direct', why: `images.batch.minObjects reached, but ${batch.refusal.replace(/^--engine batch: /, '')}` } };
+    throw new RetailctlError('USAGE', batch.refusal, { exitCode: ExitCode.Usage, hint: batch.hint });
+  }
   return { ...plan, engine, batch };
 }

@@ -27,12 +27,13 @@ export function describePlan(plan: MigrationPlan, audit: MigrationAudit): string
   ];
   const b = plan.batch;
   if (b) {
-    lines.push(
-      `engine: S3 Batch Operations (${plan.engine?.why ?? '--engine batch'}): one ${b.operation} job of ${b.objects.toLocaleString('en-US')} objects (${mb(b.bytes)}), ${b.why}`,
-      `  role ${b.roleArn}${b.functionArn ? `, copy function ${b.functionArn}` : ''}; priority ${b.priority}; its manifest, mapping, record and report under s3://${plan.bucket}/${b.folder}`,
+    if (b.follow) lines.push(`engine: S3 Batch Operations: ${b.why} (${b.follow.status ?? 'not yet created'}; ${b.objects.toLocaleString('en-US')} objects); its record is s3://${plan.bucket}/${b.folder}job.json`);
+    else lines.push(
+      `engine: S3 Batch Operations (${plan.engine?.why ?? '--engine batch'}): attempt ${b.attempt}, one ${b.operation} job of ${b.objects.toLocaleString('en-US')} objects (${mb(b.bytes)}): ${b.why}`,
+      `  role ${b.roleArn}${b.functionArn ? `, copy function ${b.functionArn}` : ''}; priority ${b.priority}; its manifest, mapping and report under s3://${plan.bucket}/${b.attemptFolder}, its record s3://${plan.bucket}/${b.folder}job.json`,
       `  S3 Batch Operations charges about $${b.costUsd.toFixed(2)} for the job (the copy requests${b.functionArn ? ' and the function\'s time' : ''} on top); the job is confirmed when S3 counted exactly these ${b.objects.toLocaleString('en-US')} tasks`,
     );
-  } else if (plan.engine && plan.source.startsWith('s3://') && plan.engine.why.includes('images.batch.roleArn')) lines.push(`engine: direct (${plan.engine.why})`);
+  } else if (plan.engine && /images\.batch/.test(plan.engine.why)) lines.push(`engine: direct (${plan.engine.why})`);
   const sample = plan.items.slice(0, 5);
   if (sample.length) lines.push('sample keys:', ...sample.map((i) => `  ${shownName(i.image.url ?? i.image.path)} → ${shownName(i.key)}  [${i.action}]`));
   if (audit.missingImages) lines.push(`catalogue rows whose image is not in the source: ${audit.missingImages} (e.g. ${audit.missing.slice(0, 3).map((r) => `${r.row} ${shownName(r.image)}`).join(', ')})`);
