@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jpeg, png, webp } from '../support/images.js';
+import { jpeg } from '../support/images.js';
 import { runInProcess } from '../support/streams.js';
+import { LEGACY_CATALOG, LEGACY_IMAGES, LEGACY_KEYS, LEGACY_TYPES } from '../support/legacy-images.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control } = useEmulator();
@@ -20,25 +21,10 @@ const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKe
 afterAll(() => s3.destroy());
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const LEGACY: Record<string, Buffer> = {
-  'img/1001-front.jpg': jpeg(9000, 1),
-  'img/1001-back.png': png(6000, 2),
-  'img/2002.webp': webp(5000, 3),
-  'img/3003-blue.gif': png(3000, 4), // PNG bytes behind a .gif name: the function sniffs them
-};
-const CATALOG = `image,sku,category,variant,position
-1001-front.jpg,SKU-1001,Skincare > Serums,Front,1
-1001-back.png,SKU-1001,Skincare > Serums,Back,2
-2002.webp,SKU-2002,Skincare > Creams,,1
-3003-blue.gif,SKU-3003,Home > Mugs,Blue,1
-`;
-const KEYS: Record<string, string> = {
-  'img/1001-front.jpg': 'catalog/skincare/serums/sku-1001/front.jpg',
-  'img/1001-back.png': 'catalog/skincare/serums/sku-1001/back.png',
-  'img/2002.webp': 'catalog/skincare/creams/sku-2002/1.webp',
-  'img/3003-blue.gif': 'catalog/home/mugs/sku-3003/blue.gif',
-};
-const TYPES: Record<string, string> = { 'img/1001-front.jpg': 'image/jpeg', 'img/1001-back.png': 'image/png', 'img/2002.webp': 'image/webp', 'img/3003-blue.gif': 'image/png' };
+const LEGACY = LEGACY_IMAGES;
+const CATALOG = LEGACY_CATALOG;
+const KEYS = LEGACY_KEYS;
+const TYPES = LEGACY_TYPES;
 const ROLE = 'arn:aws:iam::123456789012:role/retailctl-batch';
 const FUNCTION = 'arn:aws:lambda:us-east-1:123456789012:function:retailctl-batch-copy';
 

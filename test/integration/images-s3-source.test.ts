@@ -19,6 +19,7 @@ import { emulatorContext } from '../support/aws.js';
 import { awsErrors } from '../support/emulator.js';
 import { jpeg, png, webp } from '../support/images.js';
 import { runInProcess } from '../support/streams.js';
+import { LEGACY_CATALOG, LEGACY_IMAGES, LEGACY_KEYS, LEGACY_TYPES } from '../support/legacy-images.js';
 import { useEmulator } from '../support/use-emulator.js';
 
 const { endpoint, control } = useEmulator();
@@ -26,28 +27,11 @@ const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKe
 afterAll(() => s3.destroy());
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-/** The legacy bucket: flat keys, no useful Content-Type or Cache-Control. */
-const LEGACY: Record<string, Buffer> = {
-  'img/1001-front.jpg': jpeg(9000, 1),
-  'img/1001-back.png': png(6000, 2),
-  'img/2002.webp': webp(5000, 3),
-  'img/3003-blue.gif': png(3000, 4), // PNG bytes behind a .gif name
-  'img/readme.txt': Buffer.from('not an image'),
-  'img/.hidden/x.jpg': jpeg(100, 5),
-};
-const CATALOG = `image,sku,category,variant,position
-1001-front.jpg,SKU-1001,Skincare > Serums,Front,1
-1001-back.png,SKU-1001,Skincare > Serums,Back,2
-2002.webp,SKU-2002,Skincare > Creams,,1
-3003-blue.gif,SKU-3003,Home > Mugs,Blue,1
-`;
-const KEYS: Record<string, string> = {
-  'img/1001-front.jpg': 'catalog/skincare/serums/sku-1001/front.jpg',
-  'img/1001-back.png': 'catalog/skincare/serums/sku-1001/back.png',
-  'img/2002.webp': 'catalog/skincare/creams/sku-2002/1.webp',
-  'img/3003-blue.gif': 'catalog/home/mugs/sku-3003/blue.gif',
-};
-const TYPES: Record<string, string> = { 'img/1001-front.jpg': 'image/jpeg', 'img/1001-back.png': 'image/png', 'img/2002.webp': 'image/webp', 'img/3003-blue.gif': 'image/png' };
+/** The legacy bucket: flat keys, no useful Content-Type or Cache-Control; a non-image and a hidden folder beside the images. */
+const LEGACY: Record<string, Buffer> = { ...LEGACY_IMAGES, 'img/readme.txt': Buffer.from('not an image'), 'img/.hidden/x.jpg': jpeg(100, 5) };
+const CATALOG = LEGACY_CATALOG;
+const KEYS = LEGACY_KEYS;
+const TYPES = LEGACY_TYPES;
 
 let dir: string;
 

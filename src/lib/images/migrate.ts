@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { AwsContext } from '../aws/context.js';
 import type { CommandContext } from '../context.js';
-import { RetailctlError } from '../errors.js';
+import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { CircuitBreaker } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
@@ -84,7 +84,7 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   let results: ResultStore;
   try {
     ctx.out.debug(`uploading from ${Date.now() - env.started} ms since start (${memory()})`);
-    results = await executePlan(plan.items, { putter, ...(sourceReader ? { sourceReader } : {}), s3: () => write.client('s3'), bucket, sse: plan.sse, ...(plan.kmsKeyId ? { kmsKeyId: plan.kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, breaker, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}), ...(env.conditional ? { conditional: true } : {}) });
+    results = await executePlan(plan.items, { ...readThreadsOf(ctx), putter, ...(sourceReader ? { sourceReader } : {}), s3: () => write.client('s3'), bucket, sse: plan.sse, ...(plan.kmsKeyId ? { kmsKeyId: plan.kmsKeyId } : {}), concurrency, journal: journalWriter, signal: ctx.signal, halt, gate, onItem: progress.item, breaker, ...(beforeWrite ? { beforeWrite } : {}), ...(maxWriteMs ? { maxWriteMs } : {}), ...(env.conditional ? { conditional: true } : {}) });
   } finally {
     breaker.close();
     progress.stop();
@@ -100,6 +100,15 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   const stopped = lock?.lostError ?? (breaker.tripped ? breaker.state : undefined);
   const invalidation = await invalidateReplaced(env, plan.distributionId, replaced, stopped !== undefined);
   return { results, replaced, invalidation, stopped, retries: putter.retries, throttled: gate.throttled };
+}
+
+/** RETAILCTL_READ_THREADS: how many reader threads read and hash the small files (default 0: the main thread does). */
+function readThreadsOf(ctx: CommandContext): { readThreads?: number } {
+  const text = ctx.env.RETAILCTL_READ_THREADS;
+  if (text === undefined || text === '') return {};
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new RetailctlError('USAGE', `RETAILCTL_READ_THREADS=${text}: expected 0 to 16 (0 = read files on the main thread)`, { exitCode: ExitCode.Usage });
+  return { readThreads: n };
 }
 
 /** The invalidation of what was replaced; a run that stopped early warns instead of failing when it cannot be sent. */

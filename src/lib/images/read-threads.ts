@@ -1,8 +1,8 @@
 /**
- * Small source files read and hashed off the main thread. Reading a file (open, read, close) and
- * its SHA-256 (and MD5 when a `check` compares by it) are a third of an upload's CPU on the main
- * thread, which also signs and sends every request: on a machine with a second core they are done
- * by reader threads, so the main thread only sends. The body comes back as a transferred buffer
+ * Small source files read and hashed off the main thread (RETAILCTL_READ_THREADS=N). Reading a
+ * file (open, read, close) and its SHA-256 (and MD5 when a `check` compares by it) are about a sixth
+ * of an upload's CPU on the main thread, which also signs and sends every request; with reader
+ * threads the main thread only sends, and a slow disk or network mount never stalls it. The body comes back as a transferred buffer
  * (no copy). A file's bytes are hashed where they were read: what is uploaded is what was hashed.
  *
  * The threads are plain Node (fs and crypto only), started from source text: no file to ship or
