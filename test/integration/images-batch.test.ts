@@ -12,6 +12,7 @@ import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jpeg } from '../support/images.js';
+import { awsErrors } from '../support/emulator.js';
 import { runInProcess } from '../support/streams.js';
 import { LEGACY_CATALOG, LEGACY_IMAGES, LEGACY_KEYS, LEGACY_TYPES } from '../support/legacy-images.js';
 import { useEmulator } from '../support/use-emulator.js';
@@ -298,6 +299,112 @@ describe('images migrate --engine batch', () => {
       } finally {
         await configure({ roleArn: ROLE, functionArn: FUNCTION });
       }
+    });
+  });
+
+  describe('a record as a kill, an expired job or a refused CreateJob leaves it', () => {
+    const go = (bucket: string, args: string[]) => migrate('s3://legacy-batch/img/', bucket, ['--engine', 'batch', '--yes', '--json', ...args]);
+    const jobsOf = async (bucket: string) => (await control.s3BatchJobs()).filter((j) => JSON.stringify(j.request).includes(`arn:aws:s3:::${bucket}/`));
+    async function edit(bucket: string, change: (attempt: Record<string, unknown>) => void): Promise<void> {
+      const listed = (await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents!.map((o) => o.Key!);
+      const key = listed.find((k) => k.includes('.retailctl-batch/') && k.endsWith('/job.json'))!;
+      const doc = JSON.parse(await text(bucket, key)) as { attempts: Record<string, unknown>[] };
+      change(doc.attempts.at(-1)!);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(doc) }));
+    }
+    /** As a run killed after the report was read, before the record said so. */
+    const unmerged = (a: Record<string, unknown>) => {
+      a.merged = false;
+      delete a.status;
+    };
+
+    beforeAll(async () => {
+      await configure({ roleArn: ROLE, functionArn: FUNCTION });
+      for (const b of ['rec-gone', 'rec-absent', 'rec-fresh', 'rec-copy', 'rec-refused']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    });
+
+    it('a job S3 no longer knows (its records expire): the rerun closes that attempt as Gone and the next copies what is missing', async () => {
+      expect((await go('rec-gone', ['--state-dir', 'st-rg'])).code).toBe(0);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'rec-gone', Key: KEYS['img/2002.webp'] }));
+      await edit('rec-gone', (a) => {
+        unmerged(a);
+        a.jobId = '00000000-0000-0000-0000-00000000dead';
+      });
+      const rerun = await go('rec-gone', ['--state-dir', 'st-rg']);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect((await jobsOf('rec-gone')).map((j) => j.total)).toEqual([4, 1]);
+      const listed = (await s3.send(new ListObjectsV2Command({ Bucket: 'rec-gone' }))).Contents!.map((o) => o.Key!);
+      const record = JSON.parse(await text('rec-gone', listed.find((k) => k.endsWith('/job.json'))!)) as { attempts: { status: string; merged: boolean }[] };
+      expect(record.attempts.map((a) => [a.status, a.merged])).toEqual([['Gone', true], ['Complete', true]]);
+    });
+
+    it('following an attempt: an item it did not copy and that is gone from the bucket is not reported unchanged (exit 4, the next run copies it)', async () => {
+      await control.configure({ s3Batch: { failKeys: '2002' } });
+      try {
+        expect((await go('rec-absent', ['--state-dir', 'st-ra'])).code).toBe(4);
+      } finally {
+        await control.configure({ s3Batch: {} });
+      }
+      expect((await go('rec-absent', ['--state-dir', 'st-ra'])).code).toBe(0);
+      await edit('rec-absent', unmerged);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'rec-absent', Key: KEYS['img/3003-blue.gif'] }));
+      const res = await go('rec-absent', ['--state-dir', 'st-ra-2', '--manifest', 'out/absent.csv']);
+      expect(res.code).toBe(4);
+      const row = (await readFile(path.join(dir, 'out/absent.csv'), 'utf8')).split('\n').find((l) => l.startsWith('3003-blue.gif'))!;
+      expect(row).toContain(',failed,"not copied: not a task of attempt 2');
+      const next = await go('rec-absent', ['--state-dir', 'st-ra-2']);
+      expect(next.code, next.stderr).toBe(0);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: 'rec-absent', Key: KEYS['img/3003-blue.gif'] }))).ContentType).toBe('image/png');
+    });
+
+    it('a fresh runner following an attempt writes the rows of what earlier attempts copied as a run of its own would (SHA-256 and type)', async () => {
+      await control.configure({ s3Batch: { failKeys: '2002' } });
+      try {
+        expect((await go('rec-fresh', ['--state-dir', 'st-rf-1'])).code).toBe(4);
+      } finally {
+        await control.configure({ s3Batch: {} });
+      }
+      expect((await go('rec-fresh', ['--state-dir', 'st-rf-2'])).code).toBe(0);
+      await edit('rec-fresh', unmerged);
+      const res = await go('rec-fresh', ['--state-dir', 'st-rf-3', '--manifest', 'out/fresh.csv']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(await jobsOf('rec-fresh')).toHaveLength(2);
+      const rows = await readFile(path.join(dir, 'out/fresh.csv'), 'utf8');
+      expect(rows).toContain(`${KEYS['img/1001-front.jpg']},,9000,${sha(LEGACY['img/1001-front.jpg']!)},image/jpeg,skipped`);
+      expect(rows).toContain(`${KEYS['img/2002.webp']},,5000,${sha(LEGACY['img/2002.webp']!)},image/webp,uploaded`);
+    });
+
+    it('following an S3PutObjectCopy attempt reads its report under the recorded TargetKeyPrefix: uploaded, not failed', async () => {
+      await seed('legacy-prefixed', { 'a/1.jpg': jpeg(4000, 17), 'a/2.jpg': jpeg(4100, 18) });
+      await configure({ roleArn: ROLE });
+      try {
+        const run = () => runInProcess(['images', 'migrate', 's3://legacy-prefixed/', '--bucket', 'rec-copy', '--prefix', 'products', '--engine', 'batch', '--yes', '--json', '--state-dir', 'st-rc', '--endpoint-url', endpoint], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
+        expect((await run()).code).toBe(0);
+        await edit('rec-copy', unmerged);
+        const rerun = await run();
+        expect(rerun.code, rerun.stderr).toBe(0);
+        expect((JSON.parse(rerun.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 2, failed: 0 });
+        expect(await jobsOf('rec-copy')).toHaveLength(1);
+      } finally {
+        await configure({ roleArn: ROLE, functionArn: FUNCTION });
+      }
+    });
+
+    it('CreateJob refused (a wrong role): exit 1, the attempt closed as NotCreated, and with the role fixed the next run creates its job', async () => {
+      await configure({ roleArn: 'arn:aws:iam::123456789012:role/typo', functionArn: FUNCTION });
+      await control.fault({ method: 'POST', path: '^/v20180820/jobs/?$', times: 1, ...awsErrors.restXml('AccessDenied', 'S3 Batch Operations cannot assume role/typo', 403) });
+      try {
+        const refused = await go('rec-refused', ['--state-dir', 'st-rr']);
+        expect(refused.code).toBe(1);
+      } finally {
+        await control.clearFaults();
+        await configure({ roleArn: ROLE, functionArn: FUNCTION });
+      }
+      const rerun = await go('rec-refused', ['--state-dir', 'st-rr']);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const [job] = await jobsOf('rec-refused');
+      expect((job!.request as { RoleArn: string }).RoleArn).toBe(ROLE);
+      expect((job!.request as { ClientRequestToken: string }).ClientRequestToken).toMatch(/-2$/);
     });
   });
 });

@@ -67,6 +67,8 @@ export interface BatchPlan {
   attemptFolder: string;
   /** An attempt an earlier run started and this run follows to its end (no new job), or null. */
   follow: { jobId: string | null; status: string | null } | null;
+  /** The unmerged attempt whose job S3 no longer knows, which this attempt replaces (marked `Gone`), or null. */
+  supersedes: number | null;
   priority: number;
   pollMs: number;
   /** What S3 Batch Operations charges for the job itself (the copies' requests not included). */
@@ -199,6 +201,8 @@ export interface BatchState {
   attempt: number;
   /** That attempt is not finished for retailctl (its job runs, or its report has not been read back): follow it. */
   follow: { jobId: string | null; status: string | null; objects: number; operation: BatchOperation } | null;
+  /** The latest attempt's job is gone from S3 (NoSuchJob) with its report never read back: the next attempt takes its place. */
+  gone?: boolean;
 }
 
 /** Why a batch plan cannot be made (exit 2 before any write), or the plan. */
@@ -211,7 +215,7 @@ export function planBatch(input: BatchPlanInput): BatchPlan | { refusal: string;
   const follow = input.state?.follow;
   if (follow) {
     const attempt = input.state!.attempt;
-    return { ...common, operation: follow.operation, why: `attempt ${attempt} of this migration ${follow.jobId ? `is job ${follow.jobId}` : 'was being created'}: this run follows it to its end`, functionArn: settings.functionArn ?? null, targetKeyPrefix: null, contentType: null, cacheControl: null, objects: follow.objects, bytes: 0, attempt, attemptFolder: `${folder}${attempt}/`, follow: { jobId: follow.jobId, status: follow.status }, costUsd: 0 };
+    return { ...common, operation: follow.operation, why: `attempt ${attempt} of this migration ${follow.jobId ? `is job ${follow.jobId}` : 'was being created'}: this run follows it to its end`, functionArn: settings.functionArn ?? null, targetKeyPrefix: null, contentType: null, cacheControl: null, objects: follow.objects, bytes: 0, attempt, attemptFolder: `${folder}${attempt}/`, follow: { jobId: follow.jobId, status: follow.status }, supersedes: null, costUsd: 0 };
   }
   const items = batchItems(input.items);
   const chosen = chooseOperation(items, input.bucket, settings, input.contentTypeOf);
@@ -238,6 +242,7 @@ export function planBatch(input: BatchPlanInput): BatchPlan | { refusal: string;
     attempt,
     attemptFolder: `${folder}${attempt}/`,
     follow: null,
+    supersedes: input.state?.gone ? input.state.attempt : null,
     costUsd: Math.round((BATCH_PRICE.job + (items.length / 1e6) * BATCH_PRICE.perMillion) * 100) / 100,
   };
 }

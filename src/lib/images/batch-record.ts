@@ -119,7 +119,7 @@ export async function batchState(ctx: CommandContext, m: Migration, aws: AwsCont
   const { callerIdentity } = await import('../aws/identity.js');
   const described = await describeAttempt(ctx, aws, (await callerIdentity(aws.read, ctx.signal)).account, m.bucket, latest);
   // a job S3 no longer knows (records are kept 90 days): its report, if any, was never read back; plan anew
-  if (described === 'gone') return { attempt: latest.n, follow: null };
+  if (described === 'gone') return { attempt: latest.n, follow: null, gone: true };
   return { attempt: latest.n, follow: { ...follow, status: described.status } };
 }
 

@@ -42,7 +42,8 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
     let { record, etag } = await readRecord(state, plan.bucket, batch.folder, batch.run);
     const latest = record?.attempts.at(-1);
     // the record moved since planning (another operator's run): follow what it says now, in a rerun
-    if ((latest?.n ?? 0) !== (batch.follow ? batch.attempt : batch.attempt - 1) || (batch.follow === null && latest && !latest.merged)) {
+    const unmergedOk = batch.supersedes !== null && latest?.n === batch.supersedes;
+    if ((latest?.n ?? 0) !== (batch.follow ? batch.attempt : batch.attempt - 1) || (batch.follow ? !latest || latest.merged : latest && !latest.merged && !unmergedOk)) {
       throw new RetailctlError('IMAGES_BATCH_RACE', `another run changed s3://${plan.bucket}/${recordKey} since this run was planned: rerun to follow the attempt it recorded`, { exitCode: ExitCode.Failure });
     }
     const { account } = await callerIdentity(aws.read, ctx.signal);
@@ -50,14 +51,28 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
       const files = await writeJobFiles(plan, batch, state, env);
       const { AccountId: _account, ClientRequestToken: _token, ...request } = createJobInput(batch, { accountId: account, bucket: plan.bucket, sse: plan.sse, kmsKeyId: plan.kmsKeyId, ...files, description: `retailctl images migrate ${plan.source} -> s3://${plan.bucket}/${plan.prefix}` });
       const attempt: Attempt = { n: batch.attempt, token: batchToken(batch), operation: batch.operation, objects: batch.objects, ...files, request, createdAt: new Date(ctx.now()).toISOString(), by: ['retailctl', ...ctx.argv].join(' ').slice(0, 500), jobId: null, merged: false };
-      record = { run: batch.run, attempts: [...(record?.attempts ?? []), attempt] };
+      // an attempt whose job S3 no longer knows is closed as Gone: this one takes its place
+      const earlier = (record?.attempts ?? []).map((a) => (a.n === batch.supersedes ? { ...a, merged: true, status: 'Gone' } : a));
+      record = { run: batch.run, attempts: [...earlier, attempt] };
       etag = await putRecord(state, recordKey, record, etag, plan);
     }
     let attempt = record!.attempts.at(-1)!;
     if (!attempt.jobId) {
       checkRecordedRequest(attempt, batch, plan.bucket);
       await lock?.writable();
-      const jobId = await createJob(attempt, account, env);
+      let jobId: string;
+      try {
+        jobId = await createJob(attempt, account, env);
+      } catch (err) {
+        // refused (a wrong role, a missing permission): no job exists, so the attempt is closed and
+        // the next run plans a new one with the config as it is then
+        const aws4xx = err instanceof RetailctlError && err.aws && !ctx.signal.aborted && (err.aws.httpStatus ?? 0) >= 400 && (err.aws.httpStatus ?? 0) < 500 && err.aws.name !== 'IdempotencyException';
+        if (aws4xx) {
+          const closed = { ...attempt, merged: true, status: 'NotCreated' };
+          await putRecord(state, recordKey, { ...record!, attempts: [...record!.attempts.slice(0, -1), closed] }, etag, plan).catch(() => {});
+        }
+        throw err;
+      }
       attempt = { ...attempt, jobId };
       record = { ...record!, attempts: [...record!.attempts.slice(0, -1), attempt] };
       try {
@@ -91,7 +106,7 @@ function checkRecordedRequest(attempt: Attempt, batch: BatchPlan, bucket: string
   const r = attempt.request as { RoleArn?: string; Operation?: { LambdaInvoke?: { FunctionArn?: string }; S3PutObjectCopy?: { TargetResource?: string } } };
   const op = r.Operation ?? {};
   const ok = r.RoleArn === batch.roleArn && (op.LambdaInvoke ? op.LambdaInvoke.FunctionArn === batch.functionArn : op.S3PutObjectCopy?.TargetResource === `arn:aws:s3:::${bucket}`);
-  if (!ok) throw new RetailctlError('IMAGES_BATCH_RECORD', `attempt ${attempt.n} of s3://${bucket}/${recordKeyOf(batch.folder)} was recorded with another role or function than images.batch configures now: nothing was written`, { exitCode: ExitCode.Failure, hint: 'set images.batch as it was for that attempt, or move the record aside once no job of it runs' });
+  if (!ok) throw new RetailctlError('IMAGES_BATCH_RECORD', `attempt ${attempt.n} of s3://${bucket}/${recordKeyOf(batch.folder)} was recorded with another role or function than images.batch configures now, and a run was stopped before it knew whether S3 created that job: nothing was written`, { exitCode: ExitCode.Failure, hint: `set images.batch as it was for that attempt (its request is in the record) to follow it; or, once aws s3control list-jobs shows no job with token ${attempt.token}, move the record aside` });
 }
 
 /** The plan's unfinished multipart uploads (of an interrupted direct run), aborted as a direct run aborts them. */
@@ -235,13 +250,14 @@ async function readResults(plan: MigrationPlan, batch: BatchPlan, attempt: Attem
   const byKey = new Map<string, number>();
   plan.items.forEach((item, i) => {
     if (tasks.has(item.key)) byKey.set(item.key, i);
-    else results.set(i, settledResult(item) ?? { item, status: 'skipped', reason: `unchanged (a copy of its source when attempt ${attempt.n} was planned)`, ...(item.image.size !== undefined ? { size: item.image.size } : {}) });
+    // not a task of the attempt followed: unchanged (settled now), or left for the next attempt
+    else results.set(i, settledResult(item) ?? { item, status: 'failed', reason: `not copied: not a task of attempt ${attempt.n} (job ${jobId}), which this run followed: rerun to copy it`, ...(item.image.size !== undefined ? { size: item.image.size } : {}) });
   });
   const journal = await JournalWriter.open(env.stateFile, path.relative(env.ctx.cwd, env.stateFile));
   let foreign = 0;
   try {
     for await (const row of reportRows(plan, attempt, env)) {
-      const source = sourceOf(attempt.operation, batch, row);
+      const source = sourceOf(attempt, row);
       const i = source ? byKey.get(source.k) : undefined;
       const task = source ? tasks.get(source.k) : undefined;
       if (i === undefined || !task || task.key !== source!.s || (source!.e !== undefined && source!.e !== task.etag) || row.bucket !== task.bucket) {
@@ -262,9 +278,9 @@ async function readResults(plan: MigrationPlan, batch: BatchPlan, attempt: Attem
   return results;
 }
 
-/** The planned key, source key and (LambdaInvoke) listed ETag a report row is of. */
-function sourceOf(operation: BatchOperation, batch: BatchPlan, row: ReportRow): { k: string; s: string; e?: string } | undefined {
-  if (operation === 'LambdaInvoke') {
+/** The planned key, source key and (LambdaInvoke) listed ETag a report row is of; S3PutObjectCopy's prefix is the attempt's recorded one. */
+function sourceOf(attempt: Attempt, row: ReportRow): { k: string; s: string; e?: string } | undefined {
+  if (attempt.operation === 'LambdaInvoke') {
     const info = decodeTaskInfo(row.key);
     return info ? { k: info.k, s: info.s, e: info.e } : undefined;
   }
@@ -274,7 +290,8 @@ function sourceOf(operation: BatchOperation, batch: BatchPlan, row: ReportRow): 
   } catch {
     // a key that is not percent-encoded
   }
-  return { k: `${batch.targetKeyPrefix ?? ''}${source}`, s: source };
+  const prefix = (attempt.request as { Operation?: { S3PutObjectCopy?: { TargetKeyPrefix?: string } } }).Operation?.S3PutObjectCopy?.TargetKeyPrefix ?? '';
+  return { k: `${prefix}${source}`, s: source };
 }
 
 function taskResult(item: PlanItem, row: ReportRow, jobId: string): ItemResult {

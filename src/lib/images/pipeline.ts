@@ -67,7 +67,8 @@ async function migrate(ctx: CommandContext, request: MigrateRequest, m: Migratio
   // the batch engine: the run's record says whether an earlier run's job is followed; a new job
   // copies only what is not yet a copy of its source (one HEAD per object already at its key)
   const state = await batchState(ctx, m, aws, gathered.keyed.items);
-  if (state && !state.follow && !gathered.settled) gathered.settled = await settleChecks(ctx, m, aws, gathered.keyed);
+  // (also when following: what is not a task of the attempt is reported as it is now, never assumed)
+  if (state && !gathered.settled) gathered.settled = await settleChecks(ctx, m, aws, gathered.keyed);
   let plan = withEngine(planMigration({ migration: m, ...gathered }), m, state);
   // the dry run's document stays the plan for review (no items): it is not runPlan's plan file document
   if (ctx.options.dryRun && ctx.options.planOut === undefined) return renderDryRun(plan, audit);
