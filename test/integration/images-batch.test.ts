@@ -40,6 +40,16 @@ function migrate(source: string, bucket: string, args: string[]) {
   return runInProcess(['images', 'migrate', source, '--bucket', bucket, '--prefix', 'catalog', '--catalog', 'catalog.csv', '--endpoint-url', endpoint, ...args], { env: { CI: 'true', AWS_REGION: 'us-east-1' }, cwd: dir });
 }
 
+/** Run with the tasks of source keys matching `keys` failing in the emulator's jobs. */
+async function failingTasks<T>(keys: string, run: () => Promise<T>): Promise<T> {
+  await control.configure({ s3Batch: { failKeys: keys } });
+  try {
+    return await run();
+  } finally {
+    await control.configure({ s3Batch: {} });
+  }
+}
+
 async function text(bucket: string, key: string): Promise<string> {
   return (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 }
@@ -139,13 +149,7 @@ describe('images migrate --engine batch', () => {
 
   it('tasks that fail are failed rows with the job\'s reason (exit 4), and the rerun\'s job copies only those', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'shop-batch-fail' }));
-    await control.configure({ s3Batch: { failKeys: '2002' } });
-    let res;
-    try {
-      res = await migrate('s3://legacy-batch/img/', 'shop-batch-fail', ['--engine', 'batch', '--manifest', 'out/fail.csv', '--yes', '--json']);
-    } finally {
-      await control.configure({ s3Batch: {} });
-    }
+    const res = await failingTasks('2002', () => migrate('s3://legacy-batch/img/', 'shop-batch-fail', ['--engine', 'batch', '--manifest', 'out/fail.csv', '--yes', '--json']));
     expect(res.code, res.stderr).toBe(4);
     expect((JSON.parse(res.stdout) as { counts: Record<string, number> }).counts).toMatchObject({ uploaded: 3, failed: 1 });
     const rows = await readFile(path.join(dir, 'out/fail.csv'), 'utf8');
@@ -218,12 +222,7 @@ describe('images migrate --engine batch', () => {
     });
 
     it('a failed task is copied by the next attempt from a fresh runner too (the others are a copy of their source: one HEAD each)', async () => {
-      await control.configure({ s3Batch: { failKeys: '2002' } });
-      try {
-        expect((await catalogued('batch-fresh-fail', ['--state-dir', 'st-ff-1'])).code).toBe(4);
-      } finally {
-        await control.configure({ s3Batch: {} });
-      }
+      expect((await failingTasks('2002', () => catalogued('batch-fresh-fail', ['--state-dir', 'st-ff-1']))).code).toBe(4);
       await control.clearRequests();
       const fresh = await catalogued('batch-fresh-fail', ['--state-dir', 'st-ff-2']);
       expect(fresh.code, fresh.stderr).toBe(0);
@@ -339,12 +338,7 @@ describe('images migrate --engine batch', () => {
     });
 
     it('following an attempt: an item it did not copy and that is gone from the bucket is not reported unchanged (exit 4, the next run copies it)', async () => {
-      await control.configure({ s3Batch: { failKeys: '2002' } });
-      try {
-        expect((await go('rec-absent', ['--state-dir', 'st-ra'])).code).toBe(4);
-      } finally {
-        await control.configure({ s3Batch: {} });
-      }
+      expect((await failingTasks('2002', () => go('rec-absent', ['--state-dir', 'st-ra']))).code).toBe(4);
       expect((await go('rec-absent', ['--state-dir', 'st-ra'])).code).toBe(0);
       await edit('rec-absent', unmerged);
       await s3.send(new DeleteObjectCommand({ Bucket: 'rec-absent', Key: KEYS['img/3003-blue.gif'] }));
@@ -358,12 +352,7 @@ describe('images migrate --engine batch', () => {
     });
 
     it('a fresh runner following an attempt writes the rows of what earlier attempts copied as a run of its own would (SHA-256 and type)', async () => {
-      await control.configure({ s3Batch: { failKeys: '2002' } });
-      try {
-        expect((await go('rec-fresh', ['--state-dir', 'st-rf-1'])).code).toBe(4);
-      } finally {
-        await control.configure({ s3Batch: {} });
-      }
+      expect((await failingTasks('2002', () => go('rec-fresh', ['--state-dir', 'st-rf-1']))).code).toBe(4);
       expect((await go('rec-fresh', ['--state-dir', 'st-rf-2'])).code).toBe(0);
       await edit('rec-fresh', unmerged);
       const res = await go('rec-fresh', ['--state-dir', 'st-rf-3', '--manifest', 'out/fresh.csv']);
