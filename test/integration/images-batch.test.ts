@@ -233,20 +233,22 @@ describe('images migrate --engine batch', () => {
     });
 
     it('a job cancelled before it copied anything: exit 1 saying so, and the rerun\'s next attempt copies everything', async () => {
-      await control.configure({ s3Batch: { preparingMs: 1500 } });
+      // the job waits in Preparing until it is cancelled there, as by hand from the console
+      await control.configure({ s3Batch: { holdPreparing: true } });
       const cancel = (async () => {
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 500; i++) {
           const [job] = await jobsOf('batch-cancelled');
-          if (job) return control.s3BatchCancel(job.id);
+          if (job?.status === 'Preparing') return control.s3BatchCancel(job.id);
           await new Promise((r) => setTimeout(r, 50));
         }
+        throw new Error('no job was created');
       })();
       let first;
       try {
         first = await catalogued('batch-cancelled', ['--state-dir', 'st-cancel']);
       } finally {
-        await cancel;
         await control.configure({ s3Batch: {} });
+        await cancel;
       }
       expect(first.code).toBe(1);
       expect(first.stderr).toMatch(/ended Cancelled: a rerun plans a new job/);

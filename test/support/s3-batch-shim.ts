@@ -41,6 +41,8 @@ export interface S3BatchShimConfig {
   tasksPerSecond?: number;
   /** Source keys (regular expression) whose tasks fail permanently. */
   failKeys?: string;
+  /** Keep new jobs in Preparing while set (a test cancels one there, whatever the machine's pace). */
+  holdPreparing?: boolean;
 }
 
 type Reply = { status: number; headers?: Record<string, string>; body?: string };
@@ -153,8 +155,11 @@ export function createS3BatchShim(self: () => string, config: () => S3BatchShimC
 
   async function run(job: Job): Promise<void> {
     await sleep(20);
+    // cancelled while New: it never runs
+    if ((job.status as string) === 'Cancelled') return void (job.terminated = new Date().toISOString());
     job.status = 'Preparing';
     await sleep(config().preparingMs ?? 100);
+    while (config().holdPreparing && job.status === 'Preparing' && !closed) await sleep(20);
     if ((job.status as string) === 'Cancelled') return void (job.terminated = new Date().toISOString());
     const [, bucket, key] = bucketOfArn(job.manifest.arn)!;
     let text: string;
