@@ -42,10 +42,10 @@ describe('the batch engine planner', () => {
 
   it('after a merged attempt the next one is planned; an unfinished one is followed, never planned again', () => {
     const items = [item('img/a.jpg', 'p/x/a.jpg')];
-    const next = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items, settings, contentTypeOf: byName, state: { attempt: 2, follow: null } });
+    const next = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items, settings, contentTypeOf: byName, state: { run: 'abcdef0123456789abcd', attempt: 2, follow: null } });
     expect(next).toMatchObject({ attempt: 3, follow: null });
     expect(createJobInput(next as never, { accountId: '123456789012', bucket: 'shop', sse: 'AES256', kmsKeyId: null, manifestKey: 'm', manifestEtag: 'e', description: 'd' }).ClientRequestToken).toMatch(/-3$/);
-    const follow = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: [], settings, contentTypeOf: byName, state: { attempt: 2, follow: { jobId: 'j-1', status: 'Active', objects: 7, operation: 'LambdaInvoke' } } });
+    const follow = planBatch({ bucket: 'shop', prefix: 'p/', sse: 'AES256', kmsKeyId: null, items: [], settings, contentTypeOf: byName, state: { run: 'abcdef0123456789abcd', attempt: 2, follow: { jobId: 'j-1', status: 'Active', objects: 7, operation: 'LambdaInvoke' } } });
     expect(follow).toMatchObject({ attempt: 2, follow: { jobId: 'j-1', status: 'Active' }, objects: 7, attemptFolder: expect.stringMatching(/\/2\/$/) });
   });
 

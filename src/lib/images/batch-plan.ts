@@ -166,6 +166,9 @@ export function batchRun(bucket: string, prefix: string, items: PlanItem[], cont
   return h.digest('hex').slice(0, 20);
 }
 
+/** `<prefix>.retailctl-batch/<run>/`: where the run's record and its attempts' files live. */
+export const batchFolder = (prefix: string, run: string): string => `${prefix}${BATCH_FOLDER}/${run}/`;
+
 /** The largest object S3PutObjectCopy copies (S3 Batch Operations' Copy: CopyObject's limit). */
 export const BATCH_COPY_MAX = 5 * 1024 ** 3;
 
@@ -197,6 +200,8 @@ export interface BatchPlanInput {
 
 /** What the run's record says of its latest attempt (read at planning). */
 export interface BatchState {
+  /** The run (batchRun of this migration), as planning computed it to find the record. */
+  run: string;
   /** The latest attempt's number, 0 when none. */
   attempt: number;
   /** That attempt is not finished for retailctl (its job runs, or its report has not been read back): follow it. */
@@ -209,8 +214,8 @@ export interface BatchState {
 export function planBatch(input: BatchPlanInput): BatchPlan | { refusal: string; hint: string } {
   const { settings } = input;
   if (!settings.roleArn) return { refusal: '--engine batch needs the IAM role S3 Batch Operations runs the job as: set images.batch.roleArn', hint: 'docs/iam.md lists the role\'s trust and permissions policies' };
-  const run = batchRun(input.bucket, input.prefix, input.items, input.contentTypeOf, input.sse, input.kmsKeyId);
-  const folder = `${input.prefix}${BATCH_FOLDER}/${run}/`;
+  const run = input.state?.run ?? batchRun(input.bucket, input.prefix, input.items, input.contentTypeOf, input.sse, input.kmsKeyId);
+  const folder = batchFolder(input.prefix, run);
   const common = { roleArn: settings.roleArn, run, folder, priority: settings.priority, pollMs: settings.pollMs };
   const follow = input.state?.follow;
   if (follow) {

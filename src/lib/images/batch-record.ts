@@ -10,8 +10,7 @@ import type { AwsContext } from '../aws/context.js';
 import type { LeanS3 } from '../aws/lean-s3.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
-import { batchItems, batchRun, batchToken, chooseEngine, type BatchOperation, type BatchState } from './batch-plan.js';
-import { batchContentType } from './batch-plan.js';
+import { batchContentType, batchFolder, batchItems, batchRun, batchToken, chooseEngine, type BatchOperation, type BatchState } from './batch-plan.js';
 import { rethrowS3 } from './gather.js';
 import type { Migration } from './options.js';
 import type { PlanItem } from './plan.js';
@@ -53,6 +52,9 @@ function requestOfAttempt(a: Attempt, bucket: string, folder: string): boolean {
   const r = a.request as { Manifest?: { Location?: { ObjectArn?: string; ETag?: string } }; Report?: { Bucket?: string; Prefix?: string }; Operation?: Record<string, unknown> } | undefined;
   return Boolean(r && r.Manifest?.Location?.ObjectArn === `arn:aws:s3:::${bucket}/${a.manifestKey}` && r.Manifest.Location.ETag === a.manifestEtag && r.Report?.Bucket === `arn:aws:s3:::${bucket}` && r.Report.Prefix === `${folder}${a.n}/report` && r.Operation && Object.keys(r.Operation).length === 1 && a.operation in r.Operation);
 }
+
+/** The record with its latest attempt replaced by `attempt`. */
+export const withLatest = (record: JobRecord, attempt: Attempt): JobRecord => ({ ...record, attempts: [...record.attempts.slice(0, -1), attempt] });
 
 /** The record as read (undefined when there is none), checked to be this run's own. */
 export async function readRecord(client: LeanS3, bucket: string, folder: string, run: string): Promise<{ record: JobRecord | undefined; etag: string | undefined }> {
@@ -103,7 +105,7 @@ export async function batchState(ctx: CommandContext, m: Migration, aws: AwsCont
   if (!m.s3Source || m.engine === 'direct') return undefined;
   if (chooseEngine(m.engine, true, batchItems(items).length, m.batch).engine !== 'batch' || !m.batch.roleArn) return undefined;
   const run = batchRun(m.bucket, m.prefix, items, batchContentType, m.sse, m.kmsKeyId ?? null);
-  const folder = `${m.prefix}.retailctl-batch/${run}/`;
+  const folder = batchFolder(m.prefix, run);
   const client = await aws.read.leanS3(m.bucket, { maxSockets: 1, signal: ctx.signal });
   let record: JobRecord | undefined;
   try {
@@ -112,15 +114,15 @@ export async function batchState(ctx: CommandContext, m: Migration, aws: AwsCont
     client.close();
   }
   const latest = record?.attempts.at(-1);
-  if (!latest) return { attempt: 0, follow: null };
+  if (!latest) return { run, attempt: 0, follow: null };
   const follow = { jobId: latest.jobId, objects: latest.objects, operation: latest.operation };
-  if (latest.merged) return { attempt: latest.n, follow: null };
-  if (!latest.jobId) return { attempt: latest.n, follow: { ...follow, status: null } };
+  if (latest.merged) return { run, attempt: latest.n, follow: null };
+  if (!latest.jobId) return { run, attempt: latest.n, follow: { ...follow, status: null } };
   const { callerIdentity } = await import('../aws/identity.js');
   const described = await describeAttempt(ctx, aws, (await callerIdentity(aws.read, ctx.signal)).account, m.bucket, latest);
   // a job S3 no longer knows (records are kept 90 days): its report, if any, was never read back; plan anew
-  if (described === 'gone') return { attempt: latest.n, follow: null, gone: true };
-  return { attempt: latest.n, follow: { ...follow, status: described.status } };
+  if (described === 'gone') return { run, attempt: latest.n, follow: null, gone: true };
+  return { run, attempt: latest.n, follow: { ...follow, status: described.status } };
 }
 
 export function isTerminal(status: string | null | undefined): boolean {

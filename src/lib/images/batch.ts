@@ -1,14 +1,16 @@
 /**
- * The batch engine's writes (see batch-plan.ts): the job's manifest and mapping file written to
- * the state folder in the destination bucket, the job's record (`job.json`, compare-and-set), one
- * S3 Batch Operations job created (ClientRequestToken: the run, so a retried or repeated CreateJob
+ * The batch engine's writes (see batch-plan.ts, batch-record.ts): for a new attempt, its manifest
+ * and mapping file in the run's folder in the destination bucket and the attempt in the run's
+ * record (`job.json`, compare-and-set, the CreateJob request recorded before it is sent); one S3
+ * Batch Operations job created (ClientRequestToken `retailctl-<run>-<attempt>`: a repeated CreateJob
  * is the same job), confirmed once S3 counted exactly the planned tasks (the job is created with
  * ConfirmationRequired: retailctl's own plan/confirm is its confirmation), followed with DescribeJob
  * (succeeded, failed, ETA), and its completion report read back into the run's results: the
- * manifest, the redirects, the journal and the invalidation then come out as for a direct run.
+ * manifest, the redirects, the journal and the invalidation then come out as for a direct run; the
+ * attempt is then marked merged.
  *
- * A kill of retailctl never touches the job: a rerun of the same plan finds the job in `job.json`
- * and follows it (a job created but not yet recorded is found by its ClientRequestToken).
+ * A kill of retailctl never touches the job: a rerun finds the attempt in `job.json` and follows it
+ * (a job created but not yet recorded is found by sending its recorded request and token again).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -21,12 +23,12 @@ import { ExitCode, RetailctlError } from '../errors.js';
 import { makeDirs } from '../io/paths.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
-import { batchContentType, batchItems, batchToken, createJobInput, decodeTaskInfo, etaMs, manifestLines, MAPPING_COLUMNS, mappingRows, parseCopyResult, reportRow, type BatchOperation, type BatchPlan, type ReportRow } from './batch-plan.js';
-import { attemptFiles, describeAttempt, isTerminal, readRecord, recordKeyOf, type Attempt, type JobRecord } from './batch-record.js';
+import { batchContentType, batchItems, batchToken, createJobInput, decodeTaskInfo, etaMs, manifestLines, MAPPING_COLUMNS, mappingRows, parseCopyResult, reportRow, type BatchPlan, type ReportRow } from './batch-plan.js';
+import { attemptFiles, describeAttempt, isTerminal, readRecord, recordKeyOf, withLatest, type Attempt, type JobRecord } from './batch-record.js';
 import { ResultStore, settledResult, type ItemResult } from './execute.js';
 import { rethrowS3 } from './gather.js';
 import { JournalWriter } from './journal.js';
-import { invalidateReplaced, type ExecuteEnv, type Executed } from './migrate.js';
+import { abortUnfinishedUploads, invalidateReplaced, type ExecuteEnv, type Executed } from './migrate.js';
 import type { MigrationPlan } from './migration-plan.js';
 import type { PlanItem } from './plan.js';
 
@@ -37,7 +39,7 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
   const beforeWrite = lock ? () => lock.writable() : undefined;
   const state = await aws.write().leanS3(plan.bucket, { maxSockets: 4, signal: ctx.signal, abandonSignal: ctx.signals.kill, ...(beforeWrite ? { beforeWrite } : {}) });
   try {
-    await abortUnfinished(plan, state, ctx);
+    await abortUnfinishedUploads(plan, state, ctx);
     const recordKey = recordKeyOf(batch.folder);
     let { record, etag } = await readRecord(state, plan.bucket, batch.folder, batch.run);
     const latest = record?.attempts.at(-1);
@@ -69,12 +71,12 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
         const aws4xx = err instanceof RetailctlError && err.aws && !ctx.signal.aborted && (err.aws.httpStatus ?? 0) >= 400 && (err.aws.httpStatus ?? 0) < 500 && err.aws.name !== 'IdempotencyException';
         if (aws4xx) {
           const closed = { ...attempt, merged: true, status: 'NotCreated' };
-          await putRecord(state, recordKey, { ...record!, attempts: [...record!.attempts.slice(0, -1), closed] }, etag, plan).catch(() => {});
+          await putRecord(state, recordKey, withLatest(record!, closed), etag, plan).catch(() => {});
         }
         throw err;
       }
       attempt = { ...attempt, jobId };
-      record = { ...record!, attempts: [...record!.attempts.slice(0, -1), attempt] };
+      record = withLatest(record!, attempt);
       try {
         etag = await putRecord(state, recordKey, record, etag, plan);
       } catch (err) {
@@ -89,7 +91,7 @@ export async function executeBatch(plan: MigrationPlan, env: ExecuteEnv): Promis
     const results = await readResults(plan, batch, attempt, ended, env);
     // the record says the report was read back: a failed write of it costs only a second read later
     const merged = { ...attempt, merged: true, status: ended.status };
-    await putRecord(state, recordKey, { ...record!, attempts: [...record!.attempts.slice(0, -1), merged] }, etag, plan).catch((err: unknown) => ctx.out.warn(`the job record s3://${plan.bucket}/${recordKey} could not be updated (${(err as Error).message}); a rerun reads the report again`));
+    await putRecord(state, recordKey, withLatest(record!, merged), etag, plan).catch((err: unknown) => ctx.out.warn(`the job record s3://${plan.bucket}/${recordKey} could not be updated (${(err as Error).message}); a rerun reads the report again`));
     const replaced: string[] = [];
     for (const r of results) if (r.status === 'uploaded' && r.replaced) replaced.push(r.item.key);
     await env.afterUploads?.(results);
@@ -107,14 +109,6 @@ function checkRecordedRequest(attempt: Attempt, batch: BatchPlan, bucket: string
   const op = r.Operation ?? {};
   const ok = r.RoleArn === batch.roleArn && (op.LambdaInvoke ? op.LambdaInvoke.FunctionArn === batch.functionArn : op.S3PutObjectCopy?.TargetResource === `arn:aws:s3:::${bucket}`);
   if (!ok) throw new RetailctlError('IMAGES_BATCH_RECORD', `attempt ${attempt.n} of s3://${bucket}/${recordKeyOf(batch.folder)} was recorded with another role or function than images.batch configures now, and a run was stopped before it knew whether S3 created that job: nothing was written`, { exitCode: ExitCode.Failure, hint: `set images.batch as it was for that attempt (its request is in the record) to follow it; or, once aws s3control list-jobs shows no job with token ${attempt.token}, move the record aside` });
-}
-
-/** The plan's unfinished multipart uploads (of an interrupted direct run), aborted as a direct run aborts them. */
-async function abortUnfinished(plan: MigrationPlan, state: LeanS3, ctx: ExecuteEnv['ctx']): Promise<void> {
-  for (const u of plan.actions.abortMultipartUploads) {
-    await state.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, state, plan.bucket, 'AbortMultipartUpload'));
-    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
-  }
 }
 
 /** The record written over exactly the version read (If-Match), or created only where none is (If-None-Match): a second operator's record is never overwritten. */

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { AwsContext } from '../aws/context.js';
+import type { LeanS3 } from '../aws/lean-s3.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode, RetailctlError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
@@ -75,10 +76,7 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   const sourceBucket = s3Source(plan.source)?.bucket;
   const sourceReader = sourceBucket ? await aws.read.leanS3(sourceBucket, { maxSockets: concurrency, signal: ctx.signal, breaker, abandonSignal: ctx.signals.kill }) : undefined;
   const halt = lock ? AbortSignal.any([breaker.signal, lock.lost]) : breaker.signal;
-  for (const u of plan.actions.abortMultipartUploads) {
-    await putter.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, putter, bucket, 'AbortMultipartUpload'));
-    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
-  }
+  await abortUnfinishedUploads(plan, putter, ctx);
   const journalWriter = await JournalWriter.open(env.stateFile, path.relative(ctx.cwd, env.stateFile));
   const progress = await startProgress(ctx, plan);
   let results: ResultStore;
@@ -100,6 +98,14 @@ export async function executeMigration(plan: MigrationPlan, env: ExecuteEnv): Pr
   const stopped = lock?.lostError ?? (breaker.tripped ? breaker.state : undefined);
   const invalidation = await invalidateReplaced(env, plan.distributionId, replaced, stopped !== undefined);
   return { results, replaced, invalidation, stopped, retries: putter.retries, throttled: gate.throttled };
+}
+
+/** The plan's unfinished multipart uploads (of an interrupted run) aborted, before any write of either engine. */
+export async function abortUnfinishedUploads(plan: MigrationPlan, client: LeanS3, ctx: CommandContext): Promise<void> {
+  for (const u of plan.actions.abortMultipartUploads) {
+    await client.abortMultipartUpload(u.key, u.uploadId).catch((err: unknown) => rethrowS3(err, client, plan.bucket, 'AbortMultipartUpload'));
+    ctx.out.info(`aborted an unfinished multipart upload of ${u.key} (from an interrupted run)`);
+  }
 }
 
 /** RETAILCTL_READ_THREADS: how many reader threads read and hash the small files (default 0: the main thread does). */
